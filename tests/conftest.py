@@ -1,0 +1,48 @@
+"""Shared fixtures: one asyncio loop per session carries the Twisted reactor.
+
+The asyncio reactor binds to the first loop it is installed on and cannot be
+reinstalled, so every test that runs a crawl in-process uses the session loop
+(see ``asyncio_default_*_loop_scope`` in pyproject.toml).  The reactor's
+thread pool is stopped at the end, or pytest would hang after passing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from scrapy.settings import Settings
+
+os.environ.setdefault("TZ", "UTC")
+time.tzset()
+
+
+@pytest.fixture(scope="session")
+async def reactor():
+    from workbench.core.host import ensure_reactor, stop_reactor_threads
+
+    ensure_reactor(Settings())
+    from twisted.internet import reactor as twisted_reactor
+
+    yield twisted_reactor
+    stop_reactor_threads()
+
+
+@pytest.fixture(scope="session")
+async def demo_url(reactor):
+    """The demo site (40 products) served in-process on 127.0.0.1."""
+    from workbench.demo.site import listen, url_of
+
+    port = listen(pages=40, slow_delay=0.2)
+    yield url_of(port)
+    await port.stopListening()
+
+
+def demo_settings(**overrides) -> Settings:
+    settings = Settings()
+    settings.set("LOG_LEVEL", "INFO")
+    settings.set("TELNETCONSOLE_ENABLED", False)
+    for name, value in overrides.items():
+        settings.set(name, value, priority="cmdline")
+    return settings

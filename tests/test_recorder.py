@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+from scrapy.settings import Settings
+
+from workbench.core.events import Flow
+from workbench.core.recorder import BodyStore, Limits, Recorder, Ring
+
+
+def make_flow(recorder: Recorder, url: str = "http://127.0.0.1/x", status: int | None = 200):
+    return Flow(
+        id=recorder.next_flow_id(),
+        time=0.0,
+        method="GET",
+        url=url,
+        status=status,
+        error=None,
+        size=3,
+        latency=0.1,
+        callback="parse",
+        depth=0,
+        priority=0,
+        slot="127.0.0.1",
+    )
+
+
+def test_ring_counts_what_it_drops_and_reads_since_a_cursor():
+    ring = Ring(3)
+    for i in range(5):
+        ring.append(i)
+    assert list(ring) == [2, 3, 4]
+    assert ring.total == 5 and ring.dropped == 2
+    assert ring.since(3) == [3, 4]
+    assert ring.since(0) == [2, 3, 4]  # what was dropped is gone, the rest is there
+    assert ring.since(5) == []
+
+
+def test_body_store_is_bounded_by_count_and_bytes():
+    store = BodyStore(max_count=2, max_bytes=100)
+    store.put(1, b"a" * 10)
+    store.put(2, b"b" * 10)
+    store.put(3, b"c" * 10)
+    assert store.get(1) is None and store.get(3).body == b"c" * 10
+    assert store.evicted == 1
+    store.put(4, b"d" * 1000)  # larger than a quarter of the budget: a prefix is kept
+    kept = store.get(4)
+    assert kept.truncated and kept.size == 1000 and len(kept.body) == 25
+    assert store.bytes <= 100
+
+
+def test_recorder_flows_are_bounded_and_indexed():
+    recorder = Recorder(Limits(flows=3))
+    flows = [make_flow(recorder) for _ in range(5)]
+    for flow in flows:
+        recorder.add_flow(flow, b"abc")
+    assert [f.id for f in recorder.flows] == [3, 4, 5]
+    assert recorder.flow(1) is None and recorder.flow(5) is flows[4]
+    assert recorder.flows.dropped == 2
+
+
+def test_items_link_to_their_flow():
+    recorder = Recorder()
+    flow = make_flow(recorder)
+    recorder.add_flow(flow)
+    recorder.add_item({"a": 1}, flow.id)
+    recorder.add_item({"a": 2}, flow.id, dropped="DropItem: no price")
+    assert flow.items == [1]
+    assert recorder.items_scraped == 1 and recorder.items_dropped == 1
+    assert [r.fields for r in recorder.items_of(flow)] == [(("a", 1),)]
+
+
+def test_limits_come_from_settings_and_reject_nonsense():
+    settings = Settings({"WORKBENCH_MAX_FLOWS": 10, "WORKBENCH_MAX_BODY_BYTES": 2048})
+    limits = Limits.from_settings(settings)
+    assert limits.flows == 10 and limits.body_bytes == 2048
+    with pytest.raises(ValueError, match="WORKBENCH_MAX_FLOWS"):
+        Limits.from_settings(Settings({"WORKBENCH_MAX_FLOWS": 0}))

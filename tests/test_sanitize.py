@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from workbench.core.body import hexdump, render_body
+from workbench.core.sanitize import clean, clean_line, to_text
+from scrapy.http import Headers
+
+PAYLOADS = [
+    "\x1b]0;PWNED\x07",  # OSC title
+    "\x1b[2J\x1b[H",  # clear screen, cursor home
+    "\x1b]52;c;aGVsbG8=\x07",  # OSC 52 clipboard write
+    "\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\",  # OSC 8 hyperlink
+    "\x9b31m",  # 8-bit CSI
+    "\x1bP+q\x1b\\",  # DCS
+    "\x1b[6n",  # device status query
+    "a\x08b\rc",  # backspace, carriage return
+    "\u202egnp.exe",  # bidi override
+]
+
+
+def test_clean_leaves_no_control_characters():
+    for payload in PAYLOADS:
+        out = clean(payload)
+        assert not any(ord(c) < 32 and c not in "\t\n" for c in out), repr(out)
+        assert not any(0x7F <= ord(c) <= 0x9F for c in out), repr(out)
+        assert "\u202e" not in out
+    assert clean("hello \x1b]0;PWNED\x07 world") == "hello \\x1b]0;PWNED\\x07 world"
+
+
+def test_clean_line_escapes_newlines_and_bounds_length():
+    assert clean_line("a\nb\tc") == "a\\x0ab\\x09c"
+    assert len(clean_line("x" * 10_000_000, 100)) == 101
+
+
+def test_to_text_never_raises():
+    assert to_text(b"\xff\xfeok") == "\ufffd\ufffdok"
+    assert to_text(None) == ""
+
+
+def test_render_body_decodes_declared_encoding_and_pretty_prints_json():
+    html = render_body(
+        "http://127.0.0.1/x",
+        Headers({"Content-Type": "text/html; charset=windows-1252"}),
+        "<p>caf\xe9 \x1b[2J</p>".encode("cp1252"),
+    )
+    assert html.kind == "html" and "café" in html.text and "\x1b" not in html.text
+    data = render_body(
+        "http://127.0.0.1/a", Headers({"Content-Type": "application/json"}), b'{"a": [1, 2]}'
+    )
+    assert data.kind == "json" and data.text.startswith('{\n  "a"')
+    binary = render_body(
+        "http://127.0.0.1/b.png",
+        Headers({"Content-Type": "image/png"}),
+        b"\x89PNG\r\n\x1a\n\x00\x00",
+    )
+    assert binary.kind == "binary" and binary.text.startswith("00000000  89 50 4e 47")
+
+
+def test_render_body_is_bounded():
+    big = render_body(
+        "http://127.0.0.1/t", Headers({"Content-Type": "text/plain"}), b"a" * 2_000_000, limit=1000
+    )
+    assert len(big.text) == 1000 and "first" in big.note
+    assert hexdump(b"\x00" * 100_000).count("\n") < 1100

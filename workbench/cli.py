@@ -1,0 +1,310 @@
+"""Command line: ``workbench crawl|runspider|demo`` with Scrapy's own options.
+
+Option parsing reuses Scrapy's command classes (``-a``, ``-s``, ``-o``,
+``-O``, ``-L``, ``--logfile``, ``--nolog``), so what works after
+``scrapy crawl`` works after ``workbench crawl``.  Bad input gives one
+line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+SUBCOMMANDS = {
+    "crawl": "Run a spider of the current Scrapy project in the workbench",
+    "runspider": "Run the spider in a Python file in the workbench (no project needed)",
+    "demo": "Crawl the bundled demo site in the workbench (no project, no network)",
+}
+
+
+class CliError(Exception):
+    """Bad input: printed as one line, exit status 1."""
+
+
+def _version() -> str:
+    import scrapy
+
+    from workbench import __version__
+
+    return f"workbench {__version__} (Scrapy {scrapy.__version__})"
+
+
+def _top_help() -> str:
+    lines = [
+        _version(),
+        "",
+        "Usage: workbench <command> [options] [args]",
+        "",
+        "Commands:",
+    ]
+    lines += [f"  {name:<11} {desc}" for name, desc in SUBCOMMANDS.items()]
+    lines += [
+        "",
+        "Options:",
+        "  --version   show the version and exit",
+        "  -h, --help  show this help and exit",
+        "",
+        'Use "workbench <command> -h" for the options of a command.',
+        "In the app, press ? for every key.",
+    ]
+    return "\n".join(lines)
+
+
+def _command_class(name: str) -> type:
+    from scrapy.commands import BaseRunSpiderCommand
+
+    class Command(BaseRunSpiderCommand):
+        requires_project = name == "crawl"
+
+        def syntax(self) -> str:
+            return {
+                "crawl": "[options] <spider>",
+                "runspider": "[options] <spider_file>",
+                "demo": "[options]",
+            }[name]
+
+        def short_desc(self) -> str:
+            return SUBCOMMANDS[name]
+
+        def add_options(self, parser: argparse.ArgumentParser) -> None:
+            super().add_options(parser)
+            if name == "demo":
+                parser.add_argument(
+                    "--pages",
+                    type=int,
+                    default=200,
+                    metavar="N",
+                    help="products in the demo catalogue (default: 200)",
+                )
+                parser.add_argument(
+                    "--slow-delay",
+                    type=float,
+                    default=0.5,
+                    metavar="SECONDS",
+                    help="delay of the demo site's slow page (default: 0.5)",
+                )
+
+        def run(self, args: list[str], opts: argparse.Namespace) -> None:  # pragma: no cover
+            raise NotImplementedError
+
+    return Command
+
+
+def _parse(name: str, argv: list[str], settings: Any) -> tuple[Any, argparse.Namespace, list[str]]:
+    from scrapy.cmdline import ScrapyArgumentParser
+    from scrapy.commands import ScrapyHelpFormatter
+    from scrapy.exceptions import UsageError
+
+    cmd = _command_class(name)()
+    parser = ScrapyArgumentParser(
+        prog=f"workbench {name}",
+        formatter_class=ScrapyHelpFormatter,
+        usage=f"workbench {name} {cmd.syntax()}",
+        conflict_handler="resolve",
+        description=cmd.long_desc(),
+    )
+    settings.setdict(cmd.default_settings, priority="command")
+    cmd.settings = settings
+    cmd.add_options(parser)
+    try:
+        opts, args = parser.parse_known_args(args=argv)
+    except SystemExit as exc:  # --help (0) or argparse's own error (2)
+        if exc.code in (0, None):
+            raise
+        raise CliError("invalid options (see the message above)") from None
+    unknown = [a for a in args if a.startswith("-") and a not in ("-",)]
+    if unknown:
+        raise CliError(f"unknown option {unknown[0]} (see workbench {name} -h)")
+    if opts.profile:
+        raise CliError("--profile is not supported by workbench (use scrapy crawl --profile)")
+    if opts.pdb:
+        raise CliError("--pdb is not supported by workbench: the terminal belongs to the UI")
+    try:
+        cmd.process_options(args, opts)
+    except UsageError as exc:
+        raise CliError(str(exc).strip()) from None
+    return cmd, opts, args
+
+
+def _project_settings(name: str) -> Any:
+    from scrapy.utils.project import get_project_settings, inside_project
+
+    if name == "crawl" and not inside_project():
+        raise CliError(
+            "not inside a Scrapy project: no scrapy.cfg here or in a parent directory, "
+            "and SCRAPY_SETTINGS_MODULE is not set (use 'workbench runspider FILE.py' "
+            "or 'workbench demo')"
+        )
+    try:
+        return get_project_settings()
+    except Exception as exc:
+        raise CliError(f"cannot load the project settings: {type(exc).__name__}: {exc}") from None
+
+
+def _spider_for_crawl(args: list[str], settings: Any) -> Any:
+    from scrapy.spiderloader import get_spider_loader
+
+    if not args:
+        raise CliError("missing spider name: workbench crawl SPIDER")
+    if len(args) > 1:
+        raise CliError("running more than one spider at a time is not supported yet")
+    name = args[0]
+    try:
+        loader = get_spider_loader(settings)
+    except Exception as exc:
+        raise CliError(f"cannot load the project's spiders: {type(exc).__name__}: {exc}") from None
+    available = sorted(loader.list())
+    if name not in available:
+        listing = ", ".join(available) if available else "none"
+        raise CliError(f"unknown spider {name!r}; spiders in this project: {listing}")
+    return name
+
+
+def _spider_for_file(args: list[str]) -> Any:
+    from scrapy.commands.runspider import _import_file
+    from scrapy.utils.spider import iter_spider_classes
+
+    if not args:
+        raise CliError("missing spider file: workbench runspider FILE.py")
+    if len(args) > 1:
+        raise CliError("runspider takes one file")
+    path = Path(args[0])
+    if not path.exists():
+        raise CliError(f"file not found: {path}")
+    try:
+        module = _import_file(path)
+    except (ImportError, ValueError) as exc:
+        raise CliError(f"cannot load {str(path)!r}: {exc}") from None
+    except Exception as exc:
+        raise CliError(f"cannot load {str(path)!r}: {type(exc).__name__}: {exc}") from None
+    classes = list(iter_spider_classes(module))
+    if not classes:
+        raise CliError(f"no spider found in file: {path}")
+    return classes.pop()
+
+
+def build(name: str, argv: list[str]) -> tuple[Any, Any]:
+    """Parse a command line; return (source, settings) ready for the app."""
+    from workbench.core.host import CrawlHost
+    from workbench.core.source import LocalSource
+
+    settings = _project_settings(name)
+    _cmd, opts, args = _parse(name, argv, settings)
+    prepare = None
+    spargs = dict(opts.spargs)
+    if name == "crawl":
+        spider: Any = _spider_for_crawl(args, settings)
+    elif name == "runspider":
+        spider = _spider_for_file(args)
+    else:
+        if args:
+            raise CliError(f"demo takes no arguments, got {args[0]!r}")
+        if opts.pages < 1:
+            raise CliError("--pages must be at least 1")
+        from workbench.demo.spider import DemoSpider
+
+        spider = DemoSpider
+        pages, slow = opts.pages, opts.slow_delay
+
+        async def prepare() -> None:
+            from workbench.demo.site import listen, url_of
+
+            port = listen(pages=pages, slow_delay=slow)
+            host.spider_kwargs.setdefault("url", url_of(port))
+
+    host = CrawlHost(settings, spider, spargs)
+    try:
+        host.create()
+    except Exception as exc:
+        raise CliError(f"cannot create the crawler: {type(exc).__name__}: {exc}") from None
+    return LocalSource(host, prepare), settings
+
+
+def _summary(source: Any) -> str:
+    snapshot = source.snapshot()
+    status = snapshot.status
+    reason = status.finish_reason or status.error or status.state
+    from workbench.ui.format import duration
+
+    return (
+        f"workbench: spider {snapshot.spider} {status.state} ({reason}): "
+        f"{snapshot.pages} pages, {snapshot.items_scraped} items"
+        + (f", {snapshot.items_dropped} dropped" if snapshot.items_dropped else "")
+        + f" in {duration(snapshot.elapsed)}"
+    )
+
+
+def run_app(source: Any) -> int:
+    from workbench.core.host import stop_reactor_threads
+    from workbench.ui.app import WorkbenchApp
+
+    app = WorkbenchApp(source)
+    try:
+        app.run()
+    finally:
+        stop_reactor_threads()
+        source.close()
+    print(_summary(source))
+    if app.forced:
+        print("workbench: forced shutdown; feeds and JOBDIR may be incomplete", file=sys.stderr)
+        return 1
+    if app.start_error:
+        print(f"workbench: could not start the crawl: {app.start_error}", file=sys.stderr)
+        return 1
+    status = source.snapshot().status
+    return 1 if status.state == "failed" else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_top_help())
+        return 0
+    if argv[0] == "--version":
+        print(_version())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        print(
+            f"workbench: unknown command {name!r} (commands: {', '.join(SUBCOMMANDS)})",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        source, _ = build(name, rest)
+    except CliError as exc:
+        print(f"workbench {name}: error: {exc}", file=sys.stderr)
+        return 1
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    if os.environ.get("WORKBENCH_NO_UI"):
+        # Headless run (CI smoke checks): same crawl, no terminal UI.
+        return run_headless(source)
+    return run_app(source)
+
+
+def run_headless(source: Any) -> int:
+    import asyncio
+
+    from workbench.core.host import stop_reactor_threads
+
+    async def go() -> None:
+        await source.start()
+        await source.host.wait()
+
+    try:
+        asyncio.run(go())
+    finally:
+        stop_reactor_threads()
+        source.close()
+    print(_summary(source))
+    return 1 if source.snapshot().status.state == "failed" else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

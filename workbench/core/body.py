@@ -1,0 +1,126 @@
+"""Turn a stored response body into text fit for display.
+
+Decoding follows Scrapy's own rules (the response class, the declared
+encoding, BOM, meta charset) by rebuilding the response object.  Output is
+bounded; binary bodies become a hex dump; the result is sanitised.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from scrapy.http import Headers, TextResponse
+from scrapy.responsetypes import responsetypes
+
+from workbench.core.sanitize import clean
+
+DISPLAY_LIMIT = 512 * 1024  # characters of text shown at most
+HEX_LIMIT = 16 * 1024  # bytes shown as hex at most
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedBody:
+    text: str  # sanitised
+    lexer: str | None  # pygments lexer name for highlighting, None for plain
+    kind: str  # "html", "json", "xml", "javascript", "text", "binary", "empty"
+    encoding: str | None
+    size: int
+    note: str  # e.g. "showing the first 512 KiB of 3.1 MiB"
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def _kind(content_type: str, text_response: bool, body: bytes) -> str:
+    ct = content_type.lower()
+    if "json" in ct:
+        return "json"
+    if "html" in ct:
+        return "html"
+    if "xml" in ct:
+        return "xml"
+    if "javascript" in ct or "ecmascript" in ct:
+        return "javascript"
+    if text_response or ct.startswith("text/"):
+        return "text"
+    head = body[:512].lstrip()
+    if head[:1] in (b"{", b"[") and b"\x00" not in head:
+        return "json"
+    if b"\x00" in body[:4096]:
+        return "binary"
+    try:
+        body[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary"
+    return "text"
+
+
+LEXERS = {"json": "json", "html": "html", "xml": "xml", "javascript": "javascript"}
+
+
+def hexdump(data: bytes, limit: int = HEX_LIMIT) -> str:
+    lines = []
+    for offset in range(0, min(len(data), limit), 16):
+        chunk = data[offset : offset + 16]
+        hexpart = " ".join(f"{b:02x}" for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{offset:08x}  {hexpart:<47}  {text}")
+    return "\n".join(lines)
+
+
+def render_body(
+    url: str,
+    headers: Headers | None,
+    body: bytes,
+    original_size: int | None = None,
+    limit: int = DISPLAY_LIMIT,
+) -> RenderedBody:
+    size = original_size if original_size is not None else len(body)
+    if not body:
+        return RenderedBody("", None, "empty", None, size, "empty body")
+    headers = headers if headers is not None else Headers()
+    try:
+        cls = responsetypes.from_args(headers=headers, url=url, body=body[:4096])
+    except Exception:
+        cls = responsetypes.from_args(body=body[:4096])
+    content_type = (headers.get(b"Content-Type") or b"").decode("latin-1")
+    text_response = issubclass(cls, TextResponse)
+    kind = _kind(content_type, text_response, body)
+    notes = []
+    if len(body) < size:
+        notes.append(f"{human_size(len(body))} of {human_size(size)} kept")
+    if kind == "binary":
+        text = hexdump(body)
+        if len(body) > HEX_LIMIT:
+            notes.append(f"hex of the first {human_size(HEX_LIMIT)}")
+        return RenderedBody(text, None, kind, None, size, "; ".join(notes) or "binary")
+    encoding = None
+    try:
+        response = (cls if text_response else TextResponse)(url=url, headers=headers, body=body)
+        encoding = response.encoding
+        text = response.text
+    except Exception:
+        text = body.decode("utf-8", errors="replace")
+        encoding = "utf-8 (replacement)"
+    if kind == "json":
+        try:
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            notes.append("invalid JSON")
+    if len(text) > limit:
+        notes.append(f"showing the first {human_size(limit)} characters")
+        text = text[:limit]
+    return RenderedBody(
+        clean(text.expandtabs(4)),
+        LEXERS.get(kind),
+        kind,
+        encoding,
+        size,
+        "; ".join(notes),
+    )

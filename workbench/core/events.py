@@ -1,0 +1,97 @@
+"""The records the recorder keeps: one per request outcome, item, log line.
+
+They are created in Scrapy's signal handlers, so they are cheap to build:
+slots, no formatting, references to the bytes and header objects Scrapy
+already made.  Rendering happens in the UI, on the records that are visible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass(slots=True, eq=False)
+class Flow:
+    """One request outcome: a response from the network or a download error.
+
+    A flow is written once when the outcome is known; afterwards only the
+    ``items``, ``requests``, ``dropped`` and ``callback_error`` fields grow as
+    the callback runs on that response (same thread, same loop).
+    """
+
+    id: int
+    time: float  # wall-clock time (time.time()) when the outcome was known
+    method: str
+    url: str
+    status: int | None  # None when the download failed
+    error: str | None  # "ExceptionType: message" for a download error
+    size: int  # bytes of response body (0 for errors)
+    latency: float | None  # request.meta["download_latency"], seconds
+    callback: str | None  # name of the callback the response goes to
+    depth: int
+    priority: int
+    slot: str | None  # downloader slot key
+    request_headers: Any = None  # scrapy Headers (reference, not copied)
+    response_headers: Any = None  # scrapy Headers (reference, not copied)
+    meta: tuple[tuple[str, str], ...] = ()  # short reprs: no references kept
+    cb_kwargs: tuple[tuple[str, str], ...] = ()
+    parent_id: int | None = None  # the flow whose callback produced this request
+    response_class: str | None = None  # e.g. "HtmlResponse"
+    error_traceback: str | None = None
+    # filled while the callback runs
+    items: list[int] = field(default_factory=list)  # item record ids
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, url)
+    callback_error: str | None = None
+    callback_traceback: str | None = None
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or self.callback_error is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly form (for remote sources and exports)."""
+        return {
+            "id": self.id,
+            "time": self.time,
+            "method": self.method,
+            "url": self.url,
+            "status": self.status,
+            "error": self.error,
+            "size": self.size,
+            "latency": self.latency,
+            "callback": self.callback,
+            "depth": self.depth,
+            "priority": self.priority,
+            "slot": self.slot,
+            "parent_id": self.parent_id,
+            "items": list(self.items),
+            "requests": [list(r) for r in self.requests],
+            "callback_error": self.callback_error,
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class ItemRecord:
+    id: int
+    time: float
+    flow_id: int | None
+    item_class: str
+    fields: tuple[tuple[str, Any], ...]  # shallow copy of the item's fields
+    dropped: str | None = None  # the DropItem message when a pipeline dropped it
+    error: str | None = None  # the exception when a pipeline failed on it
+
+
+@dataclass(slots=True, frozen=True)
+class LogRecord:
+    id: int
+    time: float
+    level: int
+    levelname: str
+    logger: str
+    message: str  # formatted message, including the traceback if any

@@ -1,0 +1,252 @@
+"""The Scrapy components that feed the recorder.
+
+- :class:`RecorderExtension` turns signals into records (responses, items,
+  spider errors, drops).
+- :class:`ErrorRecorderMiddleware` (downloader middleware, next to the
+  downloader) sees every download exception, which no signal carries.
+- :class:`ParentRecorderMiddleware` (spider middleware, engine side) notes
+  which flow produced each request, after Scrapy's own filters ran.
+
+All three share the crawler's :class:`~workbench.core.recorder.Recorder`
+(``recorder_for(crawler)``).  Handlers only copy references and small
+numbers; formatting happens in the UI.
+"""
+
+from __future__ import annotations
+
+import logging
+import reprlib
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+from scrapy import Request, signals
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
+from scrapy.utils.misc import load_object
+
+from workbench.core.events import Flow
+from workbench.core.recorder import Limits, Recorder
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+logger = logging.getLogger(__name__)
+
+RECORDER_ATTR = "workbench_recorder"
+TAP_ATTR = "workbench_tap"
+
+COMPONENT_SETTINGS = {
+    "EXTENSIONS": {"workbench.core.extension.RecorderExtension": 0},
+    "DOWNLOADER_MIDDLEWARES": {"workbench.core.extension.ErrorRecorderMiddleware": 950},
+    "SPIDER_MIDDLEWARES": {"workbench.core.extension.ParentRecorderMiddleware": 30},
+}
+
+_short = reprlib.Repr()
+_short.maxstring = 200
+_short.maxother = 200
+_short.maxlevel = 2
+
+
+class WorkbenchAddon:
+    """Scrapy add-on that enables the recorder components in a crawler."""
+
+    def update_settings(self, settings: Any) -> None:
+        for name, components in COMPONENT_SETTINGS.items():
+            for path, order in components.items():
+                settings.set_in_component_priority_dict(name, load_object(path), order)
+
+
+def recorder_for(crawler: Crawler) -> Recorder:
+    """The crawler's recorder, created on first use from its settings."""
+    recorder = getattr(crawler, RECORDER_ATTR, None)
+    if recorder is None:
+        recorder = Recorder(Limits.from_settings(crawler.settings))
+        setattr(crawler, RECORDER_ATTR, recorder)
+    return recorder
+
+
+def tap_for(crawler: Crawler) -> FlowTap:
+    tap = getattr(crawler, TAP_ATTR, None)
+    if tap is None:
+        tap = FlowTap(recorder_for(crawler))
+        setattr(crawler, TAP_ATTR, tap)
+    return tap
+
+
+def callback_name(request: Request) -> str | None:
+    callback = request.callback
+    if callback is None:
+        return "parse"
+    if isinstance(callback, str):
+        return callback
+    return getattr(callback, "__name__", None) or type(callback).__name__
+
+
+def _reprs(mapping: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    if not mapping:
+        return ()
+    return tuple((str(k), _short.repr(v)) for k, v in mapping.items())
+
+
+class FlowTap:
+    """Maps live Scrapy objects to flows without keeping them alive."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.flow_of_request: WeakKeyDictionary[Request, Flow] = WeakKeyDictionary()
+        self.flow_of_response: WeakKeyDictionary[Any, Flow] = WeakKeyDictionary()
+        self.parent_of_request: WeakKeyDictionary[Request, int] = WeakKeyDictionary()
+
+    def new_flow(
+        self,
+        request: Request,
+        *,
+        status: int | None,
+        error: str | None = None,
+        error_traceback: str | None = None,
+        response: Response | None = None,
+    ) -> Flow:
+        meta = request.meta
+        recorder = self.recorder
+        flow = Flow(
+            id=recorder.next_flow_id(),
+            time=time.time(),
+            method=request.method,
+            url=response.url if response is not None else request.url,
+            status=status,
+            error=error,
+            size=len(response.body) if response is not None else 0,
+            latency=meta.get("download_latency"),
+            callback=callback_name(request),
+            depth=meta.get("depth", 0),
+            priority=request.priority,
+            slot=meta.get("download_slot"),
+            request_headers=request.headers,
+            response_headers=response.headers if response is not None else None,
+            meta=_reprs(meta),
+            cb_kwargs=_reprs(request.cb_kwargs),
+            parent_id=self.parent_of_request.get(request),
+            response_class=type(response).__name__ if response is not None else None,
+            error_traceback=error_traceback,
+        )
+        recorder.add_flow(flow, response.body if response is not None else None)
+        self.flow_of_request[request] = flow
+        if response is not None:
+            self.flow_of_response[response] = flow
+        return flow
+
+    def flow_for(self, response: Response | None) -> Flow | None:
+        if response is None:
+            return None
+        flow = self.flow_of_response.get(response)
+        if flow is None and response.request is not None:
+            flow = self.flow_of_request.get(response.request)
+        return flow
+
+
+class RecorderExtension:
+    """Records every response, item, drop and spider error of a crawl."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.tap = tap_for(crawler)
+        self.recorder = self.tap.recorder
+        crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(self.item_error, signal=signals.item_error)
+        crawler.signals.connect(self.spider_error, signal=signals.spider_error)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RecorderExtension:
+        return cls(crawler)
+
+    def response_downloaded(self, response: Response, request: Request, spider: Any) -> None:
+        # Every response from the network, before downloader middlewares:
+        # redirects and retried errors get their own flow.
+        self.tap.new_flow(request, status=response.status, response=response)
+
+    def response_received(self, response: Response, request: Request, spider: Any) -> None:
+        # The response that goes to the spider, after downloader middlewares
+        # (decompressed, possibly from the cache).
+        tap = self.tap
+        flow = tap.flow_of_request.get(request)
+        if flow is None or flow.status != response.status:
+            # served without the network (cache, a middleware's own response)
+            flow = tap.new_flow(request, status=response.status, response=response)
+            return
+        tap.flow_of_response[response] = flow
+        if response.body is not None and len(response.body) != flow.size:
+            flow.size = len(response.body)
+            flow.response_class = type(response).__name__
+            flow.response_headers = response.headers
+            self.recorder.bodies.put(flow.id, response.body)
+        elif flow.response_class != type(response).__name__:
+            flow.response_class = type(response).__name__
+
+    def item_scraped(self, item: Any, response: Response | None, spider: Any) -> None:
+        flow = self.tap.flow_for(response)
+        self.recorder.add_item(item, flow.id if flow else None)
+
+    def item_dropped(
+        self, item: Any, response: Response | None, exception: BaseException, spider: Any
+    ) -> None:
+        flow = self.tap.flow_for(response)
+        reason = f"{type(exception).__name__}: {exception}"
+        self.recorder.add_item(item, flow.id if flow else None, dropped=reason)
+
+    def item_error(
+        self, item: Any, response: Response | None, spider: Any, failure: Failure
+    ) -> None:
+        flow = self.tap.flow_for(response)
+        reason = f"{failure.type.__name__}: {failure.value}"
+        self.recorder.add_item(item, flow.id if flow else None, error=reason)
+
+    def spider_error(self, failure: Failure, response: Response | None, spider: Any) -> None:
+        self.recorder.spider_errors += 1
+        flow = self.tap.flow_for(response)
+        if flow is None:
+            return
+        flow.callback_error = f"{failure.type.__name__}: {failure.value}"
+        flow.callback_traceback = failure.getTraceback()
+
+
+class ErrorRecorderMiddleware:
+    """Downloader middleware next to the downloader: every download exception."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.tap = tap_for(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ErrorRecorderMiddleware:
+        return cls(crawler)
+
+    def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
+        tb = "".join(traceback.format_exception(exception))
+        self.tap.new_flow(
+            request,
+            status=None,
+            error=f"{type(exception).__name__}: {exception}",
+            error_traceback=tb,
+        )
+        return None
+
+
+class ParentRecorderMiddleware(BaseSpiderMiddleware):
+    """Spider middleware on the engine side: what each response produced."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.tap = tap_for(crawler)
+
+    def get_processed_request(self, request: Request, response: Response | None) -> Request:
+        flow = self.tap.flow_for(response)
+        if flow is not None:
+            self.tap.parent_of_request[request] = flow.id
+            if len(flow.requests) < 1000:
+                flow.requests.append((request.method, request.url))
+        return request

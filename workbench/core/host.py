@@ -1,0 +1,253 @@
+"""Run real Scrapy crawls on the asyncio loop that is already running.
+
+The UI (or a test) owns the loop; :class:`CrawlHost` installs Twisted's
+asyncio reactor on it, sets the reactor up the way ``scrapy crawl`` does
+(DNS resolver, thread pool) without signal handlers, and starts crawlers
+with :class:`scrapy.crawler.AsyncCrawlerRunner`.  The reactor is never
+``run()`` nor ``stop()``-ped: that would stop the loop itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from scrapy.crawler import AsyncCrawlerRunner, Crawler, CrawlerProcessBase
+from scrapy.settings import Settings
+from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.log import log_scrapy_info
+
+from workbench.core.extension import WorkbenchAddon, recorder_for
+from workbench.core.logcapture import LogCapture
+from workbench.core.recorder import Recorder
+
+logger = logging.getLogger(__name__)
+
+ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+
+class HostError(RuntimeError):
+    """A crawl cannot be started (bad settings, wrong reactor, ...)."""
+
+
+def ensure_reactor(settings: Settings) -> None:
+    """Install and start the asyncio reactor on the running loop (idempotent)."""
+    if not settings.getbool("TWISTED_REACTOR_ENABLED", True):
+        return
+    wanted = settings.get("TWISTED_REACTOR") or ASYNCIO_REACTOR
+    if wanted != ASYNCIO_REACTOR:
+        raise HostError(
+            f"workbench runs Scrapy on the asyncio reactor; TWISTED_REACTOR is set to {wanted!r}"
+        )
+    from twisted.internet import asyncioreactor, error
+
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(error.ReactorAlreadyInstalledError):
+        asyncioreactor.install(eventloop=loop)
+    from twisted.internet import reactor
+
+    if not isinstance(reactor, asyncioreactor.AsyncioSelectorReactor):
+        raise HostError(f"another Twisted reactor is already installed: {type(reactor).__name__}")
+    if reactor._asyncioEventloop is not loop:  # type: ignore[attr-defined]
+        raise HostError("the Twisted reactor is bound to another asyncio loop")
+    if not reactor.running:
+        reactor.startRunning(installSignalHandlers=False)  # type: ignore[attr-defined]
+
+
+def stop_reactor_threads() -> None:
+    """Stop the reactor's thread pool so the process can exit (never reactor.stop())."""
+    from twisted.internet import reactor
+
+    pool = getattr(reactor, "threadpool", None)
+    if pool is not None and pool.started:
+        pool.stop()
+
+
+class _Runner(AsyncCrawlerRunner):
+    """AsyncCrawlerRunner plus CrawlerProcess's reactor set-up (DNS, threads)."""
+
+    _setup_reactor = CrawlerProcessBase._setup_reactor
+
+    def _stop_dfd(self) -> Any:
+        return deferred_from_coro(self.stop())
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlStatus:
+    state: str  # starting | running | paused | closing | finished | failed
+    in_flight: int
+    queued: int
+    finish_reason: str | None
+    error: str | None
+
+
+class CrawlHost:
+    """One crawl (one spider) run inside the current process and loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        spider: type | str,
+        spider_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.spider = spider
+        self.spider_kwargs = dict(spider_kwargs or {})
+        self.runner: _Runner | None = None
+        self.crawler: Crawler | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.error: str | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self._stopping = False
+        self._stop_task: asyncio.Future[None] | None = None
+        self._log_capture: LogCapture | None = None
+        self.recorder: Recorder | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def create(self) -> Crawler:
+        """Create the crawler (spider class resolved, settings merged)."""
+        if self.crawler is not None:
+            return self.crawler
+        settings = self.settings.copy()
+        settings.set_in_component_priority_dict("ADDONS", WorkbenchAddon, 0)
+        self.runner = _Runner(settings)
+        crawler = self.runner.create_crawler(self.spider)
+        self.recorder = recorder_for(crawler)
+        self.crawler = crawler
+        return crawler
+
+    async def start(self) -> None:
+        """Start the crawl; returns once it is under way (see :meth:`wait`)."""
+        crawler = self.create()
+        assert self.runner is not None and self.recorder is not None
+        self._log_capture = LogCapture(self.recorder, crawler.settings)
+        self._log_capture.install()
+        ensure_reactor(self.settings)
+        if self.settings.getbool("TWISTED_REACTOR_ENABLED", True):
+            from twisted.internet import reactor
+
+            if not getattr(reactor, "_workbench_setup", False):
+                self.runner._setup_reactor(install_signal_handlers=False)  # type: ignore[attr-defined]
+                reactor._workbench_setup = True  # type: ignore[attr-defined]
+        log_scrapy_info(self.settings)
+        self.started_at = time.time()
+        self.task = self.runner.crawl(crawler, **self.spider_kwargs)
+        self.task.add_done_callback(self._on_done)
+
+    def _on_done(self, task: asyncio.Task[None]) -> None:
+        self.finished_at = time.time()
+        if task.cancelled():
+            self.error = "cancelled"
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.error = f"{type(exc).__name__}: {exc}"
+            logger.error("The crawl failed to start or crashed: %s", self.error, exc_info=exc)
+
+    async def wait(self) -> None:
+        if self.task is not None:
+            await asyncio.wait({self.task})
+
+    def close(self) -> None:
+        if self._log_capture is not None:
+            self._log_capture.uninstall()
+            self._log_capture = None
+
+    # -- controls ----------------------------------------------------------
+
+    @property
+    def engine(self) -> Any:
+        crawler = self.crawler
+        return getattr(crawler, "_engine", None) if crawler is not None else None
+
+    @property
+    def finished(self) -> bool:
+        return self.task is not None and self.task.done()
+
+    def pause(self) -> bool:
+        engine = self.engine
+        if engine is None or not engine.running or self.finished:
+            return False
+        engine.pause()
+        return True
+
+    def resume(self) -> bool:
+        engine = self.engine
+        if engine is None or not engine.paused:
+            return False
+        engine.unpause()
+        slot = getattr(engine, "_slot", None)
+        if slot is not None:
+            slot.nextcall.schedule()  # unpause() alone waits for the 5 s heartbeat
+        return True
+
+    def toggle_pause(self) -> bool | None:
+        """Pause or resume; returns the new paused state (None if not running)."""
+        engine = self.engine
+        if engine is None or self.finished:
+            return None
+        if engine.paused:
+            self.resume()
+            return False
+        self.pause()
+        return True
+
+    def stop(self) -> bool:
+        """Graceful stop, as Scrapy's first Ctrl-C: in-flight requests finish,
+        feeds are closed, the spider closes with reason "shutdown"."""
+        if self.crawler is None or self.finished or self._stopping:
+            return False
+        self._stopping = True
+        engine = self.engine
+        if engine is not None and engine.paused:
+            self.resume()
+        logger.info("Stop requested from workbench, shutting down gracefully.")
+        self._stop_task = asyncio.ensure_future(self.crawler.stop_async())
+        return True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def stats(self) -> Any:
+        """The crawler's stats collector, or None before the crawl starts."""
+        crawler = self.crawler
+        return getattr(crawler, "_stats", None) if crawler is not None else None
+
+    def status(self) -> CrawlStatus:
+        engine = self.engine
+        stats = self.stats
+        finish_reason = stats.get_value("finish_reason") if stats is not None else None
+        in_flight = 0
+        queued = 0
+        if engine is not None:
+            slot = getattr(engine, "_slot", None)
+            if slot is not None:
+                in_flight = len(slot.inprogress)
+                scheduler = slot.scheduler
+                try:
+                    queued = len(scheduler)
+                except TypeError:
+                    queued = 0
+        if self.finished:
+            state = "failed" if self.error and not finish_reason else "finished"
+        elif engine is None or not engine.running:
+            state = "closing" if self._stopping or finish_reason else "starting"
+        else:
+            slot = getattr(engine, "_slot", None)
+            if self._stopping or (slot is not None and slot.closing is not None):
+                state = "closing"
+            elif engine.paused:
+                state = "paused"
+            else:
+                state = "running"
+        return CrawlStatus(state, in_flight, queued, finish_reason, self.error)

@@ -1,0 +1,230 @@
+"""Bounded, in-process record of a crawl: flows, items, log lines, bodies.
+
+Everything here is appended to from Scrapy's signal handlers on the crawl's
+thread, and read by the UI on the same thread (one asyncio loop), so no
+locking is needed.  Every buffer is bounded; what falls off is counted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.core.events import Flow, ItemRecord, LogRecord
+
+DEFAULT_LIMITS = {
+    "WORKBENCH_MAX_FLOWS": 50_000,
+    "WORKBENCH_MAX_ITEMS": 50_000,
+    "WORKBENCH_MAX_LOG": 20_000,
+    "WORKBENCH_MAX_BODIES": 5_000,
+    "WORKBENCH_MAX_BODY_BYTES": 64 * 1024 * 1024,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    flows: int = DEFAULT_LIMITS["WORKBENCH_MAX_FLOWS"]
+    items: int = DEFAULT_LIMITS["WORKBENCH_MAX_ITEMS"]
+    log: int = DEFAULT_LIMITS["WORKBENCH_MAX_LOG"]
+    bodies: int = DEFAULT_LIMITS["WORKBENCH_MAX_BODIES"]
+    body_bytes: int = DEFAULT_LIMITS["WORKBENCH_MAX_BODY_BYTES"]
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Limits:
+        def get(name: str) -> int:
+            value = settings.getint(name, DEFAULT_LIMITS[name])
+            if value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value}")
+            return value
+
+        return cls(
+            flows=get("WORKBENCH_MAX_FLOWS"),
+            items=get("WORKBENCH_MAX_ITEMS"),
+            log=get("WORKBENCH_MAX_LOG"),
+            bodies=get("WORKBENCH_MAX_BODIES"),
+            body_bytes=get("WORKBENCH_MAX_BODY_BYTES"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBody:
+    body: bytes
+    size: int  # the size of the original body
+    truncated: bool  # True when only a prefix of the body was kept
+
+
+class BodyStore:
+    """Response bodies by flow id, bounded by count and total bytes.
+
+    Bodies are kept by reference (Scrapy's bytes objects are immutable); a
+    body larger than the whole budget keeps only a prefix.
+    """
+
+    def __init__(self, max_count: int, max_bytes: int) -> None:
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+        self._bodies: OrderedDict[int, StoredBody] = OrderedDict()
+        self.bytes = 0
+        self.evicted = 0
+
+    def put(self, flow_id: int, body: bytes) -> None:
+        size = len(body)
+        truncated = False
+        limit = self.max_bytes // 4
+        if size > limit:
+            body = bytes(body[:limit])
+            truncated = True
+        self._bodies[flow_id] = StoredBody(body, size, truncated)
+        self.bytes += len(body)
+        while self._bodies and (len(self._bodies) > self.max_count or self.bytes > self.max_bytes):
+            _, old = self._bodies.popitem(last=False)
+            self.bytes -= len(old.body)
+            self.evicted += 1
+
+    def get(self, flow_id: int) -> StoredBody | None:
+        return self._bodies.get(flow_id)
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+
+class Ring:
+    """A deque with a maximum length that counts what it dropped."""
+
+    def __init__(self, maxlen: int) -> None:
+        self._items: deque[Any] = deque(maxlen=maxlen)
+        self.maxlen = maxlen
+        self.total = 0  # ever appended
+
+    def append(self, record: Any) -> None:
+        self._items.append(record)
+        self.total += 1
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self._items)
+
+    def since(self, cursor: int) -> list[Any]:
+        """Records appended after the first ``cursor`` ones (those still kept)."""
+        new = self.total - cursor
+        if new <= 0:
+            return []
+        new = min(new, len(self._items))
+        return list(itertools.islice(reversed(self._items), new))[::-1]
+
+    def __iter__(self) -> Any:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: int) -> Any:
+        return self._items[index]
+
+
+class Recorder:
+    """What the workbench knows about one crawl."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.flows = Ring(self.limits.flows)
+        self.items = Ring(self.limits.items)
+        self.log = Ring(self.limits.log)
+        self.bodies = BodyStore(self.limits.bodies, self.limits.body_bytes)
+        self._flow_ids = itertools.count(1)
+        self._item_ids = itertools.count(1)
+        self._log_ids = itertools.count(1)
+        self._flows_by_id: dict[int, Flow] = {}
+        self.started = time.time()
+        self.items_scraped = 0
+        self.items_dropped = 0
+        self.items_failed = 0
+        self.spider_errors = 0
+        self.log_counts: dict[str, int] = {}
+
+    # -- writing (hot path: keep it cheap) ---------------------------------
+
+    def next_flow_id(self) -> int:
+        return next(self._flow_ids)
+
+    def add_flow(self, flow: Flow, body: bytes | None = None) -> None:
+        flows = self.flows
+        if len(flows) == flows.maxlen:
+            self._flows_by_id.pop(flows[0].id, None)
+        flows.append(flow)
+        self._flows_by_id[flow.id] = flow
+        if body:
+            self.bodies.put(flow.id, body)
+
+    def add_item(
+        self,
+        item: Any,
+        flow_id: int | None,
+        dropped: str | None = None,
+        error: str | None = None,
+    ) -> ItemRecord:
+        fields = _item_fields(item)
+        record = ItemRecord(
+            id=next(self._item_ids),
+            time=time.time(),
+            flow_id=flow_id,
+            item_class=type(item).__name__,
+            fields=fields,
+            dropped=dropped,
+            error=error,
+        )
+        self.items.append(record)
+        if dropped is not None:
+            self.items_dropped += 1
+        elif error is not None:
+            self.items_failed += 1
+        else:
+            self.items_scraped += 1
+        flow = self._flows_by_id.get(flow_id) if flow_id is not None else None
+        if flow is not None and dropped is None and error is None:
+            flow.items.append(record.id)
+        return record
+
+    def add_log(self, level: int, levelname: str, logger: str, message: str, when: float) -> None:
+        self.log.append(LogRecord(next(self._log_ids), when, level, levelname, logger, message))
+        self.log_counts[levelname] = self.log_counts.get(levelname, 0) + 1
+
+    # -- reading ----------------------------------------------------------
+
+    def flow(self, flow_id: int) -> Flow | None:
+        return self._flows_by_id.get(flow_id)
+
+    def body(self, flow_id: int) -> StoredBody | None:
+        return self.bodies.get(flow_id)
+
+    def items_of(self, flow: Flow) -> list[ItemRecord]:
+        wanted = set(flow.items)
+        if not wanted:
+            return []
+        return [r for r in self.items if r.id in wanted]
+
+
+def _item_fields(item: Any) -> tuple[tuple[str, Any], ...]:
+    """A shallow copy of an item's fields (dict, scrapy.Item, dataclass, attrs)."""
+    try:
+        from itemadapter import ItemAdapter
+
+        adapter = ItemAdapter(item)
+        return tuple((str(k), v) for k, v in adapter.items())
+    except Exception:
+        if isinstance(item, dict):
+            return tuple((str(k), v) for k, v in item.items())
+        return (("value", item),)
+
+
+def iter_fields(items: Iterable[ItemRecord]) -> list[str]:
+    """Field names in first-seen order across items (for table columns)."""
+    seen: dict[str, None] = {}
+    for record in items:
+        for name, _ in record.fields:
+            seen.setdefault(name, None)
+    return list(seen)

@@ -1,0 +1,206 @@
+"""What the panels read from: a snapshot of one crawl, plus its controls.
+
+:class:`LocalSource` reads an in-process :class:`CrawlHost`.  A remote
+source (another process) implements the same methods, so panels cannot
+tell the difference.  The UI pulls: it calls :meth:`snapshot` on a timer
+and asks for records since a cursor; nothing is pushed per crawl event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from workbench.core.events import Flow, ItemRecord, LogRecord
+from workbench.core.host import CrawlHost, CrawlStatus, ensure_reactor
+from workbench.core.queue import QueueView, queue_view
+from workbench.core.recorder import StoredBody
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One point of the stats history."""
+
+    time: float
+    pages: int
+    items: int
+    pages_per_min: float
+    items_per_min: float
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    time: float
+    spider: str
+    status: CrawlStatus
+    stats: dict[str, Any]
+    started: float | None
+    finished: float | None
+    flows_total: int
+    flows_kept: int
+    items_scraped: int
+    items_dropped: int
+    items_failed: int
+    items_total: int
+    items_kept: int
+    log_total: int
+    log_kept: int
+    log_counts: dict[str, int]
+    bodies_kept: int
+    body_bytes: int
+    bodies_evicted: int
+    history: tuple[Sample, ...]
+
+    @property
+    def elapsed(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.finished or self.time) - self.started
+
+    @property
+    def pages(self) -> int:
+        return int(self.stats.get("response_received_count", 0))
+
+    @property
+    def pages_per_min(self) -> float:
+        return self.history[-1].pages_per_min if self.history else 0.0
+
+    @property
+    def items_per_min(self) -> float:
+        return self.history[-1].items_per_min if self.history else 0.0
+
+
+class Source(Protocol):
+    """The interface panels read (local or remote)."""
+
+    def snapshot(self) -> Snapshot: ...
+    def flows_since(self, cursor: int) -> list[Flow]: ...
+    def items_since(self, cursor: int) -> list[ItemRecord]: ...
+    def log_since(self, cursor: int) -> list[LogRecord]: ...
+    def flow(self, flow_id: int) -> Flow | None: ...
+    def body(self, flow_id: int) -> StoredBody | None: ...
+    def items_of(self, flow: Flow) -> list[ItemRecord]: ...
+    def queue(self, offset: int, limit: int) -> QueueView: ...
+    def toggle_pause(self) -> bool | None: ...
+    def stop(self) -> bool: ...
+    async def start(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class StatsHistory:
+    """Samples pages and items at most once per ``interval`` seconds (bounded)."""
+
+    def __init__(self, interval: float = 1.0, window: float = 10.0, maxlen: int = 3600) -> None:
+        self.interval = interval
+        self.window = window
+        self.samples: deque[Sample] = deque(maxlen=maxlen)
+        self._raw: deque[tuple[float, int, int]] = deque()
+
+    def sample(self, now: float, pages: int, items: int) -> None:
+        if self.samples and now - self.samples[-1].time < self.interval:
+            return
+        raw = self._raw
+        raw.append((now, pages, items))
+        while len(raw) > 2 and now - raw[0][0] > self.window:
+            raw.popleft()
+        t0, p0, i0 = raw[0]
+        span = now - t0
+        ppm = (pages - p0) * 60 / span if span > 0 else 0.0
+        ipm = (items - i0) * 60 / span if span > 0 else 0.0
+        self.samples.append(Sample(now, pages, items, ppm, ipm))
+
+
+class LocalSource:
+    """Reads a crawl running in this process."""
+
+    def __init__(
+        self, host: CrawlHost, prepare: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        self.host = host
+        self.history = StatsHistory()
+        self.prepare = prepare  # e.g. start the demo site on the reactor first
+
+    async def start(self) -> None:
+        ensure_reactor(self.host.settings)
+        if self.prepare is not None:
+            await self.prepare()
+        await self.host.start()
+
+    def close(self) -> None:
+        self.host.close()
+
+    @property
+    def recorder(self) -> Any:
+        recorder = self.host.recorder
+        if recorder is None:
+            self.host.create()
+            recorder = self.host.recorder
+        return recorder
+
+    def snapshot(self) -> Snapshot:
+        host = self.host
+        rec = self.recorder
+        crawler = host.crawler
+        stats: dict[str, Any] = {}
+        if host.stats is not None:
+            stats = dict(host.stats.get_stats())
+        now = time.time()
+        pages = int(stats.get("response_received_count", 0))
+        if not host.finished:
+            self.history.sample(now, pages, rec.items_scraped)
+        spider = getattr(crawler, "spider", None) if crawler is not None else None
+        name = getattr(spider, "name", None) or getattr(
+            getattr(crawler, "spidercls", None), "name", "?"
+        )
+        return Snapshot(
+            time=now,
+            spider=str(name),
+            status=host.status(),
+            stats=stats,
+            started=host.started_at,
+            finished=host.finished_at,
+            flows_total=rec.flows.total,
+            flows_kept=len(rec.flows),
+            items_scraped=rec.items_scraped,
+            items_dropped=rec.items_dropped,
+            items_failed=rec.items_failed,
+            items_total=rec.items.total,
+            items_kept=len(rec.items),
+            log_total=rec.log.total,
+            log_kept=len(rec.log),
+            log_counts=dict(rec.log_counts),
+            bodies_kept=len(rec.bodies),
+            body_bytes=rec.bodies.bytes,
+            bodies_evicted=rec.bodies.evicted,
+            history=tuple(self.history.samples),
+        )
+
+    def flows_since(self, cursor: int) -> list[Flow]:
+        return self.recorder.flows.since(cursor)
+
+    def items_since(self, cursor: int) -> list[ItemRecord]:
+        return self.recorder.items.since(cursor)
+
+    def log_since(self, cursor: int) -> list[LogRecord]:
+        return self.recorder.log.since(cursor)
+
+    def flow(self, flow_id: int) -> Flow | None:
+        return self.recorder.flow(flow_id)
+
+    def body(self, flow_id: int) -> StoredBody | None:
+        return self.recorder.body(flow_id)
+
+    def items_of(self, flow: Flow) -> list[ItemRecord]:
+        return self.recorder.items_of(flow)
+
+    def queue(self, offset: int = 0, limit: int = 100) -> QueueView:
+        return queue_view(self.host.engine, offset, limit)
+
+    def toggle_pause(self) -> bool | None:
+        return self.host.toggle_pause()
+
+    def stop(self) -> bool:
+        return self.host.stop()

@@ -1,0 +1,431 @@
+"""The demo site: a small book catalogue served by twisted.web on 127.0.0.1.
+
+Every page is generated on the fly from the product id (no precomputed
+catalogue), so a site with 20 000 products costs no more memory than one with
+20.  The only state is the bounded set of ``/flaky/`` ids already served.
+
+URL map (``N`` a catalogue/API page number, ``ID`` a product id in 1..pages)::
+
+    /                        home page: links to everything below
+    /catalogue/page-N.html   listing, ``per_page`` products, ``li.next`` pager
+    /product/ID.html         detail page, info table and JSON-LD
+    /api/products?page=N     the same products as JSON, with a ``next`` link
+    /old-catalogue           301 -> /catalogue/page-1.html
+    /missing.html            404 with an HTML body
+    /flaky/ID.html           500 the first time each id is asked for, then 200
+    /slow.html               200 after ``slow_delay`` seconds
+    /legacy/ID.html          windows-1252 encoded page (declared in the header)
+    /static/logo.png         a small PNG
+    /robots.txt              allows everything
+
+Run standalone with ``python -m workbench.demo.site --pages N [--port P]``:
+it prints ``http://127.0.0.1:PORT/`` on one line once listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import struct
+import sys
+import zlib
+from dataclasses import dataclass
+from html import escape
+from math import ceil
+
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Site
+
+INTERFACE = "127.0.0.1"
+FLAKY_MEMORY = 10_000  # how many flaky ids are remembered (oldest forgotten first)
+
+_ADJECTIVES = (
+    "Silent", "Crimson", "Hidden", "Golden", "Broken", "Distant", "Wandering", "Quiet",
+    "Burning", "Frozen", "Velvet", "Hollow", "Midnight", "Painted", "Restless", "Forgotten",
+)  # fmt: skip
+_NOUNS = (
+    "Garden", "River", "Lantern", "Orchard", "Harbour", "Compass", "Library", "Meadow",
+    "Cathedral", "Archive", "Voyage", "Kingdom", "Mirror", "Atlas", "Tide", "Clockwork",
+)  # fmt: skip
+_CATEGORIES = ("Fiction", "Travel", "History", "Poetry", "Science", "Mystery", "Fantasy")
+_RATINGS = ("One", "Two", "Three", "Four", "Five")
+_OPENINGS = (
+    "A sweeping tale of", "An intimate portrait of", "A brisk, funny account of",
+    "A haunting meditation on", "A meticulous history of", "A lyrical journey through",
+)  # fmt: skip
+_SUBJECTS = (
+    "two families divided by a river", "a lighthouse keeper's last winter",
+    "the cartographers who mapped the north", "a city that forgets itself every night",
+    "a botanist's stolen notebooks", "the clockmakers of a vanished guild",
+)  # fmt: skip
+_MASK = (1 << 64) - 1
+
+
+def _mix(n: int) -> int:
+    """A deterministic 64-bit hash of ``n`` (splitmix64 finaliser)."""
+    x = (n * 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductData:
+    id: int
+    name: str
+    price: float  # pounds, two decimals
+    stock: int  # 0 means out of stock
+    rating: str  # "One".."Five"
+    upc: str
+    category: str
+    description: str
+
+    @property
+    def price_text(self) -> str:
+        return f"£{self.price:.2f}"
+
+    @property
+    def availability(self) -> str:
+        return f"In stock ({self.stock} available)" if self.stock else "Out of stock"
+
+    @property
+    def url(self) -> str:
+        return f"/product/{self.id}.html"
+
+
+def product(pid: int) -> ProductData:
+    """The product with id ``pid``: the same values every time, in every process."""
+    h = _mix(pid)
+    name = f"The {_ADJECTIVES[h % 16]} {_NOUNS[(h >> 4) % 16]} No. {pid}"
+    opening, subject = _OPENINGS[(h >> 24) % 6], _SUBJECTS[(h >> 28) % 6]
+    return ProductData(
+        id=pid,
+        name=name,
+        price=(500 + (h >> 8) % 5000) / 100,
+        stock=(h >> 32) % 23,
+        rating=_RATINGS[(h >> 40) % 5],
+        upc=f"{h:016x}",
+        category=_CATEGORIES[(h >> 44) % 7],
+        description=f"{opening} {subject}. {name} is book {pid} of the demo catalogue.",
+    )
+
+
+def page_count(pages: int, per_page: int) -> int:
+    """How many catalogue (and API) pages list ``pages`` products."""
+    return ceil(pages / per_page)
+
+
+def _png(width: int = 16, height: int = 16) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((x * 16, y * 16, 160)) for x in range(width))
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+LOGO_PNG = _png()
+
+_HOME_LINKS = (
+    ("special redirect", "/old-catalogue", "The old catalogue (moved)"),
+    ("special missing", "/missing.html", "A page that does not exist"),
+    ("special flaky", "/flaky/1.html", "A flaky page (fails once)"),
+    ("special slow", "/slow.html", "A slow page"),
+    ("special legacy", "/legacy/1.html", "A legacy page (windows-1252)"),
+    ("special asset", "/static/logo.png", "The logo"),
+)
+
+
+def _page(title: str, body: str, head: str = "") -> bytes:
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{escape(title)} | Demo Books</title>\n{head}</head>\n<body>\n"
+        '<header><a class="home" href="/">Demo Books</a></header>\n'
+        f"<main>\n{body}\n</main>\n</body>\n</html>\n"
+    ).encode()
+
+
+def _product_body(p: ProductData, note: str = "") -> str:
+    name = escape(p.name)
+    return f"""<article class="product_page" data-id="{p.id}">
+<h1>{name}</h1>
+{note}<p class="price">{p.price_text}</p>
+<p class="availability">{p.availability}</p>
+<p class="star-rating {p.rating}">{p.rating} stars</p>
+<div id="product_description"><h2>Product Description</h2>
+<p>{escape(p.description)}</p></div>
+<table class="product-info">
+<tr><th>UPC</th><td>{p.upc}</td></tr>
+<tr><th>Product Type</th><td>Books</td></tr>
+<tr><th>Category</th><td>{p.category}</td></tr>
+<tr><th>Price</th><td>{p.price_text}</td></tr>
+<tr><th>Availability</th><td>{p.availability}</td></tr>
+<tr><th>Stock</th><td>{p.stock}</td></tr>
+</table>
+</article>"""
+
+
+def _json_ld(p: ProductData) -> str:
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": p.name,
+        "sku": p.upc,
+        "url": p.url,
+        "category": p.category,
+        "description": p.description,
+        "offers": {
+            "@type": "Offer",
+            "price": f"{p.price:.2f}",
+            "priceCurrency": "GBP",
+            "availability": "https://schema.org/" + ("InStock" if p.stock else "OutOfStock"),
+            "inventoryLevel": p.stock,
+        },
+        "aggregateRating": {
+            "@type": "AggregateRating",
+            "ratingValue": _RATINGS.index(p.rating) + 1,
+            "bestRating": 5,
+        },
+    }
+    text = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    return f'<script type="application/ld+json">{text}</script>\n'
+
+
+class DemoResource(Resource):
+    """The whole site as one leaf resource that routes on the path."""
+
+    isLeaf = True
+
+    def __init__(self, pages: int, per_page: int, slow_delay: float) -> None:
+        super().__init__()
+        if pages < 1 or per_page < 1:
+            raise ValueError("pages and per_page must be at least 1")
+        self.pages = pages
+        self.per_page = per_page
+        self.slow_delay = slow_delay
+        self.flaky_seen: dict[int, None] = {}  # an insertion-ordered, bounded set
+        self._routes = (
+            (re.compile(rb"/"), self._home),
+            (re.compile(rb"/catalogue/page-(\d+)\.html"), self._listing),
+            (re.compile(rb"/product/(\d+)\.html"), self._product),
+            (re.compile(rb"/api/products"), self._api),
+            (re.compile(rb"/old-catalogue/?"), self._redirect),
+            (re.compile(rb"/flaky/(\d+)\.html"), self._flaky),
+            (re.compile(rb"/slow\.html"), self._slow),
+            (re.compile(rb"/legacy/(\d+)\.html"), self._legacy),
+            (re.compile(rb"/static/logo\.png"), self._logo),
+            (re.compile(rb"/robots\.txt"), self._robots),
+        )
+
+    def render_GET(self, request):
+        for pattern, handler in self._routes:
+            match = pattern.fullmatch(request.path)
+            if match:
+                return handler(request, *(int(g) for g in match.groups()))
+        return self._not_found(request)
+
+    # -- helpers ------------------------------------------------------------
+
+    def _html(self, request, body: bytes, status: int = 200) -> bytes:
+        request.setResponseCode(status)
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        return body
+
+    def _not_found(self, request) -> bytes:
+        body = '<h1>Not found</h1>\n<p>Nothing here. <a href="/">Back home</a>.</p>'
+        return self._html(request, _page("Not found", body), 404)
+
+    def _valid_id(self, pid: int) -> bool:
+        return 1 <= pid <= self.pages
+
+    # -- pages --------------------------------------------------------------
+
+    def _home(self, request) -> bytes:
+        specials = "\n".join(
+            f'<li><a class="{cls}" href="{href}">{text}</a></li>' for cls, href, text in _HOME_LINKS
+        )
+        body = f"""<h1>Demo Books</h1>
+<p>{self.pages} books in {page_count(self.pages, self.per_page)} catalogue pages.</p>
+<nav><ul class="main">
+<li><a class="catalogue" href="/catalogue/page-1.html">Browse the catalogue</a></li>
+<li><a class="api" href="/api/products?page=1">JSON API</a></li>
+</ul>
+<ul class="specials">
+{specials}
+</ul></nav>"""
+        return self._html(request, _page("Home", body))
+
+    def _listing(self, request, n: int) -> bytes:
+        last = page_count(self.pages, self.per_page)
+        if not 1 <= n <= last:
+            return self._not_found(request)
+        first_id = (n - 1) * self.per_page + 1
+        articles = []
+        for pid in range(first_id, min(first_id + self.per_page, self.pages + 1)):
+            p = product(pid)
+            name = escape(p.name)
+            articles.append(
+                f'<li><article class="product">'
+                f'<h3><a href="{p.url}" title="{name}">{name}</a></h3>'
+                f'<p class="price">{p.price_text}</p>'
+                f'<p class="availability">{"In stock" if p.stock else "Out of stock"}</p>'
+                f'<p class="star-rating {p.rating}"></p></article></li>'
+            )
+        pager = [f'<li class="current">Page {n} of {last}</li>']
+        if n > 1:
+            pager.append(f'<li class="previous"><a href="page-{n - 1}.html">previous</a></li>')
+        if n < last:
+            pager.append(f'<li class="next"><a href="page-{n + 1}.html">next</a></li>')
+        body = (
+            f"<h1>Catalogue, page {n}</h1>\n"
+            f'<ol class="row">\n{chr(10).join(articles)}\n</ol>\n'
+            f'<ul class="pager">{"".join(pager)}</ul>'
+        )
+        return self._html(request, _page(f"Catalogue page {n}", body))
+
+    def _product(self, request, pid: int) -> bytes:
+        if not self._valid_id(pid):
+            return self._not_found(request)
+        p = product(pid)
+        return self._html(request, _page(p.name, _product_body(p), _json_ld(p)))
+
+    def _api(self, request) -> bytes:
+        request.setHeader(b"content-type", b"application/json")
+        last = page_count(self.pages, self.per_page)
+        try:
+            n = int(request.args.get(b"page", [b"1"])[0])
+        except ValueError:
+            request.setResponseCode(400)
+            return b'{"error": "page must be an integer"}'
+        if not 1 <= n <= last:
+            request.setResponseCode(404)
+            return b'{"error": "no such page"}'
+        first_id = (n - 1) * self.per_page + 1
+        products = [
+            {"id": p.id, "name": p.name, "price": p.price, "url": p.url}
+            for p in map(product, range(first_id, min(first_id + self.per_page, self.pages + 1)))
+        ]
+        data = {
+            "page": n,
+            "products": products,
+            "next": f"/api/products?page={n + 1}" if n < last else None,
+        }
+        return json.dumps(data).encode()
+
+    def _redirect(self, request) -> bytes:
+        request.setResponseCode(301)
+        request.setHeader(b"location", b"/catalogue/page-1.html")
+        body = '<p>Moved to <a href="/catalogue/page-1.html">the catalogue</a>.</p>'
+        return self._html(request, _page("Moved", body), 301)
+
+    def _flaky(self, request, pid: int) -> bytes:
+        if not self._valid_id(pid):
+            return self._not_found(request)
+        if pid not in self.flaky_seen:
+            if len(self.flaky_seen) >= FLAKY_MEMORY:
+                del self.flaky_seen[next(iter(self.flaky_seen))]
+            self.flaky_seen[pid] = None
+            body = "<h1>Internal Server Error</h1>\n<p>Flaky page: try again.</p>"
+            return self._html(request, _page("Server error", body), 500)
+        p = product(pid)
+        note = '<p class="note">This page failed on the first request.</p>\n'
+        return self._html(request, _page(f"Flaky: {p.name}", _product_body(p, note)))
+
+    def _slow(self, request):
+        from twisted.internet import reactor
+
+        def finish() -> None:
+            body = f"<h1>Slow page</h1>\n<p>Served after {self.slow_delay} seconds.</p>"
+            request.write(self._html(request, _page("Slow page", body)))
+            request.finish()
+
+        call = reactor.callLater(self.slow_delay, finish)
+        request.notifyFinish().addErrback(lambda _: call.active() and call.cancel())
+        return NOT_DONE_YET
+
+    def _legacy(self, request, pid: int) -> bytes:
+        if not self._valid_id(pid):
+            return self._not_found(request)
+        p = product(pid)
+        text = (
+            '<!DOCTYPE html>\n<html lang="fr">\n<head>\n'
+            f"<title>Café Légende — {escape(p.name)}</title>\n</head>\n<body>\n"
+            f"<h1>Café Légende: {escape(p.name)}</h1>\n"
+            f'<p class="price">{p.price_text}</p>\n'
+            '<p class="quote">“Über-crème brûlée,” said the naïve señor; '
+            "Müller’s café charged £3.</p>\n</body>\n</html>\n"
+        )
+        request.setHeader(b"content-type", b"text/html; charset=windows-1252")
+        return text.encode("cp1252")
+
+    def _logo(self, request) -> bytes:
+        request.setHeader(b"content-type", b"image/png")
+        return LOGO_PNG
+
+    def _robots(self, request) -> bytes:
+        request.setHeader(b"content-type", b"text/plain")
+        return b"User-agent: *\nDisallow:\n"
+
+
+class QuietSite(Site):
+    """A Site that writes no access log and no "Starting factory" lines."""
+
+    noisy = False
+
+    def log(self, request) -> None:
+        pass
+
+
+def build_site(pages: int = 200, per_page: int = 20, slow_delay: float = 0.5) -> Site:
+    """The demo site with ``pages`` products, ``per_page`` of them per listing page."""
+    site = QuietSite(DemoResource(pages, per_page, slow_delay), logPath=None)
+    site.noisy = False
+    return site
+
+
+def listen(pages: int = 200, port: int = 0, per_page: int = 20, slow_delay: float = 0.5, site=None):
+    """Serve the demo site on 127.0.0.1 with the installed reactor; returns the IListeningPort.
+
+    The URL is ``f"http://127.0.0.1:{listening.getHost().port}/"``.  ``site``
+    overrides the site built from the other arguments.
+    """
+    from twisted.internet import reactor
+
+    if site is None:
+        site = build_site(pages, per_page, slow_delay)
+    return reactor.listenTCP(port, site, interface=INTERFACE)
+
+
+def url_of(listening_port) -> str:
+    """The root URL of a port returned by :func:`listen`."""
+    return f"http://{INTERFACE}:{listening_port.getHost().port}/"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve the workbench demo site.")
+    parser.add_argument("--pages", type=int, default=200, help="number of products")
+    parser.add_argument("--per-page", type=int, default=20, help="products per listing page")
+    parser.add_argument("--slow-delay", type=float, default=0.5, help="seconds for /slow.html")
+    parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    args = parser.parse_args(argv)
+
+    from twisted.internet import reactor
+
+    port = listen(args.pages, args.port, args.per_page, args.slow_delay)
+    print(url_of(port), flush=True)
+    reactor.run()  # installs SIGINT/SIGTERM handlers that stop the reactor
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

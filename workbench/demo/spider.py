@@ -1,0 +1,142 @@
+"""The demo spider: crawls the demo site (``workbench.demo.site``) completely.
+
+    scrapy runspider workbench/demo/spider.py -a url=http://127.0.0.1:PORT/ [-a api=0]
+
+It yields exactly one ``Product`` per product detail page, one ``PageItem``
+each for the flaky and the legacy page, and one ``AssetItem`` for the logo:
+see :func:`expected_item_count`.  The JSON API pages yield no items; the
+number of API records read goes to the ``demo/api_records`` stat.
+
+This module imports nothing from ``workbench`` so that ``runspider`` can load
+it from its path alone.
+"""
+
+from __future__ import annotations
+
+import scrapy
+
+
+class Product(scrapy.Item):
+    url = scrapy.Field()
+    id = scrapy.Field()
+    name = scrapy.Field()
+    price = scrapy.Field()  # float, pounds
+    availability = scrapy.Field()
+    rating = scrapy.Field()  # "One".."Five"
+    upc = scrapy.Field()
+    description = scrapy.Field()
+
+
+class PageItem(scrapy.Item):
+    """A page that is not a product detail page (the flaky and legacy pages)."""
+
+    url = scrapy.Field()
+    kind = scrapy.Field()  # "flaky" or "legacy"
+    title = scrapy.Field()
+    text = scrapy.Field()
+
+
+class AssetItem(scrapy.Item):
+    url = scrapy.Field()
+    content_type = scrapy.Field()
+    size = scrapy.Field()
+
+
+def expected_item_count(pages: int) -> int:
+    """Items a full crawl of a ``pages``-product site yields with default arguments."""
+    return pages + 3  # products + flaky page + legacy page + logo
+
+
+def _price(text: str | None) -> float | None:
+    if not text:
+        return None
+    return float(text.strip().lstrip("£").replace(",", ""))
+
+
+class DemoSpider(scrapy.Spider):
+    name = "demo"
+    allowed_domains = ["127.0.0.1"]
+    custom_settings = {}  # nothing hidden: the defaults (retries, redirects, ...) apply
+
+    def __init__(self, url: str | None = None, api: str = "1", *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not url:
+            raise ValueError(
+                "DemoSpider needs the demo site's root URL: -a url=http://127.0.0.1:PORT/"
+            )
+        self.url = url if url.endswith("/") else url + "/"
+        if str(api) not in ("0", "1"):
+            raise ValueError(f'DemoSpider argument api must be "0" or "1", not {api!r}')
+        self.api = str(api) == "1"
+
+    async def start(self):
+        yield scrapy.Request(self.url, callback=self.parse)
+
+    def parse(self, response):
+        """The home page: the catalogue, the API and the special pages."""
+        yield response.follow(response.css("a.catalogue::attr(href)").get(), self.parse_listing)
+        if self.api:
+            api_link = response.xpath('//a[@class="api"]/@href').get()
+            yield response.follow(api_link, self.parse_api)
+        # The redirect lands on catalogue page 1: whichever of the two requests
+        # gets there second is dropped by the duplicate filter.
+        yield response.follow("old-catalogue", self.parse_listing)
+        # A 404: HttpErrorMiddleware drops it before any callback runs.
+        yield response.follow("missing.html", self.parse_listing)
+        yield response.follow("flaky/1.html", self.parse_page, cb_kwargs={"kind": "flaky"})
+        yield response.follow("slow.html", self.parse_slow)
+        yield response.follow("legacy/1.html", self.parse_page, cb_kwargs={"kind": "legacy"})
+        yield response.follow("static/logo.png", self.parse_asset)
+
+    def parse_listing(self, response):
+        """A catalogue page: product links (XPath) and the next page (CSS)."""
+        links = response.xpath('//article[@class="product"]/h3/a/@href').getall()
+        yield from response.follow_all(links, self.parse_product)
+        next_page = response.css("li.next a::attr(href)").get()
+        if next_page:
+            yield response.follow(next_page, self.parse_listing)
+
+    async def parse_product(self, response):
+        """A product detail page."""
+
+        def info(label: str) -> str | None:
+            return response.xpath(
+                f'//table[@class="product-info"]//tr[th="{label}"]/td/text()'
+            ).get()
+
+        rating = response.css("p.star-rating::attr(class)").get("").split()
+        yield Product(
+            url=response.url,
+            id=int(response.css("article.product_page::attr(data-id)").get()),
+            name=response.css("h1::text").get(),
+            price=_price(response.css("p.price::text").get()),
+            availability=response.css("p.availability::text").get(),
+            rating=rating[-1] if len(rating) > 1 else None,
+            upc=info("UPC"),
+            description=response.css("#product_description p::text").get(),
+        )
+
+    def parse_page(self, response, kind: str):
+        yield PageItem(
+            url=response.url,
+            kind=kind,
+            title=response.css("title::text").get(),
+            text=" ".join(t.strip() for t in response.css("body *::text").getall() if t.strip()),
+        )
+
+    def parse_slow(self, response):
+        self.logger.debug("Slow page served after %.2fs", response.meta.get("download_latency"))
+
+    def parse_asset(self, response):
+        yield AssetItem(
+            url=response.url,
+            content_type=response.headers.get("Content-Type", b"").decode("latin-1"),
+            size=len(response.body),
+        )
+
+    def parse_api(self, response):
+        """A JSON API page: counts its records and follows ``next``."""
+        data = response.json()
+        self.crawler.stats.inc_value("demo/api_records", len(data["products"]))
+        if data.get("next"):
+            yield response.follow(data["next"], self.parse_api)

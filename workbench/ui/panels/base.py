@@ -1,0 +1,45 @@
+"""The contract between the app's refresh timer and the panels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.containers import Vertical
+
+from workbench.core.source import Snapshot, Source
+
+
+class Panel(Vertical):
+    """A panel re-renders from the source when the app's timer asks it to.
+
+    Only the visible panel is asked; a panel catches up from its cursor when
+    it becomes visible again, so nothing is missed while it is hidden.
+    """
+
+    DEFAULT_CSS = """
+    Panel {
+        height: 1fr;
+        border: round $primary 50%;
+        border-title-color: $text;
+        border-title-style: bold;
+        padding: 0 1;
+    }
+    Panel:focus-within {
+        border: round $primary;
+    }
+    """
+
+    TITLE = "Panel"
+
+    def __init__(self, source: Source, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.border_title = self.TITLE
+
+    def refresh_from(self, snapshot: Snapshot) -> None:
+        """Pull what changed from the source and update the widgets."""
+        raise NotImplementedError
+
+    def show_error(self, exc: BaseException) -> None:
+        """Contain a panel failure: say so in the panel's title, keep the app alive."""
+        self.border_subtitle = f"[red]panel error: {type(exc).__name__}[/]"

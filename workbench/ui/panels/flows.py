@@ -1,0 +1,159 @@
+"""Flows: one row per request outcome, with a mitmproxy-style filter."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.markup import escape
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import Input, Static
+
+from workbench.core.events import Flow
+from workbench.core.filters import FilterError, FlowFilter, parse_filter
+from workbench.core.sanitize import clean_line
+from workbench.core.source import Snapshot, Source
+from workbench.ui import format as fmt
+from workbench.ui.panels.base import Panel
+from workbench.ui.widgets.record_table import Column, RecordTable
+
+COLUMNS = [
+    Column("Time", 8),
+    Column("Meth", 4),
+    Column("Status", 7),
+    Column("URL", None, min_width=20),
+    Column("Size", 8, "right"),
+    Column("Latency", 7, "right"),
+    Column("Callback", 16),
+    Column("Dp", 2, "right"),
+]
+
+
+def flow_cells(flow: Flow) -> list[Any]:
+    return [
+        fmt.clock(flow.time),
+        clean_line(flow.method, 8),
+        fmt.status_cell(flow),
+        clean_line(flow.url, fmt.URL_LIMIT),
+        fmt.size(flow.size),
+        fmt.latency(flow.latency),
+        clean_line(flow.callback or "-", 60),
+        str(flow.depth),
+    ]
+
+
+def flow_style(flow: Flow) -> str | None:
+    return "red" if flow.failed else None
+
+
+class FlowsPanel(Panel):
+    TITLE = "Flows"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f,slash", "focus_filter", "Filter", tooltip="Filter flows (mitmproxy syntax)"),
+        Binding("escape", "leave_filter", "Back to list", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    FlowsPanel #flow-filter { height: 3; }
+    FlowsPanel #flow-filter-error { color: $error; height: auto; }
+    FlowsPanel #flow-filter-error.-hidden { display: none; }
+    """
+
+    def __init__(self, source: Source, **kwargs: Any) -> None:
+        super().__init__(source, **kwargs)
+        self.cursor = 0
+        self.filter: FlowFilter = parse_filter("")
+        self.kept: list[Flow] = []  # mirror of the recorder's ring
+        self.total_seen = 0
+
+    def compose(self) -> Any:
+        yield Input(
+            placeholder="filter: ~c 404 | ~u product & !~e   (f to edit, ? for help)",
+            id="flow-filter",
+        )
+        yield Static("", id="flow-filter-error", classes="-hidden")
+        yield RecordTable(
+            COLUMNS, flow_cells, row_key=lambda f: f.id, row_style=flow_style, id="flow-table"
+        )
+
+    @property
+    def table(self) -> RecordTable:
+        return self.query_one("#flow-table", RecordTable)
+
+    def refresh_from(self, snapshot: Snapshot) -> None:
+        new = self.source.flows_since(self.cursor)
+        self.cursor = snapshot.flows_total
+        self.kept.extend(new)
+        overflow = len(self.kept) - snapshot.flows_kept
+        if overflow > 0:
+            # the recorder dropped its oldest flows: drop them here too
+            oldest_kept = self.kept[overflow].id
+            del self.kept[:overflow]
+            table = self.table
+            count = 0
+            for row in table.rows:
+                if row.id >= oldest_kept:
+                    break
+                count += 1
+            table.trim_front(count)
+        matching = [f for f in new if self._match(f)]
+        self.table.append_rows(matching)
+        if new:
+            # callback errors and produced items arrive after the flow row
+            self.table.refresh_rows()
+        self._title(snapshot)
+
+    def _match(self, flow: Flow) -> bool:
+        if self.filter.matches_all:
+            return True
+        try:
+            return self.filter(flow, self._body_of)
+        except Exception:
+            return False
+
+    def _body_of(self, flow: Flow) -> bytes | None:
+        stored = self.source.body(flow.id)
+        return stored.body if stored is not None else None
+
+    def _title(self, snapshot: Snapshot) -> None:
+        shown = len(self.table.rows)
+        parts = [f"{fmt.number(shown)} shown"]
+        if not self.filter.matches_all:
+            parts.append(f"filter: {escape(clean_line(self.filter.expression, 60))}")
+        dropped = snapshot.flows_total - snapshot.flows_kept
+        if dropped:
+            parts.append(f"[yellow]{fmt.number(dropped)} oldest dropped (limit)[/]")
+        if not self.table.follow:
+            parts.append("follow off (G/End)")
+        self.border_subtitle = " · ".join(parts)
+
+    # -- filter -----------------------------------------------------------
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "flow-filter":
+            return
+        event.stop()
+        error = self.query_one("#flow-filter-error", Static)
+        try:
+            new_filter = parse_filter(event.value)
+        except FilterError as exc:
+            error.update(Text(f"✗ {clean_line(str(exc), 200)}"))
+            error.remove_class("-hidden")
+            event.input.add_class("-invalid")
+            return
+        error.add_class("-hidden")
+        event.input.remove_class("-invalid")
+        self.filter = new_filter
+        self.table.set_rows([f for f in self.kept if self._match(f)])
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "flow-filter":
+            event.stop()
+            self.table.focus()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#flow-filter", Input).focus()
+
+    def action_leave_filter(self) -> None:
+        self.table.focus()

@@ -1,0 +1,96 @@
+"""Stats: every Scrapy stat, live, and pages/min and items/min over time."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Sparkline, Static
+
+from workbench.core.sanitize import clean_line
+from workbench.core.source import Snapshot, Source
+from workbench.ui import format as fmt
+from workbench.ui.panels.base import Panel
+from workbench.ui.widgets.record_table import Column, RecordTable
+
+CHART_POINTS = 120  # seconds of history drawn
+
+
+def stat_value(value: Any) -> str:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return clean_line(repr(value), 300)
+
+
+class StatsPanel(Panel):
+    TITLE = "Stats"
+
+    DEFAULT_CSS = """
+    StatsPanel #stats-body { height: 1fr; }
+    StatsPanel #stats-table { width: 1fr; }
+    StatsPanel #stats-charts { width: 1fr; padding: 0 1; }
+    StatsPanel .chart-title { margin-top: 1; text-style: bold; }
+    StatsPanel Sparkline { height: 5; }
+    StatsPanel #stats-summary { height: auto; }
+    """
+
+    def __init__(self, source: Source, **kwargs: Any) -> None:
+        super().__init__(source, **kwargs)
+        self._last_stats: dict[str, Any] = {}
+
+    def compose(self) -> Any:
+        with Horizontal(id="stats-body"):
+            yield RecordTable(
+                [Column("Stat", None, min_width=20), Column("Value", 24, "right")],
+                lambda row: [clean_line(row[0], 200), stat_value(row[1])],
+                row_key=lambda row: row[0],
+                id="stats-table",
+            )
+            with Vertical(id="stats-charts"):
+                yield Static("", id="stats-summary")
+                yield Static("Pages/min", classes="chart-title", id="pages-title")
+                yield Sparkline([], id="pages-chart")
+                yield Static("Items/min", classes="chart-title", id="items-title")
+                yield Sparkline([], id="items-chart")
+
+    def on_mount(self) -> None:
+        self.query_one("#stats-table", RecordTable).follow = False
+
+    def refresh_from(self, snapshot: Snapshot) -> None:
+        stats = snapshot.stats
+        if stats != self._last_stats:
+            self._last_stats = stats
+            self.query_one("#stats-table", RecordTable).set_rows(sorted(stats.items()))
+        history = snapshot.history[-CHART_POINTS:]
+        pages = [s.pages_per_min for s in history]
+        items = [s.items_per_min for s in history]
+        self.query_one("#pages-chart", Sparkline).data = pages or [0.0]
+        self.query_one("#items-chart", Sparkline).data = items or [0.0]
+        span = f"last {fmt.duration(history[-1].time - history[0].time)}" if history else ""
+        self.query_one("#pages-title", Static).update(
+            f"Pages/min  now {snapshot.pages_per_min:,.0f}  max {max(pages, default=0):,.0f}  "
+            f"[dim]{span}[/]"
+        )
+        self.query_one("#items-title", Static).update(
+            f"Items/min  now {snapshot.items_per_min:,.0f}  max {max(items, default=0):,.0f}  "
+            f"[dim]{span}[/]"
+        )
+        reason = snapshot.status.finish_reason or "—"
+        summary = Text.assemble(
+            "Spider ",
+            (clean_line(snapshot.spider, 80), "bold"),
+            "   state ",
+            (snapshot.status.state, "bold"),
+            f"\nElapsed {fmt.duration(snapshot.elapsed)}   finish reason ",
+            (clean_line(reason, 80), "bold"),
+            f"\nPages {fmt.number(snapshot.pages)}   items {fmt.number(snapshot.items_scraped)}"
+            f"   bodies kept {snapshot.bodies_kept} ({fmt.size(snapshot.body_bytes)})",
+        )
+        self.query_one("#stats-summary", Static).update(summary)
+        self.border_subtitle = f"{len(stats)} stats"

@@ -1,0 +1,230 @@
+"""Flow detail: request, response (headers and body), what it produced, errors."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from workbench.core.body import render_body
+from workbench.core.events import Flow
+from workbench.core.sanitize import clean, clean_line
+from workbench.core.source import Source
+from workbench.ui import format as fmt
+from workbench.ui.panels.items import value_text
+
+SYNTAX_LIMIT = 200_000  # characters highlighted at most; beyond that, plain text
+
+
+def header_lines(headers: Any) -> Text:
+    text = Text()
+    if not headers:
+        text.append("(none)", style="dim")
+        return text
+    for name, values in headers.items():
+        key = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+        for value in values:
+            val = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            text.append(clean_line(key, 200), style="bold cyan")
+            text.append(": ")
+            text.append(clean_line(val, 4000))
+            text.append("\n")
+    text.rstrip()
+    return text
+
+
+def field_table(rows: list[tuple[str, Any]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for name, value in rows:
+        table.add_row(
+            clean_line(name, 100),
+            value if isinstance(value, Text) else Text(clean_line(str(value), 4000)),
+        )
+    return table
+
+
+class FlowDetailScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q,escape", "app.pop_screen", "Back"),
+        Binding("1", "tab('request')", "Request", show=False),
+        Binding("2", "tab('response')", "Response", show=False),
+        Binding("3", "tab('body')", "Body", show=False),
+        Binding("4", "tab('produced')", "Produced", show=False),
+        Binding("5", "tab('error')", "Error", show=False),
+        Binding("tab", "next_tab", "Next tab"),
+    ]
+
+    DEFAULT_CSS = """
+    FlowDetailScreen TabPane { padding: 0 1; }
+    FlowDetailScreen #title { height: auto; padding: 0 1; background: $panel; }
+    """
+
+    def __init__(self, source: Source, flow: Flow) -> None:
+        super().__init__()
+        self.source = source
+        self.flow = flow
+
+    def compose(self) -> Any:
+        flow = self.flow
+        yield Static(
+            Text.assemble(
+                (f"Flow #{flow.id}  ", "bold"),
+                fmt.status_cell(flow),
+                "  ",
+                clean_line(flow.method, 10),
+                " ",
+                clean_line(flow.url, 2000),
+            ),
+            id="title",
+        )
+        with TabbedContent(initial="request"):
+            with TabPane("1 Request", id="request"), VerticalScroll():
+                yield Static(self._request(), id="request-view")
+            with TabPane("2 Response", id="response"), VerticalScroll():
+                yield Static(self._response(), id="response-view")
+            with TabPane("3 Body", id="body"), VerticalScroll():
+                yield Static(self._body(), id="body-view")
+            with TabPane("4 Produced", id="produced"), VerticalScroll():
+                yield Static(self._produced(), id="produced-view")
+            with TabPane("5 Error", id="error"), VerticalScroll():
+                yield Static(self._error(), id="error-view")
+        yield Footer()
+
+    def _request(self) -> Group:
+        flow = self.flow
+        parent = f"#{flow.parent_id}" if flow.parent_id is not None else "— (start request)"
+        parent_flow = self.source.flow(flow.parent_id) if flow.parent_id is not None else None
+        if parent_flow is not None:
+            parent += f"  {clean_line(parent_flow.url, 300)}"
+        rows: list[tuple[str, Any]] = [
+            ("Method", flow.method),
+            ("URL", flow.url),
+            ("Callback", flow.callback or "parse"),
+            ("Priority", flow.priority),
+            ("Depth", flow.depth),
+            ("Slot", flow.slot or "-"),
+            ("Parent flow", parent),
+        ]
+        meta = Table.grid(padding=(0, 2))
+        meta.add_column(style="bold green", no_wrap=True)
+        meta.add_column()
+        for key, value in flow.meta:
+            meta.add_row(clean_line(key, 100), Text(clean_line(value, 400)))
+        kwargs = Table.grid(padding=(0, 2))
+        kwargs.add_column(style="bold green", no_wrap=True)
+        kwargs.add_column()
+        for key, value in flow.cb_kwargs:
+            kwargs.add_row(clean_line(key, 100), Text(clean_line(value, 400)))
+        return Group(
+            field_table(rows),
+            Text("\nHeaders", style="bold underline"),
+            header_lines(flow.request_headers),
+            Text("\nMeta", style="bold underline"),
+            meta if flow.meta else Text("(empty)", style="dim"),
+            Text("\ncb_kwargs", style="bold underline"),
+            kwargs if flow.cb_kwargs else Text("(empty)", style="dim"),
+        )
+
+    def _response(self) -> Group:
+        flow = self.flow
+        if flow.status is None:
+            return Group(
+                Text("No response: the download failed.", style="bold red"),
+                Text(clean_line(flow.error or "", 2000)),
+            )
+        rows: list[tuple[str, Any]] = [
+            ("Status", fmt.status_cell(flow)),
+            ("Class", flow.response_class or "-"),
+            ("Size", f"{fmt.number(flow.size)} bytes"),
+            ("Latency", fmt.latency(flow.latency)),
+            ("Received", fmt.clock(flow.time)),
+        ]
+        return Group(
+            field_table(rows),
+            Text("\nHeaders", style="bold underline"),
+            header_lines(flow.response_headers),
+        )
+
+    def _body(self) -> Any:
+        flow = self.flow
+        if flow.status is None:
+            return Text("No body: the download failed.", style="dim")
+        stored = self.source.body(flow.id)
+        if stored is None:
+            if flow.size == 0:
+                return Text("Empty body.", style="dim")
+            return Text(
+                "The body is no longer kept (WORKBENCH_MAX_BODIES / WORKBENCH_MAX_BODY_BYTES).",
+                style="yellow",
+            )
+        rendered = render_body(flow.url, flow.response_headers, stored.body, stored.size)
+        info = Text(
+            f"{rendered.kind} · {fmt.size(rendered.size)}"
+            + (f" · {rendered.encoding}" if rendered.encoding else "")
+            + (f" · {rendered.note}" if rendered.note else ""),
+            style="dim",
+        )
+        if rendered.lexer and len(rendered.text) <= SYNTAX_LIMIT:
+            body: Any = Syntax(
+                rendered.text,
+                rendered.lexer,
+                word_wrap=True,
+                theme="ansi_dark",
+                background_color="default",
+            )
+        else:
+            body = Text(rendered.text)
+        return Group(info, body)
+
+    def _produced(self) -> Group:
+        flow = self.flow
+        parts: list[Any] = []
+        items = self.source.items_of(flow)
+        parts.append(Text(f"Items ({len(flow.items)})", style="bold underline"))
+        if not items:
+            parts.append(Text("(none)", style="dim"))
+        for record in items[:200]:
+            fields = ", ".join(f"{n}={value_text(v, 80)}" for n, v in record.fields)
+            parts.append(Text(f"#{record.id} {record.item_class}: {fields}"))
+        parts.append(Text(f"\nRequests ({len(flow.requests)})", style="bold underline"))
+        if not flow.requests:
+            parts.append(Text("(none)", style="dim"))
+        for method, url in flow.requests[:500]:
+            parts.append(Text(f"{clean_line(method, 8)} {clean_line(url, 2000)}"))
+        return Group(*parts)
+
+    def _error(self) -> Group:
+        flow = self.flow
+        parts: list[Any] = []
+        if flow.error:
+            parts += [Text("Download error", style="bold red"), Text(clean(flow.error))]
+            if flow.error_traceback:
+                parts.append(Text(clean(flow.error_traceback), style="dim"))
+        if flow.callback_error:
+            parts += [Text("Callback error", style="bold red"), Text(clean(flow.callback_error))]
+            if flow.callback_traceback:
+                parts.append(Text(clean(flow.callback_traceback)))
+        if not parts:
+            parts.append(Text("No error.", style="dim"))
+        return Group(*parts)
+
+    def on_mount(self) -> None:
+        if self.flow.failed:
+            self.query_one(TabbedContent).active = "error"
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_next_tab(self) -> None:
+        tabs = ["request", "response", "body", "produced", "error"]
+        content = self.query_one(TabbedContent)
+        content.active = tabs[(tabs.index(content.active) + 1) % len(tabs)]

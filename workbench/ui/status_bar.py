@@ -1,0 +1,56 @@
+"""The status line: crawl state, counts and rates."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from workbench.core.sanitize import clean_line
+from workbench.core.source import Snapshot
+from workbench.ui import format as fmt
+
+STATE_STYLE = {
+    "starting": ("◌ starting", "bold cyan"),
+    "running": ("● running", "bold green"),
+    "paused": ("❚❚ paused", "bold black on yellow"),
+    "closing": ("◍ closing", "bold magenta"),
+    "finished": ("■ finished", "bold blue"),
+    "failed": ("✗ failed", "bold white on red"),
+}
+
+
+def status_text(snapshot: Snapshot) -> Text:
+    status = snapshot.status
+    label, style = STATE_STYLE.get(status.state, (status.state, "bold"))
+    text = Text()
+    text.append(f" {label} ", style=style)
+    text.append(f" {clean_line(snapshot.spider, 40)} ", style="bold")
+    if status.state == "paused":
+        text.append(f" {status.in_flight} still in flight ", style="yellow")
+    if status.state in ("finished", "failed"):
+        reason = status.finish_reason or status.error or "?"
+        text.append(f" ({clean_line(reason, 80)}) ", style="dim")
+    stats = snapshot.stats
+    errors = int(stats.get("log_count/ERROR", 0))
+    text.append(f" pages {fmt.number(snapshot.pages)}")
+    if status.state == "running":
+        text.append(f" ({snapshot.pages_per_min:,.0f}/min)", style="dim")
+    text.append(f"  items {fmt.number(snapshot.items_scraped)}")
+    if status.state == "running":
+        text.append(f" ({snapshot.items_per_min:,.0f}/min)", style="dim")
+    if snapshot.items_dropped:
+        text.append(f"  dropped {fmt.number(snapshot.items_dropped)}", style="yellow")
+    text.append(f"  queue {fmt.number(status.queued)}  in flight {status.in_flight}")
+    if errors:
+        text.append(f"  errors {errors}", style="bold red")
+    text.append(f"  {fmt.duration(snapshot.elapsed)}", style="dim")
+    return text
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; }
+    """
+
+    def show(self, snapshot: Snapshot) -> None:
+        self.update(status_text(snapshot))

@@ -1,0 +1,350 @@
+"""A virtual table: only the visible rows are formatted and rendered.
+
+Rows are any records; a ``render_row`` callable turns one into cells when it
+becomes visible, and strips are cached by (record key, width, highlight).
+Appending thousands of rows costs a list extend and one refresh, so the
+crawl's throughput does not depend on how many rows the table holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+Cell = str | Text
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    title: str
+    width: int | None = None  # None: share the remaining width (by weight)
+    justify: str = "left"  # "left" or "right"
+    min_width: int = 8
+    weight: int = 1
+
+
+class RecordTable(ScrollView, can_focus=True):
+    """A scrolling table over a list of records with a cursor and follow mode."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last/follow", show=False),
+        Binding("enter", "select", "Open", show=False),
+        Binding("F", "toggle_follow", "Follow", tooltip="Follow the newest row"),
+    ]
+
+    DEFAULT_CSS = """
+    RecordTable {
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: scroll;
+    }
+    RecordTable > .record-table--header {
+        text-style: bold;
+        background: $panel;
+        color: $text;
+    }
+    RecordTable > .record-table--cursor {
+        background: $accent 40%;
+    }
+    RecordTable:focus > .record-table--cursor {
+        background: $accent;
+        color: $text;
+    }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"record-table--header", "record-table--cursor"}
+
+    cursor: reactive[int] = reactive(-1, always_update=True, repaint=False)
+    follow: reactive[bool] = reactive(True)
+
+    class Selected(Message):
+        """Enter pressed on a row."""
+
+        def __init__(self, table: RecordTable, record: Any) -> None:
+            super().__init__()
+            self.table = table
+            self.record = record
+
+        @property
+        def control(self) -> RecordTable:
+            return self.table
+
+    class Highlighted(Message):
+        """The cursor moved to a row."""
+
+        def __init__(self, table: RecordTable, record: Any) -> None:
+            super().__init__()
+            self.table = table
+            self.record = record
+
+        @property
+        def control(self) -> RecordTable:
+            return self.table
+
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        render_row: Callable[[Any], Sequence[Cell]],
+        row_key: Callable[[Any], Any] = id,
+        row_style: Callable[[Any], str | None] | None = None,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.columns = list(columns)
+        self.render_row = render_row
+        self.row_key = row_key
+        self.row_style = row_style
+        self.rows: list[Any] = []
+        self._cache: LRUCache[tuple[Any, int, bool, bool], Strip] = LRUCache(2000)
+        self._widths: list[int] = []
+        self._widths_for = -1
+
+    # -- data ------------------------------------------------------------------
+
+    def set_rows(self, rows: list[Any]) -> None:
+        """Replace every row (e.g. after a filter change)."""
+        key = self.current_key()
+        self.rows = rows
+        self._cache.clear()
+        self._update_size()
+        if self.follow or key is None:
+            self._move_to_end()
+        else:
+            for index, row in enumerate(rows):
+                if self.row_key(row) == key:
+                    self.cursor = index
+                    break
+            else:
+                self.cursor = min(self.cursor, len(rows) - 1)
+            self._scroll_to_cursor()
+        self.refresh()
+
+    def append_rows(self, rows: Sequence[Any]) -> None:
+        if not rows:
+            return
+        self.rows.extend(rows)
+        self._update_size()
+        if self.follow:
+            self._move_to_end()
+        self.refresh()
+
+    def trim_front(self, count: int) -> None:
+        """Drop the oldest ``count`` rows (the recorder dropped them)."""
+        if count <= 0:
+            return
+        del self.rows[:count]
+        if self.cursor >= 0:
+            self.cursor = max(0, self.cursor - count) if self.rows else -1
+        self._update_size()
+        self.refresh()
+
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        self.columns = list(columns)
+        self._widths_for = -1
+        self._cache.clear()
+        self.refresh()
+
+    def refresh_rows(self) -> None:
+        """Re-render visible rows (their records changed in place)."""
+        self._cache.clear()
+        self.refresh()
+
+    def current(self) -> Any:
+        if 0 <= self.cursor < len(self.rows):
+            return self.rows[self.cursor]
+        return None
+
+    def current_key(self) -> Any:
+        record = self.current()
+        return None if record is None else self.row_key(record)
+
+    # -- geometry -------------------------------------------------------------
+
+    def _update_size(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self.rows) + 1)
+
+    def on_resize(self) -> None:
+        self._widths_for = -1
+        self._cache.clear()
+        self._update_size()
+
+    def _column_widths(self, width: int) -> list[int]:
+        if width == self._widths_for:
+            return self._widths
+        fixed = sum(c.width or 0 for c in self.columns) + len(self.columns) - 1
+        flex = [c for c in self.columns if c.width is None]
+        spare = max(0, width - fixed)
+        total_weight = sum(c.weight for c in flex) or 1
+        widths = []
+        for column in self.columns:
+            if column.width is not None:
+                widths.append(column.width)
+            else:
+                widths.append(max(column.min_width, spare * column.weight // total_weight))
+        self._widths = widths
+        self._widths_for = width
+        return widths
+
+    @property
+    def page_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    # -- rendering ------------------------------------------------------------
+
+    def _line(self, cells: Sequence[Cell], width: int, style: Style) -> Strip:
+        widths = self._column_widths(width)
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        for index, (cell, column, cw) in enumerate(zip(cells, self.columns, widths, strict=False)):
+            if index:
+                text.append(" ")
+            piece = cell if isinstance(cell, Text) else Text(cell)
+            piece = piece.copy()
+            piece.no_wrap = True
+            piece.truncate(cw, overflow="ellipsis", pad=False)
+            pad = cw - piece.cell_len
+            if pad > 0:
+                if column.justify == "right":
+                    piece = Text(" " * pad) + piece
+                else:
+                    piece.append(" " * pad)
+            text.append_text(piece)
+        text.truncate(width, pad=True)
+        text.stylize(style)
+        segments = list(text.render(self.app.console))
+        return Strip(segments, width)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:
+            header_style = self.get_component_rich_style("record-table--header")
+            return self._line([c.title for c in self.columns], width, base + header_style)
+        _, scroll_y = self.scroll_offset
+        index = scroll_y + y - 1
+        if index >= len(self.rows) or index < 0:
+            return Strip([Segment(" " * width, base)], width)
+        record = self.rows[index]
+        selected = index == self.cursor
+        key = (self.row_key(record), width, selected, self.has_focus)
+        strip = self._cache.get(key)
+        if strip is None:
+            style = base
+            extra = self.row_style(record) if self.row_style else None
+            if extra:
+                style = style + Style.parse(extra)
+            if selected:
+                style = style + self.get_component_rich_style("record-table--cursor")
+            try:
+                cells = self.render_row(record)
+            except Exception as exc:  # a bad record must not break the table
+                cells = [Text(f"<cannot render row: {type(exc).__name__}>", style="red")]
+            strip = self._line(cells, width, style)
+            self._cache[key] = strip
+        return strip
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # -- cursor ---------------------------------------------------------------
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh()
+        record = self.current()
+        if record is not None and old != new:
+            self.post_message(self.Highlighted(self, record))
+
+    def _scroll_to_cursor(self) -> None:
+        if self.cursor < 0:
+            return
+        top = int(self.scroll_y)
+        height = self.page_height
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False)
+
+    def _move_to_end(self) -> None:
+        if self.rows:
+            self.cursor = len(self.rows) - 1
+            self._scroll_end()
+            # the new virtual size is applied on the next layout: scroll again then
+            self.call_after_refresh(self._scroll_end)
+        else:
+            self.cursor = -1
+
+    def _scroll_end(self) -> None:
+        if self.follow and self.rows:
+            self.scroll_to(y=max(0, len(self.rows) - self.page_height), animate=False)
+
+    def _move(self, delta: int) -> None:
+        if not self.rows:
+            return
+        target = max(0, min(len(self.rows) - 1, (self.cursor if self.cursor >= 0 else 0) + delta))
+        self.follow = target == len(self.rows) - 1 and delta > 0 and self.follow
+        self.cursor = target
+        self._scroll_to_cursor()
+
+    def action_cursor_up(self) -> None:
+        self.follow = False
+        self._move(-1)
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_page_up(self) -> None:
+        self.follow = False
+        self._move(-self.page_height)
+
+    def action_page_down(self) -> None:
+        self._move(self.page_height)
+
+    def action_first(self) -> None:
+        self.follow = False
+        self._move(-len(self.rows))
+
+    def action_last(self) -> None:
+        self.follow = True
+        self._move_to_end()
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+        if self.follow:
+            self._move_to_end()
+        self.notify("Following the newest row" if self.follow else "Follow off", timeout=1.5)
+
+    def action_select(self) -> None:
+        record = self.current()
+        if record is not None:
+            self.post_message(self.Selected(self, record))
+
+    def on_click(self, event: Any) -> None:
+        _, scroll_y = self.scroll_offset
+        index = scroll_y + event.y - 1
+        if 0 <= index < len(self.rows):
+            self.follow = False
+            if index == self.cursor and getattr(event, "chain", 1) >= 2:
+                self.action_select()
+            self.cursor = index
