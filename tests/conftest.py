@@ -36,7 +36,9 @@ async def demo_url(reactor):
 
     port = listen(pages=40, slow_delay=0.2)
     yield url_of(port)
-    await port.stopListening()
+    from scrapy.utils.defer import maybe_deferred_to_future
+
+    await maybe_deferred_to_future(port.stopListening())
 
 
 def demo_settings(**overrides) -> Settings:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.widgets import Select
+from textual.widgets import Static
 
 from workbench.core.events import ItemRecord
 from workbench.core.sanitize import clean_line
@@ -52,7 +52,7 @@ class ItemsPanel(Panel):
     ]
 
     DEFAULT_CSS = """
-    ItemsPanel #items-type { width: 40; margin-bottom: 0; }
+    ItemsPanel #items-type { height: 1; color: $text-muted; }
     """
 
     def __init__(self, source: Source, **kwargs: Any) -> None:
@@ -66,7 +66,7 @@ class ItemsPanel(Panel):
         self.any_reason = False
 
     def compose(self) -> Any:
-        yield Select([("All types", ALL)], value=ALL, allow_blank=False, id="items-type")
+        yield Static("", id="items-type")
         yield RecordTable(self._columns(), self._cells, row_key=lambda r: r.id, id="items-table")
 
     @property
@@ -150,13 +150,19 @@ class ItemsPanel(Panel):
         )
         return before != after
 
-    def _update_type_select(self) -> None:
-        select = self.query_one("#items-type", Select)
-        options = [(f"All types ({sum(self.type_counts.values())})", ALL)]
-        options += [(f"{clean_line(k, 40)} ({n})", k) for k, n in sorted(self.type_counts.items())]
-        with self.prevent(Select.Changed):
-            select.set_options(options)
-            select.value = self.shown_type
+    def _update_type_line(self) -> None:
+        shown = self.shown_type
+        line = Text("Types: ")
+        total = sum(self.type_counts.values())
+        kinds = [(ALL, f"all {total}")] + [
+            (k, f"{clean_line(k, 40)} {n}") for k, n in sorted(self.type_counts.items())
+        ]
+        for kind, label in kinds:
+            style = "bold reverse" if kind == shown else ""
+            line.append(f" {label} ", style=style)
+            line.append(" ")
+        line.append("  t: next type", style="dim")
+        self.query_one("#items-type", Static).update(line)
 
     def refresh_from(self, snapshot: Snapshot) -> None:
         new = self.source.items_since(self.cursor)
@@ -174,7 +180,7 @@ class ItemsPanel(Panel):
             else:
                 kind = self.shown_type
                 table.append_rows([r for r in new if kind == ALL or r.item_class == kind])
-            self._update_type_select()
+            self._update_type_line()
         dropped = snapshot.items_total - snapshot.items_kept
         parts = [f"{fmt.number(snapshot.items_scraped)} scraped"]
         if snapshot.items_dropped:
@@ -186,18 +192,17 @@ class ItemsPanel(Panel):
         parts.append("Enter: all fields · t: type")
         self.border_subtitle = " · ".join(parts)
 
-    def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id != "items-type" or not isinstance(event.value, str):
-            return
-        self.item_type = event.value
+    def show_type(self, kind: str) -> None:
+        self.item_type = kind
         self.table.set_columns(self._columns())
         self.table.set_rows(self._rows())
+        self._update_type_line()
 
     def action_cycle_type(self) -> None:
         kinds = [ALL, *sorted(self.type_counts)]
         current = self.shown_type
         index = (kinds.index(current) + 1) % len(kinds) if current in kinds else 0
-        self.query_one("#items-type", Select).value = kinds[index]
+        self.show_type(kinds[index])
 
     def on_record_table_selected(self, event: RecordTable.Selected) -> None:
         from workbench.ui.screens.text_view import TextScreen

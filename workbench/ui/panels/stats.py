@@ -47,7 +47,7 @@ class StatsPanel(Panel):
     def compose(self) -> Any:
         with Horizontal(id="stats-body"):
             yield RecordTable(
-                [Column("Stat", None, min_width=20), Column("Value", 24, "right")],
+                [Column("Stat", None, min_width=20), Column("Value", 30, "right")],
                 lambda row: [clean_line(row[0], 200), stat_value(row[1])],
                 row_key=lambda row: row[0],
                 id="stats-table",

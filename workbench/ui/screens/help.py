@@ -37,7 +37,7 @@ def _key_label(keys: str) -> str:
 
 def bindings_table(sections: list[tuple[str, list[BindingType]]]) -> Table:
     table = Table(box=None, show_header=False, padding=(0, 2))
-    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(style="bold cyan", no_wrap=True, min_width=18)
     table.add_column()
     for title, bindings in sections:
         table.add_row(Text(title, style="bold underline"), "")

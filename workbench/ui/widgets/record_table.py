@@ -201,6 +201,15 @@ class RecordTable(ScrollView, can_focus=True):
                 widths.append(column.width)
             else:
                 widths.append(max(column.min_width, spare * column.weight // total_weight))
+        # minimum widths may overflow a narrow table: take it back from the widest flex columns
+        excess = sum(widths) + len(widths) - 1 - width
+        flex_index = [i for i, c in enumerate(self.columns) if c.width is None]
+        while excess > 0 and flex_index:
+            widest = max(flex_index, key=lambda i: widths[i])
+            if widths[widest] <= 3:
+                break
+            widths[widest] -= 1
+            excess -= 1
         self._widths = widths
         self._widths_for = width
         return widths
@@ -211,9 +220,12 @@ class RecordTable(ScrollView, can_focus=True):
 
     # -- rendering ------------------------------------------------------------
 
-    def _line(self, cells: Sequence[Cell], width: int, style: Style) -> Strip:
+    def _line(
+        self, cells: Sequence[Cell], width: int, style: Style, over: Style | None = None
+    ) -> Strip:
         widths = self._column_widths(width)
-        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        # the row style is the base: cell colours (status, level) show on top of it
+        text = Text(no_wrap=True, overflow="ellipsis", end="", style=style)
         for index, (cell, column, cw) in enumerate(zip(cells, self.columns, widths, strict=False)):
             if index:
                 text.append(" ")
@@ -229,7 +241,8 @@ class RecordTable(ScrollView, can_focus=True):
                     piece.append(" " * pad)
             text.append_text(piece)
         text.truncate(width, pad=True)
-        text.stylize(style)
+        if over is not None:  # the cursor row: one colour, readable on the highlight
+            text.stylize(over)
         segments = list(text.render(self.app.console))
         return Strip(segments, width)
 
@@ -252,13 +265,12 @@ class RecordTable(ScrollView, can_focus=True):
             extra = self.row_style(record) if self.row_style else None
             if extra:
                 style = style + Style.parse(extra)
-            if selected:
-                style = style + self.get_component_rich_style("record-table--cursor")
+            over = self.get_component_rich_style("record-table--cursor") if selected else None
             try:
                 cells = self.render_row(record)
             except Exception as exc:  # a bad record must not break the table
                 cells = [Text(f"<cannot render row: {type(exc).__name__}>", style="red")]
-            strip = self._line(cells, width, style)
+            strip = self._line(cells, width, style, over)
             self._cache[key] = strip
         return strip
 

@@ -1,0 +1,262 @@
+"""A deterministic source for snapshot and key tests: fixed records, fixed clock."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from scrapy.http import Headers
+
+from workbench.core.events import Flow, ItemRecord, LogRecord
+from workbench.core.host import CrawlStatus
+from workbench.core.queue import QueuedRequest, QueueGroup, QueueView, SlotState
+from workbench.core.recorder import StoredBody
+from workbench.core.source import Sample, Snapshot
+
+T0 = 1_790_000_000.0  # a fixed wall-clock time (UTC)
+BASE = "http://127.0.0.1:8000"
+
+
+def _flows() -> list[Flow]:
+    flows = []
+    specs = [
+        ("/", 200, None, "parse", 0, None),
+        ("/catalogue/page-1.html", 200, None, "parse_listing", 1, 1),
+        ("/old-catalogue", 301, None, "parse_listing", 1, 1),
+        ("/missing.html", 404, None, "parse", 1, 1),
+        ("/flaky/1.html", 500, None, "parse_page", 1, 1),
+        ("/flaky/1.html", 200, None, "parse_page", 1, 1),
+        ("/product/1.html", 200, None, "parse_product", 2, 2),
+        ("/product/2.html", 200, None, "parse_product", 2, 2),
+        ("/product/3.html", 200, "ValueError: price missing", "parse_product", 2, 2),
+        ("/slow.html", None, None, "parse_slow", 1, 1),
+        ("/api/products?page=1", 200, None, "parse_api", 1, 1),
+        ("/evil\x1b]0;PWNED\x07.html", 200, None, "parse", 1, 1),
+    ]
+    for index, (path, status, cb_error, callback, depth, parent) in enumerate(specs, start=1):
+        ctype = b"application/json" if "api" in path else b"text/html; charset=utf-8"
+        flow = Flow(
+            id=index,
+            time=T0 + index,
+            method="GET",
+            url=BASE + path,
+            status=status,
+            error="TimeoutError: Getting http://127.0.0.1:8000/slow.html took longer than 0.1 s"
+            if status is None
+            else None,
+            size=0 if status is None else 1200 + index * 37,
+            latency=None if status is None else 0.012 * index,
+            callback=callback,
+            depth=depth,
+            priority=0,
+            slot="127.0.0.1",
+            request_headers=Headers({"User-Agent": "Scrapy/2.19.0", "Accept-Language": "en"}),
+            response_headers=None if status is None else Headers({"Content-Type": ctype}),
+            meta=(("depth", str(depth)), ("download_slot", "'127.0.0.1'")),
+            parent_id=parent,
+            response_class=None if status is None else "HtmlResponse",
+            callback_error=cb_error,
+            callback_traceback="Traceback (most recent call last):\n  ...\nValueError: price missing"
+            if cb_error
+            else None,
+        )
+        if callback == "parse_product" and not cb_error:
+            flow.items.append(index)
+        if callback == "parse_listing" and status == 200:
+            flow.requests.extend(("GET", f"{BASE}/product/{n}.html") for n in (1, 2, 3))
+        flows.append(flow)
+    return flows
+
+
+def _items() -> list[ItemRecord]:
+    return [
+        ItemRecord(
+            7,
+            T0 + 7,
+            7,
+            "Product",
+            (
+                ("url", BASE + "/product/1.html"),
+                ("id", 1),
+                ("name", "The Silent Garden"),
+                ("price", 12.5),
+                ("rating", "Three"),
+            ),
+        ),
+        ItemRecord(
+            8,
+            T0 + 8,
+            8,
+            "Product",
+            (
+                ("url", BASE + "/product/2.html"),
+                ("id", 2),
+                ("name", "A Light in the Attic"),
+                ("price", 51.77),
+                ("rating", "One"),
+            ),
+        ),
+        ItemRecord(
+            9,
+            T0 + 9,
+            9,
+            "Product",
+            (
+                ("url", BASE + "/product/3.html"),
+                ("id", 3),
+                ("name", "Tipping the Velvet"),
+                ("price", None),
+            ),
+            dropped="DropItem: missing price",
+        ),
+    ]
+
+
+def _log() -> list[LogRecord]:
+    return [
+        LogRecord(1, T0, logging.INFO, "INFO", "scrapy.core.engine", "Spider opened"),
+        LogRecord(
+            2,
+            T0 + 1,
+            logging.DEBUG,
+            "DEBUG",
+            "scrapy.core.engine",
+            f"Crawled (200) <GET {BASE}/> (referer: None)",
+        ),
+        LogRecord(
+            3,
+            T0 + 4,
+            logging.WARNING,
+            "WARNING",
+            "scrapy.downloadermiddlewares.retry",
+            f"Retrying <GET {BASE}/flaky/1.html> (failed 1 times): 500",
+        ),
+        LogRecord(
+            4,
+            T0 + 9,
+            logging.ERROR,
+            "ERROR",
+            "scrapy.core.scraper",
+            "Spider error processing\nTraceback (most recent call last):\nValueError",
+        ),
+        LogRecord(
+            5,
+            T0 + 10,
+            logging.INFO,
+            "INFO",
+            "scrapy.extensions.telnet",
+            "Telnet Password: 0123456789abcdef",
+        ),
+    ]
+
+
+class FakeSource:
+    def __init__(self, state: str = "running") -> None:
+        self.flows = _flows()
+        self.items = _items()
+        self.log = _log()
+        self.state = state
+        self.paused = state == "paused"
+        self.stopped = False
+        self.started = False
+
+    async def start(self) -> None:
+        self.started = True
+
+    def close(self) -> None:
+        pass
+
+    def snapshot(self) -> Snapshot:
+        stats = {
+            "downloader/response_count": len(self.flows),
+            "downloader/response_status_count/200": 8,
+            "item_scraped_count": 2,
+            "log_count/ERROR": 1,
+            "response_received_count": 11,
+            "start_time": datetime.datetime(2026, 9, 21, 12, 0, tzinfo=datetime.timezone.utc),
+        }
+        history = tuple(
+            Sample(T0 + i, i * 10, i * 5, 300.0 + 40 * (i % 7), 150.0 + 20 * (i % 5))
+            for i in range(60)
+        )
+        state = "paused" if self.paused else self.state
+        return Snapshot(
+            time=T0 + 65,
+            spider="demo",
+            status=CrawlStatus(state, 3, 42, "finished" if state == "finished" else None, None),
+            stats=stats,
+            started=T0,
+            finished=None,
+            flows_total=len(self.flows),
+            flows_kept=len(self.flows),
+            items_scraped=2,
+            items_dropped=1,
+            items_failed=0,
+            items_total=len(self.items),
+            items_kept=len(self.items),
+            log_total=len(self.log),
+            log_kept=len(self.log),
+            log_counts={"INFO": 2, "DEBUG": 1, "WARNING": 1, "ERROR": 1},
+            bodies_kept=3,
+            body_bytes=4096,
+            bodies_evicted=0,
+            history=history,
+        )
+
+    def flows_since(self, cursor: int) -> list[Flow]:
+        return self.flows[cursor:]
+
+    def items_since(self, cursor: int) -> list[ItemRecord]:
+        return self.items[cursor:]
+
+    def log_since(self, cursor: int) -> list[LogRecord]:
+        return self.log[cursor:]
+
+    def flow(self, flow_id: int) -> Flow | None:
+        return next((f for f in self.flows if f.id == flow_id), None)
+
+    def body(self, flow_id: int) -> StoredBody | None:
+        flow = self.flow(flow_id)
+        if flow is None or flow.status is None:
+            return None
+        if "api" in flow.url:
+            body = b'{"page": 1, "products": [{"id": 1, "name": "The Silent Garden"}]}'
+        else:
+            body = b"<html><head><title>Demo</title></head><body><h1>Hi</h1></body></html>"
+        return StoredBody(body, len(body), False)
+
+    def items_of(self, flow: Flow) -> list[ItemRecord]:
+        return [r for r in self.items if r.flow_id == flow.id]
+
+    def queue(self, offset: int = 0, limit: int = 100) -> QueueView:
+        page = tuple(
+            QueuedRequest(
+                "127.0.0.1", 0, "memory", "GET", f"{BASE}/product/{n}.html", "parse_product", 2
+            )
+            for n in range(10 + offset, 10 + offset + min(limit, 42 - offset))
+        )
+        return QueueView(
+            total=42,
+            groups=(
+                QueueGroup("127.0.0.1", 0, "memory", 40),
+                QueueGroup("127.0.0.1", 0, "start", 2),
+            ),
+            page=page,
+            offset=offset,
+            slots=(SlotState("127.0.0.1", 8, 0.0, 3, 0, 3, T0 + 64, (f"{BASE}/product/7.html",)),),
+            in_flight=3,
+            took=0.0001,
+        )
+
+    def toggle_pause(self) -> bool | None:
+        if self.state != "running":
+            return None
+        self.paused = not self.paused
+        return self.paused
+
+    def stop(self) -> bool:
+        if self.stopped:
+            return False
+        self.stopped = True
+        self.state = "closing"
+        return True

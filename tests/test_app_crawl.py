@@ -1,0 +1,125 @@
+"""The real app running a real crawl of the demo site: every panel shows it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import demo_settings
+from workbench.core.host import CrawlHost
+from workbench.core.source import LocalSource
+from workbench.demo.spider import DemoSpider, expected_item_count
+from workbench.ui.app import WorkbenchApp
+from workbench.ui.screens.flow_detail import FlowDetailScreen
+from workbench.ui.status_bar import status_text
+from workbench.ui.widgets.record_table import RecordTable
+
+
+async def wait_for(predicate, pilot, timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await pilot.pause(0.05)
+
+
+def widget_text(widget) -> str:
+    """The text a widget draws on the terminal, line by line."""
+    from textual.geometry import Region
+
+    size = widget.size
+    return "\n".join(s.text for s in widget.render_lines(Region(0, 0, size.width, size.height)))
+
+
+async def test_every_panel_shows_the_real_crawl(demo_url, tmp_path):
+    out = tmp_path / "items.jsonl"
+    host = CrawlHost(
+        demo_settings(FEEDS={str(out): {"format": "jsonlines"}}), DemoSpider, {"url": demo_url}
+    )
+    source = LocalSource(host)
+    app = WorkbenchApp(source)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(lambda: host.finished, pilot)
+        app.refresh_panels()
+        await pilot.pause()
+        snapshot = app.last_snapshot
+        assert snapshot.status.state == "finished"
+        assert "finished" in status_text(snapshot).plain
+        assert f"items {expected_item_count(40)}" in status_text(snapshot).plain
+
+        flows = app.query_one("#flow-table", RecordTable)
+        assert len(flows.rows) == host.recorder.flows.total > 40
+        assert any("/product/" in f.url for f in flows.rows)
+
+        # the filter: mitmproxy syntax, inline error for a bad expression
+        await pilot.press("f")
+        await pilot.press(*"~c 404")
+        await pilot.pause()
+        assert [f.status for f in flows.rows] == [404]
+        for _ in range(6):
+            await pilot.press("backspace")
+        await pilot.press(*"~c (")
+        await pilot.pause()
+        error = app.query_one("#flow-filter-error")
+        assert "-hidden" not in error.classes and "(" in str(error.render())
+        for _ in range(4):
+            await pilot.press("backspace")
+        await pilot.press(*"~u product/7\\.html")
+        await pilot.pause()
+        assert len(flows.rows) == 1
+        await pilot.press("enter")  # back to the table
+        await pilot.press("enter")  # open the flow
+        await pilot.pause()
+        assert isinstance(app.screen, FlowDetailScreen)
+        assert app.screen.flow.url.endswith("/product/7.html")
+        await pilot.press("3")
+        await pilot.pause()
+        body = widget_text(app.screen.query_one("#body-view"))
+        assert "html ·" in body and "<h1>" in body
+        await pilot.press("q")
+        await pilot.pause()
+
+        await pilot.press("3")
+        await pilot.pause()
+        items = app.query_one("#items-table", RecordTable)
+        assert len(items.rows) == 40  # the most common type (Product) is shown
+        assert {r.item_class for r in items.rows} == {"Product"}
+
+        await pilot.press("4")
+        await pilot.pause()
+        stats = app.query_one("#stats-table", RecordTable)
+        keys = [k for k, _ in stats.rows]
+        assert "item_scraped_count" in keys and "finish_reason" in keys
+
+        await pilot.press("5")
+        await pilot.pause()
+        log = app.query_one("#log-table", RecordTable)
+        assert any("Spider closed (finished)" in r.message for r in log.rows)
+
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.query_one("#queue-panel").border_subtitle.startswith("0 pending")
+
+        await pilot.press("q")  # finished: quits without asking
+        await pilot.pause()
+    assert len(out.read_text().splitlines()) == host.recorder.items_scraped
+    host.close()
+
+
+async def test_queue_panel_shows_pending_requests_while_paused(demo_url):
+    host = CrawlHost(demo_settings(CONCURRENT_REQUESTS=1), DemoSpider, {"url": demo_url})
+    source = LocalSource(host)
+    app = WorkbenchApp(source)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(lambda: host.recorder is not None and host.recorder.flows.total >= 3, pilot)
+        await pilot.press("space")
+        await pilot.pause(0.5)
+        assert host.status().state == "paused"
+        await pilot.press("2")
+        await pilot.pause()
+        app.refresh_panels()
+        await pilot.pause()
+        pending = app.query_one("#pending-table", RecordTable)
+        assert len(pending.rows) > 0
+        assert "paused" in app.query_one("#queue-panel").border_subtitle
+        await pilot.press("space")
+        await wait_for(lambda: host.finished, pilot)
+    host.close()

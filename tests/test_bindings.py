@@ -1,0 +1,99 @@
+"""Every key binding resolves to an action that exists, and the help lists them."""
+
+from __future__ import annotations
+
+import pytest
+from textual.binding import Binding
+
+from tests.fakes import FakeSource
+from workbench.ui.app import PANELS, WorkbenchApp
+from workbench.ui.screens.dialogs import ConfirmScreen
+from workbench.ui.screens.flow_detail import FlowDetailScreen
+from workbench.ui.screens.help import HelpScreen
+from workbench.ui.screens.text_view import TextScreen
+from workbench.ui.widgets.record_table import RecordTable
+
+OWNERS = [WorkbenchApp, RecordTable, FlowDetailScreen, HelpScreen, TextScreen, ConfirmScreen] + [
+    cls for _, _, cls in PANELS
+]
+
+
+def _action_name(action: str) -> tuple[str, str]:
+    namespace = ""
+    if "." in action.split("(")[0]:
+        namespace, action = action.split(".", 1)
+    return namespace, action.split("(")[0]
+
+
+@pytest.mark.parametrize("owner", OWNERS, ids=lambda c: c.__name__)
+def test_every_binding_has_an_action(owner):
+    for binding in owner.BINDINGS:
+        assert isinstance(binding, Binding)
+        namespace, name = _action_name(binding.action)
+        target = {"app": WorkbenchApp, "screen": FlowDetailScreen, "": owner}[namespace]
+        from textual.app import App
+
+        if namespace == "app" and hasattr(App, f"action_{name}"):
+            continue
+        assert callable(getattr(target, f"action_{name}", None)), (
+            f"{owner.__name__}: {binding.key} -> {binding.action} has no action_{name}"
+        )
+
+
+def test_help_lists_every_app_and_panel_key():
+    app = WorkbenchApp(FakeSource(), autostart=False)
+    sections = app.help_sections()
+    listed = {b.key for _, bindings in sections for b in bindings}
+    for owner in [WorkbenchApp, RecordTable, FlowDetailScreen] + [c for _, _, c in PANELS]:
+        for binding in owner.BINDINGS:
+            assert binding.key in listed, binding.key
+
+
+async def test_keys_drive_the_app():
+    source = FakeSource()
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        for key, pane in [
+            ("2", "queue"),
+            ("3", "items"),
+            ("4", "stats"),
+            ("5", "log"),
+            ("1", "flows"),
+        ]:
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.query_one("#panels").active == pane
+        await pilot.press("space")
+        assert source.paused is True
+        await pilot.press("space")
+        assert source.paused is False
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FlowDetailScreen)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not isinstance(app.screen, FlowDetailScreen)
+        # quitting a running crawl asks first; "n" keeps the app
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        # stop: graceful first
+        await pilot.press("X")
+        await pilot.pause()
+        assert source.stopped
+        # a second stop while closing asks before forcing
+        await pilot.press("X")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.forced

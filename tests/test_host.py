@@ -1,0 +1,120 @@
+"""Real crawls of the demo site, in-process, on the session loop (no UI)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import scrapy
+
+from tests.conftest import demo_settings
+from workbench.core.host import CrawlHost
+from workbench.core.source import LocalSource
+from workbench.demo.spider import DemoSpider, expected_item_count
+
+PAGES = 40
+
+
+async def run_demo(demo_url, **settings) -> CrawlHost:
+    host = CrawlHost(demo_settings(**settings), DemoSpider, {"url": demo_url})
+    await host.start()
+    await asyncio.wait_for(host.wait(), 60)
+    host.close()
+    return host
+
+
+async def test_demo_crawl_is_recorded(demo_url, tmp_path):
+    out = tmp_path / "items.jsonl"
+    host = await run_demo(demo_url, FEEDS={str(out): {"format": "jsonlines"}})
+    recorder = host.recorder
+    status = host.status()
+    assert status.state == "finished" and status.finish_reason == "finished"
+    assert recorder.items_scraped == expected_item_count(PAGES)
+    # the feed (a real Scrapy feed export) holds exactly the items we counted
+    lines = out.read_text().splitlines()
+    assert len(lines) == recorder.items_scraped
+    assert {json.loads(line)["url"] for line in lines if "id" in json.loads(line)}
+    flows = list(recorder.flows)
+    statuses = [f.status for f in flows]
+    # every network outcome is a flow: the redirect, the 404, the 500 before its retry
+    assert statuses.count(301) == 1 and statuses.count(404) == 1 and statuses.count(500) == 1
+    assert len(flows) == host.stats.get_value("downloader/response_count")
+    product = next(f for f in flows if "/product/7.html" in f.url)
+    assert product.callback == "parse_product" and product.items
+    assert product.parent_id is not None
+    parent = recorder.flow(product.parent_id)
+    assert "/catalogue/" in parent.url and product.url in [u for _, u in parent.requests]
+    assert product.latency is not None and product.latency > 0
+    body = recorder.body(product.id)
+    assert body is not None and b"<h1>" in body.body
+    # log records were captured, not printed
+    assert any("Spider closed (finished)" in r.message for r in recorder.log)
+
+
+class FailingSpider(scrapy.Spider):
+    name = "failing"
+
+    async def start(self):
+        yield scrapy.Request(self.url)
+        yield scrapy.Request("http://127.0.0.1:9/refused", dont_filter=True)
+
+    def parse(self, response):
+        raise ValueError("boom in callback")
+
+
+async def test_callback_and_download_errors_are_recorded(demo_url):
+    FailingSpider.url = demo_url
+    host = CrawlHost(demo_settings(RETRY_ENABLED=False), FailingSpider)
+    await host.start()
+    await asyncio.wait_for(host.wait(), 30)
+    flows = list(host.recorder.flows)
+    ok = next(f for f in flows if f.status == 200)
+    assert ok.callback_error == "ValueError: boom in callback"
+    assert "Traceback" in ok.callback_traceback
+    refused = next(f for f in flows if f.status is None)
+    assert refused.error.startswith("ConnectionRefusedError") or "refused" in refused.error
+    assert refused.failed and ok.failed
+
+
+async def test_pause_resume_and_graceful_stop(demo_url, tmp_path):
+    out = tmp_path / "items.jsonl"
+    host = CrawlHost(
+        demo_settings(FEEDS={str(out): {"format": "jsonlines"}}, CONCURRENT_REQUESTS=2),
+        DemoSpider,
+        {"url": demo_url},
+    )
+    source = LocalSource(host)
+    await host.start()
+    while host.recorder.flows.total < 5:
+        await asyncio.sleep(0.01)
+    assert source.toggle_pause() is True
+    assert host.status().state == "paused"
+    await asyncio.sleep(0.5)  # in-flight requests finish...
+    settled = host.recorder.flows.total
+    await asyncio.sleep(0.5)
+    assert host.recorder.flows.total == settled  # ...then nothing more is downloaded
+    view = source.queue(0, 50)
+    assert view.total > 0 and len(view.page) == min(50, view.total)
+    assert sum(g.size for g in view.groups) == view.total
+    assert source.queue(0, 50).total == view.total  # peeking consumed nothing
+    assert source.toggle_pause() is False
+    while host.recorder.flows.total < settled + 5:
+        await asyncio.sleep(0.01)
+    assert host.stop() is True
+    assert host.status().state == "closing"
+    await asyncio.wait_for(host.wait(), 30)
+    assert host.status().finish_reason == "shutdown"
+    lines = out.read_text().splitlines()
+    assert len(lines) == host.recorder.items_scraped > 0
+
+
+async def test_snapshot_reports_counts_and_history(demo_url):
+    host = await run_demo(demo_url)
+    source = LocalSource(host)
+    snapshot = source.snapshot()
+    assert snapshot.status.state == "finished"
+    assert snapshot.items_scraped == expected_item_count(PAGES)
+    assert snapshot.flows_total == len(source.flows_since(0))
+    assert source.flows_since(snapshot.flows_total) == []
+    assert snapshot.pages == snapshot.stats["response_received_count"]
+    assert snapshot.elapsed > 0

@@ -1,0 +1,45 @@
+"""One SVG snapshot per panel and screen, from a fixed source and clock.
+
+Update with ``pytest tests/test_snapshots.py --snapshot-update`` after a
+deliberate UI change, then look at the report before committing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes import FakeSource
+from workbench.ui.app import WorkbenchApp
+
+SIZE = (140, 36)
+
+
+def make_app(state: str = "running") -> WorkbenchApp:
+    return WorkbenchApp(FakeSource(state), autostart=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "keys"),
+    [
+        ("flows", []),
+        ("queue", ["2"]),
+        ("items", ["3"]),
+        ("items_all_types", ["3", "t"]),
+        ("stats", ["4"]),
+        ("log", ["5"]),
+        ("help", ["question_mark"]),
+        ("flow_detail_request", ["k", "k", "k", "k", "k", "enter"]),
+        ("flow_detail_body", ["up", "enter", "3"]),
+        ("flow_detail_error", ["k", "k", "k", "enter"]),
+        ("flows_filtered", ["f", *"~c 200 & ~u product", "enter"]),
+        ("flows_bad_filter", ["f", *"~c (", "enter"]),
+        ("paused", ["space"]),
+        ("quit_confirm", ["q"]),
+    ],
+)
+def test_snapshot(snap_compare, name, keys):
+    assert snap_compare(make_app(), press=["wait:200", *keys, "wait:200"], terminal_size=SIZE)
+
+
+def test_snapshot_finished(snap_compare):
+    assert snap_compare(make_app("finished"), press=["wait:200"], terminal_size=SIZE)
