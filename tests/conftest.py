@@ -29,9 +29,11 @@ async def reactor():
     stop_reactor_threads()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def demo_url(reactor):
-    """The demo site (40 products) served in-process on 127.0.0.1."""
+    """A fresh demo site (40 products) served in-process on 127.0.0.1.
+
+    Fresh per test: its flaky page answers 500 only the first time."""
     from workbench.demo.site import listen, url_of
 
     port = listen(pages=40, slow_delay=0.2)

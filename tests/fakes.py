@@ -15,6 +15,7 @@ from workbench.core.source import Sample, Snapshot
 
 T0 = 1_790_000_000.0  # a fixed wall-clock time (UTC)
 BASE = "http://127.0.0.1:8000"
+TRACEBACK = "Traceback (most recent call last):\n  ...\nValueError: price missing"
 
 
 def _flows() -> list[Flow]:
@@ -56,9 +57,7 @@ def _flows() -> list[Flow]:
             parent_id=parent,
             response_class=None if status is None else "HtmlResponse",
             callback_error=cb_error,
-            callback_traceback="Traceback (most recent call last):\n  ...\nValueError: price missing"
-            if cb_error
-            else None,
+            callback_traceback=TRACEBACK if cb_error else None,
         )
         if callback == "parse_product" and not cb_error:
             flow.items.append(index)

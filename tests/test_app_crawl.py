@@ -70,6 +70,7 @@ async def test_every_panel_shows_the_real_crawl(demo_url, tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, FlowDetailScreen)
         assert app.screen.flow.url.endswith("/product/7.html")
+        await pilot.pause(2.5)  # the refresh timer fires while the detail screen is on top
         await pilot.press("3")
         await pilot.pause()
         body = widget_text(app.screen.query_one("#body-view"))

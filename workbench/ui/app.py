@@ -97,13 +97,19 @@ class WorkbenchApp(App[None]):
         yield Footer()
 
     def panel(self, pane_id: str) -> Panel:
-        return self.query_one(f"#{pane_id}-panel", Panel)
+        return self.panels[pane_id]
 
     @property
     def visible_panel(self) -> Panel:
-        return self.panel(self.query_one("#panels", TabbedContent).active or "flows")
+        return self.panel(self.tabs.active or "flows")
 
     async def on_mount(self) -> None:
+        # keep the main screen's widgets: other screens (detail, help) may be on top
+        self.tabs = self.query_one("#panels", TabbedContent)
+        self.status_bar = self.query_one(StatusBar)
+        self.panels = {
+            pane_id: self.query_one(f"#{pane_id}-panel", Panel) for pane_id, _, _ in PANELS
+        }
         self.query_one("#flow-table", RecordTable).focus()
         if self.autostart:
             try:
@@ -135,13 +141,14 @@ class WorkbenchApp(App[None]):
             self._schedule()
             return
         self.last_snapshot = snapshot
-        self.query_one(StatusBar).show(snapshot)
+        self.status_bar.show(snapshot)
         panel = self.visible_panel
-        try:
-            panel.refresh_from(snapshot)
-        except Exception as exc:  # contain a panel failure: the crawl goes on
-            logger.exception("Panel %s failed to refresh", type(panel).__name__)
-            panel.show_error(exc)
+        if self.screen is self.status_bar.screen:  # nothing covers the panels
+            try:
+                panel.refresh_from(snapshot)
+            except Exception as exc:  # contain a panel failure: the crawl goes on
+                logger.exception("Panel %s failed to refresh", type(panel).__name__)
+                panel.show_error(exc)
         self.refresh_cost = time.perf_counter() - began
         self.interval = min(MAX_INTERVAL, max(MIN_INTERVAL, self.refresh_cost * COST_FACTOR))
         if snapshot.status.state in ("finished", "failed") and panel is self.visible_panel:
@@ -158,7 +165,7 @@ class WorkbenchApp(App[None]):
     # -- actions -----------------------------------------------------------------
 
     def action_show_panel(self, pane_id: str) -> None:
-        self.query_one("#panels", TabbedContent).active = pane_id
+        self.tabs.active = pane_id
 
     def action_toggle_pause(self) -> None:
         paused = self.source.toggle_pause()
@@ -284,4 +291,4 @@ class WorkbenchApp(App[None]):
 
     def _follow_flows(self) -> None:
         self.action_show_panel("flows")
-        self.query_one("#flow-table", RecordTable).action_last()
+        self.panels["flows"].query_one("#flow-table", RecordTable).action_last()
