@@ -131,15 +131,20 @@ def _parse(name: str, argv: list[str], settings: Any) -> tuple[Any, argparse.Nam
     return cmd, opts, args
 
 
-def _project_settings(name: str) -> Any:
-    from scrapy.utils.project import get_project_settings, inside_project
+def _require_project() -> None:
+    from scrapy.utils.project import inside_project
 
-    if name == "crawl" and not inside_project():
+    if not inside_project():
         raise CliError(
             "not inside a Scrapy project: no scrapy.cfg here or in a parent directory, "
             "and SCRAPY_SETTINGS_MODULE is not set (use 'workbench runspider FILE.py' "
             "or 'workbench demo')"
         )
+
+
+def _project_settings() -> Any:
+    from scrapy.utils.project import get_project_settings
+
     try:
         return get_project_settings()
     except Exception as exc:
@@ -193,8 +198,10 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any]:
     from workbench.core.host import CrawlHost
     from workbench.core.source import LocalSource
 
-    settings = _project_settings(name)
-    _cmd, opts, args = _parse(name, argv, settings)
+    settings = _project_settings()
+    _cmd, opts, args = _parse(name, argv, settings)  # --help works anywhere
+    if name == "crawl":
+        _require_project()
     prepare = None
     spargs = dict(opts.spargs)
     if name == "crawl":

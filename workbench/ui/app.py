@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -35,9 +37,13 @@ PANELS: list[tuple[str, str, type[Panel]]] = [
     ("log", "5 Log", LogPanel),
 ]
 
-MIN_INTERVAL = 0.25  # seconds between refreshes at most 4 per second...
+MIN_INTERVAL = float(os.environ.get("WORKBENCH_MIN_REFRESH", "0.25"))  # at most 4/s...
 MAX_INTERVAL = 2.0  # ...and at least one every 2 s
-COST_FACTOR = 20  # refresh work may take at most 1/20 of the time
+# A refresh (pulling the snapshot, updating widgets, and the paint that follows)
+# may take at most 1/COST_FACTOR of the time.  The cost is measured up to the
+# end of the next paint, so it includes the crawl work the loop did meanwhile:
+# a busy crawl slows the UI down rather than the other way round.
+COST_FACTOR = 12
 
 
 class WorkbenchApp(App[None]):
@@ -111,6 +117,11 @@ class WorkbenchApp(App[None]):
             pane_id: self.query_one(f"#{pane_id}-panel", Panel) for pane_id, _, _ in PANELS
         }
         self.query_one("#flow-table", RecordTable).focus()
+        # The widget tree and the imported modules live as long as the app: move
+        # them out of the collector's way, so the crawl's many short-lived
+        # objects do not make every full collection walk them again.
+        gc.collect()
+        gc.freeze()
         if self.autostart:
             try:
                 await self.source.start()
@@ -149,9 +160,13 @@ class WorkbenchApp(App[None]):
             except Exception as exc:  # contain a panel failure: the crawl goes on
                 logger.exception("Panel %s failed to refresh", type(panel).__name__)
                 panel.show_error(exc)
+        finished = snapshot.status.state in ("finished", "failed")
+        self.call_after_refresh(self._painted, began, finished)
+
+    def _painted(self, began: float, finished: bool) -> None:
         self.refresh_cost = time.perf_counter() - began
         self.interval = min(MAX_INTERVAL, max(MIN_INTERVAL, self.refresh_cost * COST_FACTOR))
-        if snapshot.status.state in ("finished", "failed") and panel is self.visible_panel:
+        if finished:
             self.interval = MAX_INTERVAL
         self._schedule()
 
@@ -282,12 +297,22 @@ class WorkbenchApp(App[None]):
             yield SystemCommand(
                 f"Show {name}", f"Key {title[0]}", lambda p=pane_id: self.action_show_panel(p)
             )
-        yield SystemCommand("Filter flows", "f on the Flows panel", self._filter_flows)
+        # every panel key, as "<Panel>: <what it does>", run on that panel
+        for pane_id, title, panel_cls in PANELS:
+            name = title.split(" ", 1)[1]
+            for binding in panel_cls.BINDINGS:
+                if not isinstance(binding, Binding) or binding.action.startswith("leave"):
+                    continue
+                yield SystemCommand(
+                    f"{name}: {binding.tooltip or binding.description}",
+                    f"Key {binding.key.split(',')[0]} on the {name} panel",
+                    lambda p=pane_id, a=binding.action: self._panel_action(p, a),
+                )
         yield SystemCommand("Follow newest flow", "G / End in a table", self._follow_flows)
 
-    def _filter_flows(self) -> None:
-        self.action_show_panel("flows")
-        self.panel("flows").action_focus_filter()  # type: ignore[attr-defined]
+    def _panel_action(self, pane_id: str, action: str) -> None:
+        self.action_show_panel(pane_id)
+        getattr(self.panel(pane_id), f"action_{action}")()
 
     def _follow_flows(self) -> None:
         self.action_show_panel("flows")

@@ -53,4 +53,4 @@ class StatusBar(Static):
     """
 
     def show(self, snapshot: Snapshot) -> None:
-        self.update(status_text(snapshot))
+        self.update(status_text(snapshot), layout=False)  # one line, always

@@ -74,7 +74,13 @@ class FlowsPanel(Panel):
         )
         yield Static("", id="flow-filter-error", classes="-hidden")
         yield RecordTable(
-            COLUMNS, flow_cells, row_key=lambda f: f.id, row_style=flow_style, id="flow-table"
+            COLUMNS,
+            flow_cells,
+            row_key=lambda f: f.id,
+            row_style=flow_style,
+            # a callback error arrives after the row: it is part of the cache key
+            row_version=lambda f: f.callback_error is not None,
+            id="flow-table",
         )
 
     @property
@@ -99,9 +105,6 @@ class FlowsPanel(Panel):
             table.trim_front(count)
         matching = [f for f in new if self._match(f)]
         self.table.append_rows(matching)
-        if new:
-            # callback errors and produced items arrive after the flow row
-            self.table.refresh_rows()
         self._title(snapshot)
 
     def _match(self, flow: Flow) -> bool:

@@ -104,6 +104,7 @@ class RecordTable(ScrollView, can_focus=True):
         render_row: Callable[[Any], Sequence[Cell]],
         row_key: Callable[[Any], Any] = id,
         row_style: Callable[[Any], str | None] | None = None,
+        row_version: Callable[[Any], Any] | None = None,
         *,
         name: str | None = None,
         id: str | None = None,
@@ -114,8 +115,9 @@ class RecordTable(ScrollView, can_focus=True):
         self.render_row = render_row
         self.row_key = row_key
         self.row_style = row_style
+        self.row_version = row_version  # part of the strip cache key (records that change)
         self.rows: list[Any] = []
-        self._cache: LRUCache[tuple[Any, int, bool, bool], Strip] = LRUCache(2000)
+        self._cache: LRUCache[tuple[Any, Any, int, bool, bool], Strip] = LRUCache(2000)
         self._widths: list[int] = []
         self._widths_for = -1
 
@@ -181,7 +183,18 @@ class RecordTable(ScrollView, can_focus=True):
     # -- geometry -------------------------------------------------------------
 
     def _update_size(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.rows) + 1)
+        size = Size(self.size.width, len(self.rows) + 1)
+        if size == self.virtual_size:
+            return
+        if self.is_mounted and self.size.height:
+            # The vertical scrollbar is always shown, so a new row count never
+            # changes the layout: skip the screen-wide layout pass that
+            # assigning virtual_size triggers (the main cost of a busy table).
+            self.set_reactive(RecordTable.virtual_size, size)
+            self._scroll_update(size)
+            self.refresh()
+        else:
+            self.virtual_size = size
 
     def on_resize(self) -> None:
         self._widths_for = -1
@@ -258,7 +271,8 @@ class RecordTable(ScrollView, can_focus=True):
             return Strip([Segment(" " * width, base)], width)
         record = self.rows[index]
         selected = index == self.cursor
-        key = (self.row_key(record), width, selected, self.has_focus)
+        version = self.row_version(record) if self.row_version else None
+        key = (self.row_key(record), version, width, selected, self.has_focus)
         strip = self._cache.get(key)
         if strip is None:
             style = base

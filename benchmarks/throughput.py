@@ -1,0 +1,233 @@
+"""Throughput of a crawl under workbench (live TUI in a real pty) vs plain Scrapy.
+
+    python benchmarks/throughput.py [--pages 3000] [--runs 5]
+
+Both crawl the same bundled demo site (a separate process on 127.0.0.1) with
+the same demo spider and settings, in interleaved runs.  Pages/s is
+response_received_count / elapsed_time_seconds from each crawl's own stats
+(written to a LOG_FILE at INFO level by both), so start-up time is not
+counted.  Prints the median of each and their ratio (target: >= 0.85).
+
+    python benchmarks/throughput.py --rss --pages 20000
+
+measures the resident memory of a workbench crawl over time instead, with
+the recorder limits lowered so they are reached early, and prints RSS at
+each quarter of the crawl (target: flat once the limits are reached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.ptyrun import PtyProcess  # noqa: E402
+
+SPIDER = str(REPO / "workbench" / "demo" / "spider.py")
+COMMON = ["-L", "INFO", "-s", "TELNETCONSOLE_ENABLED=0"]
+
+
+def env() -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    out["PYTHONPATH"] = str(REPO)
+    return out
+
+
+def start_site(pages: int) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench.demo.site", "--pages", str(pages), "--per-page", "50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env(),
+    )
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    if not ready:
+        raise SystemExit("the demo site did not start")
+    return proc, proc.stdout.readline().strip()
+
+
+def stats_from_log(path: Path) -> dict:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    match = re.search(r"Dumping Scrapy stats:\n(\{.*?\})\n", text, re.S)
+    if not match:
+        raise RuntimeError(f"no stats in {path}")
+    raw = re.sub(r"datetime\.datetime\([^)]*\)", "None", match.group(1))
+    return ast.literal_eval(raw)
+
+
+def pages_per_second(stats: dict) -> float:
+    return stats["response_received_count"] / stats["elapsed_time_seconds"]
+
+
+def run_plain(url: str, log: Path) -> dict:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "runspider",
+            SPIDER,
+            "-a",
+            f"url={url}",
+            *COMMON,
+            "-s",
+            f"LOG_FILE={log}",
+        ],
+        check=True,
+        env=env(),
+        cwd=tempfile.gettempdir(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return stats_from_log(log)
+
+
+def run_workbench(
+    url: str, log: Path, extra: list[str] | None = None, sample_rss: bool = False
+) -> tuple[dict, list[tuple[float, int, int]]]:
+    term = PtyProcess(
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "runspider",
+            SPIDER,
+            "-a",
+            f"url={url}",
+            *COMMON,
+            "-s",
+            f"LOG_FILE={log}",
+            *(extra or []),
+        ],
+        cwd=tempfile.gettempdir(),
+        env=env(),
+        size=(45, 160),
+    )
+    samples: list[tuple[float, int, int]] = []
+    try:
+        start = time.monotonic()
+        next_sample = start
+        # Reading the terminal must cost the measured machine next to nothing:
+        # look at the output's tail twice a second, not at every read.
+        next_look = start
+        while True:
+            term.drain(0.1)
+            now = time.monotonic()
+            if now >= next_look:
+                next_look = now + 0.5
+                if log.exists() and "Spider closed" in log.read_text(errors="replace")[-3000:]:
+                    break
+            if term.proc.poll() is not None:
+                raise RuntimeError(f"workbench exited early:\n{term.tail(2000)}")
+            if sample_rss and now >= next_sample:
+                next_sample += 1.0
+                samples.append((now - start, rss_kib(term.proc.pid), last_pages(term.tail())))
+            if time.monotonic() - start > 1800:
+                raise RuntimeError("workbench crawl took too long")
+        term.send("q")
+        term.wait(60)
+    finally:
+        term.close()
+    return stats_from_log(log), samples
+
+
+def last_pages(text: str) -> int:
+    found = re.findall(r"pages ([\d,]+)", text)
+    return int(found[-1].replace(",", "")) if found else 0
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def throughput(pages: int, runs: int) -> None:
+    site, url = start_site(pages)
+    plain: list[float] = []
+    bench: list[float] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            # warm the site (its flaky page answers 500 once) and the disk cache
+            run_plain(url, Path(tmp) / "warm.log")
+            for i in range(runs):
+                p = pages_per_second(run_plain(url, Path(tmp) / f"plain{i}.log"))
+                w = pages_per_second(run_workbench(url, Path(tmp) / f"wb{i}.log")[0])
+                plain.append(p)
+                bench.append(w)
+                print(
+                    f"run {i + 1}: scrapy {p:7.1f} pages/s   workbench {w:7.1f} pages/s   "
+                    f"ratio {w / p:.3f}",
+                    flush=True,
+                )
+    finally:
+        site.terminate()
+        site.wait(10)
+    mp, mw = statistics.median(plain), statistics.median(bench)
+    print(
+        f"median: scrapy {mp:.1f} pages/s, workbench {mw:.1f} pages/s, "
+        f"ratio {mw / mp:.3f} (target >= 0.85)"
+    )
+
+
+def rss(pages: int, limit: int) -> None:
+    site, url = start_site(pages)
+    extra = []
+    for name in (
+        "WORKBENCH_MAX_FLOWS",
+        "WORKBENCH_MAX_ITEMS",
+        "WORKBENCH_MAX_LOG",
+        "WORKBENCH_MAX_BODIES",
+    ):
+        extra += ["-s", f"{name}={limit}"]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            plain = run_plain(url, Path(tmp) / "plain.log")
+            stats, samples = run_workbench(url, Path(tmp) / "wb.log", extra, sample_rss=True)
+    finally:
+        site.terminate()
+        site.wait(10)
+    total = stats["response_received_count"]
+    print(f"plain scrapy memusage/max: {plain['memusage/max'] / 2**20:.0f} MiB")
+    print(
+        f"workbench memusage/max:    {stats['memusage/max'] / 2**20:.0f} MiB "
+        f"(limits {limit} flows/items/log/bodies, reached at ~{limit} pages)"
+    )
+    for quarter in (0.25, 0.5, 0.75, 1.0):
+        target = total * quarter
+        point = next((s for s in samples if s[2] >= target), samples[-1] if samples else None)
+        if point:
+            print(f"  at {point[2]:>6} pages ({quarter:.0%}): RSS {point[1] / 1024:.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=3000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rss", action="store_true", help="measure memory instead")
+    parser.add_argument("--limit", type=int, default=4000, help="recorder limits for --rss")
+    args = parser.parse_args()
+    if args.rss:
+        rss(args.pages, args.limit)
+    else:
+        throughput(args.pages, args.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Regenerate the README screenshots from the real app running the demo crawl.
+
+    python screenshots/generate.py [--out screenshots]
+
+The crawl is paused part-way so the queue has something in it, then each
+panel is saved as SVG with App.save_screenshot().
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from scrapy.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from workbench.core.host import CrawlHost, stop_reactor_threads  # noqa: E402
+from workbench.core.source import LocalSource  # noqa: E402
+from workbench.demo.site import listen, url_of  # noqa: E402
+from workbench.demo.spider import DemoSpider  # noqa: E402
+from workbench.ui.app import WorkbenchApp  # noqa: E402
+
+SHOTS = [("flows", "1"), ("queue", "2"), ("items", "3"), ("stats", "4"), ("log", "5")]
+
+
+async def generate(out: Path, size: tuple[int, int]) -> list[Path]:
+    settings = Settings()
+    settings.set("LOG_LEVEL", "DEBUG")
+    settings.set("TELNETCONSOLE_ENABLED", False)
+    settings.set("CONCURRENT_REQUESTS", 4)
+    host = CrawlHost(settings, DemoSpider)
+
+    async def prepare() -> None:
+        host.spider_kwargs["url"] = url_of(listen(pages=400, slow_delay=0.3))
+
+    app = WorkbenchApp(LocalSource(host, prepare))
+    written = []
+    async with app.run_test(size=size) as pilot:
+        while host.recorder is None or host.recorder.flows.total < 120:
+            await pilot.pause(0.05)
+        await pilot.press("space")  # pause: the queue keeps its requests
+        await pilot.pause(1.0)
+        for name, key in SHOTS:
+            await pilot.press(key)
+            await pilot.pause(0.5)
+            app.refresh_panels()
+            await pilot.pause(0.3)
+            written.append(Path(app.save_screenshot(f"{name}.svg", str(out))))
+        await pilot.press("1", "k", "k", "enter", "3")
+        await pilot.pause(0.5)
+        written.append(Path(app.save_screenshot("flow_detail.svg", str(out))))
+        await pilot.press("q", "f", *"~c 200 & ~u product", "enter")
+        await pilot.pause(0.5)
+        written.append(Path(app.save_screenshot("flows_filtered.svg", str(out))))
+        await pilot.press("space")
+        await host.wait()
+    host.close()
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        for path in asyncio.run(generate(args.out, (160, 45))):
+            print(path)
+    finally:
+        stop_reactor_threads()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""Every command-line entry, run as a user runs it (subprocesses, real terminals)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import textwrap
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.ptyrun import PtyProcess
+from workbench.demo.spider import expected_item_count
+
+REPO = Path(__file__).resolve().parents[1]
+WORKBENCH = [sys.executable, "-m", "workbench.cli"]
+
+
+def env() -> dict[str, str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.lower().endswith("_proxy") and k != "SCRAPY_SETTINGS_MODULE"
+    }
+    clean["PYTHONPATH"] = str(REPO)
+    return clean
+
+
+def run(*args: str, cwd: Path | None = None, **extra) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*WORKBENCH, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        env={**env(), **extra},
+        timeout=120,
+    )
+
+
+@contextmanager
+def site(pages: int = 30):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench.demo.site", "--pages", str(pages)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env(),
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "demo site did not start"
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert needle in lines[0], lines[0]
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0
+    assert re.match(r"workbench \d+\.\d+\.\d+ \(Scrapy 2\.\d+", result.stdout)
+
+
+def test_top_help():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("crawl", "runspider", "demo"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", ["crawl", "runspider", "demo"])
+def test_command_help(command, tmp_path):
+    result = run(command, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"workbench {command}" in result.stdout
+    for option in ("-a NAME=VALUE", "-s NAME=VALUE", "-o FILE", "-O FILE", "-L LEVEL"):
+        assert option in result.stdout
+
+
+def test_unknown_command():
+    assert_one_line_error(run("crawlx"), "unknown command 'crawlx'")
+
+
+def test_crawl_outside_a_project(tmp_path):
+    assert_one_line_error(run("crawl", "x", cwd=tmp_path), "not inside a Scrapy project")
+
+
+def test_runspider_missing_file(tmp_path):
+    assert_one_line_error(run("runspider", "nope.py", cwd=tmp_path), "file not found: nope.py")
+
+
+def test_runspider_file_without_spider(tmp_path):
+    (tmp_path / "empty.py").write_text("x = 1\n")
+    assert_one_line_error(run("runspider", "empty.py", cwd=tmp_path), "no spider found")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["-a", "novalue"], "Invalid -a value"),
+        (["-s", "novalue"], "Invalid -s value"),
+        (["--bogus"], "unknown option --bogus"),
+        (["--pages", "0"], "--pages must be at least 1"),
+        (["extra"], "demo takes no arguments"),
+    ],
+)
+def test_demo_bad_input(args, needle, tmp_path):
+    assert_one_line_error(run("demo", *args, cwd=tmp_path), needle)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A project made by `scrapy startproject`, with a spider and its own pipeline."""
+    root = tmp_path_factory.mktemp("proj")
+    subprocess.run(
+        [sys.executable, "-m", "scrapy", "startproject", "shop", str(root)],
+        check=True,
+        capture_output=True,
+        env=env(),
+    )
+    (root / "shop" / "spiders" / "books.py").write_text(
+        textwrap.dedent("""
+        import scrapy
+
+        class BooksSpider(scrapy.Spider):
+            name = "books"
+
+            async def start(self):
+                yield scrapy.Request(self.url + "catalogue/page-1.html")
+
+            def parse(self, response):
+                for href in response.xpath("//article/h3/a/@href").getall():
+                    yield response.follow(href, self.parse_book)
+                next_page = response.css("li.next a::attr(href)").get()
+                if next_page:
+                    yield response.follow(next_page)
+
+            def parse_book(self, response):
+                yield {"url": response.url, "name": response.css("h1::text").get()}
+    """)
+    )
+    (root / "shop" / "pipelines.py").write_text(
+        textwrap.dedent("""
+        class ShopPipeline:
+            def process_item(self, item):
+                item["checked_by"] = "ShopPipeline"
+                return item
+    """)
+    )
+    settings = root / "shop" / "settings.py"
+    settings.write_text(
+        settings.read_text()
+        + textwrap.dedent("""
+        ITEM_PIPELINES = {"shop.pipelines.ShopPipeline": 300}
+        ROBOTSTXT_OBEY = False
+        TELNETCONSOLE_ENABLED = False
+    """)
+    )
+    return root
+
+
+def test_crawl_unknown_spider_lists_the_spiders(project):
+    assert_one_line_error(run("crawl", "nope", cwd=project), "spiders in this project: books")
+
+
+def test_crawl_in_a_startproject_project_live_in_a_terminal(project):
+    out = project / "items.jsonl"
+    with site(30) as url:
+        term = PtyProcess(
+            [*WORKBENCH, "crawl", "books", "-a", f"url={url}", "-O", str(out)],
+            cwd=str(project),
+            env=env(),
+        )
+        try:
+            term.expect(r"finished", timeout=90)
+            term.expect(r"items 30", timeout=10)
+            term.send("q")
+            assert term.wait(30) == 0
+            summary = term.expect(
+                r"workbench: spider books finished \(finished\): "
+                r"\d+ pages, (\d+) items"
+            )
+        finally:
+            term.close()
+    items = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(items) == int(summary.group(1)) == 30
+    assert all(item["checked_by"] == "ShopPipeline" for item in items)
+
+
+def test_demo_live_in_a_terminal_with_feed(tmp_path):
+    out = tmp_path / "demo.jsonl"
+    term = PtyProcess(
+        [*WORKBENCH, "demo", "--pages", "25", "-O", str(out)], cwd=str(tmp_path), env=env()
+    )
+    try:
+        term.expect(r"● running|■ finished", timeout=60)
+        term.expect(r"■ finished", timeout=90)
+        term.send("4")  # the stats panel
+        term.expect(r"item_scraped_count", timeout=10)
+        term.send("q")
+        assert term.wait(30) == 0
+        summary = term.expect(r"(\d+) items")
+    finally:
+        term.close()
+    lines = out.read_text().splitlines()
+    assert len(lines) == int(summary.group(1)) == expected_item_count(25)
+    # nothing but the app and the summary reached the terminal: no log lines behind the app
+    assert "Spider closed" not in term.text and "[scrapy" not in term.text
+
+
+def test_runspider_live_quit_while_running_asks_then_stops_gracefully(tmp_path):
+    spider = tmp_path / "slow_spider.py"
+    spider.write_text(
+        textwrap.dedent("""
+        import scrapy
+
+        class SlowSpider(scrapy.Spider):
+            name = "slow"
+            custom_settings = {"CONCURRENT_REQUESTS": 1, "DOWNLOAD_DELAY": 0.2}
+
+            async def start(self):
+                for n in range(1, 31):
+                    yield scrapy.Request(f"{self.url}product/{n}.html")
+
+            def parse(self, response):
+                yield {"url": response.url}
+    """)
+    )
+    out = tmp_path / "slow.jsonl"
+    with site(30) as url:
+        term = PtyProcess(
+            [*WORKBENCH, "runspider", str(spider), "-a", f"url={url}", "-o", f"{out}:jsonlines"],
+            cwd=str(tmp_path),
+            env=env(),
+        )
+        try:
+            term.expect(r"items [1-9]", timeout=60)
+            term.send("q")
+            term.expect(r"Stop it gracefully", timeout=10)
+            term.send("y")
+            assert term.wait(60) == 0
+            summary = term.expect(r"\(shutdown\): \d+ pages, (\d+) items")
+        finally:
+            term.close()
+    lines = out.read_text().splitlines()
+    assert 0 < len(lines) == int(summary.group(1)) < 30
+
+
+def test_headless_demo_for_scripts(tmp_path):
+    out = tmp_path / "h.jsonl"
+    result = run("demo", "--pages", "10", "-O", str(out), cwd=tmp_path, WORKBENCH_NO_UI="1")
+    assert result.returncode == 0, result.stderr
+    assert f"{expected_item_count(10)} items" in result.stdout
+    assert len(out.read_text().splitlines()) == expected_item_count(10)
