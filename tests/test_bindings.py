@@ -128,3 +128,26 @@ async def test_command_palette_holds_every_action():
             await pilot.pause()
             if app.focused is not None and app.focused.id in ("flow-filter", "log-search"):
                 app.set_focus(None)
+
+
+async def test_print_from_crawl_code_goes_to_the_log():
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    logging.getLogger("stdout").addHandler(handler)
+    logging.getLogger("stdout").setLevel(logging.INFO)
+    try:
+        app = WorkbenchApp(FakeSource(), autostart=False)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.pause()
+            print("from a spider", "\x1b[2J")
+            await pilot.pause(0.2)
+    finally:
+        logging.getLogger("stdout").removeHandler(handler)
+    assert [r.getMessage() for r in records] == ["from a spider \x1b[2J"]

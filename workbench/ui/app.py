@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -40,10 +41,10 @@ PANELS: list[tuple[str, str, type[Panel]]] = [
 MIN_INTERVAL = float(os.environ.get("WORKBENCH_MIN_REFRESH", "0.25"))  # at most 4/s...
 MAX_INTERVAL = 2.0  # ...and at least one every 2 s
 # A refresh (pulling the snapshot, updating widgets, and the paint that follows)
-# may take at most 1/COST_FACTOR of the time.  The cost is measured up to the
+# may take at most 1/COST_FACTOR of the time (4%).  The cost is measured up to the
 # end of the next paint, so it includes the crawl work the loop did meanwhile:
 # a busy crawl slows the UI down rather than the other way round.
-COST_FACTOR = 12
+COST_FACTOR = 25
 
 
 class WorkbenchApp(App[None]):
@@ -117,6 +118,9 @@ class WorkbenchApp(App[None]):
             pane_id: self.query_one(f"#{pane_id}-panel", Panel) for pane_id, _, _ in PANELS
         }
         self.query_one("#flow-table", RecordTable).focus()
+        # print() from spider code (or anything else) goes to the Log panel
+        self._printed = {False: "", True: ""}
+        self.begin_capture_print(self, stdout=True, stderr=True)
         # The widget tree and the imported modules live as long as the app: move
         # them out of the collector's way, so the crawl's many short-lived
         # objects do not make every full collection walk them again.
@@ -275,6 +279,15 @@ class WorkbenchApp(App[None]):
         return sections
 
     # -- messages -----------------------------------------------------------------
+
+    def on_print(self, event: events.Print) -> None:
+        """Log what was printed, a line at a time (logger "stdout" or "stderr")."""
+        text = self._printed[event.stderr] + event.text
+        *lines, rest = text.split("\n")
+        self._printed[event.stderr] = rest[-100_000:]
+        target = logging.getLogger("stderr" if event.stderr else "stdout")
+        for line in lines:
+            target.log(logging.WARNING if event.stderr else logging.INFO, "%s", line)
 
     def on_record_table_selected(self, event: RecordTable.Selected) -> None:
         if event.table.id == "flow-table":

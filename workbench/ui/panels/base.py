@@ -36,6 +36,11 @@ class Panel(Vertical):
         self.source = source
         self.border_title = self.TITLE
 
+    def set_subtitle(self, text: str) -> None:
+        """Change the border subtitle only when it differs (each change repaints)."""
+        if text != self.border_subtitle:
+            self.border_subtitle = text
+
     def refresh_from(self, snapshot: Snapshot) -> None:
         """Pull what changed from the source and update the widgets."""
         raise NotImplementedError

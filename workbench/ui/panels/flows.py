@@ -129,7 +129,7 @@ class FlowsPanel(Panel):
             parts.append(f"[yellow]{fmt.number(dropped)} oldest dropped (limit)[/]")
         if not self.table.follow:
             parts.append("follow off (G/End)")
-        self.border_subtitle = " · ".join(parts)
+        self.set_subtitle(" · ".join(parts))
 
     # -- filter -----------------------------------------------------------
 

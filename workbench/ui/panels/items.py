@@ -190,7 +190,7 @@ class ItemsPanel(Panel):
         if dropped:
             parts.append(f"{fmt.number(dropped)} oldest not kept")
         parts.append("Enter: all fields · t: type")
-        self.border_subtitle = " · ".join(parts)
+        self.set_subtitle(" · ".join(parts))
 
     def show_type(self, kind: str) -> None:
         self.item_type = kind

@@ -114,7 +114,7 @@ class LogPanel(Panel):
         dropped = snapshot.log_total - snapshot.log_kept
         if dropped:
             parts.append(f"{dropped} oldest dropped")
-        self.border_subtitle = " · ".join(parts)
+        self.set_subtitle(" · ".join(parts))
 
     def _refilter(self) -> None:
         self.table.set_rows([r for r in self.kept if self._match(r)])

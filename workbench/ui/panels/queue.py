@@ -135,7 +135,7 @@ class QueuePanel(Panel):
             if (snapshot.status.state == "paused")
             else ""
         )
-        self.border_subtitle = (
+        self.set_subtitle(
             f"{fmt.number(view.total)} pending · showing {first}-{last} ([ ] page) · "
             f"{view.in_flight} in flight · {len(view.slots)} slots{paused}"
         )

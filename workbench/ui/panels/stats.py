@@ -93,4 +93,4 @@ class StatsPanel(Panel):
             f"   bodies kept {snapshot.bodies_kept} ({fmt.size(snapshot.body_bytes)})",
         )
         self.query_one("#stats-summary", Static).update(summary)
-        self.border_subtitle = f"{len(stats)} stats"
+        self.set_subtitle(f"{len(stats)} stats")

@@ -316,8 +316,9 @@ class RecordTable(ScrollView, can_focus=True):
         if self.rows:
             self.cursor = len(self.rows) - 1
             self._scroll_end()
-            # the new virtual size is applied on the next layout: scroll again then
-            self.call_after_refresh(self._scroll_end)
+            if not (self.is_mounted and self.size.height):
+                # not laid out yet: the virtual size applies on the next layout
+                self.call_after_refresh(self._scroll_end)
         else:
             self.cursor = -1
 
