@@ -124,3 +124,33 @@ async def test_queue_panel_shows_pending_requests_while_paused(demo_url):
         await pilot.press("space")
         await wait_for(lambda: host.finished, pilot)
     host.close()
+
+
+async def test_bounded_recorder_is_mirrored_and_says_what_it_dropped(demo_url):
+    host = CrawlHost(
+        demo_settings(WORKBENCH_MAX_FLOWS=10, WORKBENCH_MAX_ITEMS=5, WORKBENCH_MAX_LOG=20),
+        DemoSpider,
+        {"url": demo_url},
+    )
+    app = WorkbenchApp(LocalSource(host))
+    async with app.run_test(size=(160, 45)) as pilot:
+        for key in ("1", "3", "5", "1", "3", "5"):  # panels pull while the crawl runs
+            await pilot.press(key)
+            await pilot.pause(0.1)
+        await wait_for(lambda: host.finished, pilot)
+        for key in ("1", "3", "5"):
+            await pilot.press(key)
+            await pilot.pause()
+            app.refresh_panels()
+            await pilot.pause()
+        flows = app.query_one("#flow-table", RecordTable)
+        kept = [f.id for f in host.recorder.flows]
+        assert [f.id for f in flows.rows] == kept and len(kept) == 10
+        assert "oldest dropped" in app.panel("flows").border_subtitle
+        items = app.query_one("#items-table", RecordTable)
+        assert len(items.rows) <= 5
+        assert "not kept" in app.panel("items").border_subtitle
+        log = app.query_one("#log-table", RecordTable)
+        assert [r.id for r in log.rows] == [r.id for r in host.recorder.log]
+        await pilot.press("q")
+    host.close()

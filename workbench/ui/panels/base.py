@@ -41,6 +41,18 @@ class Panel(Vertical):
         if text != self.border_subtitle:
             self.border_subtitle = text
 
+    @staticmethod
+    def mirror(kept: list[Any], new: list[Any], keep: int) -> int | None:
+        """Append ``new`` records to ``kept``, a mirror of a recorder ring that
+        holds ``keep`` records now; returns the id of the oldest record still
+        kept when the ring dropped some (None otherwise)."""
+        kept.extend(new)
+        overflow = len(kept) - keep
+        if overflow <= 0:
+            return None
+        del kept[:overflow]
+        return kept[0].id if kept else None
+
     def refresh_from(self, snapshot: Snapshot) -> None:
         """Pull what changed from the source and update the widgets."""
         raise NotImplementedError

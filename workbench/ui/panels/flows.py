@@ -90,19 +90,9 @@ class FlowsPanel(Panel):
     def refresh_from(self, snapshot: Snapshot) -> None:
         new = self.source.flows_since(self.cursor)
         self.cursor = snapshot.flows_total
-        self.kept.extend(new)
-        overflow = len(self.kept) - snapshot.flows_kept
-        if overflow > 0:
-            # the recorder dropped its oldest flows: drop them here too
-            oldest_kept = self.kept[overflow].id
-            del self.kept[:overflow]
-            table = self.table
-            count = 0
-            for row in table.rows:
-                if row.id >= oldest_kept:
-                    break
-                count += 1
-            table.trim_front(count)
+        oldest = self.mirror(self.kept, new, snapshot.flows_kept)
+        if oldest is not None:  # the recorder dropped its oldest flows
+            self.table.trim_before(oldest)
         matching = [f for f in new if self._match(f)]
         self.table.append_rows(matching)
         self._title(snapshot)

@@ -168,13 +168,12 @@ class ItemsPanel(Panel):
         new = self.source.items_since(self.cursor)
         self.cursor = snapshot.items_total
         if new:
-            self.kept.extend(new)
-            overflow = len(self.kept) - snapshot.items_kept
-            if overflow > 0:
-                del self.kept[:overflow]
+            oldest = self.mirror(self.kept, new, snapshot.items_kept)
             changed = self._learn(new)
             table = self.table
-            if changed or overflow > 0:
+            if oldest is not None:
+                table.trim_before(oldest)
+            if changed:
                 table.set_columns(self._columns())
                 table.set_rows(self._rows())
             else:

@@ -97,17 +97,9 @@ class LogPanel(Panel):
     def refresh_from(self, snapshot: Snapshot) -> None:
         new = self.source.log_since(self.cursor)
         self.cursor = snapshot.log_total
-        self.kept.extend(new)
-        overflow = len(self.kept) - snapshot.log_kept
-        if overflow > 0:
-            oldest = self.kept[overflow].id
-            del self.kept[:overflow]
-            count = 0
-            for row in self.table.rows:
-                if row.id >= oldest:
-                    break
-                count += 1
-            self.table.trim_front(count)
+        oldest = self.mirror(self.kept, new, snapshot.log_kept)
+        if oldest is not None:
+            self.table.trim_before(oldest)
         self.table.append_rows([r for r in new if self._match(r)])
         counts = snapshot.log_counts
         parts = [f"{k} {counts[k]}" for k in ("ERROR", "WARNING", "INFO", "DEBUG") if k in counts]

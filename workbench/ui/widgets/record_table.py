@@ -74,29 +74,23 @@ class RecordTable(ScrollView, can_focus=True):
     cursor: reactive[int] = reactive(-1, always_update=True, repaint=False)
     follow: reactive[bool] = reactive(True)
 
-    class Selected(Message):
+    class RowMessage(Message):
+        """Base of the table's messages: which table, which record."""
+
+        def __init__(self, table: RecordTable, record: Any) -> None:
+            super().__init__()
+            self.table = table
+            self.record = record
+
+        @property
+        def control(self) -> RecordTable:
+            return self.table
+
+    class Selected(RowMessage):
         """Enter pressed on a row."""
 
-        def __init__(self, table: RecordTable, record: Any) -> None:
-            super().__init__()
-            self.table = table
-            self.record = record
-
-        @property
-        def control(self) -> RecordTable:
-            return self.table
-
-    class Highlighted(Message):
+    class Highlighted(RowMessage):
         """The cursor moved to a row."""
-
-        def __init__(self, table: RecordTable, record: Any) -> None:
-            super().__init__()
-            self.table = table
-            self.record = record
-
-        @property
-        def control(self) -> RecordTable:
-            return self.table
 
     def __init__(
         self,
@@ -150,8 +144,18 @@ class RecordTable(ScrollView, can_focus=True):
             self._move_to_end()
         self.refresh()
 
+    def trim_before(self, oldest_id: int) -> None:
+        """Drop the leading rows whose ``id`` is below ``oldest_id`` (the recorder
+        dropped those records)."""
+        count = 0
+        for row in self.rows:
+            if row.id >= oldest_id:
+                break
+            count += 1
+        self.trim_front(count)
+
     def trim_front(self, count: int) -> None:
-        """Drop the oldest ``count`` rows (the recorder dropped them)."""
+        """Drop the oldest ``count`` rows."""
         if count <= 0:
             return
         del self.rows[:count]
