@@ -46,9 +46,13 @@ class LogCapture:
         self.settings = settings
         self.handlers: list[logging.Handler] = []
 
+    _configured = False  # configure_logging() once per process, as scrapy does
+
     def install(self) -> None:
         settings = self.settings
-        configure_logging({"LOG_INSTALL_ROOT_HANDLER": False, "LOG_STDOUT": False})
+        if not LogCapture._configured:
+            configure_logging({"LOG_INSTALL_ROOT_HANDLER": False, "LOG_STDOUT": False})
+            LogCapture._configured = True
         level = settings.get("LOG_LEVEL") if settings.getbool("LOG_ENABLED") else logging.WARNING
         handler = RecorderLogHandler(self.recorder, level)
         self.handlers.append(handler)
