@@ -140,6 +140,9 @@ class WorkbenchApp(App[None]):
                 )
         self.refresh_panels()
 
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # what the app held may now be collected again
+
     def _schedule(self) -> None:
         if self._timer is not None:
             self._timer.stop()
