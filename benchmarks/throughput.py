@@ -71,20 +71,26 @@ def pages_per_second(stats: dict) -> float:
     return stats["response_received_count"] / stats["elapsed_time_seconds"]
 
 
+def crawl_argv(module: str, url: str, log: Path, extra: list[str] | None = None) -> list[str]:
+    """The same crawl for both: `python -m scrapy|workbench.cli runspider …`."""
+    return [
+        sys.executable,
+        "-m",
+        module,
+        "runspider",
+        SPIDER,
+        "-a",
+        f"url={url}",
+        *COMMON,
+        "-s",
+        f"LOG_FILE={log}",
+        *(extra or []),
+    ]
+
+
 def run_plain(url: str, log: Path) -> dict:
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "runspider",
-            SPIDER,
-            "-a",
-            f"url={url}",
-            *COMMON,
-            "-s",
-            f"LOG_FILE={log}",
-        ],
+        crawl_argv("scrapy", url, log),
         check=True,
         env=env(),
         cwd=tempfile.gettempdir(),
@@ -98,19 +104,7 @@ def run_workbench(
     url: str, log: Path, extra: list[str] | None = None, sample_rss: bool = False
 ) -> tuple[dict, list[tuple[float, int, int]]]:
     term = PtyProcess(
-        [
-            sys.executable,
-            "-m",
-            "workbench.cli",
-            "runspider",
-            SPIDER,
-            "-a",
-            f"url={url}",
-            *COMMON,
-            "-s",
-            f"LOG_FILE={log}",
-            *(extra or []),
-        ],
+        crawl_argv("workbench.cli", url, log, extra),
         cwd=tempfile.gettempdir(),
         env=env(),
         size=(45, 160),

@@ -138,45 +138,44 @@ class _Not(_Node):
         return f"!{self.child!r}"
 
 
-class _And(_Node):
+class _Chain(_Node):
+    """Children combined left to right (``&`` or ``|``), as a chain of binary
+    nodes: cheaper than all()/any() on a generator."""
+
     __slots__ = ("children", "first", "rest")
+    WORD = ""
+    SYMBOL = ""
 
     def __init__(self, children: list[_Node]) -> None:
         self.children = tuple(children)
-        # matched as a chain of binary nodes: cheaper than all() on a generator
         self.first = children[0]
-        self.rest = children[1] if len(children) == 2 else _And(children[1:])
+        self.rest = children[1] if len(children) == 2 else type(self)(children[1:])
+
+    def lines(self, indent: int) -> Iterator[str]:
+        yield "  " * indent + self.WORD
+        for child in self.children:
+            yield from child.lines(indent + 1)
+
+    def __repr__(self) -> str:
+        return "(" + f" {self.SYMBOL} ".join(map(repr, self.children)) + ")"
+
+
+class _And(_Chain):
+    __slots__ = ()
+    WORD = "and"
+    SYMBOL = "&"
 
     def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
         return self.first.match(flow, body_of) and self.rest.match(flow, body_of)
 
-    def lines(self, indent: int) -> Iterator[str]:
-        yield "  " * indent + "and"
-        for child in self.children:
-            yield from child.lines(indent + 1)
 
-    def __repr__(self) -> str:
-        return "(" + " & ".join(map(repr, self.children)) + ")"
-
-
-class _Or(_Node):
-    __slots__ = ("children", "first", "rest")
-
-    def __init__(self, children: list[_Node]) -> None:
-        self.children = tuple(children)
-        self.first = children[0]
-        self.rest = children[1] if len(children) == 2 else _Or(children[1:])
+class _Or(_Chain):
+    __slots__ = ()
+    WORD = "or"
+    SYMBOL = "|"
 
     def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
         return self.first.match(flow, body_of) or self.rest.match(flow, body_of)
-
-    def lines(self, indent: int) -> Iterator[str]:
-        yield "  " * indent + "or"
-        for child in self.children:
-            yield from child.lines(indent + 1)
-
-    def __repr__(self) -> str:
-        return "(" + " | ".join(map(repr, self.children)) + ")"
 
 
 class _Regex(_Node):
