@@ -151,3 +151,18 @@ async def test_print_from_crawl_code_goes_to_the_log():
     finally:
         logging.getLogger("stdout").removeHandler(handler)
     assert [r.getMessage() for r in records] == ["from a spider \x1b[2J"]
+
+
+async def test_enter_on_a_slot_lists_its_in_flight_requests():
+    from workbench.ui.screens.text_view import TextScreen
+
+    app = WorkbenchApp(FakeSource(), autostart=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        app.query_one("#slots-table", RecordTable).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TextScreen)
+        assert "http://127.0.0.1:8000/product/7.html" in app.screen.text
+        assert "3 active" in app.screen.text

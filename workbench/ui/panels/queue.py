@@ -26,7 +26,8 @@ def slot_cells(slot: SlotState) -> list[Any]:
         str(slot.active),
         str(slot.queued),
         str(slot.transferring),
-        clean_line(slot.in_flight[0], 2000) if slot.in_flight else "",
+        (f"(+{slot.active - 1}, Enter) " if slot.active > 1 else "")
+        + (clean_line(slot.in_flight[0], 2000) if slot.in_flight else ""),
     ]
 
 
@@ -55,7 +56,7 @@ class QueuePanel(Panel):
     ]
 
     DEFAULT_CSS = """
-    QueuePanel #queue-top { height: 40%; }
+    QueuePanel #queue-top { height: 10; }
     QueuePanel #slots-table { width: 3fr; }
     QueuePanel #groups-table { width: 2fr; }
     """
@@ -75,7 +76,7 @@ class QueuePanel(Panel):
                     Column("Active", 6, "right"),
                     Column("Queued", 6, "right"),
                     Column("Xfer", 4, "right"),
-                    Column("In flight (first)", None),
+                    Column("In flight", None),
                 ],
                 slot_cells,
                 row_key=lambda s: (
@@ -139,6 +140,22 @@ class QueuePanel(Panel):
             f"{fmt.number(view.total)} pending · showing {first}-{last} ([ ] page) · "
             f"{view.in_flight} in flight · {len(view.slots)} slots{paused}"
         )
+
+    def on_record_table_selected(self, event: RecordTable.Selected) -> None:
+        if event.table.id != "slots-table":
+            return
+        from workbench.ui.screens.text_view import TextScreen
+
+        slot: SlotState = event.record
+        lines = [
+            f"{slot.active} active, {slot.transferring} transferring, {slot.queued} queued "
+            f"in the downloader, delay {slot.delay:.2f}s, concurrency {slot.concurrency}",
+            "",
+        ]
+        lines += list(slot.in_flight)
+        if slot.active > len(slot.in_flight):
+            lines.append(f"… and {slot.active - len(slot.in_flight)} more")
+        self.app.push_screen(TextScreen(f"In flight on slot {slot.key}", "\n".join(lines)))
 
     def action_next_page(self) -> None:
         if self.view is not None and self.page_offset + PAGE < self.view.total:
