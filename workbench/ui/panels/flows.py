@@ -65,6 +65,7 @@ class FlowsPanel(Panel):
         self.cursor = 0
         self.filter: FlowFilter = parse_filter("")
         self.kept: list[Flow] = []  # mirror of the recorder's ring
+        self.last_snapshot: Snapshot | None = None
         self.total_seen = 0
 
     def compose(self) -> Any:
@@ -95,6 +96,7 @@ class FlowsPanel(Panel):
             self.table.trim_before(oldest)
         matching = [f for f in new if self._match(f)]
         self.table.append_rows(matching)
+        self.last_snapshot = snapshot
         self._title(snapshot)
 
     def _match(self, flow: Flow) -> bool:
@@ -139,6 +141,8 @@ class FlowsPanel(Panel):
         event.input.remove_class("-invalid")
         self.filter = new_filter
         self.table.set_rows([f for f in self.kept if self._match(f)])
+        if self.last_snapshot is not None:
+            self._title(self.last_snapshot)  # the count and filter shown at once
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "flow-filter":
