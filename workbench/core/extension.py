@@ -200,8 +200,7 @@ class RecorderExtension:
         flow = tap.flow_of_request.get(request)
         if flow is None or flow.status != response.status:
             # served without the network (cache, a middleware's own response)
-            flow = tap.new_flow(request, status=response.status, response=response)
-            tap.remember_url(flow)
+            tap.remember_url(tap.new_flow(request, status=response.status, response=response))
             return
         tap.flow_of_response[response] = flow
         tap.remember_url(flow)

@@ -211,10 +211,6 @@ class CrawlHost:
         self._stop_task = asyncio.ensure_future(self.crawler.stop_async())
         return True
 
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
-
     # -- state ---------------------------------------------------------------
 
     @property

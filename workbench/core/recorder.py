@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,12 +218,3 @@ def _item_fields(item: Any) -> tuple[tuple[str, Any], ...]:
         if isinstance(item, dict):
             return tuple((str(k), v) for k, v in item.items())
         return (("value", item),)
-
-
-def iter_fields(items: Iterable[ItemRecord]) -> list[str]:
-    """Field names in first-seen order across items (for table columns)."""
-    seen: dict[str, None] = {}
-    for record in items:
-        for name, _ in record.fields:
-            seen.setdefault(name, None)
-    return list(seen)

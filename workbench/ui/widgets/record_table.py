@@ -170,11 +170,6 @@ class RecordTable(ScrollView, can_focus=True):
         self._cache.clear()
         self.refresh()
 
-    def refresh_rows(self) -> None:
-        """Re-render visible rows (their records changed in place)."""
-        self._cache.clear()
-        self.refresh()
-
     def current(self) -> Any:
         if 0 <= self.cursor < len(self.rows):
             return self.rows[self.cursor]
