@@ -73,6 +73,23 @@ def _command_class(name: str) -> type:
 
         def add_options(self, parser: argparse.ArgumentParser) -> None:
             super().add_options(parser)
+            parser.add_argument(
+                "--pdb",
+                action="store_true",
+                help="break into the workbench shell on any spider error (a breakpoint)",
+            )
+            parser.add_argument(
+                "--break",
+                dest="breaks",
+                action="append",
+                default=[],
+                metavar="[KIND:]EXPR",
+                help=(
+                    "pause on a breakpoint (repeatable). KIND is response (the default), "
+                    "error, item or dropped; EXPR is a flow filter, e.g. '~s 404', "
+                    "'error: ~u /product/', 'item: !~f price'"
+                ),
+            )
             if name == "demo":
                 parser.add_argument(
                     "--pages",
@@ -122,13 +139,32 @@ def _parse(name: str, argv: list[str], settings: Any) -> tuple[Any, argparse.Nam
         raise CliError(f"unknown option {unknown[0]} (see workbench {name} -h)")
     if opts.profile:
         raise CliError("--profile is not supported by workbench (use scrapy crawl --profile)")
-    if opts.pdb:
-        raise CliError("--pdb is not supported by workbench: the terminal belongs to the UI")
+    breaks = _breakpoints(opts)
+    opts.pdb = False  # Scrapy's --pdb would start pdb inside the UI; ours is a breakpoint
+    if breaks:
+        settings.set("WORKBENCH_BREAKPOINTS", breaks, priority="cmdline")
     try:
         cmd.process_options(args, opts)
     except UsageError as exc:
         raise CliError(str(exc).strip()) from None
     return cmd, opts, args
+
+
+def _breakpoints(opts: argparse.Namespace) -> list[str]:
+    from workbench.core.breakpoints import parse_breakpoint
+    from workbench.core.filters import FilterError
+
+    texts = list(opts.breaks)
+    if opts.pdb:
+        texts.append("error")
+    for text in texts:
+        try:
+            parse_breakpoint(text)
+        except FilterError as exc:
+            raise CliError(f"bad --break {text!r}: {exc}") from None
+        except ValueError as exc:
+            raise CliError(f"bad --break {text!r}: {exc}") from None
+    return texts
 
 
 def _require_project() -> None:
@@ -197,7 +233,9 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any]:
     """Parse a command line; return (source, settings) ready for the app."""
     from workbench.core.host import CrawlHost
     from workbench.core.source import LocalSource
+    from workbench.shell.session import install
 
+    install()  # before spider modules import scrapy.shell.inspect_response
     settings = _project_settings()
     _cmd, opts, args = _parse(name, argv, settings)  # --help works anywhere
     if name == "crawl":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from scrapy.http import Headers, TextResponse
+from scrapy.http import Headers, Request, Response, TextResponse
 from scrapy.responsetypes import responsetypes
 
 from workbench.core.sanitize import clean
@@ -74,6 +74,27 @@ def hexdump(data: bytes, limit: int = HEX_LIMIT) -> str:
     return "\n".join(lines)
 
 
+def response_class(url: str, headers: Headers | None, body: bytes) -> type[Response]:
+    """The class Scrapy would build for this response (HtmlResponse, TextResponse, ...)."""
+    headers = headers if headers is not None else Headers()
+    try:
+        return responsetypes.from_args(headers=headers, url=url, body=body[:4096])
+    except Exception:
+        return responsetypes.from_args(body=body[:4096])
+
+
+def rebuild_response(
+    url: str,
+    status: int,
+    headers: Headers | None,
+    body: bytes,
+    request: Request | None = None,
+) -> Response:
+    """A Scrapy response like the original, from what the recorder kept."""
+    cls = response_class(url, headers, body)
+    return cls(url=url, status=status, headers=headers, body=body, request=request)
+
+
 def render_body(
     url: str,
     headers: Headers | None,
@@ -85,10 +106,7 @@ def render_body(
     if not body:
         return RenderedBody("", None, "empty", None, size, "empty body")
     headers = headers if headers is not None else Headers()
-    try:
-        cls = responsetypes.from_args(headers=headers, url=url, body=body[:4096])
-    except Exception:
-        cls = responsetypes.from_args(body=body[:4096])
+    cls = response_class(url, headers, body)
     content_type = (headers.get(b"Content-Type") or b"").decode("latin-1")
     text_response = issubclass(cls, TextResponse)
     kind = _kind(content_type, text_response, body)

@@ -42,8 +42,16 @@ RECORDER_ATTR = "workbench_recorder"
 TAP_ATTR = "workbench_tap"
 
 COMPONENT_SETTINGS = {
-    "EXTENSIONS": {"workbench.core.extension.RecorderExtension": 0},
-    "DOWNLOADER_MIDDLEWARES": {"workbench.core.extension.ErrorRecorderMiddleware": 950},
+    "EXTENSIONS": {
+        "workbench.core.extension.RecorderExtension": 0,
+        # after the recorder: its signal handlers see the records already made
+        "workbench.core.breakpoints.BreakpointExtension": 1,
+    },
+    "DOWNLOADER_MIDDLEWARES": {
+        "workbench.core.extension.ErrorRecorderMiddleware": 950,
+        # next to the engine: the response as the spider will get it
+        "workbench.core.breakpoints.BreakpointMiddleware": 10,
+    },
 }
 
 _short = reprlib.Repr()
@@ -149,6 +157,25 @@ class FlowTap:
         if len(urls) > self.recorder.limits.flows:
             del urls[next(iter(urls))]
 
+    def received(self, response: Response, request: Request) -> Flow:
+        """The response after the downloader middlewares (decompressed, maybe cached)."""
+        flow = self.flow_of_request.get(request)
+        if flow is None or flow.status != response.status:
+            # served without the network (cache, a middleware's own response)
+            flow = self.new_flow(request, status=response.status, response=response)
+            self.remember_url(flow)
+            return flow
+        self.flow_of_response[response] = flow
+        self.remember_url(flow)
+        if response.body is not None and len(response.body) != flow.size:
+            flow.size = len(response.body)
+            flow.response_class = type(response).__name__
+            flow.response_headers = response.headers
+            self.recorder.bodies.put(flow.id, response.body)
+        elif flow.response_class != type(response).__name__:
+            flow.response_class = type(response).__name__
+        return flow
+
     def note_scheduled(self, request: Request) -> None:
         referer = request.headers.get(b"Referer")
         if not referer:
@@ -196,21 +223,7 @@ class RecorderExtension:
     def response_received(self, response: Response, request: Request, spider: Any) -> None:
         # The response that goes to the spider, after downloader middlewares
         # (decompressed, possibly from the cache).
-        tap = self.tap
-        flow = tap.flow_of_request.get(request)
-        if flow is None or flow.status != response.status:
-            # served without the network (cache, a middleware's own response)
-            tap.remember_url(tap.new_flow(request, status=response.status, response=response))
-            return
-        tap.flow_of_response[response] = flow
-        tap.remember_url(flow)
-        if response.body is not None and len(response.body) != flow.size:
-            flow.size = len(response.body)
-            flow.response_class = type(response).__name__
-            flow.response_headers = response.headers
-            self.recorder.bodies.put(flow.id, response.body)
-        elif flow.response_class != type(response).__name__:
-            flow.response_class = type(response).__name__
+        self.tap.received(response, request)
 
     def request_scheduled(self, request: Request, spider: Any) -> None:
         self.tap.note_scheduled(request)

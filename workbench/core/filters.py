@@ -24,6 +24,8 @@ Operators::
     ~b REGEX      response body matches (may be slow)
     ~cb REGEX     callback name matches
     ~e            download error or callback error
+    ~f FIELD      (item breakpoints) the item has FIELD with a non-empty value
+    ~it REGEX     (item breakpoints) the item's class name matches
     ~a            every flow
     TEXT          URL matches TEXT (a regex; literal text if not a valid one)
 
@@ -67,6 +69,8 @@ FILTER_HELP = """\
 ~b REGEX      response body matches (may be slow)
 ~cb REGEX     callback name matches
 ~e            download error or callback error
+~f FIELD      item breakpoints: the item has FIELD (non-empty)
+~it REGEX     item breakpoints: the item's class name matches
 ~a            every flow
 TEXT          URL matches TEXT (regex, or literal text if not a valid regex)
 ! X           not X
@@ -288,6 +292,40 @@ class _Status(_Node):
         return f"~c {self.text}"
 
 
+class _ItemClass(_Regex):
+    __slots__ = ()
+
+    def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
+        name = getattr(flow, "item_class", None)
+        return name is not None and self.pattern.search(name) is not None
+
+
+class _ItemField(_Node):
+    """The item has the field with a value other than None, "" or an empty container.
+
+    Flows have no item: on a flow this never matches (so ``!~f x`` always does).
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
+        fields = getattr(flow, "item_fields", None)
+        if not fields:
+            return False
+        for name, value in fields:
+            if name == self.name:
+                return value not in (None, "") and not (
+                    isinstance(value, (list, tuple, dict, set)) and not value
+                )
+        return False
+
+    def __repr__(self) -> str:
+        return f"~f {self.name}"
+
+
 class _Error(_Node):
     __slots__ = ()
 
@@ -338,8 +376,8 @@ _LPAREN, _RPAREN, _NOT, _AND, _OR, _OP, _WORD, _END = (
     "end",
 )
 
-_REGEX_OPS = {"u", "d", "h", "hq", "hs", "t", "b", "cb"}
-_ARG_OPS = _REGEX_OPS | {"c", "s", "m"}
+_REGEX_OPS = {"u", "d", "h", "hq", "hs", "t", "b", "cb", "it"}
+_ARG_OPS = _REGEX_OPS | {"c", "s", "m", "f"}
 _NOARG_OPS = {"e", "a"}
 _OP_NAME = re.compile(r"~\w*")
 _STATUS_CODE = re.compile(r"\d{1,3}")
@@ -593,6 +631,8 @@ class _Parser:
             return self.status(op, arg)
         if name == "m":
             return _Method(arg.value)
+        if name == "f":
+            return _ItemField(arg.value)
         if name == "b":
             self.body_terms += 1
             data = arg.value.encode("utf-8")
@@ -616,6 +656,8 @@ class _Parser:
             return _Callback("~cb", pattern)
         if name == "t":
             return _ContentType("~t", pattern)
+        if name == "it":
+            return _ItemClass("~it", pattern)
         if name == "h":
             return _Header("~h", pattern, True, True)
         if name == "hq":

@@ -85,6 +85,17 @@ class CrawlStatus:
     error: str | None
 
 
+def resume_engine(engine: Any) -> bool:
+    """Unpause and wake the engine at once; False if it was not paused."""
+    if engine is None or not engine.paused:
+        return False
+    engine.unpause()
+    slot = getattr(engine, "_slot", None)
+    if slot is not None:
+        slot.nextcall.schedule()  # unpause() alone waits for the 5 s heartbeat
+    return True
+
+
 class CrawlHost:
     """One crawl (one spider) run inside the current process and loop."""
 
@@ -178,14 +189,7 @@ class CrawlHost:
         return True
 
     def resume(self) -> bool:
-        engine = self.engine
-        if engine is None or not engine.paused:
-            return False
-        engine.unpause()
-        slot = getattr(engine, "_slot", None)
-        if slot is not None:
-            slot.nextcall.schedule()  # unpause() alone waits for the 5 s heartbeat
-        return True
+        return resume_engine(self.engine)
 
     def toggle_pause(self) -> bool | None:
         """Pause or resume; returns the new paused state (None if not running)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,16 +117,13 @@ def _describe(request: Any, group: QueueGroup) -> QueuedRequest:
     )
 
 
-def peek_page(
-    scheduler: Any, offset: int, limit: int
-) -> tuple[list[QueueGroup], list[QueuedRequest]]:
-    """Groups and one page of queued requests, in (approximate) pop order per group."""
-    pairs = queue_groups(scheduler)
-    page: list[QueuedRequest] = []
+def walk_queue(scheduler: Any, offset: int = 0) -> Iterator[tuple[QueueGroup, Any]]:
+    """(group, request) pairs from ``offset`` on, in (approximate) pop order per group.
+
+    Lazy: taking n of them costs O(offset + n).  Requests are the live objects.
+    """
     skip = offset
-    for group, q in pairs:
-        if len(page) >= limit:
-            break
+    for group, q in queue_groups(scheduler):
         if skip >= group.size:
             skip -= group.size
             continue
@@ -138,14 +136,25 @@ def peek_page(
                 except Exception:
                     head = None
                 if head is not None and hasattr(head, "url"):
-                    page.append(_describe(head, group))
+                    yield group, head
             skip = 0
             continue
         source = reversed(inner) if lifo else iter(inner)
-        for request in itertools.islice(source, skip, skip + limit - len(page)):
-            page.append(_describe(request, group))
+        for request in itertools.islice(source, skip, None):
+            yield group, request
         skip = 0
-    return [g for g, _ in pairs], page
+
+
+def peek_page(
+    scheduler: Any, offset: int, limit: int
+) -> tuple[list[QueueGroup], list[QueuedRequest]]:
+    """Groups and one page of queued requests, in (approximate) pop order per group."""
+    groups = [g for g, _ in queue_groups(scheduler)]
+    page = [
+        _describe(request, group)
+        for group, request in itertools.islice(walk_queue(scheduler, offset), limit)
+    ]
+    return groups, page
 
 
 def slot_states(downloader: Any, max_urls: int = 20) -> list[SlotState]:

@@ -147,6 +147,11 @@ class Recorder:
 
     # -- writing (hot path: keep it cheap) ---------------------------------
 
+    def body_bytes(self, flow: Flow) -> bytes | None:
+        """The stored body of a flow (a filter's body provider)."""
+        stored = self.bodies.get(flow.id)
+        return stored.body if stored is not None else None
+
     def next_flow_id(self) -> int:
         return next(self._flow_ids)
 

@@ -14,6 +14,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from scrapy import Request
+
+from workbench.core.body import rebuild_response
+from workbench.core.breakpoints import (
+    Breakpoint,
+    Breakpoints,
+    Hit,
+    breakpoints_for,
+    parse_breakpoint,
+)
 from workbench.core.events import Flow, ItemRecord, LogRecord
 from workbench.core.host import CrawlHost, CrawlStatus, ensure_reactor
 from workbench.core.queue import QueueView, queue_view
@@ -53,6 +63,9 @@ class Snapshot:
     body_bytes: int
     bodies_evicted: int
     history: tuple[Sample, ...]
+    hit: Hit | None = None  # the breakpoint hit waiting for the user
+    hits_waiting: int = 0
+    breakpoints_version: int = 0
 
     @property
     def elapsed(self) -> float:
@@ -88,6 +101,14 @@ class Source(Protocol):
     def stop(self) -> bool: ...
     async def start(self) -> None: ...
     def close(self) -> None: ...
+    # breakpoints
+    def breakpoints(self) -> list[Breakpoint]: ...
+    def add_breakpoint(self, text: str) -> Breakpoint: ...
+    def edit_breakpoint(self, bp_id: int, text: str) -> Breakpoint: ...
+    def remove_breakpoint(self, bp_id: int) -> None: ...
+    def toggle_breakpoint(self, bp_id: int) -> bool: ...
+    def continue_(self) -> bool: ...
+    def step(self) -> bool: ...
 
 
 class StatsHistory:
@@ -148,6 +169,7 @@ class LocalSource:
         if host.stats is not None:
             stats = dict(host.stats.get_stats())
         now = time.time()
+        bps = self.breakpoints_manager
         pages = int(stats.get("response_received_count", 0))
         if not host.finished:
             self.history.sample(now, pages, rec.items_scraped)
@@ -176,6 +198,9 @@ class LocalSource:
             body_bytes=rec.bodies.bytes,
             bodies_evicted=rec.bodies.evicted,
             history=tuple(self.history.samples),
+            hit=bps.current,
+            hits_waiting=len(bps.pending),
+            breakpoints_version=bps.version,
         )
 
     def flows_since(self, cursor: int) -> list[Flow]:
@@ -203,4 +228,86 @@ class LocalSource:
         return self.host.toggle_pause()
 
     def stop(self) -> bool:
-        return self.host.stop()
+        stopping = self.host.stop()
+        if stopping:
+            # held responses would keep the engine from closing
+            self.breakpoints_manager.release_all()
+        return stopping
+
+    # -- breakpoints -------------------------------------------------------------
+
+    @property
+    def breakpoints_manager(self) -> Breakpoints:
+        return breakpoints_for(self.host.create())
+
+    def breakpoints(self) -> list[Breakpoint]:
+        return list(self.breakpoints_manager.items)
+
+    def add_breakpoint(self, text: str) -> Breakpoint:
+        kind, expression = parse_breakpoint(text)
+        return self.breakpoints_manager.add(kind, expression)
+
+    def edit_breakpoint(self, bp_id: int, text: str) -> Breakpoint:
+        kind, expression = parse_breakpoint(text)
+        return self.breakpoints_manager.edit(bp_id, kind, expression)
+
+    def remove_breakpoint(self, bp_id: int) -> None:
+        self.breakpoints_manager.remove(bp_id)
+
+    def toggle_breakpoint(self, bp_id: int) -> bool:
+        return self.breakpoints_manager.toggle(bp_id)
+
+    def continue_(self) -> bool:
+        return self.breakpoints_manager.continue_()
+
+    def step(self) -> bool:
+        return self.breakpoints_manager.step()
+
+    # -- the shell (local only: live objects) ------------------------------------
+
+    def shell_target(self, flow_id: int | None) -> tuple[Any, Any, dict[str, Any], str]:
+        """(response, request, extra names, note) for a shell on a flow.
+
+        The current hit's live objects when the flow is the hit's; otherwise a
+        response rebuilt from what the recorder kept.
+        """
+        hit = self.breakpoints_manager.current
+        if hit is not None and (flow_id is None or flow_id == hit.flow_id) and hit.context:
+            ctx = hit.context
+            extra: dict[str, Any] = {}
+            failure = ctx.get("failure")
+            if failure is not None:
+                extra["failure"] = failure
+                extra["exception"] = ctx.get("exception")
+                extra["traceback"] = failure.getTraceback()
+            if ctx.get("item") is not None:
+                extra["item"] = ctx["item"]
+            note = f"Stopped at breakpoint {hit.breakpoint_id} ({hit.description})"
+            if hit.error:
+                note += f": {hit.error}; see failure, exception, traceback"
+            if hit.kind == "response":
+                note += "; the callback has not run yet"
+            return ctx.get("response"), ctx.get("request"), extra, note + "."
+        flow = self.flow(flow_id) if flow_id is not None else self._latest_response_flow()
+        if flow is None:
+            return None, None, {}, "No response yet: use fetch(url)."
+        request = Request(
+            flow.url, method=flow.method, headers=flow.request_headers, dont_filter=True
+        )
+        if flow.status is None:
+            return None, request, {}, f"Flow #{flow.id} has no response: {flow.error}."
+        stored = self.body(flow.id)
+        if stored is None and flow.size:
+            return None, request, {}, f"The body of flow #{flow.id} is no longer kept."
+        body = stored.body if stored is not None else b""
+        response = rebuild_response(flow.url, flow.status, flow.response_headers, body, request)
+        note = f"response is flow #{flow.id}, rebuilt from the recorded body"
+        if stored is not None and stored.truncated:
+            note += f" (truncated to {len(body)} of {stored.size} bytes)"
+        return response, request, {}, note + "."
+
+    def _latest_response_flow(self) -> Flow | None:
+        for flow in reversed(list(self.recorder.flows)[-1000:]):
+            if flow.status is not None:
+                return flow
+        return None

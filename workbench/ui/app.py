@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import events
-from textual.app import App, SystemCommand
+from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from workbench.core.events import Flow
+from workbench.core.sanitize import clean_line
 from workbench.core.source import Snapshot, Source
+from workbench.shell.session import Console, ShellManager
+from workbench.shell.session import attach as attach_shell
 from workbench.ui.panels.base import Panel
 from workbench.ui.panels.flows import FlowsPanel
 from workbench.ui.panels.items import ItemsPanel
 from workbench.ui.panels.log import LogPanel
 from workbench.ui.panels.queue import QueuePanel
 from workbench.ui.panels.stats import StatsPanel
+from workbench.ui.screens.breakpoints import BreakpointDialog, BreakpointsScreen
 from workbench.ui.screens.dialogs import ConfirmScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen
@@ -68,6 +76,11 @@ class WorkbenchApp(App[None]):
             priority=True,
             tooltip="Quit (asks first while a crawl runs)",
         ),
+        Binding("s", "shell", "Shell", tooltip="IPython shell on the selected response"),
+        Binding("c", "continue", "Continue", tooltip="Continue from the breakpoint"),
+        Binding("n", "step", "Step", tooltip="Continue, and break on the next response"),
+        Binding("b", "add_breakpoint", "Break", tooltip="Add a breakpoint"),
+        Binding("B", "breakpoints", "Breakpoints", show=False, tooltip="List the breakpoints"),
         Binding("question_mark", "help", "Help", tooltip="Show every key"),
         Binding("1", "show_panel('flows')", "Flows", show=False, tooltip="Show the flows"),
         Binding("2", "show_panel('queue')", "Queue", show=False, tooltip="Show the queue"),
@@ -80,10 +93,22 @@ class WorkbenchApp(App[None]):
     Screen { layout: vertical; }
     TabbedContent { height: 1fr; }
     TabPane { padding: 0; }
+    #hit-bar { height: auto; background: $error 30%; padding: 0 1; display: none; }
+    #hit-bar.-hit { display: block; }
     """
 
-    def __init__(self, source: Source, *, autostart: bool = True, clock: Any = time.time) -> None:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        autostart: bool = True,
+        clock: Any = time.time,
+        shell_console: Console | None = None,
+    ) -> None:
         super().__init__()
+        self.shell_console = shell_console  # tests: a stand-in for the terminal IPython
+        self.shell: ShellManager | None = None
+        self._hit_seen: int | None = None
         self.source = source
         self.autostart = autostart
         self.interval = MIN_INTERVAL
@@ -100,6 +125,7 @@ class WorkbenchApp(App[None]):
             for pane_id, title, panel_cls in PANELS:
                 with TabPane(title, id=pane_id):
                     yield panel_cls(self.source, id=f"{pane_id}-panel")
+        yield Static("", id="hit-bar")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -126,6 +152,7 @@ class WorkbenchApp(App[None]):
         # objects do not make every full collection walk them again.
         gc.collect()
         gc.freeze()
+        self._setup_shell()
         if self.autostart:
             try:
                 await self.source.start()
@@ -160,6 +187,7 @@ class WorkbenchApp(App[None]):
             return
         self.last_snapshot = snapshot
         self.status_bar.show(snapshot)
+        self._show_hit(snapshot)
         panel = self.visible_panel
         if self.screen is self.status_bar.screen:  # nothing covers the panels
             try:
@@ -268,6 +296,127 @@ class WorkbenchApp(App[None]):
         while self._state() not in ("finished", "failed"):
             await asyncio.sleep(0.1)
         self.exit()
+
+    # -- shell -------------------------------------------------------------------
+
+    def _setup_shell(self) -> None:
+        host = getattr(self.source, "host", None)
+        if host is None:  # a remote source has no local shell
+            return
+        kwargs: dict[str, Any] = {"suspend": self._suspended}
+        if self.shell_console is not None:
+            kwargs = {"console": self.shell_console}
+        self.shell = ShellManager(host.create, asyncio.get_running_loop(), **kwargs)
+        attach_shell(host.create(), self.shell)
+
+    @contextlib.contextmanager
+    def _suspended(self) -> Iterator[None]:
+        # batch_update: no repaint is queued to the suspended driver (it would block)
+        with self.batch_update(), self.suspend():
+            yield
+        self.refresh(layout=True)
+
+    def selected_flow_id(self) -> int | None:
+        screen = self.screen
+        flow = getattr(screen, "flow", None)
+        if isinstance(flow, Flow):
+            return flow.id
+        record = self.panels["flows"].query_one("#flow-table", RecordTable).current()
+        return record.id if isinstance(record, Flow) else None
+
+    def action_shell(self) -> None:
+        if self.shell is None or not hasattr(self.source, "shell_target"):
+            self.notify("No shell for this source.", severity="warning")
+            return
+        if self.shell.busy:
+            self.notify("A shell is already open.", severity="warning")
+            return
+        self.run_worker(self.open_shell(self.selected_flow_id()), group="shell")
+
+    async def open_shell(self, flow_id: int | None) -> None:
+        assert self.shell is not None
+        try:
+            response, request, extra, note = self.source.shell_target(flow_id)  # type: ignore[attr-defined]
+            await self.shell.open(response=response, request=request, extra=extra, note=note)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand over to a shell.", severity="error")
+        except Exception as exc:
+            logger.exception("The shell failed")
+            self.notify(f"{type(exc).__name__}: {exc}", title="Shell failed", severity="error")
+        self.refresh_panels()
+
+    def offer_to_shell(self, line: str, value: Any = None) -> None:
+        """A Python line for the next shell's history (and ``sel`` = its value)."""
+        if self.shell is not None:
+            self.shell.offer(line, "sel", value)
+
+    # -- breakpoints -------------------------------------------------------------
+
+    def _show_hit(self, snapshot: Snapshot) -> None:
+        bar = self.query_one("#hit-bar", Static)
+        hit = snapshot.hit
+        if hit is None:
+            if self._hit_seen is not None:
+                bar.set_class(False, "-hit")
+                self._hit_seen = None
+                self.refresh_bindings()
+            return
+        more = f"  (+{snapshot.hits_waiting - 1} waiting)" if snapshot.hits_waiting > 1 else ""
+        text = Text.assemble(
+            ("⏸ Breakpoint ", "bold"),
+            (f"{hit.breakpoint_id} ", "bold"),
+            (clean_line(hit.description, 80), "bold yellow"),
+            f"  flow #{hit.flow_id}  " if hit.flow_id is not None else "  ",
+            clean_line(hit.url or "", 160),
+            (f"\n  {clean_line(hit.error, 200)}", "red") if hit.error else "",
+            more,
+            ("\n  s shell · c continue · n step · Enter details · B breakpoints", "dim"),
+        )
+        bar.update(text)
+        if self._hit_seen == hit.id:
+            return
+        self._hit_seen = hit.id
+        bar.set_class(True, "-hit")
+        self.refresh_bindings()
+        if hit.flow_id is not None and self.screen is self.status_bar.screen:
+            self.action_show_panel("flows")
+            self.panels["flows"].select_flow(hit.flow_id)  # type: ignore[attr-defined]
+        self.bell()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("continue", "step"):
+            hit = self.last_snapshot.hit if self.last_snapshot is not None else None
+            return hit is not None  # hidden from the footer without a hit
+        return True
+
+    def action_continue(self) -> None:
+        if self.source.continue_():
+            self.notify("Continuing.", timeout=2)
+        else:
+            self.notify("Not stopped at a breakpoint.", severity="warning", timeout=3)
+        self.refresh_panels()
+
+    def action_step(self) -> None:
+        if self.source.step():
+            self.notify("Stepping: breaks on the next response.", timeout=2)
+        else:
+            self.notify("Not stopped at a breakpoint.", severity="warning", timeout=3)
+        self.refresh_panels()
+
+    def action_add_breakpoint(self) -> None:
+        flows = self.panels["flows"]
+        current = getattr(flows, "filter_text", "")
+        value = f"response: {current}" if current else ""
+
+        def added(text: str | None) -> None:
+            if text:
+                bp = self.source.add_breakpoint(text)
+                self.notify(f"Breakpoint {bp.id}: {bp.text}", timeout=3)
+
+        self.push_screen(BreakpointDialog("New breakpoint (B lists them)", value), added)
+
+    def action_breakpoints(self) -> None:
+        self.push_screen(BreakpointsScreen(self.source))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_sections()))

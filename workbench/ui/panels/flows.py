@@ -123,6 +123,19 @@ class FlowsPanel(Panel):
             parts.append("follow off (G/End)")
         self.set_subtitle(" · ".join(parts))
 
+    @property
+    def filter_text(self) -> str:
+        return "" if self.filter.matches_all else self.filter.expression
+
+    def select_flow(self, flow_id: int) -> bool:
+        """Select a flow (a breakpoint hit); False if it is not shown (filtered out)."""
+        if not self.table.select_key(flow_id):
+            self.refresh_from(self.source.snapshot())  # it may have just arrived
+            if not self.table.select_key(flow_id):
+                return False
+        self.table.focus()
+        return True
+
     # -- filter -----------------------------------------------------------
 
     def on_input_changed(self, event: Input.Changed) -> None:

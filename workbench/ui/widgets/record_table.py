@@ -333,6 +333,16 @@ class RecordTable(ScrollView, can_focus=True):
         self.cursor = target
         self._scroll_to_cursor()
 
+    def select_key(self, key: Any) -> bool:
+        """Put the cursor on the row with this key (follow mode off)."""
+        for index in range(len(self.rows) - 1, -1, -1):
+            if self.row_key(self.rows[index]) == key:
+                self.follow = False
+                self.cursor = index
+                self._scroll_to_cursor()
+                return True
+        return False
+
     def action_cursor_up(self) -> None:
         self.follow = False
         self._move(-1)
