@@ -99,6 +99,14 @@ def _command_class(name: str) -> type:
                     help="products in the demo catalogue (default: 200)",
                 )
                 parser.add_argument(
+                    "--bugs",
+                    action="store_true",
+                    help=(
+                        "make the demo spider misbehave (callback errors, items without "
+                        "a price) to practise breakpoints on"
+                    ),
+                )
+                parser.add_argument(
                     "--slow-delay",
                     type=float,
                     default=0.5,
@@ -255,6 +263,8 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any]:
 
         spider = DemoSpider
         pages, slow = opts.pages, opts.slow_delay
+        if opts.bugs:
+            spargs.setdefault("bugs", "1")
 
         async def prepare() -> None:
             from workbench.demo.site import listen, url_of

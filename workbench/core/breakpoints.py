@@ -41,7 +41,7 @@ from scrapy import signals
 
 from workbench.core.events import Flow
 from workbench.core.extension import tap_for
-from workbench.core.filters import FlowFilter, parse_filter
+from workbench.core.filters import FilterError, FlowFilter, parse_filter
 from workbench.core.host import resume_engine
 
 if TYPE_CHECKING:
@@ -71,16 +71,23 @@ def parse_breakpoint(text: str) -> tuple[str, str]:
     text = text.strip()
     kind, expression = "response", text
     head, sep, rest = text.partition(":")
-    if head.strip().lower() in KINDS and (sep or not rest):
-        kind, expression = head.strip().lower(), rest.strip()
-    elif not sep and text.lower() in KINDS:
+    word = head.strip().lower()
+    if sep and word in KINDS and not rest.startswith("//"):
+        kind, expression = word, rest.strip()
+    elif sep and word.isalpha() and (not rest or rest[0].isspace()):
+        raise ValueError(f"unknown breakpoint kind {head.strip()!r}; kinds: {', '.join(KINDS)}")
+    elif text.lower() in KINDS:
         kind, expression = text.lower(), ""
     if kind == "response" and not expression:
         raise ValueError(
             "a response breakpoint needs an expression (for example '~s 404' or '~a'); "
             f"kinds: {', '.join(KINDS)}"
         )
-    parse_filter(expression)  # raises FilterError
+    try:
+        parse_filter(expression)
+    except FilterError as exc:  # the column in what the user typed
+        offset = text.find(expression) if expression else 0
+        raise FilterError(exc.message, exc.position + max(offset, 0), text) from None
     return kind, expression
 
 
@@ -252,7 +259,7 @@ class Breakpoints:
         body = response.body
         for bp in active:
             assert bp.filter is not None
-            if bp.filter.match(flow, lambda _flow: body):
+            if bp.filter(flow, lambda _flow: body):
                 self.tap.received(response, request)  # keep the decoded body for the UI
                 hit = self._hit(bp, flow, response=response, request=request)
                 hit.release = asyncio.get_running_loop().create_future()
@@ -270,7 +277,7 @@ class Breakpoints:
         for bp in active:
             assert bp.filter is not None
             if not bp.expression or (
-                flow is not None and bp.filter.match(flow, self.tap.recorder.body_bytes)
+                flow is not None and bp.filter(flow, self.tap.recorder.body_bytes)
             ):
                 return self._hit(
                     bp,
@@ -295,7 +302,7 @@ class Breakpoints:
         subject = _ItemSubject(flow, type(item).__name__, _item_fields(item))
         for bp in active:
             assert bp.filter is not None
-            if bp.filter.match(subject, self.tap.recorder.body_bytes):
+            if bp.filter(subject, self.tap.recorder.body_bytes):
                 return self._hit(
                     bp,
                     flow,
@@ -362,7 +369,11 @@ class BreakpointMiddleware:
 
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Any:
         # Sync on the fast path; Scrapy awaits the coroutine returned on a hit.
-        hit = self.breakpoints.check_response(response, request)
+        try:
+            hit = self.breakpoints.check_response(response, request)
+        except Exception:  # a breakpoint must never break the crawl
+            logger.exception("Checking response breakpoints failed")
+            return response
         if hit is None:
             return response
         return self._hold(hit, response)
@@ -394,15 +405,24 @@ class BreakpointExtension:
         return items[-1].id if len(items) else None
 
     def spider_error(self, failure: Failure, response: Response | None, spider: Any) -> None:
-        self.breakpoints.check_error(failure, response)
+        try:
+            self.breakpoints.check_error(failure, response)
+        except Exception:
+            logger.exception("Checking breakpoints failed")
 
     def item_scraped(self, item: Any, response: Response | None, spider: Any) -> None:
-        self.breakpoints.check_item("item", item, response, self._last_item_id())
+        try:
+            self.breakpoints.check_item("item", item, response, self._last_item_id())
+        except Exception:
+            logger.exception("Checking breakpoints failed")
 
     def item_dropped(
         self, item: Any, response: Response | None, exception: BaseException, spider: Any
     ) -> None:
-        self.breakpoints.check_item("dropped", item, response, self._last_item_id())
+        try:
+            self.breakpoints.check_item("dropped", item, response, self._last_item_id())
+        except Exception:
+            logger.exception("Checking breakpoints failed")
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         self.breakpoints.release_all()

@@ -7,6 +7,10 @@ each for the flaky and the legacy page, and one ``AssetItem`` for the logo:
 see :func:`expected_item_count`.  The JSON API pages yield no items; the
 number of API records read goes to the ``demo/api_records`` stat.
 
+With ``-a bugs=1`` (``workbench demo --bugs``) the spider makes deliberate
+mistakes to practise breakpoints on: products whose id is a multiple of 13
+raise in the callback, and multiples of 7 (not of 13) lose their price.
+
 This module imports nothing from ``workbench`` so that ``runspider`` can load
 it from its path alone.
 """
@@ -58,7 +62,9 @@ class DemoSpider(scrapy.Spider):
     allowed_domains = ["127.0.0.1"]
     custom_settings = {}  # nothing hidden: the defaults (retries, redirects, ...) apply
 
-    def __init__(self, url: str | None = None, api: str = "1", *args, **kwargs) -> None:
+    def __init__(
+        self, url: str | None = None, api: str = "1", bugs: str = "0", *args, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         if not url:
             raise ValueError(
@@ -68,6 +74,10 @@ class DemoSpider(scrapy.Spider):
         if str(api) not in ("0", "1"):
             raise ValueError(f'DemoSpider argument api must be "0" or "1", not {api!r}')
         self.api = str(api) == "1"
+        if str(bugs) not in ("0", "1"):
+            raise ValueError(f'DemoSpider argument bugs must be "0" or "1", not {bugs!r}')
+        # bugs=1: deliberate mistakes to practise breakpoints on (see parse_product)
+        self.bugs = str(bugs) == "1"
 
     async def start(self):
         yield scrapy.Request(self.url, callback=self.parse)
@@ -105,11 +115,18 @@ class DemoSpider(scrapy.Spider):
             ).get()
 
         rating = response.css("p.star-rating::attr(class)").get("").split()
+        pid = int(response.css("article.product_page::attr(data-id)").get())
+        price_css = "p.price::text"
+        if self.bugs:
+            if pid % 13 == 0:  # a callback error
+                raise ValueError(f"cannot parse the rating of product {pid}: {rating!r}")
+            if pid % 7 == 0:  # an item without a price: a selector that misses
+                price_css = "span.price::text"
         yield Product(
             url=response.url,
-            id=int(response.css("article.product_page::attr(data-id)").get()),
+            id=pid,
             name=response.css("h1::text").get(),
-            price=_price(response.css("p.price::text").get()),
+            price=_price(response.css(price_css).get()),
             availability=response.css("p.availability::text").get(),
             rating=rating[-1] if len(rating) > 1 else None,
             upc=info("UPC"),
