@@ -7,7 +7,9 @@ import logging
 
 from scrapy.http import Headers
 
+from workbench.core.breakpoints import Breakpoint, Hit, parse_breakpoint
 from workbench.core.events import Flow, ItemRecord, LogRecord
+from workbench.core.filters import parse_filter
 from workbench.core.host import CrawlStatus
 from workbench.core.queue import QueuedRequest, QueueGroup, QueueView, SlotState
 from workbench.core.recorder import StoredBody
@@ -158,6 +160,9 @@ class FakeSource:
         self.paused = state == "paused"
         self.stopped = False
         self.started = False
+        self.bps: list[Breakpoint] = []
+        self.hits: list[Hit] = []
+        self.bp_version = 0
 
     async def start(self) -> None:
         self.started = True
@@ -200,6 +205,9 @@ class FakeSource:
             body_bytes=4096,
             bodies_evicted=0,
             history=history,
+            hit=self.hits[0] if self.hits else None,
+            hits_waiting=len(self.hits),
+            breakpoints_version=self.bp_version,
         )
 
     def flows_since(self, cursor: int) -> list[Flow]:
@@ -259,3 +267,63 @@ class FakeSource:
         self.stopped = True
         self.state = "closing"
         return True
+
+    # -- breakpoints (data only: no crawl behind them) --------------------------
+
+    def breakpoints(self) -> list[Breakpoint]:
+        return list(self.bps)
+
+    def add_breakpoint(self, text: str) -> Breakpoint:
+        kind, expression = parse_breakpoint(text)
+        bp = Breakpoint(len(self.bps) + 1, kind, expression, filter=parse_filter(expression))
+        self.bps.append(bp)
+        self.bp_version += 1
+        return bp
+
+    def edit_breakpoint(self, bp_id: int, text: str) -> Breakpoint:
+        kind, expression = parse_breakpoint(text)
+        bp = next(b for b in self.bps if b.id == bp_id)
+        bp.kind, bp.expression = kind, expression
+        self.bp_version += 1
+        return bp
+
+    def remove_breakpoint(self, bp_id: int) -> None:
+        self.bps = [b for b in self.bps if b.id != bp_id]
+        self.bp_version += 1
+
+    def toggle_breakpoint(self, bp_id: int) -> bool:
+        bp = next(b for b in self.bps if b.id == bp_id)
+        bp.enabled = not bp.enabled
+        self.bp_version += 1
+        return bp.enabled
+
+    def hit(self, flow_id: int, kind: str = "response", error: str | None = None) -> Hit:
+        """Pretend a breakpoint fired on a flow."""
+        if not self.bps:
+            self.add_breakpoint("~s 404")
+        flow = self.flow(flow_id)
+        hit = Hit(
+            id=len(self.hits) + 1,
+            breakpoint_id=self.bps[0].id,
+            kind=kind,
+            description=self.bps[0].text,
+            flow_id=flow_id,
+            item_id=None,
+            time=T0 + 60,
+            error=error,
+            url=flow.url if flow else None,
+        )
+        self.hits.append(hit)
+        self.paused = True
+        return hit
+
+    def continue_(self) -> bool:
+        if not self.hits:
+            return False
+        self.hits.pop(0)
+        if not self.hits:
+            self.paused = False
+        return True
+
+    def step(self) -> bool:
+        return self.continue_()
