@@ -113,7 +113,7 @@ async def test_response_breakpoint_holds_the_response_before_its_callback(demo_u
     assert flow.items == [] and source.host.engine.paused
     # ... the body is already kept for the UI, and the shell gets the live response
     assert b"No. 5" in source.body(flow.id).body
-    response, request, _, note = source.shell_target(flow.id)
+    response, _, _, note = source.shell_target(flow.id)
     assert response is hit.context["response"] and "callback has not run" in note
     assert await continue_to_end(source) == 1  # this one only
     assert flow.items, "the callback ran after continue"

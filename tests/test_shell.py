@@ -56,7 +56,7 @@ class Browser:
 
 async def test_namespace_names_and_help(demo_url):
     source = await paused_crawl(demo_url)
-    response, request, extra, _ = source.shell_target(None)
+    response, _, extra, _ = source.shell_target(None)
     ns = ShellNamespace(
         source.host.crawler, asyncio.get_running_loop(), response=response, extra=extra
     )
@@ -163,7 +163,7 @@ def run_in_ns(code: list[str], seen: dict):
         seen["banner"] = banner
         seen["history"] = history
         for line in code:
-            exec(line, ns.vars)  # noqa: S102 - test input
+            exec(line, ns.vars)
         seen["vars"] = dict(ns.vars)
 
     return console
