@@ -17,6 +17,11 @@ ANSI = re.compile(
 )
 
 
+def _controlling_tty() -> None:
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class PtyProcess:
     def __init__(self, argv: list[str], cwd: str, env: dict[str, str], size=(45, 160)) -> None:
         self.master, slave = os.openpty()
@@ -30,7 +35,9 @@ class PtyProcess:
             stderr=slave,
             cwd=cwd,
             env=env,
-            start_new_session=True,
+            # a session of its own, with the pty as its controlling terminal, as
+            # in a real terminal: Ctrl-C typed in cooked mode becomes SIGINT
+            preexec_fn=_controlling_tty,
             close_fds=True,
         )
         os.close(slave)

@@ -233,14 +233,11 @@ async def test_ctrl_c_interrupts_shell_code_not_the_app(demo_url):
     seen: dict = {}
 
     def console(ns, banner, history, manager):
-        manager._set_running(True)  # as IPython's pre_run_cell does
         try:
             while True:  # a long loop in the shell
                 pass
         except KeyboardInterrupt:
             seen["interrupted"] = True
-        finally:
-            manager._set_running(False)
 
     manager = ShellManager(source.host.create, asyncio.get_running_loop(), console=console)
     loop = asyncio.get_running_loop()

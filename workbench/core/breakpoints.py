@@ -205,7 +205,12 @@ class Breakpoints:
         return bp
 
     def remove(self, bp_id: int) -> None:
+        """Delete a breakpoint; its hits waiting behind the current one are let go."""
         self.items = [bp for bp in self.items if bp.id != bp_id]
+        current = self.current
+        for hit in [h for h in self.pending if h.breakpoint_id == bp_id and h is not current]:
+            self.pending.remove(hit)
+            self._release(hit)
         self.version += 1
 
     def toggle(self, bp_id: int) -> bool:

@@ -73,8 +73,6 @@ def ipython_console(
     shell.autoawait = True
     shell.confirm_exit = False  # Ctrl-D goes straight back to workbench
     ns.live = lambda: shell.user_ns  # embedding copies the namespace: fetch() rebinds there
-    shell.events.register("pre_run_cell", lambda *_: manager._set_running(True))
-    shell.events.register("post_run_cell", lambda *_: manager._set_running(False))
     pt_history = getattr(getattr(shell, "pt_app", None), "history", None)
     if pt_history is not None:
         for line in history:
@@ -82,7 +80,6 @@ def ipython_console(
     try:
         shell(local_ns=namespace, global_ns=namespace)
     finally:
-        manager._set_running(False)
         with contextlib.suppress(Exception):
             shell.history_manager.end_session()
         InteractiveShellEmbed.clear_instance()
@@ -108,7 +105,6 @@ class ShellManager:
         self.history: list[str] = []  # lines offered to the next shell's history
         self.offered: dict[str, Any] = {}  # names offered to the next shell
         self._thread: threading.Thread | None = None
-        self._running_code = False
         self._namespace: ShellNamespace | None = None
 
     # -- what other parts of workbench hand to the shell -----------------------
@@ -241,9 +237,6 @@ class ShellManager:
             raise RuntimeError("no shell is open")
         return ns.run(coro)
 
-    def _set_running(self, running: bool) -> None:
-        self._running_code = running
-
     @contextlib.contextmanager
     def _forward_sigint(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
@@ -252,8 +245,10 @@ class ShellManager:
         previous = signal.getsignal(signal.SIGINT)
 
         def handler(signum: int, frame: Any) -> None:
+            # SIGINT only comes while the terminal is in cooked mode, that is
+            # while shell code runs (prompt_toolkit reads keys in raw mode)
             thread = self._thread
-            if thread is not None and thread.is_alive() and self._running_code:
+            if thread is not None and thread.is_alive():
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
                     ctypes.c_ulong(thread.ident or 0), ctypes.py_object(KeyboardInterrupt)
                 )
