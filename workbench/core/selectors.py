@@ -22,8 +22,9 @@ jmespath on a JSON body, the pretty-printed JSON (``"pretty"``).
 - css/xpath: best effort.  An element is located from lxml's ``sourceline``
   (the line where its start tag ends) and the first ``<tag`` on that line at
   or after the previous element; the span is its start tag.  libxml2 stops
-  counting lines at 65535, so past that line elements are found by searching
-  forward from the previous one.  Implied elements (``tbody``, a missing
+  counting lines at 65535, so past that line the k-th element of a tag is
+  taken to be the k-th ``<tag`` of the text (tags in comments or scripts, or
+  implied ones, throw that off).  Implied elements (``tbody``, a missing
   ``body``) highlight their whole line.  Text and attribute values are
   searched for after their element's start tag (attribute values inside it).
   Computed values (``count()``, ``name()``) have no span.
@@ -53,6 +54,7 @@ from array import array
 from dataclasses import dataclass
 from typing import Any
 
+import jmespath
 import parsel
 from lxml import etree
 from scrapy.http import Headers, TextResponse
@@ -137,7 +139,6 @@ def _one_line(text: str, limit: int = ERROR_LIMIT) -> str:
 def error_message(kind: str, exc: BaseException) -> str:
     """A one-line, useful message for an invalid expression."""
     import cssselect
-    import jmespath.exceptions
 
     if isinstance(exc, cssselect.SelectorError):
         return _one_line(f"Invalid CSS selector: {exc}")
@@ -417,9 +418,13 @@ class SelectorDocument:
         spans: list[Span] = []
         self._pretty_json()
         if self._pretty is not None:
+            # Scrapy's selector copies string results (through a new response), so
+            # positions come from the objects of the parsed document themselves.
+            nodes = jmespath.search(expression, selector.root)
+            nodes = [] if nodes is None else nodes if isinstance(nodes, list) else [nodes]
             used: dict[int, int] = {}
-            for item in found[:MAX_SPANS]:
-                key = id(item.root)
+            for node in nodes[:MAX_SPANS]:
+                key = id(node)
                 places = self._pretty[1].get(key)
                 if not places:
                     continue
@@ -514,6 +519,7 @@ class _NodeLocator:
         self.html = document.response is not None and document.response.selector.type == "html"
         self.floor = 0  # results come in document order: search after the last one
         self.found: dict[Any, Span | None] = {}
+        self.capped: dict[Any, tuple[dict[Any, int], list[int]]] = {}
 
     def spans(self, nodes: Any) -> list[Span]:
         out = []
@@ -562,9 +568,12 @@ class _NodeLocator:
         text = self.text
         line_start, line_end = self._line(sourceline)
         match = None
-        if sourceline >= LINE_CAP:  # libxml2 stopped counting: search on from the last one
-            begin = max(floor, line_start)
-            match = pattern.search(text, begin, begin + 16 * SEARCH_WINDOW)
+        if sourceline >= LINE_CAP:  # libxml2 stopped counting lines: count the tags
+            start = self._capped(element, pattern)
+            if start is None:
+                return None, False
+            close = text.find(">", start, start + SEARCH_WINDOW)
+            return (start, close + 1 if close >= 0 else start + 1), True
         else:
             match = pattern.search(text, max(floor, line_start), line_end)
             if match is None:  # the start tag began on an earlier line
@@ -576,6 +585,22 @@ class _NodeLocator:
             return ((line_start, line_end) if line_end > line_start else None), False
         close = text.find(">", match.end(), match.end() + SEARCH_WINDOW)
         return (match.start(), (close + 1 if close >= 0 else match.end())), True
+
+    def _capped(self, element: Any, pattern: re.Pattern[str]) -> int | None:
+        """Where an element past line 65535 starts: the k-th ``<tag`` of the text
+        from that line on, for the k-th element of that tag from that line on."""
+        tag = element.tag
+        if tag not in self.capped:
+            root = element.getroottree().getroot()
+            elements = [e for e in root.iter(tag) if (e.sourceline or 0) >= LINE_CAP]
+            begin = self._line(LINE_CAP)[0]
+            self.capped[tag] = (
+                {e: index for index, e in enumerate(elements)},
+                [m.start() for m in pattern.finditer(self.text, begin)],
+            )
+        order, places = self.capped[tag]
+        index = order.get(element)
+        return places[index] if index is not None and index < len(places) else None
 
     def string(self, value: Any) -> Span | None:
         parent = value.getparent()
