@@ -34,8 +34,8 @@ EXAMPLES = {
     "jmespath": "a JMESPath query on the JSON body, e.g. items[*].name",
 }
 HINT = (
-    "ctrl+t kind (css → xpath → re → jmespath)  ·  Enter evaluate now  ·  "
-    "ctrl+y copy as Python  ·  ctrl+n next match  ·  Tab body  ·  Esc back"
+    "ctrl+t next kind  ·  Enter run now  ·  ctrl+y copy as Python  ·  "
+    "ctrl+n next match  ·  Tab to the body  ·  Esc back"
 )
 VALUE_WIDTH = 300  # characters of each value shown in the list
 
@@ -83,7 +83,7 @@ class SelectorScreen(Screen[None]):
         border-title-color: $text; border-title-style: bold;
     }
     SelectorScreen #results:focus-within { border: round $primary; }
-    SelectorScreen #results.-stale #values { color: $text-disabled; text-style: dim; }
+    SelectorScreen #results.-stale Static { color: $text-disabled; text-style: dim; }
     SelectorScreen #body-view {
         width: 3fr; border: round $primary 50%;
         border-title-color: $text; border-title-style: bold;
@@ -273,20 +273,20 @@ class SelectorScreen(Screen[None]):
             return Text(f"Type {EXAMPLES[result.kind]}", style="dim")
         count = fmt.number(result.count) + ("+" if result.count_capped else "")
         noun = "match" if result.count == 1 else "matches"
-        text = Text.assemble(
-            (f"{count} {noun}", "bold green" if result.count else "bold yellow"),
-            (f"  in {result.took * 1000:.0f} ms", "dim"),
-        )
+        text = Text(f"{count} {noun}", style="bold green" if result.count else "bold yellow")
+        if result.took >= 0.1:  # worth knowing when a selector is slow
+            text.append(f"  in {result.took:.1f} s", style="dim")
         if result.truncated:
             text.append(f"  (first {fmt.number(len(result.values))} listed)", style="dim")
         text.append("\n")
         text.append(clean_line(result.python_line, 2000), style="cyan")
         if result.note:
             text.append("\n" + clean_line(result.note, 300), style="yellow")
+        text.append("\n")
         return text
 
     def _values(self, result: SelectorResult) -> Text:
-        text = Text(no_wrap=True, overflow="ellipsis")
+        text = Text()
         width = len(str(len(result.values)))
         for index, value in enumerate(result.values, start=1):
             if index > 1:
