@@ -105,8 +105,9 @@ def decode_body(url: str, headers: Headers | None, body: bytes) -> DecodedBody:
     kind = _kind(content_type, text_response, body)
     if kind == "binary":
         return DecodedBody(None, kind, content_type)
+    text_cls: type[TextResponse] = cls if issubclass(cls, TextResponse) else TextResponse
     try:
-        response = (cls if text_response else TextResponse)(url=url, headers=headers, body=body)
+        response = text_cls(url=url, headers=headers, body=body)
     except Exception:  # e.g. a URL Scrapy refuses: decode as UTF-8 at least
         response = TextResponse(url="about:blank", body=body, encoding="utf-8")
     return DecodedBody(response, kind, content_type)
