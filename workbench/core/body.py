@@ -95,6 +95,42 @@ def rebuild_response(
     return cls(url=url, status=status, headers=headers, body=body, request=request)
 
 
+@dataclass(frozen=True, slots=True)
+class DecodedBody:
+    """A stored body with Scrapy's response object rebuilt around it.
+
+    ``response`` is what the spider's callback received: the class Scrapy's
+    ``responsetypes`` picks from the headers, URL and body (a plain
+    :class:`TextResponse` when that class is not a text one but the body is
+    text), so ``response.encoding`` and ``response.text`` follow Scrapy's
+    rules.  It is ``None`` for binary and empty bodies.  Building it is cheap:
+    decoding only happens when ``response.text`` is read.
+    """
+
+    response: TextResponse | None
+    kind: str  # "html", "json", "xml", "javascript", "text", "binary", "empty"
+    content_type: str
+
+
+def decode_body(url: str, headers: Headers | None, body: bytes) -> DecodedBody:
+    """Rebuild the Scrapy response for ``body`` (see :class:`DecodedBody`)."""
+    if not body:
+        return DecodedBody(None, "empty", "")
+    headers = headers if headers is not None else Headers()
+    cls = response_class(url, headers, body)
+    content_type = (headers.get(b"Content-Type") or b"").decode("latin-1")
+    text_response = issubclass(cls, TextResponse)
+    kind = _kind(content_type, text_response, body)
+    if kind == "binary":
+        return DecodedBody(None, kind, content_type)
+    text_cls: type[TextResponse] = cls if issubclass(cls, TextResponse) else TextResponse
+    try:
+        response = text_cls(url=url, headers=headers, body=body)
+    except Exception:  # e.g. a URL Scrapy refuses: decode as UTF-8 at least
+        response = TextResponse(url="about:blank", body=body, encoding="utf-8")
+    return DecodedBody(response, kind, content_type)
+
+
 def render_body(
     url: str,
     headers: Headers | None,
@@ -105,24 +141,20 @@ def render_body(
     size = original_size if original_size is not None else len(body)
     if not body:
         return RenderedBody("", None, "empty", None, size, "empty body")
-    headers = headers if headers is not None else Headers()
-    cls = response_class(url, headers, body)
-    content_type = (headers.get(b"Content-Type") or b"").decode("latin-1")
-    text_response = issubclass(cls, TextResponse)
-    kind = _kind(content_type, text_response, body)
+    decoded = decode_body(url, headers, body)
+    kind = decoded.kind
     notes = []
     if len(body) < size:
         notes.append(f"{human_size(len(body))} of {human_size(size)} kept")
-    if kind == "binary":
+    if decoded.response is None:
         text = hexdump(body)
         if len(body) > HEX_LIMIT:
             notes.append(f"hex of the first {human_size(HEX_LIMIT)}")
         return RenderedBody(text, None, kind, None, size, "; ".join(notes) or "binary")
     encoding = None
     try:
-        response = (cls if text_response else TextResponse)(url=url, headers=headers, body=body)
-        encoding = response.encoding
-        text = response.text
+        encoding = decoded.response.encoding
+        text = decoded.response.text
     except Exception:
         text = body.decode("utf-8", errors="replace")
         encoding = "utf-8 (replacement)"

@@ -33,6 +33,7 @@ from workbench.ui.screens.breakpoints import BreakpointDialog, BreakpointsScreen
 from workbench.ui.screens.dialogs import ConfirmScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen
+from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.status_bar import StatusBar
 from workbench.ui.widgets.record_table import RecordTable
 
@@ -178,6 +179,8 @@ class WorkbenchApp(App[None]):
     # -- the refresh loop (the UI pulls) ----------------------------------------
 
     def refresh_panels(self) -> None:
+        if not self.screen_stack:  # the app is closing: a last timer fired after the screens
+            return
         began = time.perf_counter()
         try:
             snapshot = self.source.snapshot()
@@ -428,6 +431,7 @@ class WorkbenchApp(App[None]):
                 sections.append((f"{title.split(' ', 1)[1]} panel", list(panel_cls.BINDINGS)))
         sections.append(("Tables", list(RecordTable.BINDINGS)))
         sections.append(("Flow detail (Enter on a flow)", list(FlowDetailScreen.BINDINGS)))
+        sections.append(("Selector playground (p on a flow)", list(SelectorScreen.BINDINGS)))
         return sections
 
     # -- messages -----------------------------------------------------------------

@@ -15,6 +15,7 @@ from workbench.core.sanitize import clean_line
 from workbench.core.source import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel
+from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.widgets.record_table import Column, RecordTable
 
 COLUMNS = [
@@ -52,6 +53,7 @@ class FlowsPanel(Panel):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f,slash", "focus_filter", "Filter", tooltip="Filter flows (mitmproxy syntax)"),
         Binding("escape", "leave_filter", "Back to list", show=False),
+        Binding("p", "selectors", "Selectors", show=False, tooltip="Selector playground on a flow"),
     ]
 
     DEFAULT_CSS = """
@@ -167,3 +169,8 @@ class FlowsPanel(Panel):
 
     def action_leave_filter(self) -> None:
         self.table.focus()
+
+    def action_selectors(self) -> None:
+        flow = self.table.current()
+        if flow is not None:
+            self.app.push_screen(SelectorScreen(self.source, flow))

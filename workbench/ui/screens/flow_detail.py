@@ -19,6 +19,7 @@ from workbench.core.sanitize import clean, clean_line
 from workbench.core.source import Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.items import value_text
+from workbench.ui.screens.selectors import SelectorScreen
 
 SYNTAX_LIMIT = 200_000  # characters highlighted at most; beyond that, plain text
 
@@ -61,6 +62,7 @@ class FlowDetailScreen(Screen[None]):
         Binding("4", "tab('produced')", "Produced", show=False),
         Binding("5", "tab('error')", "Error", show=False),
         Binding("tab", "next_tab", "Next tab"),
+        Binding("p", "selectors", "Selectors", tooltip="Selector playground on this response"),
     ]
 
     DEFAULT_CSS = """
@@ -223,6 +225,9 @@ class FlowDetailScreen(Screen[None]):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+
+    def action_selectors(self) -> None:
+        self.app.push_screen(SelectorScreen(self.source, self.flow))
 
     def action_next_tab(self) -> None:
         tabs = ["request", "response", "body", "produced", "error"]
