@@ -14,10 +14,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from workbench.core.curl import CurlError, flow_to_curl, inject_curl, spider_callbacks
 from workbench.core.events import Flow, ItemRecord, LogRecord
 from workbench.core.host import CrawlHost, CrawlStatus, ensure_reactor
 from workbench.core.queue import QueueView, queue_view
 from workbench.core.recorder import StoredBody
+from workbench.core.replay import ReplayResult, reload_spider, replay_flow
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,12 @@ class Source(Protocol):
     def stop(self) -> bool: ...
     async def start(self) -> None: ...
     def close(self) -> None: ...
+    # replay and curl: data in, data out (ValueError with a message on refusal)
+    async def replay(self, flow_id: int) -> ReplayResult: ...
+    def curl(self, flow_id: int) -> str: ...
+    def inject_curl(self, text: str, callback: str = "parse") -> str: ...
+    def reload_spider(self) -> str: ...
+    def callbacks(self) -> list[str]: ...
 
 
 class StatsHistory:
@@ -204,3 +212,36 @@ class LocalSource:
 
     def stop(self) -> bool:
         return self.host.stop()
+
+    # -- replay and curl -------------------------------------------------------
+
+    async def replay(self, flow_id: int) -> ReplayResult:
+        """Re-run the flow's callback on its stored response; diff with the original.
+
+        Raises ValueError (ReplayRefused) when the flow cannot be replayed."""
+        return await replay_flow(self.host.crawler, self.recorder, flow_id)
+
+    def curl(self, flow_id: int) -> str:
+        """The flow's request as a curl command (ValueError when it cannot be)."""
+        flow = self.flow(flow_id)
+        if flow is None:
+            raise CurlError(f"flow #{flow_id} is no longer kept")
+        return flow_to_curl(flow)
+
+    def inject_curl(self, text: str, callback: str = "parse") -> str:
+        """Queue the request of a curl command in the crawl; returns a message."""
+        return inject_curl(self.host.crawler, text, callback)
+
+    def reload_spider(self) -> str:
+        """Re-import the spider's module (ValueError on a SyntaxError, ImportError...)."""
+        return reload_spider(self.host.crawler)
+
+    def callbacks(self) -> list[str]:
+        """The spider's methods that can be callbacks, parse first."""
+        crawler = self.host.crawler
+        spider = getattr(crawler, "spider", None) if crawler is not None else None
+        if spider is None:
+            spider = getattr(crawler, "spidercls", None) if crawler is not None else None
+        if spider is None:
+            spider = self.host.spider if isinstance(self.host.spider, type) else None
+        return spider_callbacks(spider) if spider is not None else ["parse"]
