@@ -134,7 +134,10 @@ def request_from_curl(text: str, **kwargs: Any) -> tuple[Request, list[str]]:
             message = str(exc)
             if "required: url" in message:
                 raise CurlError("no URL in the curl command") from None
-            raise CurlError(message) from None
+            if message.startswith("There was an error parsing"):
+                raise CurlError(message) from None
+            # e.g. -H without "Name: value", -u without "user:password"
+            raise CurlError(f"cannot read the curl command: {message}") from None
         except Exception as exc:
             raise CurlError(f"cannot read the curl command: {type(exc).__name__}: {exc}") from None
     ignored: list[str] = []
