@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from workbench.core.sanitize import clean_line
 from workbench.core.source import Snapshot, Source
 from workbench.ui.panels.base import Panel
 from workbench.ui.panels.flows import FlowsPanel
@@ -22,9 +23,11 @@ from workbench.ui.panels.items import ItemsPanel
 from workbench.ui.panels.log import LogPanel
 from workbench.ui.panels.queue import QueuePanel
 from workbench.ui.panels.stats import StatsPanel
+from workbench.ui.screens.curl import NewRequestScreen
 from workbench.ui.screens.dialogs import ConfirmScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen
+from workbench.ui.screens.replay import ReplayScreen
 from workbench.ui.status_bar import StatusBar
 from workbench.ui.widgets.record_table import RecordTable
 
@@ -69,6 +72,7 @@ class WorkbenchApp(App[None]):
             tooltip="Quit (asks first while a crawl runs)",
         ),
         Binding("question_mark", "help", "Help", tooltip="Show every key"),
+        Binding("n", "new_request", "New request", show=False, tooltip="New request from curl"),
         Binding("1", "show_panel('flows')", "Flows", show=False, tooltip="Show the flows"),
         Binding("2", "show_panel('queue')", "Queue", show=False, tooltip="Show the queue"),
         Binding("3", "show_panel('items')", "Items", show=False, tooltip="Show the items"),
@@ -279,6 +283,7 @@ class WorkbenchApp(App[None]):
                 sections.append((f"{title.split(' ', 1)[1]} panel", list(panel_cls.BINDINGS)))
         sections.append(("Tables", list(RecordTable.BINDINGS)))
         sections.append(("Flow detail (Enter on a flow)", list(FlowDetailScreen.BINDINGS)))
+        sections.append(("Replay (r on a flow)", list(ReplayScreen.BINDINGS)))
         return sections
 
     # -- messages -----------------------------------------------------------------
@@ -308,6 +313,9 @@ class WorkbenchApp(App[None]):
             "Quit workbench", "q; asks first while a crawl runs", self.action_quit_app
         )
         yield SystemCommand("Show every key", "?", self.action_help)
+        yield SystemCommand(
+            "New request from curl", "n; paste a curl command", self.action_new_request
+        )
         for pane_id, title, _ in PANELS:
             name = title.split(" ", 1)[1]
             yield SystemCommand(
@@ -333,3 +341,12 @@ class WorkbenchApp(App[None]):
     def _follow_flows(self) -> None:
         self.action_show_panel("flows")
         self.panels["flows"].query_one("#flow-table", RecordTable).action_last()
+
+    # -- new request from curl ------------------------------------------------------
+
+    def action_new_request(self) -> None:
+        self.push_screen(NewRequestScreen(self.source), self._request_added)
+
+    def _request_added(self, message: str | None) -> None:
+        if message:
+            self.notify(clean_line(message, 500), title="Request added", timeout=6, markup=False)
