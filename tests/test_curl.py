@@ -132,7 +132,9 @@ async def test_injected_curl_request_becomes_a_flow(demo_url):
         source.inject_curl(f"curl '{url}'", "parse_nothing")
     message = source.inject_curl(f"curl '{url}' -H 'X-Debug: 1' --compressed", "parse_product")
     assert message.startswith(f"Queued GET {url} → parse_product.")
-    assert "paused" in message
+    assert "paused" in message and "offsite" not in message
+    elsewhere = source.inject_curl(f"curl {demo_url.replace('127.0.0.1', 'localhost')}x", "parse")
+    assert "not in allowed_domains: the offsite middleware may drop it" in elsewhere
     await asyncio.sleep(0.3)
     assert not any(f.url == url for f in host.recorder.flows)  # paused: still queued
     host.resume()

@@ -16,11 +16,11 @@ import io
 import shlex
 import warnings
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.utils.curl import curl_to_request_kwargs
 from scrapy.utils.request import request_to_curl
-from scrapy.utils.url import url_is_from_any_domain
 
 from workbench.core.events import Flow
 from workbench.core.rebuild import RebuildError, rebuild_request
@@ -175,6 +175,15 @@ def spider_callbacks(spider: Spider | type) -> list[str]:
     return names
 
 
+def _allowed(spider: Any, url: str) -> bool:
+    """Whether Scrapy's offsite middleware lets ``url`` through (host, any port)."""
+    allowed = [str(d).lower() for d in getattr(spider, "allowed_domains", None) or () if d]
+    if not allowed:
+        return True
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == d or host.endswith("." + d) for d in allowed)
+
+
 def inject_curl(crawler: Any, text: str, callback: str = "parse") -> str:
     """Add the request of a curl command to the running crawl; returns a message.
 
@@ -201,8 +210,7 @@ def inject_curl(crawler: Any, text: str, callback: str = "parse") -> str:
     message = f"Queued {request.method} {request.url} → {name}."
     if ignored:
         message += f" Ignored curl options: {' '.join(ignored)}."
-    allowed = getattr(spider, "allowed_domains", None)
-    if allowed and not url_is_from_any_domain(request.url, allowed):
+    if not _allowed(spider, request.url):
         message += " Its domain is not in allowed_domains: the offsite middleware may drop it."
     if engine.paused:
         message += " The crawl is paused: it leaves the queue when you resume."
