@@ -367,3 +367,14 @@ def test_requests_are_matched_by_method_and_url():
         (ADDED, "POST", "http://h/1"),
     ]
     assert rows[2].changed == ("callback",)
+
+
+@pytest.mark.parametrize(
+    "module", ["workbench.core.replay", "workbench.core.rebuild", "workbench.core.curl"]
+)
+def test_replay_modules_are_headless(module):
+    import subprocess
+
+    code = f"import sys, {module}; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -260,12 +260,15 @@ def original_requests(recorder: Recorder, flow: Flow) -> tuple[list[OutputReques
             callbacks.setdefault(key, child.callback)
             if any(name == "retry_times" for name, _ in child.meta):
                 retries[key] = retries.get(key, 0) + 1
-    requests = []
+    requests: list[OutputRequest] = []
+    seen: set[tuple[str, str]] = set()
     for method, url in flow.requests:
+        key = (method, url)
         # a retry is scheduled again with the same Referer: not the callback's output
-        if retries.get((method, url)) and any((r.method, r.url) == (method, url) for r in requests):
-            retries[(method, url)] -= 1
+        if key in seen and retries.get(key):
+            retries[key] -= 1
             continue
+        seen.add(key)
         requests.append(OutputRequest(method, url, callbacks.get((method, url))))
     notes = []
     if len(flow.requests) >= 1000:
