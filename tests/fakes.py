@@ -13,6 +13,7 @@ from workbench.core.filters import parse_filter
 from workbench.core.host import CrawlStatus
 from workbench.core.queue import QueuedRequest, QueueGroup, QueueView, SlotState
 from workbench.core.recorder import StoredBody
+from workbench.core.replay import ReplayResult
 from workbench.core.source import Sample, Snapshot
 
 T0 = 1_790_000_000.0  # a fixed wall-clock time (UTC)
@@ -163,6 +164,9 @@ class FakeSource:
         self.bps: list[Breakpoint] = []
         self.hits: list[Hit] = []
         self.bp_version = 0
+        self.replays = 0
+        self.reloads = 0
+        self.injected: list[tuple[str, str, str]] = []
 
     async def start(self) -> None:
         self.started = True
@@ -327,3 +331,79 @@ class FakeSource:
 
     def step(self) -> bool:
         return self.continue_()
+
+    # -- replay and curl (canned, deterministic) -------------------------------
+
+    async def replay(self, flow_id: int) -> ReplayResult:
+        self.replays += 1
+        return fake_replay(self.flow(flow_id))
+
+    def curl(self, flow_id: int) -> str:
+        flow = self.flow(flow_id)
+        if flow is None:
+            raise ValueError(f"flow #{flow_id} is no longer kept")
+        if "\x1b" in flow.url:
+            raise ValueError(f"flow #{flow_id} cannot be exported: a test refusal")
+        return f"curl -X {flow.method} '{flow.url}' -H 'User-Agent: Scrapy/2.19.0'"
+
+    def inject_curl(self, text: str, callback: str = "parse") -> str:
+        from workbench.core.curl import request_from_curl
+
+        if callback not in self.callbacks():
+            raise ValueError(f"the spider has no method {callback!r}")
+        request, _ = request_from_curl(text)
+        self.injected.append((request.method, request.url, callback))
+        return f"Queued {request.method} {request.url} → {callback}."
+
+    def reload_spider(self) -> str:
+        self.reloads += 1
+        return "Reloaded DemoSpider from /tmp/demo.py."
+
+    def callbacks(self) -> list[str]:
+        return ["parse", "parse_listing", "parse_product"]
+
+
+def fake_replay(flow: Flow | None) -> ReplayResult:
+    """A replay with every kind of row (or an error for a flow whose callback failed)."""
+    from workbench.core.replay import (
+        ADDED,
+        CHANGED,
+        REMOVED,
+        SAME,
+        DiffRow,
+        OutputItem,
+        OutputRequest,
+        ReplayError,
+        ReplayResult,
+        diff_items,
+    )
+
+    assert flow is not None
+    product = dict(_items()[0].fields)
+    original = [OutputItem("Product", tuple(product.items()))]
+    if flow.callback_error:
+        error = ReplayError("ValueError", "price missing", TRACEBACK)
+        rows, rule = diff_items(original[:0], [])
+        return ReplayResult(
+            flow.id, flow.url, flow.callback or "parse", (), (), error, flow.callback_error,
+            tuple(rows), rule, (), 0.004,
+        )  # fmt: skip
+    changed = OutputItem("Product", tuple({**product, "price": 13.0, "rating": None}.items()))
+    extra = OutputItem("PageItem", (("url", BASE + "/product/1.html#reviews"), ("kind", "reviews")))
+    rows = [
+        DiffRow("item", CHANGED, original[0], changed, ("price", "rating")),
+        DiffRow("item", ADDED, None, extra),
+        DiffRow(
+            "request",
+            SAME,
+            OutputRequest("GET", BASE + "/product/2.html", "parse_product"),
+            OutputRequest("GET", BASE + "/product/2.html", "parse_product"),
+        ),
+        DiffRow("request", REMOVED, OutputRequest("GET", BASE + "/next.html", "parse"), None),
+        DiffRow("request", ADDED, None, OutputRequest("GET", BASE + "/reviews/1", "parse")),
+    ]
+    return ReplayResult(
+        flow.id, flow.url, flow.callback or "parse", (changed, extra),
+        tuple(r.replayed for r in rows[2:] if r.replayed), None, None, tuple(rows),
+        "items matched by position", ("1 of the original's items are no longer kept",), 0.012,
+    )  # fmt: skip

@@ -80,7 +80,10 @@ class PtyProcess:
                     return match
                 raise AssertionError(f"process exited before {pattern!r}:\n{self.text[-3000:]}")
             self._pump(0.1)
-        raise AssertionError(f"timed out waiting for {pattern!r}:\n{self.text[-3000:]}")
+        raise AssertionError(
+            f"timed out waiting for {pattern!r}:\n{self.text[-3000:]}\n"
+            f"last bytes: {bytes(self.raw[-600:])!r}"
+        )
 
     def send(self, data: str) -> None:
         os.write(self.master, data.encode())

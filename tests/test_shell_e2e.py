@@ -56,8 +56,12 @@ def test_shell_on_a_response_fetch_await_ctrl_c_then_back(tmp_path):
             term.drain(0.1)
         term.send("\x03")  # Ctrl-C in the long loop: interrupts it, not the app
         term.expect(r"KeyboardInterrupt", timeout=20)
+        # type only at a prompt, as a person does (keys typed while code runs are
+        # read by the terminal in cooked mode, not by the shell)
+        term.expect(PROMPT.format(n=7), timeout=20)
         term.send("n > 0\r")
         term.expect(r"Out\[7\]: True", timeout=20)
+        term.expect(PROMPT.format(n=8), timeout=20)
         term.send("\x04")  # Ctrl-D: back to the TUI, the crawl resumes
         term.expect(r"■ finished", timeout=120)
         term.send("q")
@@ -110,6 +114,7 @@ def test_inspect_response_in_spider_code(tmp_path):
             term.expect(r"Out\[1\]: '.*/product/3\.html'", timeout=20)
             term.send("fetch(response.urljoin('/product/9.html')); response.status\r")
             term.expect(r"Out\[2\]: 200", timeout=20)
+            term.expect(PROMPT.format(n=3), timeout=20)
             term.send("exit()\r")
             term.expect(r"■ finished", timeout=60)
             term.send("q")
@@ -137,6 +142,7 @@ def test_pdb_breaks_on_a_spider_error_and_opens_the_shell_on_it(tmp_path):
         term.expect(PROMPT.format(n=1), timeout=30)
         term.send("type(exception).__name__, response.url.rsplit('/', 1)[1]\r")
         term.expect(r"Out\[1\]: \('ValueError', '13\.html'\)", timeout=20)
+        term.expect(PROMPT.format(n=2), timeout=20)
         term.raw.clear()  # only what the app draws from now on
         term.send("\x04")
         term.expect(r"c continue", timeout=20)  # back in the app, still at the breakpoint

@@ -43,3 +43,37 @@ def test_snapshot(snap_compare, name, keys):
 
 def test_snapshot_finished(snap_compare):
     assert snap_compare(make_app("finished"), press=["wait:200"], terminal_size=SIZE)
+
+
+def source_with_breakpoints() -> FakeSource:
+    source = FakeSource()
+    source.add_breakpoint("~s 404")
+    source.add_breakpoint("error: ~u /product/")
+    source.add_breakpoint("item: ~it Product & !~f price")
+    source.toggle_breakpoint(2)
+    return source
+
+
+def test_snapshot_breakpoint_hit(snap_compare):
+    source = source_with_breakpoints()
+    source.hit(4)  # the 404 flow
+    app = WorkbenchApp(source, autostart=False)
+    assert snap_compare(app, press=["wait:200"], terminal_size=SIZE)
+
+
+def test_snapshot_breakpoint_hit_on_an_error(snap_compare):
+    source = source_with_breakpoints()
+    source.hit(9, kind="error", error="ValueError: price missing")
+    app = WorkbenchApp(source, autostart=False)
+    assert snap_compare(app, press=["wait:200"], terminal_size=SIZE)
+
+
+def test_snapshot_breakpoints_list(snap_compare):
+    app = WorkbenchApp(source_with_breakpoints(), autostart=False)
+    assert snap_compare(app, press=["wait:200", "B", "wait:100"], terminal_size=SIZE)
+
+
+def test_snapshot_breakpoint_dialog_with_an_error(snap_compare):
+    app = WorkbenchApp(source_with_breakpoints(), autostart=False)
+    keys = ["wait:200", "b", *"item: ~f", "wait:100"]
+    assert snap_compare(app, press=keys, terminal_size=SIZE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from scrapy.http import Headers, Request, Response, TextResponse
+from scrapy.http import Headers, Response, TextResponse
 from scrapy.responsetypes import responsetypes
 
 from workbench.core.sanitize import clean
@@ -81,18 +81,6 @@ def response_class(url: str, headers: Headers | None, body: bytes) -> type[Respo
         return responsetypes.from_args(headers=headers, url=url, body=body[:4096])
     except Exception:
         return responsetypes.from_args(body=body[:4096])
-
-
-def rebuild_response(
-    url: str,
-    status: int,
-    headers: Headers | None,
-    body: bytes,
-    request: Request | None = None,
-) -> Response:
-    """A Scrapy response like the original, from what the recorder kept."""
-    cls = response_class(url, headers, body)
-    return cls(url=url, status=status, headers=headers, body=body, request=request)
 
 
 @dataclass(frozen=True, slots=True)

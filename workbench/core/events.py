@@ -45,6 +45,7 @@ class Flow:
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, url)
     callback_error: str | None = None
     callback_traceback: str | None = None
+    request_body: bytes | None = None  # request.body (reference; bytes are immutable)
 
     @property
     def host(self) -> str:

@@ -143,6 +143,7 @@ class FlowTap:
             parent_id=self.parent_of_request.get(request),
             response_class=type(response).__name__ if response is not None else None,
             error_traceback=error_traceback,
+            request_body=request.body or None,
         )
         recorder.add_flow(flow, response.body if response is not None else None)
         self.flow_of_request[request] = flow

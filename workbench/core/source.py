@@ -14,9 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from scrapy import Request
-
-from workbench.core.body import rebuild_response
 from workbench.core.breakpoints import (
     Breakpoint,
     Breakpoints,
@@ -24,10 +21,13 @@ from workbench.core.breakpoints import (
     breakpoints_for,
     parse_breakpoint,
 )
+from workbench.core.curl import CurlError, flow_to_curl, inject_curl, spider_callbacks
 from workbench.core.events import Flow, ItemRecord, LogRecord
 from workbench.core.host import CrawlHost, CrawlStatus, ensure_reactor
 from workbench.core.queue import QueueView, queue_view
+from workbench.core.rebuild import RebuildError, rebuild_request, rebuild_response
 from workbench.core.recorder import StoredBody
+from workbench.core.replay import ReplayResult, reload_spider, replay_flow
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +109,12 @@ class Source(Protocol):
     def toggle_breakpoint(self, bp_id: int) -> bool: ...
     def continue_(self) -> bool: ...
     def step(self) -> bool: ...
+    # replay and curl: data in, data out (ValueError with a message on refusal)
+    async def replay(self, flow_id: int) -> ReplayResult: ...
+    def curl(self, flow_id: int) -> str: ...
+    def inject_curl(self, text: str, callback: str = "parse") -> str: ...
+    def reload_spider(self) -> str: ...
+    def callbacks(self) -> list[str]: ...
 
 
 class StatsHistory:
@@ -291,19 +297,21 @@ class LocalSource:
         flow = self.flow(flow_id) if flow_id is not None else self._latest_response_flow()
         if flow is None:
             return None, None, {}, "No response yet: use fetch(url)."
-        request = Request(
-            flow.url, method=flow.method, headers=flow.request_headers, dont_filter=True
-        )
+        spider = getattr(self.host.crawler, "spider", None)
+        try:  # with its callback, meta and cb_kwargs when they can be rebuilt
+            request = rebuild_request(flow, spider)
+        except RebuildError:
+            request = rebuild_request(flow)
         if flow.status is None:
             return None, request, {}, f"Flow #{flow.id} has no response: {flow.error}."
         stored = self.body(flow.id)
-        if stored is None and flow.size:
-            return None, request, {}, f"The body of flow #{flow.id} is no longer kept."
-        body = stored.body if stored is not None else b""
-        response = rebuild_response(flow.url, flow.status, flow.response_headers, body, request)
+        try:
+            response = rebuild_response(flow, stored, request, allow_truncated=True)
+        except RebuildError as exc:
+            return None, request, {}, f"No response for flow #{flow.id}: {exc}."
         note = f"response is flow #{flow.id}, rebuilt from the recorded body"
         if stored is not None and stored.truncated:
-            note += f" (truncated to {len(body)} of {stored.size} bytes)"
+            note += f" (truncated to {len(stored.body)} of {stored.size} bytes)"
         return response, request, {}, note + "."
 
     def _latest_response_flow(self) -> Flow | None:
@@ -311,3 +319,37 @@ class LocalSource:
             if flow.status is not None:
                 return flow
         return None
+        return self.host.stop()
+
+    # -- replay and curl -------------------------------------------------------
+
+    async def replay(self, flow_id: int) -> ReplayResult:
+        """Re-run the flow's callback on its stored response; diff with the original.
+
+        Raises ValueError (ReplayRefused) when the flow cannot be replayed."""
+        return await replay_flow(self.host.crawler, self.recorder, flow_id)
+
+    def curl(self, flow_id: int) -> str:
+        """The flow's request as a curl command (ValueError when it cannot be)."""
+        flow = self.flow(flow_id)
+        if flow is None:
+            raise CurlError(f"flow #{flow_id} is no longer kept")
+        return flow_to_curl(flow)
+
+    def inject_curl(self, text: str, callback: str = "parse") -> str:
+        """Queue the request of a curl command in the crawl; returns a message."""
+        return inject_curl(self.host.crawler, text, callback)
+
+    def reload_spider(self) -> str:
+        """Re-import the spider's module (ValueError on a SyntaxError, ImportError...)."""
+        return reload_spider(self.host.crawler)
+
+    def callbacks(self) -> list[str]:
+        """The spider's methods that can be callbacks, parse first."""
+        crawler = self.host.crawler
+        spider = getattr(crawler, "spider", None) if crawler is not None else None
+        if spider is None:
+            spider = getattr(crawler, "spidercls", None) if crawler is not None else None
+        if spider is None:
+            spider = self.host.spider if isinstance(self.host.spider, type) else None
+        return spider_callbacks(spider) if spider is not None else ["parse"]

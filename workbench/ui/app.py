@@ -7,9 +7,11 @@ import contextlib
 import gc
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual import events
@@ -30,9 +32,11 @@ from workbench.ui.panels.log import LogPanel
 from workbench.ui.panels.queue import QueuePanel
 from workbench.ui.panels.stats import StatsPanel
 from workbench.ui.screens.breakpoints import BreakpointDialog, BreakpointsScreen
+from workbench.ui.screens.curl import NewRequestScreen
 from workbench.ui.screens.dialogs import ConfirmScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen
+from workbench.ui.screens.replay import ReplayScreen
 from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.status_bar import StatusBar
 from workbench.ui.widgets.record_table import RecordTable
@@ -83,6 +87,7 @@ class WorkbenchApp(App[None]):
         Binding("b", "add_breakpoint", "Break", tooltip="Add a breakpoint"),
         Binding("B", "breakpoints", "Breakpoints", show=False, tooltip="List the breakpoints"),
         Binding("question_mark", "help", "Help", tooltip="Show every key"),
+        Binding("i", "new_request", "Inject", show=False, tooltip="Inject a new request from curl"),
         Binding("1", "show_panel('flows')", "Flows", show=False, tooltip="Show the flows"),
         Binding("2", "show_panel('queue')", "Queue", show=False, tooltip="Show the queue"),
         Binding("3", "show_panel('items')", "Items", show=False, tooltip="Show the items"),
@@ -366,7 +371,7 @@ class WorkbenchApp(App[None]):
             return
         more = f"  (+{snapshot.hits_waiting - 1} waiting)" if snapshot.hits_waiting > 1 else ""
         text = Text.assemble(
-            ("⏸ Breakpoint ", "bold"),
+            ("❚❚ Breakpoint ", "bold"),
             (f"{hit.breakpoint_id} ", "bold"),
             (clean_line(hit.description, 80), "bold yellow"),
             f"  flow #{hit.flow_id}  " if hit.flow_id is not None else "  ",
@@ -407,9 +412,17 @@ class WorkbenchApp(App[None]):
         self.refresh_panels()
 
     def action_add_breakpoint(self) -> None:
+        # prefilled: the flows filter, else the selected flow's path
         flows = self.panels["flows"]
         current = getattr(flows, "filter_text", "")
-        value = f"response: {current}" if current else ""
+        flow_id = self.selected_flow_id()
+        flow = self.source.flow(flow_id) if flow_id is not None else None
+        if current:
+            value = f"response: {current}"
+        elif flow is not None:
+            value = f"response: ~u '{re.escape(urlsplit(flow.url).path)}$'"
+        else:
+            value = ""
 
         def added(text: str | None) -> None:
             if text:
@@ -432,6 +445,8 @@ class WorkbenchApp(App[None]):
         sections.append(("Tables", list(RecordTable.BINDINGS)))
         sections.append(("Flow detail (Enter on a flow)", list(FlowDetailScreen.BINDINGS)))
         sections.append(("Selector playground (p on a flow)", list(SelectorScreen.BINDINGS)))
+        sections.append(("Replay (r on a flow)", list(ReplayScreen.BINDINGS)))
+        sections.append(("Breakpoints (B)", list(BreakpointsScreen.BINDINGS)))
         return sections
 
     # -- messages -----------------------------------------------------------------
@@ -461,6 +476,9 @@ class WorkbenchApp(App[None]):
             "Quit workbench", "q; asks first while a crawl runs", self.action_quit_app
         )
         yield SystemCommand("Show every key", "?", self.action_help)
+        yield SystemCommand(
+            "Inject a new request from curl", "i; paste a curl command", self.action_new_request
+        )
         for pane_id, title, _ in PANELS:
             name = title.split(" ", 1)[1]
             yield SystemCommand(
@@ -486,3 +504,12 @@ class WorkbenchApp(App[None]):
     def _follow_flows(self) -> None:
         self.action_show_panel("flows")
         self.panels["flows"].query_one("#flow-table", RecordTable).action_last()
+
+    # -- new request from curl ------------------------------------------------------
+
+    def action_new_request(self) -> None:
+        self.push_screen(NewRequestScreen(self.source), self._request_added)
+
+    def _request_added(self, message: str | None) -> None:
+        if message:
+            self.notify(clean_line(message, 500), title="Request added", timeout=6, markup=False)

@@ -19,6 +19,8 @@ from workbench.core.sanitize import clean, clean_line
 from workbench.core.source import Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.items import value_text
+from workbench.ui.screens.curl import CurlScreen
+from workbench.ui.screens.replay import ReplayScreen
 from workbench.ui.screens.selectors import SelectorScreen
 
 SYNTAX_LIMIT = 200_000  # characters highlighted at most; beyond that, plain text
@@ -63,6 +65,8 @@ class FlowDetailScreen(Screen[None]):
         Binding("5", "tab('error')", "Error", show=False),
         Binding("tab", "next_tab", "Next tab"),
         Binding("p", "selectors", "Selectors", tooltip="Selector playground on this response"),
+        Binding("r", "replay", "Replay", tooltip="Replay the callback and compare the output"),
+        Binding("x", "export_curl", "curl", tooltip="Copy the request as a curl command"),
     ]
 
     DEFAULT_CSS = """
@@ -233,3 +237,21 @@ class FlowDetailScreen(Screen[None]):
         tabs = ["request", "response", "body", "produced", "error"]
         content = self.query_one(TabbedContent)
         content.active = tabs[(tabs.index(content.active) + 1) % len(tabs)]
+
+    # -- replay and curl -------------------------------------------------------
+
+    def action_replay(self) -> None:
+        self.app.push_screen(ReplayScreen(self.source, self.flow))
+
+    def action_export_curl(self) -> None:
+        try:
+            command = self.source.curl(self.flow.id)
+        except Exception as exc:  # never crash on a flow that cannot be exported
+            text = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            self.app.notify(
+                clean_line(text, 500), title="Cannot export", severity="error", markup=False
+            )
+            return
+        self.app.copy_to_clipboard(command)
+        self.app.notify("Copied the request as a curl command.", title="curl", timeout=3)
+        self.app.push_screen(CurlScreen(f"curl for flow #{self.flow.id}", command))

@@ -1,0 +1,40 @@
+"""Snapshots of the replay and curl screens at 100 columns, from the fake source.
+
+Update with ``pytest tests/test_replay_snapshots.py --snapshot-update`` after a
+deliberate UI change, then look at the report before committing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes import FakeSource
+from workbench.ui.app import WorkbenchApp
+
+SIZE = (100, 40)
+PRODUCT = ["k"] * 5 + ["enter"]  # flow 7: /product/1.html
+FAILED_CALLBACK = ["k"] * 3 + ["enter"]  # flow 9: its callback raised
+
+
+@pytest.mark.parametrize(
+    ("name", "keys"),
+    [
+        ("replay_diff", [*PRODUCT, "r"]),
+        ("replay_error", [*FAILED_CALLBACK, "r"]),
+        ("curl_export", [*PRODUCT, "x"]),
+        ("new_request", ["n", *"curl 'http://127.0.0.1:8000/product/9.html' -H 'Accept: x'"]),
+        ("new_request_error", ["n", *"wget http://127.0.0.1/", "ctrl+s"]),
+    ],
+)
+def test_replay_snapshot(snap_compare, name, keys):
+    app = WorkbenchApp(FakeSource(), autostart=False)
+
+    async def run_before(pilot) -> None:
+        await pilot.pause(0.2)
+        await pilot.press(*keys)
+        await pilot.pause(0.3)
+        for widget in pilot.app.screen.query("TextArea, Input"):
+            widget.cursor_blink = False  # a blinking cursor makes snapshots flaky
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
