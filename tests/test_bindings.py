@@ -7,15 +7,29 @@ from textual.binding import Binding
 
 from tests.fakes import FakeSource
 from workbench.ui.app import PANELS, WorkbenchApp
+from workbench.ui.screens.breakpoints import BreakpointDialog, BreakpointsScreen
+from workbench.ui.screens.curl import CurlScreen, NewRequestScreen
 from workbench.ui.screens.dialogs import ConfirmScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen
+from workbench.ui.screens.replay import ReplayScreen
+from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.screens.text_view import TextScreen
 from workbench.ui.widgets.record_table import RecordTable
 
-OWNERS = [WorkbenchApp, RecordTable, FlowDetailScreen, HelpScreen, TextScreen, ConfirmScreen] + [
-    cls for _, _, cls in PANELS
+SCREENS = [
+    FlowDetailScreen,
+    HelpScreen,
+    TextScreen,
+    ConfirmScreen,
+    BreakpointsScreen,
+    BreakpointDialog,
+    SelectorScreen,
+    ReplayScreen,
+    CurlScreen,
+    NewRequestScreen,
 ]
+OWNERS = [WorkbenchApp, RecordTable, *SCREENS] + [cls for _, _, cls in PANELS]
 
 
 def _action_name(action: str) -> tuple[str, str]:
@@ -44,7 +58,8 @@ def test_help_lists_every_app_and_panel_key():
     app = WorkbenchApp(FakeSource(), autostart=False)
     sections = app.help_sections()
     listed = {b.key for _, bindings in sections for b in bindings}
-    for owner in [WorkbenchApp, RecordTable, FlowDetailScreen] + [c for _, _, c in PANELS]:
+    owners = [WorkbenchApp, RecordTable, FlowDetailScreen, SelectorScreen, ReplayScreen]
+    for owner in owners + [BreakpointsScreen] + [c for _, _, c in PANELS]:
         for binding in owner.BINDINGS:
             assert binding.key in listed, binding.key
 

@@ -265,3 +265,58 @@ def test_headless_demo_for_scripts(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"{expected_item_count(10)} items" in result.stdout
     assert len(out.read_text().splitlines()) == expected_item_count(10)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--break", "~c ("], "bad --break '~c (': unclosed '('"),
+        (["--break", "bogus: ~s 200"], "unknown breakpoint kind 'bogus'"),
+        (["--break", "response"], "needs an expression"),
+    ],
+)
+def test_bad_breakpoints_are_one_line_errors(args, needle, tmp_path):
+    assert_one_line_error(run("demo", *args, cwd=tmp_path), needle)
+
+
+def test_headless_breakpoints_need_a_terminal(tmp_path):
+    result = run("demo", "--pdb", cwd=tmp_path, WORKBENCH_NO_UI="1")
+    assert_one_line_error(result, "need a terminal")
+
+
+def test_demo_bugs_make_callback_errors_and_items_without_price(tmp_path):
+    out = tmp_path / "bugs.jsonl"
+    result = run(
+        "demo", "--pages", "30", "--bugs", "-O", str(out), cwd=tmp_path, WORKBENCH_NO_UI="1"
+    )
+    assert result.returncode == 0, result.stderr
+    items = [json.loads(line) for line in out.read_text().splitlines()]
+    products = [i for i in items if "price" in i or "rating" in i]
+    assert {i["id"] for i in products} == {n for n in range(1, 31) if n % 13}
+    assert {i["id"] for i in products if i.get("price") is None} == {7, 14, 21, 28}
+
+
+def test_headless_pdb_opens_the_shell_in_the_terminal_then_continues(tmp_path):
+    out = tmp_path / "h.jsonl"
+    term = PtyProcess(
+        [*WORKBENCH, "demo", "--pages", "15", "--bugs", "--pdb", "-O", str(out)],
+        cwd=str(tmp_path),
+        env={
+            **env(),
+            "WORKBENCH_NO_UI": "1",
+            "IPYTHONDIR": str(tmp_path / "ipython"),
+            "PROMPT_TOOLKIT_NO_CPR": "1",
+        },
+    )
+    try:
+        term.expect(r"Stopped at breakpoint 1 \(error\): ValueError", timeout=60)
+        term.expect(r"In \[1\]: ", timeout=30)
+        term.send("response.url\r")
+        term.expect(r"Out\[1\]: '.*/product/13\.html'", timeout=20)
+        term.expect(r"In \[2\]: ", timeout=20)
+        term.send("\x04")
+        assert term.wait(60) == 0
+        term.expect(r"finished \(finished\)")
+    finally:
+        term.close()
+    assert len(out.read_text().splitlines()) == expected_item_count(15) - 1

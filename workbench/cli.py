@@ -160,7 +160,6 @@ def _parse(name: str, argv: list[str], settings: Any) -> tuple[Any, argparse.Nam
 
 def _breakpoints(opts: argparse.Namespace) -> list[str]:
     from workbench.core.breakpoints import parse_breakpoint
-    from workbench.core.filters import FilterError
 
     texts = list(opts.breaks)
     if opts.pdb:
@@ -168,9 +167,7 @@ def _breakpoints(opts: argparse.Namespace) -> list[str]:
     for text in texts:
         try:
             parse_breakpoint(text)
-        except FilterError as exc:
-            raise CliError(f"bad --break {text!r}: {exc}") from None
-        except ValueError as exc:
+        except ValueError as exc:  # FilterError too: its message has the column
             raise CliError(f"bad --break {text!r}: {exc}") from None
     return texts
 
@@ -344,13 +341,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_headless(source: Any) -> int:
+    """The same crawl without the UI.  ``inspect_response`` and breakpoints open
+    the shell in the plain terminal; on a breakpoint, leaving the shell continues."""
     import asyncio
 
     from workbench.core.host import stop_reactor_threads
+    from workbench.shell.session import ShellManager, attach
+
+    if source.breakpoints() and not sys.stdin.isatty():
+        print(
+            "workbench: --break and --pdb need a terminal to open the shell in",
+            file=sys.stderr,
+        )
+        return 1
 
     async def go() -> None:
+        host = source.host
+        manager = ShellManager(host.create, asyncio.get_running_loop())
+        attach(host.create(), manager)
         await source.start()
-        await source.host.wait()
+        while not host.finished:
+            hit = source.snapshot().hit
+            if hit is not None and not manager.busy:
+                response, request, extra, note = source.shell_target(hit.flow_id)
+                await manager.open(
+                    response=response,
+                    request=request,
+                    extra=extra,
+                    note=note + " Leaving the shell continues the crawl.",
+                )
+                source.continue_()
+            await asyncio.sleep(0.05)
+        await host.wait()
 
     try:
         asyncio.run(go())
