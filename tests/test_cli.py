@@ -270,7 +270,7 @@ def test_headless_demo_for_scripts(tmp_path):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--break", "~c ("], "bad --break '~c (': unclosed '('"),
+        (["--break", "~c ("], "bad --break '~c (': bad status code '(' for ~c"),
         (["--break", "bogus: ~s 200"], "unknown breakpoint kind 'bogus'"),
         (["--break", "response"], "needs an expression"),
     ],
