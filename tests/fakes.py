@@ -7,6 +7,7 @@ import logging
 
 from scrapy.http import Headers
 
+from tests.memory_fakes import FakeMemory
 from workbench.core.breakpoints import Breakpoint, Hit, parse_breakpoint
 from workbench.core.events import Flow, ItemRecord, LogRecord
 from workbench.core.filters import parse_filter
@@ -152,8 +153,9 @@ def _log() -> list[LogRecord]:
     ]
 
 
-class FakeSource:
+class FakeSource(FakeMemory):
     def __init__(self, state: str = "running") -> None:
+        self._memory_init()
         self.flows = _flows()
         self.items = _items()
         self.log = _log()

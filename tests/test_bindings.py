@@ -12,6 +12,8 @@ from workbench.ui.screens.curl import CurlScreen, NewRequestScreen
 from workbench.ui.screens.dialogs import ConfirmScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen
+from workbench.ui.screens.live_objects import LiveObjectsScreen
+from workbench.ui.screens.prefs import PrefsScreen
 from workbench.ui.screens.replay import ReplayScreen
 from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.screens.text_view import TextScreen
@@ -28,6 +30,8 @@ SCREENS = [
     ReplayScreen,
     CurlScreen,
     NewRequestScreen,
+    LiveObjectsScreen,
+    PrefsScreen,
 ]
 OWNERS = [WorkbenchApp, RecordTable, *SCREENS] + [cls for _, _, cls in PANELS]
 

@@ -320,3 +320,20 @@ def test_headless_pdb_opens_the_shell_in_the_terminal_then_continues(tmp_path):
     finally:
         term.close()
     assert len(out.read_text().splitlines()) == expected_item_count(15) - 1
+
+
+def test_demo_leaky_carries_listing_responses_and_is_paced(tmp_path):
+    out = tmp_path / "leaky.jsonl"
+    log = tmp_path / "leaky.log"
+    result = run(
+        "demo", "--leaky", "--pages", "60", "-O", str(out), "-s", f"LOG_FILE={log}",
+        "-s", "LOG_LEVEL=DEBUG", cwd=tmp_path, WORKBENCH_NO_UI="1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    items = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(items) == expected_item_count(60)  # the leak loses nothing
+    text = log.read_text()
+    assert "'demo/breadcrumbs': 60" in text  # every product read its listing response
+    assert "'DOWNLOAD_DELAY': 0.02" in text  # paced, unless the user says otherwise
+    result = run("demo", "--leaky", "--pages", "0", cwd=tmp_path, WORKBENCH_NO_UI="1")
+    assert_one_line_error(result, "--pages must be at least 1")

@@ -35,6 +35,11 @@ def make_app(state: str = "running") -> WorkbenchApp:
         ("flows_bad_filter", ["f", *"~c (", "enter"]),
         ("paused", ["space"]),
         ("quit_confirm", ["q"]),
+        ("refs", ["6"]),
+        ("refs_prefs", ["6", "e"]),
+        ("live_objects", ["6", "enter", "enter"]),
+        ("memory", ["7"]),
+        ("memory_diff", ["7", "d"]),
     ],
 )
 def test_snapshot(snap_compare, name, keys):

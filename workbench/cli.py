@@ -26,6 +26,10 @@ class CliError(Exception):
     """Bad input: printed as one line, exit status 1."""
 
 
+LEAKY_PAGES = 5000
+LEAKY_DELAY = 0.02  # seconds between requests: about 50 pages/s, a few minutes in all
+
+
 def _version() -> str:
     import scrapy
 
@@ -94,9 +98,18 @@ def _command_class(name: str) -> type:
                 parser.add_argument(
                     "--pages",
                     type=int,
-                    default=200,
+                    default=None,
                     metavar="N",
-                    help="products in the demo catalogue (default: 200)",
+                    help="products in the demo catalogue (default: 200; 5000 with --leaky)",
+                )
+                parser.add_argument(
+                    "--leaky",
+                    action="store_true",
+                    help=(
+                        "make the demo spider leak responses through cb_kwargs (as in "
+                        "Scrapy's memory-leak docs), paced to a few minutes, to practise "
+                        "the Refs and Memory panels on"
+                    ),
                 )
                 parser.add_argument(
                     "--bugs",
@@ -254,6 +267,8 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any]:
     else:
         if args:
             raise CliError(f"demo takes no arguments, got {args[0]!r}")
+        if opts.pages is None:
+            opts.pages = LEAKY_PAGES if opts.leaky else 200
         if opts.pages < 1:
             raise CliError("--pages must be at least 1")
         from workbench.demo.spider import DemoSpider
@@ -262,6 +277,13 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any]:
         pages, slow = opts.pages, opts.slow_delay
         if opts.bugs:
             spargs.setdefault("bugs", "1")
+        if opts.leaky:
+            from scrapy.settings import SETTINGS_PRIORITIES
+
+            spargs.setdefault("leak", "1")
+            if settings.getpriority("DOWNLOAD_DELAY") <= SETTINGS_PRIORITIES["default"]:
+                # paced, so the growth shows over minutes rather than seconds
+                settings.set("DOWNLOAD_DELAY", LEAKY_DELAY, priority="project")
 
         async def prepare() -> None:
             from workbench.demo.site import listen, url_of

@@ -23,10 +23,14 @@ from workbench.core.breakpoints import (
 )
 from workbench.core.curl import CurlError, flow_to_curl, inject_curl, spider_callbacks
 from workbench.core.events import Flow, ItemRecord, LogRecord
+from workbench.core.heap import HeapSummary, MemoryView
 from workbench.core.host import CrawlHost, CrawlStatus, ensure_reactor
+from workbench.core.liverefs import RefsView
+from workbench.core.memprobe import MemoryProbe, ObjectList
 from workbench.core.queue import QueueView, queue_view
 from workbench.core.rebuild import RebuildError, rebuild_request, rebuild_response
 from workbench.core.recorder import StoredBody
+from workbench.core.referrers import ReferrerReport
 from workbench.core.replay import ReplayResult, reload_spider, replay_flow
 
 
@@ -115,6 +119,17 @@ class Source(Protocol):
     def inject_curl(self, text: str, callback: str = "parse") -> str: ...
     def reload_spider(self) -> str: ...
     def callbacks(self) -> list[str]: ...
+    # leak hunting: live refs (trackref), live objects, referrers, heap (muppy)
+    def refs(self) -> RefsView: ...
+    def set_refs_baseline(self, clear: bool = False) -> None: ...
+    def ignore_ref_class(self, class_key: str, ignored: bool) -> None: ...
+    def prefs_text(self) -> str: ...
+    def live_objects(self, class_key: str, limit: int = 500) -> ObjectList: ...
+    async def referrers(self, object_key: int) -> ReferrerReport: ...
+    async def leak_path(self, class_key: str) -> str | None: ...
+    def leak_path_due(self, class_key: str) -> bool: ...
+    def memory(self) -> MemoryView: ...
+    async def heap_summary(self) -> HeapSummary: ...
 
 
 class StatsHistory:
@@ -149,6 +164,10 @@ class LocalSource:
         self.host = host
         self.history = StatsHistory()
         self.prepare = prepare  # e.g. start the demo site on the reactor first
+        self.probe = MemoryProbe(self._crawler)
+
+    def _crawler(self) -> Any:
+        return self.host.crawler
 
     async def start(self) -> None:
         ensure_reactor(self.host.settings)
@@ -179,6 +198,8 @@ class LocalSource:
         pages = int(stats.get("response_received_count", 0))
         if not host.finished:
             self.history.sample(now, pages, rec.items_scraped)
+        status = host.status()
+        self.probe.sample(pages, status.in_flight, status.queued)
         spider = getattr(crawler, "spider", None) if crawler is not None else None
         name = getattr(spider, "name", None) or getattr(
             getattr(crawler, "spidercls", None), "name", "?"
@@ -186,7 +207,7 @@ class LocalSource:
         return Snapshot(
             time=now,
             spider=str(name),
-            status=host.status(),
+            status=status,
             stats=stats,
             started=host.started_at,
             finished=host.finished_at,
@@ -319,7 +340,18 @@ class LocalSource:
             if flow.status is not None:
                 return flow
         return None
-        return self.host.stop()
+
+    def shell_object(self, object_key: int) -> tuple[Any, Any, dict[str, Any], str]:
+        """(response, request, extra names, note) for a shell on a live object."""
+        from scrapy.http import Request, Response
+
+        obj = self.probe.resolve(object_key)
+        if obj is None:
+            return None, None, {}, "The object was collected meanwhile."
+        response = obj if isinstance(obj, Response) else None
+        request = obj if isinstance(obj, Request) else getattr(response, "request", None)
+        note = f"obj is the live {type(obj).__name__} (gc.get_referrers(obj) lists what holds it)"
+        return response, request, {"obj": obj}, note + "."
 
     # -- replay and curl -------------------------------------------------------
 
@@ -343,6 +375,41 @@ class LocalSource:
     def reload_spider(self) -> str:
         """Re-import the spider's module (ValueError on a SyntaxError, ImportError...)."""
         return reload_spider(self.host.crawler)
+
+    # -- leak hunting ----------------------------------------------------------------
+
+    def refs(self) -> RefsView:
+        return self.probe.refs()
+
+    def set_refs_baseline(self, clear: bool = False) -> None:
+        self.probe.set_baseline(clear)
+
+    def ignore_ref_class(self, class_key: str, ignored: bool) -> None:
+        self.probe.ignore(class_key, ignored)
+
+    def prefs_text(self) -> str:
+        return self.probe.prefs_text()
+
+    def live_objects(self, class_key: str, limit: int = 500) -> ObjectList:
+        return self.probe.live_objects(class_key, limit)
+
+    async def referrers(self, object_key: int) -> ReferrerReport:
+        return await self.probe.referrers(object_key)
+
+    async def leak_path(self, class_key: str) -> str | None:
+        return await self.probe.leak_path(class_key)
+
+    def leak_path_due(self, class_key: str) -> bool:
+        return self.probe.path_due(class_key)
+
+    def memory(self) -> MemoryView:
+        stats = dict(self.host.stats.get_stats()) if self.host.stats is not None else {}
+        crawler = self.host.crawler
+        settings = crawler.settings if crawler is not None else self.host.settings
+        return self.probe.memory(settings, stats)
+
+    async def heap_summary(self) -> HeapSummary:
+        return await self.probe.heap_summary()
 
     def callbacks(self) -> list[str]:
         """The spider's methods that can be callbacks, parse first."""

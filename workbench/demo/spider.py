@@ -11,6 +11,12 @@ With ``-a bugs=1`` (``workbench demo --bugs``) the spider makes deliberate
 mistakes to practise breakpoints on: products whose id is a multiple of 13
 raise in the callback, and multiples of 7 (not of 13) lose their price.
 
+With ``-a leak=1`` (``workbench demo --leaky``) the spider leaks memory the
+way Scrapy's docs warn about: each product request carries its listing
+page's response in ``cb_kwargs`` (to read a breadcrumb from it), and product
+requests wait behind the listing pages (a lower priority), so every listing
+response stays alive as long as any of its products is queued.
+
 This module imports nothing from ``workbench`` so that ``runspider`` can load
 it from its path alone.
 """
@@ -63,7 +69,13 @@ class DemoSpider(scrapy.Spider):
     custom_settings = {}  # nothing hidden: the defaults (retries, redirects, ...) apply
 
     def __init__(
-        self, url: str | None = None, api: str = "1", bugs: str = "0", *args, **kwargs
+        self,
+        url: str | None = None,
+        api: str = "1",
+        bugs: str = "0",
+        leak: str = "0",
+        *args,
+        **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
         if not url:
@@ -78,6 +90,10 @@ class DemoSpider(scrapy.Spider):
             raise ValueError(f'DemoSpider argument bugs must be "0" or "1", not {bugs!r}')
         # bugs=1: deliberate mistakes to practise breakpoints on (see parse_product)
         self.bugs = str(bugs) == "1"
+        if str(leak) not in ("0", "1"):
+            raise ValueError(f'DemoSpider argument leak must be "0" or "1", not {leak!r}')
+        # leak=1: listing responses held by queued requests (see parse_listing)
+        self.leak = str(leak) == "1"
 
     async def start(self):
         yield scrapy.Request(self.url, callback=self.parse)
@@ -101,13 +117,20 @@ class DemoSpider(scrapy.Spider):
     def parse_listing(self, response):
         """A catalogue page: product links (XPath) and the next page (CSS)."""
         links = response.xpath('//article[@class="product"]/h3/a/@href').getall()
-        yield from response.follow_all(links, self.parse_product)
+        if self.leak:  # the leak: a whole response kept for one breadcrumb
+            yield from response.follow_all(
+                links, self.parse_product, cb_kwargs={"listing": response}, priority=-1
+            )
+        else:
+            yield from response.follow_all(links, self.parse_product)
         next_page = response.css("li.next a::attr(href)").get()
         if next_page:
             yield response.follow(next_page, self.parse_listing)
 
-    async def parse_product(self, response):
+    async def parse_product(self, response, listing=None):
         """A product detail page."""
+        if listing is not None and listing.css("title::text").get():
+            self.crawler.stats.inc_value("demo/breadcrumbs")
 
         def info(label: str) -> str | None:
             return response.xpath(

@@ -29,13 +29,17 @@ from workbench.ui.panels.base import Panel
 from workbench.ui.panels.flows import FlowsPanel
 from workbench.ui.panels.items import ItemsPanel
 from workbench.ui.panels.log import LogPanel
+from workbench.ui.panels.memory import MemoryPanel
 from workbench.ui.panels.queue import QueuePanel
+from workbench.ui.panels.refs import RefsPanel
 from workbench.ui.panels.stats import StatsPanel
 from workbench.ui.screens.breakpoints import BreakpointDialog, BreakpointsScreen
 from workbench.ui.screens.curl import NewRequestScreen
 from workbench.ui.screens.dialogs import ConfirmScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen
+from workbench.ui.screens.live_objects import LiveObjectsScreen
+from workbench.ui.screens.prefs import PrefsScreen
 from workbench.ui.screens.replay import ReplayScreen
 from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.status_bar import StatusBar
@@ -49,6 +53,8 @@ PANELS: list[tuple[str, str, type[Panel]]] = [
     ("items", "3 Items", ItemsPanel),
     ("stats", "4 Stats", StatsPanel),
     ("log", "5 Log", LogPanel),
+    ("refs", "6 Refs", RefsPanel),
+    ("memory", "7 Memory", MemoryPanel),
 ]
 
 MIN_INTERVAL = float(os.environ.get("WORKBENCH_MIN_REFRESH", "0.25"))  # at most 4/s...
@@ -93,6 +99,8 @@ class WorkbenchApp(App[None]):
         Binding("3", "show_panel('items')", "Items", show=False, tooltip="Show the items"),
         Binding("4", "show_panel('stats')", "Stats", show=False, tooltip="Show the stats"),
         Binding("5", "show_panel('log')", "Log", show=False, tooltip="Show the log"),
+        Binding("6", "show_panel('refs')", "Refs", show=False, tooltip="Show the live refs"),
+        Binding("7", "show_panel('memory')", "Memory", show=False, tooltip="Show the memory"),
     ]
 
     CSS = """
@@ -342,9 +350,26 @@ class WorkbenchApp(App[None]):
         self.run_worker(self.open_shell(self.selected_flow_id()), group="shell")
 
     async def open_shell(self, flow_id: int | None) -> None:
+        await self._open_shell_on(lambda: self.source.shell_target(flow_id))  # type: ignore[attr-defined]
+
+    def shell_on_object(self, object_key: int) -> None:
+        """Open the shell with a live object (from the Refs panel) as ``obj``."""
+        if self.shell is None or not hasattr(self.source, "shell_object"):
+            self.notify("No shell for this source.", severity="warning")
+            return
+        if self.shell.busy:
+            self.notify("A shell is already open.", severity="warning")
+            return
+        target = self.source.shell_object(object_key)  # type: ignore[attr-defined]
+        if not target[2]:  # collected meanwhile
+            self.notify(target[3], severity="warning")
+            return
+        self.run_worker(self._open_shell_on(lambda: target), group="shell")
+
+    async def _open_shell_on(self, target: Any) -> None:
         assert self.shell is not None
         try:
-            response, request, extra, note = self.source.shell_target(flow_id)  # type: ignore[attr-defined]
+            response, request, extra, note = target()
             await self.shell.open(response=response, request=request, extra=extra, note=note)
         except SuspendNotSupported:
             self.notify("This terminal cannot hand over to a shell.", severity="error")
@@ -447,6 +472,8 @@ class WorkbenchApp(App[None]):
         sections.append(("Selector playground (p on a flow)", list(SelectorScreen.BINDINGS)))
         sections.append(("Replay (r on a flow)", list(ReplayScreen.BINDINGS)))
         sections.append(("Breakpoints (B)", list(BreakpointsScreen.BINDINGS)))
+        sections.append(("Live objects (Enter in Refs)", list(LiveObjectsScreen.BINDINGS)))
+        sections.append(("prefs() text (e in Refs)", list(PrefsScreen.BINDINGS)))
         return sections
 
     # -- messages -----------------------------------------------------------------

@@ -1,0 +1,167 @@
+"""The Refs and Memory panels through their keys: on a fake source and on a real leaky crawl."""
+
+from __future__ import annotations
+
+import asyncio
+
+from scrapy.http import HtmlResponse
+
+from tests.conftest import demo_settings
+from tests.fakes import FakeSource
+from tests.memory_fakes import PATH, PREFS
+from tests.test_app_crawl import wait_for, widget_text
+from tests.test_leak_demo import quiet_pytest_logging  # noqa: F401 (a fixture)
+from workbench.core.host import CrawlHost
+from workbench.core.liverefs import RefTracker, class_key
+from workbench.core.source import LocalSource
+from workbench.demo.spider import DemoSpider
+from workbench.ui.app import WorkbenchApp
+from workbench.ui.screens.live_objects import LiveObjectsScreen
+from workbench.ui.screens.prefs import PrefsScreen
+from workbench.ui.widgets.record_table import RecordTable
+
+SIZE = (140, 40)
+
+
+def table_rows(app, selector: str) -> list:
+    return list(app.query_one(selector, RecordTable).rows)
+
+
+async def test_refs_panel_keys_on_a_fake_source(tmp_path):
+    source = FakeSource()
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        await pilot.pause()
+        panel = app.panel("refs")
+        assert [r.name for r in table_rows(app, "#refs-table")][:3] == [
+            "HtmlResponse",
+            "Selector",
+            "Request",
+        ]  # sorted by live count, biggest first
+        hint = widget_text(panel.query_one("#refs-hint"))
+        assert "Possible leak: HtmlResponse: 812 live" in hint and PATH in hint
+        assert "Selector grows too, held by the HtmlResponses" in hint  # cause first
+        # o: next sort column (by change), O reverses
+        await pilot.press("o")
+        await pilot.pause()
+        assert "sorted by change ↓" in panel.border_subtitle
+        await pilot.press("O")
+        await pilot.pause()
+        assert "sorted by change ↑" in panel.border_subtitle
+        assert table_rows(app, "#refs-table")[0].name == "Product"
+        # m: baseline; M clears it
+        await pilot.press("m")
+        await pilot.pause()
+        assert source.baseline and "baseline" in panel.border_subtitle
+        await pilot.press("M")
+        await pilot.pause()
+        assert not source.baseline and "no baseline" in panel.border_subtitle
+        # h: ignore the selected class; H shows the ignored ones again
+        await pilot.press("g", "h")
+        await pilot.pause()
+        ignored = next(iter(source.ref_ignored))
+        assert ignored not in [r.key for r in table_rows(app, "#refs-table")]
+        assert "1 ignored" in panel.border_subtitle
+        await pilot.press("H")
+        await pilot.pause()
+        assert ignored in [r.key for r in table_rows(app, "#refs-table")]
+        # l: search what holds the selected class
+        await pilot.press("l")
+        await wait_for(lambda: source.searched, pilot, 10)
+        # e: the prefs() text; w saves it, c copies it
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, PrefsScreen)
+        app.screen.directory = tmp_path
+        await pilot.press("w", "c")
+        await pilot.pause()
+        saved = list(tmp_path.glob("workbench-prefs-*.txt"))
+        assert len(saved) == 1 and saved[0].read_text() == PREFS
+        await pilot.press("q")
+        await pilot.pause()
+        # Enter: the live objects, oldest first; Enter on one: its referrers; s: shell
+        await pilot.press("G", "g", "enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LiveObjectsScreen)
+        objects = table_rows(screen, "#objects-table")
+        assert objects[0].label.endswith("/catalogue/page-1.html")
+        await pilot.press("enter")
+        await wait_for(lambda: "Chain 1" in widget_text(screen.query_one("#referrers-text")), pilot)
+        text = widget_text(screen.query_one("#referrers-text"))
+        assert "scheduler.mqs -> DownloaderAwarePriorityQueue.pqueues['127.0.0.1']" in text
+        assert "dict['listing'] ×6" in text
+        app.shell = object()  # stand-in: shell_on_object only needs one to exist
+        app.shell_on_object = lambda key: source.shell_objects.append(key)  # type: ignore[method-assign]
+        await pilot.press("s")
+        assert source.shell_objects == [objects[0].key]
+        await pilot.press("q")
+        await pilot.pause()
+        assert not isinstance(app.screen, LiveObjectsScreen)
+
+
+async def test_memory_panel_heap_and_diff_on_a_fake_source():
+    source = FakeSource()
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("7")
+        await pilot.pause()
+        panel = app.panel("memory")
+        assert "MEMUSAGE_LIMIT_MB" in widget_text(panel.query_one("#memusage"))
+        assert "RSS 122.0 MB" in widget_text(panel.query_one("#rss-title"))
+        assert table_rows(app, "#heap-table")[0].type_name == "str"
+        await pilot.press("d")
+        await pilot.pause()
+        assert "What grew from summary 1" in widget_text(panel.query_one("#heap-title"))
+        grown = {r.type_name: r.count for r in table_rows(app, "#heap-table")}
+        assert grown["scrapy.http.response.html.HtmlResponse"] == 700
+        assert "code" not in grown  # unchanged rows are left out
+        await pilot.press("h")
+        await wait_for(lambda: len(source.summaries) == 3, pilot, 10)
+        await pilot.pause(0.3)
+        assert "from summary 2 (" in widget_text(panel.query_one("#heap-title"))
+        await pilot.press("d")
+        await pilot.pause()
+        assert "Heap summary 3" in widget_text(panel.query_one("#heap-title"))
+        # while one runs: a progress bar, and h says so
+        source.heap_running = True
+        app.refresh_panels()
+        await pilot.pause()
+        assert panel.query_one("#heap-progress").display
+        assert "heap summary running: summarising" in panel.border_subtitle
+
+
+async def test_refs_panel_flags_the_leaky_demo(reactor, quiet_pytest_logging):  # noqa: F811
+    from scrapy.utils.defer import maybe_deferred_to_future
+
+    from workbench.demo.site import listen, url_of
+
+    port = listen(pages=3000, per_page=20)
+    host = CrawlHost(
+        demo_settings(DOWNLOAD_DELAY=0.005, LOG_LEVEL="WARNING"),
+        DemoSpider,
+        {"url": url_of(port), "leak": "1", "api": "0"},
+    )
+    source = LocalSource(host)
+    source.probe.tracker = RefTracker(interval=0.2, window=3.0, min_rise=10)
+    app = WorkbenchApp(source)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("6")
+            panel = app.panel("refs")
+
+            def named() -> bool:
+                app.refresh_panels()
+                return "held by Request.cb_kwargs['listing'] -> HtmlResponse" in widget_text(
+                    panel.query_one("#refs-hint")
+                )
+
+            await wait_for(named, pilot, 60)
+            row = source.refs().row(class_key(HtmlResponse))
+            assert row is not None and row.leak is not None
+            source.stop()
+            await wait_for(lambda: host.finished, pilot, 60)
+    finally:
+        await asyncio.sleep(0)
+        await maybe_deferred_to_future(port.stopListening())

@@ -1,0 +1,178 @@
+"""The heap by type (Pympler's muppy), RSS over time, and Scrapy's MEMUSAGE settings.
+
+A heap summary walks every object the interpreter knows: on demand only,
+in a worker thread, reporting progress.  ``muppy.get_objects()`` gathers the
+objects (one long step), then ``summary.summarize`` runs over chunks so the
+progress is real and the crawl keeps running between chunks.  The object
+list is dropped as soon as the rows are built: a summary keeps strings and
+numbers only.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pympler import muppy, summary
+from pympler.process import ProcessMemoryInfo
+
+CHUNK = 20_000
+
+MEMUSAGE_SETTINGS = (
+    "MEMUSAGE_ENABLED",
+    "MEMUSAGE_LIMIT_MB",
+    "MEMUSAGE_WARNING_MB",
+    "MEMUSAGE_CHECK_INTERVAL_SECONDS",
+    "MEMUSAGE_NOTIFY_MAIL",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HeapRow:
+    type_name: str
+    count: int
+    size: int  # bytes (sys.getsizeof, shallow)
+
+
+@dataclass(frozen=True, slots=True)
+class HeapSummary:
+    id: int
+    time: float  # wall clock
+    rows: tuple[HeapRow, ...]  # biggest first
+    objects: int
+    size: int
+    elapsed: float  # seconds it took
+
+    def diff(self, older: HeapSummary) -> tuple[HeapRow, ...]:
+        """What changed since ``older`` (Pympler's get_diff), growth first."""
+        left = [[r.type_name, r.count, r.size] for r in older.rows]
+        right = [[r.type_name, r.count, r.size] for r in self.rows]
+        rows = [
+            HeapRow(name, count, size)
+            for name, count, size in summary.get_diff(left, right)
+            if count or size
+        ]
+        rows.sort(key=lambda r: (-r.size, -r.count, r.type_name))
+        return tuple(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryView:
+    rss: tuple[tuple[float, int], ...]  # (wall time, bytes)
+    settings: tuple[tuple[str, str], ...]
+    stats: tuple[tuple[str, Any], ...]  # memusage/* stats
+    summaries: tuple[HeapSummary, ...]
+    running: bool
+    progress: float  # 0..1 while running
+    phase: str
+    error: str | None
+
+
+def unfreeze() -> None:
+    """Make frozen objects visible to ``gc.get_objects``/``get_referrers`` again.
+
+    The app freezes what it created before the crawl (``gc.freeze``), and
+    frozen objects are invisible to both; a heap summary or a referrer search
+    must see them (a module-level cache is exactly what it looks for)."""
+    if gc.get_freeze_count():
+        gc.unfreeze()
+
+
+def summarize(progress: Callable[[float, str], None] | None = None) -> tuple[list[HeapRow], int]:
+    """Rows by type (biggest first) and the number of objects, with progress."""
+    report = progress or (lambda fraction, phase: None)
+    report(0.0, "collecting objects")
+    unfreeze()
+    objects = muppy.get_objects()
+    total = len(objects)
+    counts: dict[str, list[int]] = {}
+    try:
+        for start in range(0, total, CHUNK):
+            report(start / max(total, 1), f"summarising {start:,} of {total:,} objects")
+            for name, count, size in summary.summarize(objects[start : start + CHUNK]):
+                row = counts.get(name)
+                if row is None:
+                    counts[name] = [count, size]
+                else:
+                    row[0] += count
+                    row[1] += size
+    finally:
+        del objects
+    report(1.0, "done")
+    rows = [HeapRow(name, c, s) for name, (c, s) in counts.items()]
+    rows.sort(key=lambda r: (-r.size, -r.count, r.type_name))
+    return rows, total
+
+
+class MemoryWatch:
+    """RSS history (sampled with the snapshot) and background heap summaries."""
+
+    def __init__(self, interval: float = 1.0, maxlen: int = 3600, keep: int = 5) -> None:
+        self.interval = interval
+        self.rss: deque[tuple[float, int]] = deque(maxlen=maxlen)
+        self.summaries: deque[HeapSummary] = deque(maxlen=keep)
+        self.running = False
+        self.progress = 0.0
+        self.phase = ""
+        self.error: str | None = None
+        self._ids = 0
+        self._lock = threading.Lock()
+
+    def sample(self, now: float) -> None:
+        if self.rss and now - self.rss[-1][0] < self.interval:
+            return
+        info = ProcessMemoryInfo()
+        if info.rss:
+            self.rss.append((now, int(info.rss)))
+
+    def _progress(self, fraction: float, phase: str) -> None:
+        self.progress = fraction
+        self.phase = phase
+
+    def take_summary(self) -> HeapSummary:
+        """Blocking: run it in a worker thread (``asyncio.to_thread``)."""
+        with self._lock:
+            if self.running:
+                raise RuntimeError("a heap summary is already running")
+            self.running, self.error = True, None
+        began = time.perf_counter()
+        try:
+            rows, objects = summarize(self._progress)
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.running = False
+        self._ids += 1
+        result = HeapSummary(
+            id=self._ids,
+            time=time.time(),
+            rows=tuple(rows),
+            objects=objects,
+            size=sum(r.size for r in rows),
+            elapsed=time.perf_counter() - began,
+        )
+        self.summaries.append(result)
+        return result
+
+    def view(self, settings: Any, stats: dict[str, Any]) -> MemoryView:
+        chosen = []
+        for name in MEMUSAGE_SETTINGS:
+            value = settings.get(name) if settings is not None else None
+            chosen.append((name, "" if value is None else str(value)))
+        mem_stats = tuple(sorted((k, v) for k, v in stats.items() if k.startswith("memusage/")))
+        return MemoryView(
+            rss=tuple(self.rss),
+            settings=tuple(chosen),
+            stats=mem_stats,
+            summaries=tuple(self.summaries),
+            running=self.running,
+            progress=self.progress,
+            phase=self.phase,
+            error=self.error,
+        )

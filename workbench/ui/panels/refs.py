@@ -1,0 +1,323 @@
+"""Refs: Scrapy's trackref live objects per class, over time, with a leak hint.
+
+What ``prefs()`` prints, live: the count of every tracked class, its change
+since the last sample and since a baseline (``m``), its growth per minute,
+its oldest object's age and a trend.  A class that keeps growing while pages
+complete is flagged, and the most common referrer path of its oldest objects
+is searched in the background and named.  Enter lists a class's objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import Sparkline, Static
+
+from workbench.core.liverefs import RefRow, RefsView
+from workbench.core.sanitize import clean_line
+from workbench.core.source import Snapshot, Source
+from workbench.ui import format as fmt
+from workbench.ui.panels.base import Panel
+from workbench.ui.widgets.record_table import Column, RecordTable
+
+logger = logging.getLogger(__name__)
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+TREND = 40  # samples in the trend column
+
+
+def trend(values: tuple[int, ...], width: int = TREND) -> str:
+    """A sparkline in characters (one table cell) of the last ``width`` values."""
+    values = values[-width:]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = high - low
+    if span == 0:
+        return BARS[0] * len(values)
+    return "".join(BARS[min(7, (v - low) * 8 // (span + 1))] for v in values)
+
+
+def age(seconds: float) -> str:
+    if seconds <= 0:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m{seconds % 60:02.0f}s"
+    return fmt.duration(seconds)
+
+
+def signed(n: int | None) -> Text:
+    if n is None:
+        return Text("-", style="dim")
+    if n == 0:
+        return Text("0", style="dim")
+    return Text(f"{n:+,}", style="yellow" if n > 0 else "green")
+
+
+def ref_cells(row: RefRow) -> list[Any]:
+    name = Text(clean_line(row.name, 60), style="dim" if row.ignored else "")
+    if row.leak is not None:
+        name = Text.assemble(("⚠ ", "bold red"), (clean_line(row.name, 60), "bold red"))
+    return [
+        name,
+        f"{row.count:,}",
+        signed(row.delta),
+        signed(row.since_baseline),
+        Text(f"{row.per_minute:+,.0f}", style="yellow" if row.per_minute >= 1 else "dim"),
+        age(row.oldest_age),
+        Text(trend(row.history), style="red" if row.leak else "cyan"),
+    ]
+
+
+# (title, sort key, descending by default)
+SORTS: list[tuple[str, Any, bool]] = [
+    ("class", lambda r: r.name.lower(), False),
+    ("live", lambda r: r.count, True),
+    ("change", lambda r: r.delta, True),
+    ("since baseline", lambda r: r.since_baseline or 0, True),
+    ("growth", lambda r: r.per_minute, True),
+    ("oldest", lambda r: r.oldest_age, True),
+]
+
+
+class RefsPanel(Panel):
+    TITLE = "Live refs"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "sort_next", "Sort", tooltip="Sort by the next column"),
+        Binding("O", "sort_reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
+        Binding("m", "mark_baseline", "Baseline", tooltip="Set the baseline to the counts now"),
+        Binding("M", "clear_baseline", "Clear base", show=False, tooltip="Clear the baseline"),
+        Binding("h", "toggle_ignore", "Ignore", tooltip="Ignore the class, like prefs(ignore=)"),
+        Binding("H", "toggle_show_ignored", "Show ign.", show=False, tooltip="Show ignored"),
+        Binding("e", "export", "Export", tooltip="The prefs() text, to copy or save"),
+        Binding("l", "leak_path", "Who holds", tooltip="Search what holds the oldest objects"),
+    ]
+
+    DEFAULT_CSS = """
+    RefsPanel #refs-hint { height: auto; max-height: 6; color: $text; background: $error 20%;
+                           padding: 0 1; display: none; }
+    RefsPanel #refs-hint.-leak { display: block; }
+    RefsPanel #refs-table { height: 1fr; }
+    RefsPanel #refs-chart-title { height: 1; margin-top: 1; text-style: bold; }
+    RefsPanel Sparkline { height: 4; }
+    """
+
+    def __init__(self, source: Source, **kwargs: Any) -> None:
+        super().__init__(source, **kwargs)
+        self.view: RefsView | None = None
+        self.sort_index = 1  # live, biggest first
+        self.descending = True
+        self.show_ignored = False
+        self.searching: set[str] = set()
+
+    def compose(self) -> Any:
+        yield Static("", id="refs-hint")
+        yield RecordTable(
+            [
+                Column("Class", None, min_width=16),
+                Column("Live", 9, "right"),
+                Column("Δ", 7, "right"),
+                Column("Since base", 10, "right"),
+                Column("/min", 8, "right"),
+                Column("Oldest", 8, "right"),
+                Column(f"Trend (last {TREND} samples)", TREND + 2),
+            ],
+            ref_cells,
+            row_key=lambda r: r.key,
+            id="refs-table",
+        )
+        yield Static("", id="refs-chart-title")
+        yield Sparkline([], id="refs-chart")
+
+    def on_mount(self) -> None:
+        self.query_one("#refs-table", RecordTable).follow = False
+
+    # -- refresh -------------------------------------------------------------------
+
+    def refresh_from(self, snapshot: Snapshot) -> None:
+        view = self.source.refs()
+        self.view = view
+        rows = [r for r in view.rows if self.show_ignored or not r.ignored]
+        title, key, _ = SORTS[self.sort_index]
+        rows.sort(key=key, reverse=self.descending)
+        table = self.query_one("#refs-table", RecordTable)
+        first_rows = not table.rows and rows
+        table.set_rows(rows)
+        if first_rows:
+            table.action_first()
+        self._show_chart(table.current() or (rows[0] if rows else None))
+        self._show_hint(view)
+        total = sum(r.count for r in view.rows if not r.ignored)
+        base = (
+            f"baseline {fmt.clock(snapshot.time - (view.time - view.baseline_time))}"
+            if view.baseline_time is not None
+            else "no baseline (m)"
+        )
+        hidden = sum(1 for r in view.rows if r.ignored)
+        ignored = f" · {hidden} ignored (H shows)" if hidden and not self.show_ignored else ""
+        order = "↓" if self.descending else "↑"
+        self.set_subtitle(
+            f"{total:,} live objects in {len(view.rows)} classes · sorted by {title} {order} (o) · "
+            f"{base}{ignored} · Enter: objects"
+        )
+
+    def _show_chart(self, row: RefRow | None) -> None:
+        chart = self.query_one("#refs-chart", Sparkline)
+        title = self.query_one("#refs-chart-title", Static)
+        if row is None:
+            chart.data = [0.0]
+            title.update("")
+            return
+        chart.data = [float(c) for c in row.history] or [0.0]
+        title.update(
+            Text.assemble(
+                (clean_line(row.name, 60), "bold"),
+                f"  {row.count:,} live  max {max(row.history, default=0):,}  ",
+                (f"last {len(row.history)} samples, every {self._interval():.0f}s", "dim"),
+            )
+        )
+
+    def _interval(self) -> float:
+        return self.view.interval if self.view is not None else 1.0
+
+    def _show_hint(self, view: RefsView) -> None:
+        hint = self.query_one("#refs-hint", Static)
+        leaks = [r for r in view.rows if r.leak is not None]
+        hint.set_class(bool(leaks), "-leak")
+        if not leaks:
+            return
+        lines: list[Text | str] = []
+        flagged = {r.name for r in leaks}
+
+        def holder(row: RefRow) -> str | None:
+            """The flagged class that holds this one (a consequence, not a cause)."""
+            path = row.leak.path if row.leak is not None else None
+            first = path.split(" -> ")[0].split(".")[0] if path else None
+            return first if first in flagged and first != row.name else None
+
+        # causes first, then what they drag along
+        ordered = sorted(leaks, key=lambda r: (holder(r) is not None, -r.per_minute))
+        for row in ordered[:3]:
+            assert row.leak is not None
+            cause = holder(row)
+            if cause is not None:
+                lines.append(
+                    Text.assemble(
+                        ("⚠ ", "bold yellow"),
+                        f"{row.name} grows too, held by the {cause}s: "
+                        f"{row.leak.path} ({row.leak.path_share})",
+                    )
+                )
+                continue
+            lines.append(Text.assemble(("⚠ Possible leak: ", "bold red"), row.leak.message))
+            if row.leak.path:
+                lines.append(
+                    Text.assemble(
+                        "  held by ",
+                        (row.leak.path, "bold"),
+                        f"  ({row.leak.path_share}) · Enter on the class to see each object",
+                    )
+                )
+            elif row.key in self.searching:
+                lines.append(Text("  searching what holds them…", style="italic"))
+            searchable = not row.leak.path and row.key not in self.searching
+            if searchable and self.source.leak_path_due(row.key):
+                self._search(row.key)
+        hint.update(Text("\n").join(Text(x) if isinstance(x, str) else x for x in lines))
+
+    def _search(self, class_key: str, announce: bool = False) -> None:
+        self.searching.add(class_key)
+        self.run_worker(self._search_path(class_key, announce), group="leak-path")
+
+    async def _search_path(self, class_key: str, announce: bool) -> None:
+        name = clean_line(class_key.rsplit(".", 1)[-1], 60)
+        try:
+            path = await self.source.leak_path(class_key)
+            if path is None:
+                self.notify(f"No referrer path found for {name}.", timeout=4)
+            elif announce:
+                self.notify(
+                    clean_line(path, 300), title=f"What holds the oldest {name}", timeout=15
+                )
+        except Exception as exc:
+            logger.exception("Searching the referrers of %s failed", class_key)
+            self.notify(f"{type(exc).__name__}: {exc}", title="Search failed", severity="error")
+        finally:
+            self.searching.discard(class_key)
+        self.app.call_later(self.app.refresh_panels)  # type: ignore[attr-defined]
+
+    # -- actions -------------------------------------------------------------------
+
+    def _current(self) -> RefRow | None:
+        row = self.query_one("#refs-table", RecordTable).current()
+        return row if isinstance(row, RefRow) else None
+
+    def _refresh(self) -> None:
+        self.app.call_later(self.app.refresh_panels)  # type: ignore[attr-defined]
+
+    def action_sort_next(self) -> None:
+        self.sort_index = (self.sort_index + 1) % len(SORTS)
+        self.descending = SORTS[self.sort_index][2]
+        self._refresh()
+
+    def action_sort_reverse(self) -> None:
+        self.descending = not self.descending
+        self._refresh()
+
+    def action_mark_baseline(self) -> None:
+        self.source.set_refs_baseline()
+        self.notify("Baseline set: 'Since base' counts from now.", timeout=3)
+        self._refresh()
+
+    def action_clear_baseline(self) -> None:
+        self.source.set_refs_baseline(clear=True)
+        self._refresh()
+
+    def action_toggle_ignore(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        self.source.ignore_ref_class(row.key, not row.ignored)
+        verb = "Showing" if row.ignored else "Ignoring"
+        self.notify(f"{verb} {clean_line(row.name, 80)} (and its subclasses).", timeout=3)
+        self._refresh()
+
+    def action_toggle_show_ignored(self) -> None:
+        self.show_ignored = not self.show_ignored
+        self._refresh()
+
+    def action_export(self) -> None:
+        from workbench.ui.screens.prefs import PrefsScreen
+
+        self.app.push_screen(PrefsScreen(self.source.prefs_text()))
+
+    def action_leak_path(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        if row.key in self.searching:
+            self.notify("Already searching.", timeout=2)
+            return
+        self.notify(f"Searching what holds the oldest {clean_line(row.name, 60)} objects…")
+        self._search(row.key, announce=True)
+        self._refresh()
+
+    def on_record_table_highlighted(self, event: RecordTable.Highlighted) -> None:
+        if isinstance(event.record, RefRow):
+            self._show_chart(event.record)
+
+    def on_record_table_selected(self, event: RecordTable.Selected) -> None:
+        if not isinstance(event.record, RefRow):
+            return
+        event.stop()
+        from workbench.ui.screens.live_objects import LiveObjectsScreen
+
+        self.app.push_screen(LiveObjectsScreen(self.source, event.record.key, event.record.name))
