@@ -13,6 +13,14 @@ counted.  Prints the median of each and their ratio (target: >= 0.85).
 measures the resident memory of a workbench crawl over time instead, with
 the recorder limits lowered so they are reached early, and prints RSS at
 each quarter of the crawl (target: flat once the limits are reached).
+
+    python benchmarks/throughput.py --refs [--pages 3000] [--runs 7]
+
+measures what the Refs panel costs: the same leaky crawl (responses held in
+cb_kwargs, so trackref has many live objects) under workbench with the
+Flows panel in view and with the Refs panel in view, interleaved; prints
+both medians and their ratio (target: >= 0.99), then the cost of one
+trackref sample (taken once a second whichever panel is in view).
 """
 
 from __future__ import annotations
@@ -101,7 +109,11 @@ def run_plain(url: str, log: Path) -> dict:
 
 
 def run_workbench(
-    url: str, log: Path, extra: list[str] | None = None, sample_rss: bool = False
+    url: str,
+    log: Path,
+    extra: list[str] | None = None,
+    sample_rss: bool = False,
+    keys: str = "",
 ) -> tuple[dict, list[tuple[float, int, int]]]:
     term = PtyProcess(
         crawl_argv("workbench.cli", url, log, extra),
@@ -116,6 +128,13 @@ def run_workbench(
         # Reading the terminal must cost the measured machine next to nothing:
         # look at the output's tail twice a second, not at every read.
         next_look = start
+        while keys:  # e.g. "6": show another panel as soon as the app is up
+            term.drain(0.1)
+            if "Memory" in term.tail(4000):
+                term.send(keys)
+                break
+            if time.monotonic() - start > 60:
+                raise RuntimeError(f"workbench did not start:\n{term.tail(2000)}")
         while True:
             term.drain(0.1)
             now = time.monotonic()
@@ -212,15 +231,81 @@ def rss(pages: int, limit: int) -> None:
             print(f"  at {point[2]:>6} pages ({quarter:.0%}): RSS {point[1] / 1024:.0f} MiB")
 
 
+def refs_cost(pages: int, runs: int) -> None:
+    site, url = start_site(pages)
+    leaky = ["-a", "leak=1"]
+    flows: list[float] = []
+    refs: list[float] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_plain(url, Path(tmp) / "warm.log")
+            for i in range(runs):
+
+                def flows_run(i: int = i) -> float:
+                    return pages_per_second(run_workbench(url, Path(tmp) / f"f{i}.log", leaky)[0])
+
+                def refs_run(i: int = i) -> float:
+                    log = Path(tmp) / f"r{i}.log"
+                    return pages_per_second(run_workbench(url, log, leaky, keys="6")[0])
+
+                # alternate which goes first: the second of a pair meets a warmer site
+                if i % 2:
+                    r, f = refs_run(), flows_run()
+                else:
+                    f, r = flows_run(), refs_run()
+                flows.append(f)
+                refs.append(r)
+                print(
+                    f"run {i + 1}: flows in view {f:7.1f} pages/s   refs in view {r:7.1f} "
+                    f"pages/s   ratio {r / f:.3f}",
+                    flush=True,
+                )
+    finally:
+        site.terminate()
+        site.wait(10)
+    mf, mr = statistics.median(flows), statistics.median(refs)
+    ratios = [r / f for f, r in zip(flows, refs, strict=True)]
+    print(
+        f"median: flows in view {mf:.1f} pages/s, refs in view {mr:.1f} pages/s, "
+        f"ratio of medians {mr / mf:.3f}, median of run ratios "
+        f"{statistics.median(ratios):.3f} (target >= 0.99)"
+    )
+    sample_cost()
+
+
+def sample_cost() -> None:
+    """One trackref sample with 1,000 and 100,000 live tracked objects."""
+    from scrapy.http import HtmlResponse, Request
+
+    from workbench.core.liverefs import RefTracker
+
+    for n in (1_000, 100_000):
+        kept = [Request(f"http://127.0.0.1/{i}") for i in range(n // 2)]
+        kept += [HtmlResponse(f"http://127.0.0.1/{i}", body=b"") for i in range(n // 2)]
+        tracker = RefTracker(interval=0)
+        began = time.perf_counter()
+        for _ in range(20):
+            tracker.sample()
+        each = (time.perf_counter() - began) / 20
+        print(
+            f"one trackref sample with {n:,} live objects: {each * 1000:.2f} ms "
+            f"({each * 100:.3f}% of the second between samples)"
+        )
+        del kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--rss", action="store_true", help="measure memory instead")
     parser.add_argument("--limit", type=int, default=4000, help="recorder limits for --rss")
+    parser.add_argument("--refs", action="store_true", help="measure the Refs panel's cost")
     args = parser.parse_args()
     if args.rss:
         rss(args.pages, args.limit)
+    elif args.refs:
+        refs_cost(args.pages, args.runs)
     else:
         throughput(args.pages, args.runs)
 

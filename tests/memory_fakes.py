@@ -41,13 +41,13 @@ class FakeMemory:
             "a crawl at this pace needs about 16; oldest 61s",
             1220.0,
             PATH,
-            "5 of 5 sampled",
+            "10 of 10 sampled",
         )
         sel = LeakHint(
             "Selector: 810 live, +608 in 30s (+1,216/min) while 1,480 pages completed; oldest 61s",
             1216.0,
             "HtmlResponse._cached_selector -> Selector",
-            "5 of 5 sampled",
+            "10 of 10 sampled",
         )
         base = (lambda n: n - 100) if self.baseline else (lambda n: None)
         specs = [

@@ -31,3 +31,25 @@ def test_throughput_benchmark_runs_and_reports_a_ratio():
         r"[\d.]+",
         result.stdout,
     ), result.stdout
+
+
+def test_refs_cost_benchmark_runs_and_reports_a_ratio():
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--refs",
+         "--pages", "60", "--runs", "1"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"median: flows in view [\d.]+ pages/s, refs in view [\d.]+", result.stdout)
+    assert re.search(r"one trackref sample with 100,000 live objects: [\d.]+ ms", result.stdout)
+
+
+def test_heap_benchmark_reports_time_and_loop_lateness():
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "heap.py"), "--objects", "30000"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "collecting objects" in result.stdout and "100.0%  done" in result.stdout
+    assert re.search(r"heap summary of [\d,]+ objects .* in [\d.]+s", result.stdout)
+    assert re.search(r"worst \d+ ms late", result.stdout)

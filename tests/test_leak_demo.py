@@ -58,7 +58,7 @@ async def test_leaky_demo_is_flagged_and_its_holder_named(reactor, quiet_pytest_
         assert path == "Request.cb_kwargs['listing'] -> HtmlResponse"
         row = source.refs().row(key)
         assert row.leak is not None and row.leak.path == path
-        assert row.leak.path_share.endswith("of 5 sampled")
+        assert row.leak.path_share.endswith("of 10 sampled")
         # drill-down: the oldest objects, with URLs; a chain from a named root
         listing = source.live_objects(key, 10)
         assert listing.total >= len(listing.objects) > 0

@@ -156,3 +156,19 @@ def test_describe_uses_urls_and_sanitises():
     assert describe(response(9)) == "200 http://127.0.0.1/9"
     assert describe(Request("http://127.0.0.1/\x1b[31m")).startswith("http://127.0.0.1/")
     assert "\x1b" not in describe(Request("http://127.0.0.1/\x1b[31m"))
+
+
+def test_common_path_generalises_keys_that_differ_for_every_object():
+    class Spider:
+        def __init__(self) -> None:
+            self.seen: dict = {}
+
+    spider = Spider()
+    for n in range(4):
+        resp = response(n)
+        spider.seen[resp.url] = resp
+    refs = [weakref.ref(r) for r in spider.seen.values()]
+    del resp
+    reports = [find_referrers(r, {id(spider): "spider"}, max_chains=1) for r in refs]
+    assert reports[0].chains[0].text() == "spider.seen['http://127.0.0.1/0'] -> HtmlResponse"
+    assert common_path(reports) == ("spider.seen[…] -> HtmlResponse", "4 of 4 sampled")

@@ -157,7 +157,10 @@ async def test_refs_panel_flags_the_leaky_demo(reactor, quiet_pytest_logging):  
                     panel.query_one("#refs-hint")
                 )
 
-            await wait_for(named, pilot, 60)
+            try:
+                await wait_for(named, pilot, 60)
+            except AssertionError:
+                raise AssertionError(widget_text(panel.query_one("#refs-hint"))) from None
             row = source.refs().row(class_key(HtmlResponse))
             assert row is not None and row.leak is not None
             source.stop()

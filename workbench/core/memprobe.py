@@ -24,10 +24,23 @@ from workbench.core.referrers import (
     crawl_roots,
     describe,
     find_referrers,
+    find_referrers_many,
 )
 from workbench.core.sanitize import clean_line
 
-LEAK_SAMPLES = 5  # objects searched to name a leak's most common referrer path
+LEAK_SAMPLES = 10  # objects searched to name a leak's most common referrer path
+
+
+def _no_stop_iteration(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A StopIteration escaping into ``asyncio.to_thread`` would hang its future."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StopIteration as exc:
+            raise RuntimeError(f"{fn.__name__} stopped: {exc!r}") from None
+
+    return call
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +69,7 @@ class MemoryProbe:
         self.tracker = tracker or RefTracker()
         self.watch = watch or MemoryWatch()
         self._refs: dict[int, weakref.ref[Any]] = {}
-        self._path_searched: dict[str, float] = {}
+        self._path_searched: dict[str, tuple[float, int]] = {}  # class -> (when, count)
 
     # -- sampling (with every snapshot; at most once per interval) ---------------
 
@@ -81,14 +94,19 @@ class MemoryProbe:
     def prefs_text(self) -> str:
         return self.tracker.prefs_text()
 
+    @staticmethod
+    def _oldest_first(cls: type | None) -> list[tuple[Any, int]]:
+        """(object, creation time) of the class's live objects, oldest first."""
+        from scrapy.utils.trackref import live_refs
+
+        wdict = live_refs.get(cls) if cls is not None else None
+        return sorted(list(wdict.items()), key=lambda kv: kv[1]) if wdict else []
+
     def live_objects(self, class_key: str, limit: int = 500) -> ObjectList:
         cls = find_class(class_key)
         if cls is None:
             return ObjectList(class_key, class_key.rsplit(".", 1)[-1], 0, ())
-        from scrapy.utils.trackref import live_refs
-
-        wdict = live_refs.get(cls)
-        items = sorted(list(wdict.items()), key=lambda kv: kv[1]) if wdict else []
+        items = self._oldest_first(cls)
         now_ns = time.monotonic_ns()
         listed = []
         self._refs = {k: r for k, r in self._refs.items() if r() is not None}
@@ -109,19 +127,25 @@ class MemoryProbe:
         if ref is None or ref() is None:
             return ReferrerReport((), 0, 0, 0.0, True, "the object was collected")
         roots = crawl_roots(self.crawler_of())
-        return await asyncio.to_thread(find_referrers, ref, roots)
+        return await asyncio.to_thread(_no_stop_iteration(find_referrers), ref, roots)
 
     async def leak_path(self, class_key: str, samples: int = LEAK_SAMPLES) -> str | None:
-        """Search the oldest objects of a class; remember the most common path."""
-        listing = self.live_objects(class_key, samples)
+        """Search objects of a class, the oldest half and the rest spread over the
+        younger ones (the very oldest may be held for their own reasons);
+        remember the most common path."""
+        objects = [obj for obj, _ in self._oldest_first(find_class(class_key))]
+        oldest = objects[: samples // 2]
+        rest = objects[samples // 2 :]
+        step = max(1, len(rest) // max(1, samples - len(oldest)))
+        chosen = oldest + rest[::step][: samples - len(oldest)]
+        del objects, oldest, rest
+        refs = [weakref.ref(obj) for obj in chosen]
+        del chosen
         roots = crawl_roots(self.crawler_of())
-        reports = []
-        for obj in listing.objects:
-            ref = self._refs.get(obj.key)
-            if ref is None:
-                continue
-            reports.append(await asyncio.to_thread(find_referrers, ref, roots, max_chains=1))
-        self._path_searched[class_key] = time.monotonic()
+        # one heap scan per level for all of them
+        many = _no_stop_iteration(find_referrers_many)
+        reports = await asyncio.to_thread(many, refs, roots, max_chains=1)
+        self._path_searched[class_key] = (time.monotonic(), self._count(class_key))
         found = common_path(reports)
         if found is None:
             return None
@@ -129,10 +153,19 @@ class MemoryProbe:
         self.tracker.set_path(class_key, clean_line(path, 500), share)
         return path
 
-    def path_due(self, class_key: str, every: float = 60.0) -> bool:
-        """True when the class's leak path was not searched in the last ``every`` s."""
+    def path_due(self, class_key: str, every: float = 300.0) -> bool:
+        """Search a flagged class's path again? Once, then after ``every`` seconds or
+        when the class has doubled since: a search scans the heap (about 0.1 s
+        per 100,000 objects per level), so it is not repeated for nothing."""
         last = self._path_searched.get(class_key)
-        return last is None or time.monotonic() - last >= every
+        if last is None:
+            return True
+        when, count = last
+        return time.monotonic() - when >= every or self._count(class_key) >= 2 * max(count, 1)
+
+    def _count(self, class_key: str) -> int:
+        hist = self.tracker.classes.get(class_key)
+        return hist.counts[-1][1] if hist is not None and hist.counts else 0
 
     # -- heap --------------------------------------------------------------------------
 

@@ -61,9 +61,11 @@ class Chain:
         """The text with indices generalised: what several leaked objects share."""
         return re.sub(r"\[\d+\]", "[…]", self.text())
 
-    def tail(self, segments: int = 2) -> str:
-        """The last segments of the text (``Request.cb_kwargs['page'] -> HtmlResponse``)."""
-        return " -> ".join(self.signature().split(" -> ")[-segments:])
+    def tail(self, segments: int = 2, keys: bool = True) -> str:
+        """The last segments of the signature (``Request.cb_kwargs['page'] -> HtmlResponse``);
+        without ``keys``, every subscript generalised (``Spider.seen[…] -> HtmlResponse``)."""
+        text = self.signature() if keys else re.sub(r"\[[^\]]*\]", "[…]", self.text())
+        return " -> ".join(text.split(" -> ")[-segments:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +219,31 @@ def _fold_instance_dicts(hops: list[Hop]) -> tuple[Hop, ...]:
     return tuple(out)
 
 
+class _Walk:
+    """The search state of one target: parent pointers toward it, its chains."""
+
+    __slots__ = ("chains", "depth", "direct", "done", "frontier", "objects", "parent", "scanned")
+
+    def __init__(self, target: Any) -> None:
+        # id -> (id of the child it refers to, edge); the objects themselves
+        # in a dict of their own (a tuple holding one would be a referrer)
+        self.parent: dict[int, tuple[int | None, str]] = {id(target): (None, "")}
+        self.objects: dict[int, Any] = {id(target): target}
+        self.frontier: list[Any] = [target]
+        self.chains: list[Chain] = []
+        self.direct: Counter[str] = Counter()
+        self.depth = 0
+        self.scanned = 0
+        self.done = False
+
+    def containers(self) -> tuple[Any, ...]:
+        return (self, self.parent, self.objects, self.frontier, self.chains)
+
+
 class _Search:
-    """One search; everything it holds is on this object, which it ignores."""
+    """One search for one or more targets, one heap scan per level for all of them.
+
+    Everything it holds is on itself or its walks, which it ignores."""
 
     def __init__(
         self,
@@ -237,13 +262,6 @@ class _Search:
             id(vars(m)): name for name, m in list(sys.modules.items()) if hasattr(m, "__dict__")
         }
         self.ignore: set[int] = {id(self), id(self.__dict__), id(self.modules)}
-        # id -> (id of the child it refers to, edge); the objects themselves
-        # in a dict of their own (a tuple holding one would be a referrer)
-        self.parent: dict[int, tuple[int | None, str]] = {}
-        self.objects: dict[int, Any] = {}
-        self.ignore.update((id(self.parent), id(self.objects)))
-        self.chains: list[Chain] = []
-        self.ignore.add(id(self.chains))
 
     def _our_frames(self) -> None:
         frame: types.FrameType | None = sys._getframe()
@@ -264,23 +282,21 @@ class _Search:
                 current = current.f_back
         return frames
 
-    def _frame_roots(self, wanted: set[int]) -> None:
-        frames = self._running_frames()
-        self.ignore.add(id(frames))
+    def _frame_roots(self, walk: _Walk, wanted: set[int], frames: list[types.FrameType]) -> None:
         for frame in frames:
             try:
                 local_items = list(frame.f_locals.items())
             except Exception:
                 continue
             for name, value in local_items:
-                if id(value) not in wanted or id(frame) in self.parent:
+                if id(value) not in wanted or id(frame) in walk.parent:
                     continue
-                self.parent[id(frame)] = (id(value), f" local {name}")
-                self.objects[id(frame)] = frame
+                walk.parent[id(frame)] = (id(value), f" local {name}")
+                walk.objects[id(frame)] = frame
                 root = self.root_of(frame)
                 assert root is not None
-                self.chains.append(self.chain_from(id(frame), root))
-                if len(self.chains) >= self.max_chains:
+                walk.chains.append(self.chain_from(walk, id(frame), root))
+                if len(walk.chains) >= self.max_chains:
                     return
             del local_items
 
@@ -299,12 +315,12 @@ class _Search:
             return f"frame {code.co_name}() at {code.co_filename}:{obj.f_lineno}"
         return None
 
-    def chain_from(self, oid: int, root: str) -> Chain:
+    def chain_from(self, walk: _Walk, oid: int, root: str) -> Chain:
         hops = []
         current: int | None = oid
         while current is not None:
-            obj = self.objects[current]
-            child, edge = self.parent[current]
+            obj = walk.objects[current]
+            child, edge = walk.parent[current]
             container = isinstance(obj, CONTAINERS)
             name = type_name(obj)
             if current in self.modules or current in self.named_roots:
@@ -315,79 +331,108 @@ class _Search:
             current = child
         return Chain(root, _fold_instance_dicts(hops))
 
-    def run(self, target: Any) -> ReferrerReport:
+    def _visit(self, walk: _Walk, ref: Any, referents: list[Any], wanted: set[int]) -> Any:
+        """Record ``ref`` for the walk; returns it when the walk goes on through it."""
+        rid = id(ref)
+        if rid in walk.parent:
+            return None
+        # (the crawl may have changed ``ref`` since the scan: then it no longer counts)
+        child = next((c for c in referents if id(c) in wanted), None)
+        if child is None:
+            return None
+        walk.scanned += 1
+        edge = edge_label(ref, child)
+        walk.parent[rid] = (id(child), edge)
+        walk.objects[rid] = ref
+        if walk.depth == 1:
+            walk.direct[f"{type_name(ref)}{edge}"] += 1
+        root = self.root_of(ref)
+        if root is not None:
+            walk.chains.append(self.chain_from(walk, rid, root))
+            walk.done = len(walk.chains) >= self.max_chains
+            return None
+        return ref
+
+    def run(self, targets: list[Any]) -> list[ReferrerReport]:
         began = time.monotonic()
         self._our_frames()
-        tid = id(target)
-        self.parent[tid] = (None, "")
-        self.objects[tid] = target
-        frontier = [target]
-        self.ignore.add(id(frontier))
-        depth = scanned = 0
-        complete = True
-        direct: Counter[str] = Counter()
-        while frontier and depth < self.max_depth and len(self.chains) < self.max_chains:
+        walks = [_Walk(t) for t in targets]
+        self.ignore.add(id(walks))
+        for walk in walks:
+            self.ignore.update(id(c) for c in walk.containers())
+        timed_out = False
+        while True:
+            active = [w for w in walks if w.frontier and not w.done and w.depth < self.max_depth]
+            if not active:
+                break
             if time.monotonic() - began > self.timeout:
-                complete = False
+                timed_out = True
                 break
-            depth += 1
-            wanted = {id(o) for o in frontier}
-            self.ignore.add(id(wanted))
-            self._frame_roots(wanted)
-            if len(self.chains) >= self.max_chains:
-                break
-            referrers = gc.get_referrers(*frontier)
+            frames = self._running_frames()
+            self.ignore.add(id(frames))
+            wanted = {}
+            for walk in active:
+                walk.depth += 1
+                wanted[id(walk)] = {id(o) for o in walk.frontier}
+                self.ignore.add(id(wanted[id(walk)]))
+                self._frame_roots(walk, wanted[id(walk)], frames)
+                walk.done = walk.done or len(walk.chains) >= self.max_chains
+            del frames
+            union = [o for w in active if not w.done for o in w.frontier]
+            self.ignore.add(id(union))
+            referrers = gc.get_referrers(*union) if union else []
             self.ignore.add(id(referrers))
-            nxt: list[Any] = []
-            self.ignore.add(id(nxt))
+            del union
+            nexts: dict[int, list[Any]] = {id(w): [] for w in active}
+            self.ignore.update(id(n) for n in nexts.values())
             for ref in referrers:
                 rid = id(ref)
-                if rid in self.ignore or rid in self.parent:
+                if rid in self.ignore:
                     continue
                 if isinstance(ref, types.FrameType) and ref.f_code is _Search.run.__code__:
                     continue
-                scanned += 1
-                child = next((c for c in gc.get_referents(ref) if id(c) in wanted), None)
-                if child is None:
-                    continue
-                edge = edge_label(ref, child)
-                self.parent[rid] = (id(child), edge)
-                self.objects[rid] = ref
-                if depth == 1:
-                    direct[f"{type_name(ref)}{edge}"] += 1
-                root = self.root_of(ref)
-                if root is not None:
-                    self.chains.append(self.chain_from(rid, root))
-                    if len(self.chains) >= self.max_chains:
-                        break
-                    continue
-                if len(nxt) < self.max_frontier:
-                    nxt.append(ref)
+                referents = gc.get_referents(ref)  # once: the crawl goes on meanwhile
+                for walk in active:
+                    if walk.done:
+                        continue
+                    going = self._visit(walk, ref, referents, wanted[id(walk)])
+                    nxt = nexts[id(walk)]
+                    if going is not None and len(nxt) < self.max_frontier:
+                        nxt.append(going)
+                del referents
             del referrers
-            frontier[:] = nxt
-        if frontier and depth >= self.max_depth and not self.chains:
-            complete = False
+            for walk in active:
+                walk.frontier[:] = [] if walk.done else nexts[id(walk)]
         elapsed = time.monotonic() - began
+        reports = [self._report(w, elapsed, timed_out) for w in walks]
+        for walk in walks:
+            walk.parent.clear()
+            walk.objects.clear()
+            walk.frontier.clear()
+        return reports
+
+    def _report(self, walk: _Walk, elapsed: float, timed_out: bool) -> ReferrerReport:
+        complete = not (
+            (timed_out and not walk.done and walk.frontier)
+            or (walk.frontier and walk.depth >= self.max_depth and not walk.chains)
+        )
         note = ""
-        if not self.chains:
+        if not walk.chains:
             note = (
                 "no root found"
                 + ("" if complete else f" within {self.max_depth} levels and {self.timeout:.0f}s")
                 + (": only garbage (a reference cycle) holds it" if complete else "")
             )
-        report = ReferrerReport(
-            chains=tuple(self.chains),
-            depth=depth,
-            scanned=scanned,
+        direct = walk.direct.most_common(20)
+        return ReferrerReport(
+            chains=tuple(walk.chains),
+            depth=walk.depth,
+            scanned=walk.scanned,
             elapsed=elapsed,
             complete=complete,
             note=note,
-            direct=tuple(f"{what} ×{n}" if n > 1 else what for what, n in direct.most_common(20)),
+            direct=tuple(f"{what} ×{n}" if n > 1 else what for what, n in direct),
         )
-        self.parent.clear()
-        self.objects.clear()
-        frontier.clear()
-        return report
 
 
 _lock = threading.Lock()  # one search at a time: they are heavy
@@ -407,27 +452,56 @@ def find_referrers(
     ``named_roots`` maps ``id(obj)`` to a name for objects to stop at (the
     crawl's scheduler, engine, spider...).
     """
+    return find_referrers_many(
+        [ref],
+        named_roots,
+        max_depth=max_depth,
+        max_frontier=max_frontier,
+        timeout=timeout,
+        max_chains=max_chains,
+    )[0]
+
+
+def find_referrers_many(
+    refs: list[Callable[[], Any]],
+    named_roots: dict[int, str] | None = None,
+    *,
+    max_depth: int = 24,
+    max_frontier: int = 64,
+    timeout: float = 5.0,
+    max_chains: int = 3,
+) -> list[ReferrerReport]:
+    """:func:`find_referrers` for several objects at the cost of one: each level of
+    the search scans the heap once for all of them.  A report per weak reference."""
+    collected = ReferrerReport((), 0, 0, 0.0, True, "the object was collected")
     with _lock:
-        target = ref()
-        if target is None:
-            return ReferrerReport((), 0, 0, 0.0, True, "the object was collected")
+        targets = [r() for r in refs]
+        alive = [t for t in targets if t is not None]
         search = _Search(named_roots or {}, max_depth, max_frontier, timeout, max_chains)
+        search.ignore.update((id(targets), id(alive)))  # our own lists hold them too
         try:
-            return search.run(target)
+            found = iter(search.run(alive))
+            return [collected if t is None else next(found) for t in targets]
         finally:
-            del target, search
+            del targets, alive, search
 
 
 def common_path(reports: list[ReferrerReport]) -> tuple[str, str] | None:
     """The most common generalised chain (its last segments) and its share."""
-    counts: Counter[str] = Counter()
-    for report in reports:
-        seen = {chain.tail(2) for chain in report.chains}
-        counts.update(seen)
-    if not counts:
-        return None
-    path, n = counts.most_common(1)[0]
-    return path, f"{n} of {len(reports)} sampled"
+    best: tuple[str, int] | None = None
+    for keys in (True, False):  # dict keys kept, unless they differ for every object
+        counts: Counter[str] = Counter()
+        for report in reports:
+            counts.update({chain.tail(2, keys) for chain in report.chains})
+        if not counts:
+            return None
+        path, n = counts.most_common(1)[0]
+        if best is None or n > best[1]:
+            best = (path, n)
+        if n * 2 > len(reports):
+            break
+    assert best is not None
+    return best[0], f"{best[1]} of {len(reports)} sampled"
 
 
 def crawl_roots(crawler: Any) -> dict[int, str]:

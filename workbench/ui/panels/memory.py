@@ -68,6 +68,7 @@ class MemoryPanel(Panel):
         self.diff = False
         self.view: MemoryView | None = None
         self._shown: tuple[int, bool] | None = None
+        self._state: tuple[Any, ...] | None = None
 
     def compose(self) -> Any:
         with Horizontal(id="memory-top"):
@@ -94,6 +95,11 @@ class MemoryPanel(Panel):
 
     def refresh_from(self, snapshot: Snapshot) -> None:
         view = self.source.memory()
+        state = (view.rss[-1] if view.rss else None, len(view.summaries), view.running,
+                 view.progress, view.error, self.diff, view.stats)  # fmt: skip
+        if state == self._state:
+            return  # nothing new (RSS is sampled once a second): no repaint
+        self._state = state
         self.view = view
         self._show_rss(view)
         self._show_memusage(view)

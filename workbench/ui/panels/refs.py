@@ -117,6 +117,7 @@ class RefsPanel(Panel):
         self.descending = True
         self.show_ignored = False
         self.searching: set[str] = set()
+        self._shown: tuple[Any, ...] | None = None
 
     def compose(self) -> Any:
         yield Static("", id="refs-hint")
@@ -144,6 +145,12 @@ class RefsPanel(Panel):
 
     def refresh_from(self, snapshot: Snapshot) -> None:
         view = self.source.refs()
+        shown = (view.time, self.sort_index, self.descending, self.show_ignored, view.ignored,
+                 view.baseline_time, len(self.searching), tuple(
+                     r.leak.path if r.leak else None for r in view.rows))  # fmt: skip
+        if shown == self._shown:
+            return  # nothing new since the last sample (once a second): no repaint
+        self._shown = shown
         self.view = view
         rows = [r for r in view.rows if self.show_ignored or not r.ignored]
         title, key, _ = SORTS[self.sort_index]
