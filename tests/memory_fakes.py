@@ -110,9 +110,9 @@ class FakeMemory:
             ("dict['listing'] ×6", "Selector.response"),
         )  # fmt: skip
 
-    async def leak_path(self, class_key: str) -> str | None:
-        self.searched.append(class_key)
-        return PATH
+    async def leak_paths(self, class_keys: list[str]) -> dict[str, str | None]:
+        self.searched.extend(class_keys)
+        return dict.fromkeys(class_keys, PATH)
 
     def leak_path_due(self, class_key: str) -> bool:
         return False

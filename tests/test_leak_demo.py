@@ -54,7 +54,7 @@ async def test_leaky_demo_is_flagged_and_its_holder_named(reactor, quiet_pytest_
             leak = row.leak if row is not None else None
         assert leak is not None, "the growth of HtmlResponse was not flagged"
         assert leak.message.startswith("HtmlResponse: ") and "pages completed" in leak.message
-        path = await source.leak_path(key)
+        path = (await source.leak_paths([key]))[key]
         assert path == "Request.cb_kwargs['listing'] -> HtmlResponse"
         row = source.refs().row(key)
         assert row.leak is not None and row.leak.path == path

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.core.heap import unfreeze
 from workbench.core.sanitize import clean_line
 
 CONTAINERS = (dict, list, tuple, set, frozenset, deque, types.CellType)
@@ -474,6 +475,7 @@ def find_referrers_many(
     """:func:`find_referrers` for several objects at the cost of one: each level of
     the search scans the heap once for all of them.  A report per weak reference."""
     collected = ReferrerReport((), 0, 0, 0.0, True, "the object was collected")
+    unfreeze()  # frozen containers (a module-level cache) are invisible to get_referrers
     with _lock:
         targets = [r() for r in refs]
         alive = [t for t in targets if t is not None]

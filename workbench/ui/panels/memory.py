@@ -69,6 +69,7 @@ class MemoryPanel(Panel):
         self.view: MemoryView | None = None
         self._shown: tuple[int, bool] | None = None
         self._state: tuple[Any, ...] | None = None
+        self._memusage_lines = 0
 
     def compose(self) -> Any:
         with Horizontal(id="memory-top"):
@@ -120,7 +121,7 @@ class MemoryPanel(Panel):
         values = [b / 1_048_576 for _, b in points]
         self.query_one("#rss-chart", Sparkline).data = values or [0.0]
         if not points:
-            self.query_one("#rss-title", Static).update("RSS")
+            self.query_one("#rss-title", Static).update("RSS", layout=False)
             return
         span = points[-1][0] - points[0][0]
         self.query_one("#rss-title", Static).update(
@@ -129,7 +130,8 @@ class MemoryPanel(Panel):
                 (mb(points[-1][1]), "bold"),
                 f"  min {min(values):,.1f}  max {max(values):,.1f} MB  ",
                 (f"last {fmt.duration(span)}", "dim"),
-            )
+            ),
+            layout=False,  # one line: no screen layout
         )
 
     def _show_memusage(self, view: MemoryView) -> None:
@@ -141,7 +143,9 @@ class MemoryPanel(Panel):
             text.append(f"{clean_line(name, 32):<32}", style="dim")
             shown = mb(value) if isinstance(value, int) and value > 1_000_000 else str(value)
             text.append(clean_line(shown, 60) + "\n")
-        self.query_one("#memusage", Static).update(text)
+        lines = len(view.settings) + len(view.stats)
+        self.query_one("#memusage", Static).update(text, layout=lines != self._memusage_lines)
+        self._memusage_lines = lines
 
     def _show_heap(self, view: MemoryView) -> None:
         title = self.query_one("#heap-title", Static)

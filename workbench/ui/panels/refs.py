@@ -98,7 +98,7 @@ class RefsPanel(Panel):
         Binding("h", "toggle_ignore", "Ignore", tooltip="Ignore the class, like prefs(ignore=)"),
         Binding("H", "toggle_show_ignored", "Show ign.", show=False, tooltip="Show ignored"),
         Binding("e", "export", "Export", tooltip="The prefs() text, to copy or save"),
-        Binding("l", "leak_path", "Who holds", tooltip="Search what holds the oldest objects"),
+        Binding("l", "leak_path", "Who holds", tooltip="Search what holds the class's objects"),
     ]
 
     DEFAULT_CSS = """
@@ -118,6 +118,7 @@ class RefsPanel(Panel):
         self.show_ignored = False
         self.searching: set[str] = set()
         self._shown: tuple[Any, ...] | None = None
+        self._hint_lines = 0
 
     def compose(self) -> Any:
         yield Static("", id="refs-hint")
@@ -181,7 +182,7 @@ class RefsPanel(Panel):
         title = self.query_one("#refs-chart-title", Static)
         if row is None:
             chart.data = [0.0]
-            title.update("")
+            title.update("", layout=False)
             return
         chart.data = [float(c) for c in row.history] or [0.0]
         title.update(
@@ -189,7 +190,8 @@ class RefsPanel(Panel):
                 (clean_line(row.name, 60), "bold"),
                 f"  {row.count:,} live  max {max(row.history, default=0):,}  ",
                 (f"last {len(row.history)} samples, every {self._interval():.0f}s", "dim"),
-            )
+            ),
+            layout=False,  # one line, always: no screen layout
         )
 
     def _interval(self) -> float:
@@ -235,30 +237,41 @@ class RefsPanel(Panel):
                 )
             elif row.key in self.searching:
                 lines.append(Text("  searching what holds them…", style="italic"))
-            searchable = not row.leak.path and row.key not in self.searching
-            if searchable and self.source.leak_path_due(row.key):
-                self._search(row.key)
-        hint.update(Text("\n").join(Text(x) if isinstance(x, str) else x for x in lines))
+        due = [
+            r.key
+            for r in leaks
+            if r.leak is not None
+            and not r.leak.path
+            and r.key not in self.searching
+            and self.source.leak_path_due(r.key)
+        ]
+        if due:  # one search for every flagged class: one heap scan per level
+            self._search(due)
+        text = Text("\n").join(Text(x) if isinstance(x, str) else x for x in lines)
+        # a screen layout only when the hint's height changes
+        hint.update(text, layout=len(lines) != self._hint_lines)
+        self._hint_lines = len(lines)
 
-    def _search(self, class_key: str, announce: bool = False) -> None:
-        self.searching.add(class_key)
-        self.run_worker(self._search_path(class_key, announce), group="leak-path")
+    def _search(self, class_keys: list[str], announce: bool = False) -> None:
+        self.searching.update(class_keys)
+        self.run_worker(self._search_paths(class_keys, announce), group="leak-path")
 
-    async def _search_path(self, class_key: str, announce: bool) -> None:
-        name = clean_line(class_key.rsplit(".", 1)[-1], 60)
+    async def _search_paths(self, class_keys: list[str], announce: bool) -> None:
         try:
-            path = await self.source.leak_path(class_key)
-            if path is None:
-                self.notify(f"No referrer path found for {name}.", timeout=4)
-            elif announce:
-                self.notify(
-                    clean_line(path, 300), title=f"What holds the oldest {name}", timeout=15
-                )
+            paths = await self.source.leak_paths(class_keys)
+            for key, path in paths.items():
+                name = clean_line(key.rsplit(".", 1)[-1], 60)
+                if path is None:
+                    self.notify(f"No referrer path found for {name}.", timeout=4)
+                elif announce:
+                    self.notify(
+                        clean_line(path, 300), title=f"What holds the {name} objects", timeout=15
+                    )
         except Exception as exc:
-            logger.exception("Searching the referrers of %s failed", class_key)
+            logger.exception("Searching the referrers of %s failed", class_keys)
             self.notify(f"{type(exc).__name__}: {exc}", title="Search failed", severity="error")
         finally:
-            self.searching.discard(class_key)
+            self.searching.difference_update(class_keys)
         self.app.call_later(self.app.refresh_panels)  # type: ignore[attr-defined]
 
     # -- actions -------------------------------------------------------------------
@@ -314,7 +327,7 @@ class RefsPanel(Panel):
             self.notify("Already searching.", timeout=2)
             return
         self.notify(f"Searching what holds the oldest {clean_line(row.name, 60)} objects…")
-        self._search(row.key, announce=True)
+        self._search([row.key], announce=True)
         self._refresh()
 
     def on_record_table_highlighted(self, event: RecordTable.Highlighted) -> None:
