@@ -8,9 +8,9 @@ keeps a bounded history per class and computes what ``prefs()`` cannot: the
 change since the last sample and since a baseline, the growth per minute and
 a hint when a class keeps growing while pages complete.
 
-Counting is cheap (``len`` of each weak dictionary); the oldest age is a
-``min`` over creation times, once per sample.  No object is kept: the
-history is keyed by class name.
+Counting is cheap (``len`` of each weak dictionary); the oldest age is the
+first entry's (trackref inserts objects as they are created).  No object is
+kept: the history is keyed by class name.
 """
 
 from __future__ import annotations
@@ -147,7 +147,9 @@ class RefTracker:
                 hist = self.classes[key] = _ClassHistory(cls.__name__, deque(maxlen=self.maxlen))
             count = len(wdict)
             try:
-                oldest = min(wdict.values(), default=None)
+                # trackref adds each object when it is created, and dicts keep
+                # insertion order: the first value is the oldest (no O(n) min)
+                oldest = next(iter(wdict.values()), None)
             except RuntimeError:  # changed size during iteration (another thread)
                 oldest = None
             hist.counts.append((now, count))

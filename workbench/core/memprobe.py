@@ -154,7 +154,7 @@ class MemoryProbe:
             refs.extend(chosen)
         roots = crawl_roots(self.crawler_of())
         many = _no_stop_iteration(find_referrers_many)
-        reports = await asyncio.to_thread(many, refs, roots, max_chains=1)
+        reports = await asyncio.to_thread(many, refs, roots, max_chains=1, max_frontier=8)
         found: dict[str, str | None] = {}
         for key, (start, end) in spans.items():
             self._path_searched[key] = (time.monotonic(), self._count(key))

@@ -524,7 +524,33 @@ def crawl_roots(crawler: Any) -> dict[int, str]:
     for name, obj in named.items():
         if obj is not None:
             roots[id(obj)] = name
+    scheduler = named["scheduler"]
+    for attr in ("mqs", "dqs"):  # memory and disk queues: stop where a request waits
+        queue = getattr(scheduler, attr, None)
+        if queue is not None:
+            _queue_roots(queue, f"scheduler queue ({attr}", roots)
     return roots
+
+
+def _queue_roots(queue: Any, label: str, roots: dict[int, str], limit: int = 5000) -> None:
+    """The scheduler's priority queues down to the queues that hold requests
+    (``DownloaderAwarePriorityQueue`` -> per slot -> per priority), by name."""
+    roots[id(queue)] = label + ")"
+    try:
+        for slot, pq in list(getattr(queue, "pqueues", {}).items()):
+            if len(roots) > limit:
+                return
+            _queue_roots(pq, f"{label}, slot {slot!r}", roots, limit)
+        for key in ("queues", "_start_queues"):
+            for prio, q in list(getattr(queue, key, {}).items()):
+                if len(roots) > limit:
+                    return
+                start = ", start requests" if key == "_start_queues" else ""
+                # ScrapyPriorityQueue keys queues by -request.priority
+                prio_text = -prio if isinstance(prio, int) else prio
+                roots[id(q)] = f"{label}, priority {prio_text}{start})"
+    except RuntimeError:  # changed size during iteration: the crawl goes on
+        return
 
 
 def describe(obj: Any, limit: int = 300) -> str:
