@@ -192,12 +192,17 @@ def throughput(pages: int, runs: int) -> None:
     finally:
         site.terminate()
         site.wait(10)
-    mp, mw = statistics.median(plain), statistics.median(bench)
-    ratios = [w / p for p, w in zip(plain, bench, strict=True)]
+    print_medians("scrapy", plain, "workbench", bench, 0.85)
+
+
+def print_medians(base: str, bases: list[float], other: str, others: list[float], target: float):
+    """The medians of two interleaved series, and their ratio two ways."""
+    mb, mo = statistics.median(bases), statistics.median(others)
+    ratios = [o / b for b, o in zip(bases, others, strict=True)]
     print(
-        f"median: scrapy {mp:.1f} pages/s, workbench {mw:.1f} pages/s, "
-        f"ratio of medians {mw / mp:.3f}, median of run ratios "
-        f"{statistics.median(ratios):.3f} (target >= 0.85)"
+        f"median: {base} {mb:.1f} pages/s, {other} {mo:.1f} pages/s, "
+        f"ratio of medians {mo / mb:.3f}, median of run ratios "
+        f"{statistics.median(ratios):.3f} (target >= {target})"
     )
 
 
@@ -263,13 +268,7 @@ def refs_cost(pages: int, runs: int) -> None:
     finally:
         site.terminate()
         site.wait(10)
-    mf, mr = statistics.median(flows), statistics.median(refs)
-    ratios = [r / f for f, r in zip(flows, refs, strict=True)]
-    print(
-        f"median: flows in view {mf:.1f} pages/s, refs in view {mr:.1f} pages/s, "
-        f"ratio of medians {mr / mf:.3f}, median of run ratios "
-        f"{statistics.median(ratios):.3f} (target >= 0.99)"
-    )
+    print_medians("flows in view", flows, "refs in view", refs, 0.99)
     sample_cost()
 
 

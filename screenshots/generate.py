@@ -3,7 +3,9 @@
     python screenshots/generate.py [--out screenshots]
 
 The crawl is paused part-way so the queue has something in it, then each
-panel is saved as SVG with App.save_screenshot().
+panel is saved as SVG with App.save_screenshot().  A second crawl, the leaky
+demo (``workbench demo --leaky``), gives the Refs, live objects and Memory
+screenshots (its leak window shortened so it is flagged within seconds).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from workbench.core.host import CrawlHost, stop_reactor_threads  # noqa: E402
+from workbench.core.liverefs import RefTracker  # noqa: E402
 from workbench.core.source import LocalSource  # noqa: E402
 from workbench.demo.site import listen, url_of  # noqa: E402
 from workbench.demo.spider import DemoSpider  # noqa: E402
@@ -57,6 +60,46 @@ async def generate(out: Path, size: tuple[int, int]) -> list[Path]:
         await pilot.pause(0.5)
         written.append(Path(app.save_screenshot("flows_filtered.svg", str(out))))
         await pilot.press("space")
+        await host.wait()
+    host.close()
+    written += await leaky(out, size)
+    return written
+
+
+async def leaky(out: Path, size: tuple[int, int]) -> list[Path]:
+    settings = Settings()
+    settings.set("LOG_LEVEL", "INFO")
+    settings.set("TELNETCONSOLE_ENABLED", False)
+    settings.set("DOWNLOAD_DELAY", 0.01)
+    host = CrawlHost(settings, DemoSpider, {"leak": "1", "api": "0"})
+
+    async def prepare() -> None:
+        host.spider_kwargs["url"] = url_of(listen(pages=6000, per_page=20))
+
+    source = LocalSource(host, prepare)
+    source.probe.tracker = RefTracker(interval=1.0, window=8.0, min_rise=10)
+    app = WorkbenchApp(source)
+    written = []
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("6")
+        panel = app.panel("refs")
+        while not any(r.leak and r.leak.path for r in source.refs().rows):
+            await pilot.pause(0.2)
+        await pilot.pause(2.5)
+        written.append(Path(app.save_screenshot("refs.svg", str(out))))
+        await pilot.press("g", "enter")  # the first row: the biggest class
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        while "Chain 1" not in str(app.screen.query_one("#referrers-text").render()):
+            await pilot.pause(0.2)
+        written.append(Path(app.save_screenshot("live_objects.svg", str(out))))
+        await pilot.press("q", "7", "h")
+        while not source.memory().summaries:
+            await pilot.pause(0.2)
+        await pilot.pause(1.5)
+        written.append(Path(app.save_screenshot("memory.svg", str(out))))
+        assert panel is not None
+        source.stop()
         await host.wait()
     host.close()
     return written

@@ -6,15 +6,11 @@ import asyncio
 
 from scrapy.http import HtmlResponse
 
-from tests.conftest import demo_settings
 from tests.fakes import FakeSource
 from tests.memory_fakes import PATH, PREFS
 from tests.test_app_crawl import wait_for, widget_text
-from tests.test_leak_demo import quiet_pytest_logging  # noqa: F401 (a fixture)
-from workbench.core.host import CrawlHost
-from workbench.core.liverefs import RefTracker, class_key
-from workbench.core.source import LocalSource
-from workbench.demo.spider import DemoSpider
+from tests.test_leak_demo import leaky_source, quiet_pytest_logging  # noqa: F401
+from workbench.core.liverefs import class_key
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.live_objects import LiveObjectsScreen
 from workbench.ui.screens.prefs import PrefsScreen
@@ -135,16 +131,7 @@ async def test_memory_panel_heap_and_diff_on_a_fake_source():
 async def test_refs_panel_flags_the_leaky_demo(reactor, quiet_pytest_logging):  # noqa: F811
     from scrapy.utils.defer import maybe_deferred_to_future
 
-    from workbench.demo.site import listen, url_of
-
-    port = listen(pages=3000, per_page=20)
-    host = CrawlHost(
-        demo_settings(DOWNLOAD_DELAY=0.005, LOG_LEVEL="WARNING"),
-        DemoSpider,
-        {"url": url_of(port), "leak": "1", "api": "0"},
-    )
-    source = LocalSource(host)
-    source.probe.tracker = RefTracker(interval=0.2, window=3.0, min_rise=10)
+    port, host, source = leaky_source()
     app = WorkbenchApp(source)
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -161,8 +148,8 @@ async def test_refs_panel_flags_the_leaky_demo(reactor, quiet_pytest_logging):  
                 await wait_for(named, pilot, 60)
             except AssertionError:
                 raise AssertionError(widget_text(panel.query_one("#refs-hint"))) from None
-            row = source.refs().row(class_key(HtmlResponse))
-            assert row is not None and row.leak is not None
+            path, share = source.probe.tracker.paths[class_key(HtmlResponse)]
+            assert path == "Request.cb_kwargs['listing'] -> HtmlResponse" and "sampled" in share
             source.stop()
             await wait_for(lambda: host.finished, pilot, 60)
     finally:

@@ -130,9 +130,15 @@ class MemoryProbe:
         return await asyncio.to_thread(_no_stop_iteration(find_referrers), ref, roots)
 
     def _samples(self, class_key: str, samples: int) -> list[weakref.ref[Any]]:
-        """The oldest half, and the rest spread over the younger ones (the very
-        oldest may be held for reasons of their own)."""
-        objects = [obj for obj, _ in self._oldest_first(find_class(class_key))]
+        """Objects made while the class grew (within the leak window; objects from
+        before it may be held for reasons of their own): the oldest half, and
+        the rest spread over the younger ones."""
+        items = self._oldest_first(find_class(class_key))
+        tracker = self.tracker
+        since = int(((tracker.last_sample or 0.0) - tracker.window) * 1e9)
+        recent = [obj for obj, created in items if created >= since]
+        objects = recent if len(recent) >= samples else [obj for obj, _ in items]
+        del items, recent
         oldest = objects[: samples // 2]
         rest = objects[samples // 2 :]
         step = max(1, len(rest) // max(1, samples - len(oldest)))

@@ -40,7 +40,12 @@ HELPERS = [
     ("shelp()", "this help"),
 ]
 RELEVANT = ("crawler", "spider", "settings", "request", "response", "item")
-HIT_NAMES = ("failure", "exception", "traceback")
+EXTRA_NAMES = (  # a breakpoint hit's failure, or a live object from the Refs panel
+    "failure",
+    "exception",
+    "traceback",
+    "obj",
+)
 
 
 class ShellNamespace:
@@ -103,7 +108,7 @@ class ShellNamespace:
         names = self.live() if self.live is not None else self.vars
         lines = ["Available Scrapy objects:"]
         lines.append(f"  {'scrapy':<10} scrapy module (scrapy.Request, scrapy.Selector, ...)")
-        for name in (*RELEVANT, *HIT_NAMES, "sel"):
+        for name in (*RELEVANT, *EXTRA_NAMES, "sel"):
             if names.get(name) is not None:
                 text = repr(names[name])
                 if len(text) > 100:

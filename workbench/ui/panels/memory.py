@@ -151,6 +151,16 @@ class MemoryPanel(Panel):
         title = self.query_one("#heap-title", Static)
         if view.error:
             title.update(Text(f"Heap summary failed: {clean_line(view.error, 200)}", "red"))
+        if view.running:
+            title.update(
+                Text(
+                    f"Heap summary running: {clean_line(view.phase, 100)} "
+                    "(the crawl and the UI go on)",
+                    "italic",
+                ),
+                layout=False,
+            )
+            return
         if not view.summaries:
             return
         latest = view.summaries[-1]
