@@ -87,7 +87,7 @@ async def leaky(out: Path, size: tuple[int, int]) -> list[Path]:
             await pilot.pause(0.2)
         await pilot.pause(2.5)
         written.append(Path(app.save_screenshot("refs.svg", str(out))))
-        await pilot.press("g", "enter")  # the first row: the biggest class
+        await pilot.press("enter")  # the flagged class (the panel selects it)
         await pilot.pause(0.5)
         await pilot.press("enter")
         while "Chain 1" not in str(app.screen.query_one("#referrers-text").render()):

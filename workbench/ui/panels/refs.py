@@ -119,6 +119,7 @@ class RefsPanel(Panel):
         self.searching: set[str] = set()
         self._shown: tuple[Any, ...] | None = None
         self._hint_lines = 0
+        self._flagged: set[str] = set()  # classes flagged so far (selected once)
 
     def compose(self) -> Any:
         yield Static("", id="refs-hint")
@@ -214,6 +215,11 @@ class RefsPanel(Panel):
 
         # causes first, then what they drag along
         ordered = sorted(leaks, key=lambda r: (holder(r) is not None, -r.per_minute))
+        new = [r for r in ordered if r.key not in self._flagged]
+        if new:  # a class was just flagged: select it, so Enter drills down into it
+            self._flagged.update(r.key for r in new)
+            self.query_one("#refs-table", RecordTable).select_key(ordered[0].key)
+            self._show_chart(ordered[0])
         for row in ordered[:3]:
             assert row.leak is not None
             cause = holder(row)
