@@ -216,7 +216,9 @@ class WorkbenchApp(App[None]):
 
     def _painted(self, began: float, finished: bool) -> None:
         self.refresh_cost = time.perf_counter() - began
-        self.interval = min(MAX_INTERVAL, max(MIN_INTERVAL, self.refresh_cost * COST_FACTOR))
+        # a panel whose data changes once a second is not refreshed more often
+        floor = max(MIN_INTERVAL, self.visible_panel.MIN_REFRESH)
+        self.interval = min(MAX_INTERVAL, max(floor, self.refresh_cost * COST_FACTOR))
         if finished:
             self.interval = MAX_INTERVAL
         self._schedule()

@@ -30,6 +30,7 @@ class Panel(Vertical):
     """
 
     TITLE = "Panel"
+    MIN_REFRESH = 0.0  # seconds: at least this between refreshes while the panel shows
 
     def __init__(self, source: Source, **kwargs: Any) -> None:
         super().__init__(**kwargs)

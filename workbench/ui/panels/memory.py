@@ -45,6 +45,7 @@ def heap_cells(row: HeapRow, diff: bool) -> list[Any]:
 
 class MemoryPanel(Panel):
     TITLE = "Memory"
+    MIN_REFRESH = 1.0  # RSS is sampled once a second
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h", "heap", "Heap summary", tooltip="Summarise the heap by type (background)"),

@@ -89,6 +89,7 @@ SORTS: list[tuple[str, Any, bool]] = [
 
 class RefsPanel(Panel):
     TITLE = "Live refs"
+    MIN_REFRESH = 1.0  # the data changes once a second (a trackref sample)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "sort_next", "Sort", tooltip="Sort by the next column"),
