@@ -82,7 +82,6 @@ async def leaky(out: Path, size: tuple[int, int]) -> list[Path]:
     written = []
     async with app.run_test(size=size) as pilot:
         await pilot.press("6")
-        panel = app.panel("refs")
         while not any(r.leak and r.leak.path for r in source.refs().rows):
             await pilot.pause(0.2)
         await pilot.pause(2.5)
@@ -98,7 +97,6 @@ async def leaky(out: Path, size: tuple[int, int]) -> list[Path]:
             await pilot.pause(0.2)
         await pilot.pause(1.5)
         written.append(Path(app.save_screenshot("memory.svg", str(out))))
-        assert panel is not None
         source.stop()
         await host.wait()
     host.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
@@ -24,9 +24,6 @@ class PrefsScreen(TextScreen):
         super().__init__("prefs() — c copies, w saves to a file", text)
         self.raw = text
         self.directory = directory or Path.cwd()
-
-    def compose(self) -> Any:
-        yield from super().compose()
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.raw)
