@@ -126,7 +126,6 @@ class RefTracker:
         self.ignored: set[str] = set()
         self.paths: dict[str, tuple[str, str]] = {}  # class key -> (path, share)
         self.last_sample: float | None = None
-        self.samples = 0
 
     # -- sampling ------------------------------------------------------------------
 
@@ -136,7 +135,6 @@ class RefTracker:
         if self.last_sample is not None and now - self.last_sample < self.interval:
             return False
         self.last_sample = now
-        self.samples += 1
         now_ns = int(now * 1e9)  # the clock is monotonic, like trackref's creation times
         seen = set()
         for cls, wdict in live_classes():
@@ -207,7 +205,8 @@ class RefTracker:
                 continue  # nothing alive, nothing recent: prefs() skips it too
             prev = hist.counts[-2][1] if len(hist.counts) > 1 else count
             base = None if self.baseline is None else count - self.baseline.get(key, 0)
-            per_minute = self._slope(hist) * 60
+            points = self._window(hist)  # once: the growth and the leak hint read it
+            per_minute = self._slope(points) * 60
             rows.append(
                 RefRow(
                     key=key,
@@ -219,7 +218,7 @@ class RefTracker:
                     oldest_age=hist.oldest_age,
                     history=tuple(c for _, c in list(hist.counts)[-history:]),
                     ignored=key in ignored_keys,
-                    leak=None if key in ignored_keys else self._leak(key, hist, per_minute),
+                    leak=None if key in ignored_keys else self._leak(key, hist, points, per_minute),
                 )
             )
         rows.sort(key=lambda r: r.name)
@@ -238,9 +237,9 @@ class RefTracker:
         end = hist.counts[-1][0]
         return [(t, c) for t, c in hist.counts if end - t <= self.window]
 
-    def _slope(self, hist: _ClassHistory) -> float:
-        """Least-squares growth, objects per second, over the window."""
-        points = self._window(hist)
+    @staticmethod
+    def _slope(points: list[tuple[float, int]]) -> float:
+        """Least-squares growth, objects per second, over the window's points."""
         if len(points) < 2:
             return 0.0
         n = len(points)
@@ -266,8 +265,9 @@ class RefTracker:
             return pace.in_flight
         return 0
 
-    def _leak(self, key: str, hist: _ClassHistory, per_minute: float) -> LeakHint | None:
-        points = self._window(hist)
+    def _leak(
+        self, key: str, hist: _ClassHistory, points: list[tuple[float, int]], per_minute: float
+    ) -> LeakHint | None:
         if len(points) < 5:
             return None
         span = points[-1][0] - points[0][0]
@@ -288,7 +288,7 @@ class RefTracker:
             return None
         if hist.oldest_age < span / 2:  # everything is young: churn, not retention
             return None
-        what = {0: ""}.get(expected, f"; a crawl at this pace needs about {expected:,}")
+        what = f"; a crawl at this pace needs about {expected:,}" if expected else ""
         message = (
             f"{hist.name}: {count:,} live, +{rise:,} in {span:.0f}s "
             f"({per_minute:+,.0f}/min) while {pages:,} pages completed{what}; "

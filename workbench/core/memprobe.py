@@ -69,7 +69,7 @@ class MemoryProbe:
         self.tracker = tracker or RefTracker()
         self.watch = watch or MemoryWatch()
         self._refs: dict[int, weakref.ref[Any]] = {}
-        self._path_searched: dict[str, tuple[float, int]] = {}  # class -> (when, count)
+        self._path_searched: dict[str, float] = {}  # class key -> when (monotonic)
 
     # -- sampling (with every snapshot; at most once per interval) ---------------
 
@@ -163,11 +163,12 @@ class MemoryProbe:
         reports = await asyncio.to_thread(many, refs, roots, max_chains=1, max_frontier=8)
         found: dict[str, str | None] = {}
         for key, (start, end) in spans.items():
-            self._path_searched[key] = (time.monotonic(), self._count(key))
+            self._path_searched[key] = time.monotonic()
             common = common_path(reports[start:end])
-            found[key] = None if common is None else clean_line(common[0], 500)
+            found[key] = None
             if common is not None:
-                self.tracker.set_path(key, clean_line(common[0], 500), common[1])
+                found[key] = path = clean_line(common[0], 500)
+                self.tracker.set_path(key, path, common[1])
         return found
 
     def path_due(self, class_key: str, every: float = 600.0) -> bool:
@@ -175,11 +176,7 @@ class MemoryProbe:
         (``l`` searches at once): a search scans the heap once per level, about
         0.03 s per 100,000 objects each, and the crawl waits meanwhile."""
         last = self._path_searched.get(class_key)
-        return last is None or time.monotonic() - last[0] >= every
-
-    def _count(self, class_key: str) -> int:
-        hist = self.tracker.classes.get(class_key)
-        return hist.counts[-1][1] if hist is not None and hist.counts else 0
+        return last is None or time.monotonic() - last >= every
 
     # -- heap --------------------------------------------------------------------------
 

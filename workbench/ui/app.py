@@ -342,12 +342,18 @@ class WorkbenchApp(App[None]):
         record = self.panels["flows"].query_one("#flow-table", RecordTable).current()
         return record.id if isinstance(record, Flow) else None
 
-    def action_shell(self) -> None:
-        if self.shell is None or not hasattr(self.source, "shell_target"):
+    def _shell_ready(self, source_method: str) -> bool:
+        """A shell can open now on this source (else the user is told why)."""
+        if self.shell is None or not hasattr(self.source, source_method):
             self.notify("No shell for this source.", severity="warning")
-            return
+            return False
         if self.shell.busy:
             self.notify("A shell is already open.", severity="warning")
+            return False
+        return True
+
+    def action_shell(self) -> None:
+        if not self._shell_ready("shell_target"):
             return
         self.run_worker(self.open_shell(self.selected_flow_id()), group="shell")
 
@@ -356,11 +362,7 @@ class WorkbenchApp(App[None]):
 
     def shell_on_object(self, object_key: int) -> None:
         """Open the shell with a live object (from the Refs panel) as ``obj``."""
-        if self.shell is None or not hasattr(self.source, "shell_object"):
-            self.notify("No shell for this source.", severity="warning")
-            return
-        if self.shell.busy:
-            self.notify("A shell is already open.", severity="warning")
+        if not self._shell_ready("shell_object"):
             return
         target = self.source.shell_object(object_key)  # type: ignore[attr-defined]
         if not target[2]:  # collected meanwhile

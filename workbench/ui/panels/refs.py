@@ -205,7 +205,7 @@ class RefsPanel(Panel):
         hint.set_class(bool(leaks), "-leak")
         if not leaks:
             return
-        lines: list[Text | str] = []
+        lines: list[Text] = []
         flagged = {r.name for r in leaks}
 
         def holder(row: RefRow) -> str | None:
@@ -254,7 +254,7 @@ class RefsPanel(Panel):
         ]
         if due:  # one search for every flagged class: one heap scan per level
             self._search(due)
-        text = Text("\n").join(Text(x) if isinstance(x, str) else x for x in lines)
+        text = Text("\n").join(lines)
         # a screen layout only when the hint's height changes
         hint.update(text, layout=len(lines) != self._hint_lines)
         self._hint_lines = len(lines)
