@@ -21,6 +21,13 @@ cb_kwargs, so trackref has many live objects) under workbench with the
 Flows panel in view and with the Refs panel in view, interleaved; prints
 both medians and their ratio (target: >= 0.99), then the cost of one
 trackref sample (taken once a second whichever panel is in view).
+
+    python benchmarks/throughput.py --pace [--pages 3000] [--runs 7]
+
+measures what watching the pace costs: an AutoThrottle crawl under plain
+Scrapy and under workbench with the Slots panel in view, interleaved
+(target: >= 0.85, the main budget, now with every response explained),
+then the pace monitor's own cost per response.
 """
 
 from __future__ import annotations
@@ -96,9 +103,9 @@ def crawl_argv(module: str, url: str, log: Path, extra: list[str] | None = None)
     ]
 
 
-def run_plain(url: str, log: Path) -> dict:
+def run_plain(url: str, log: Path, extra: list[str] | None = None) -> dict:
     subprocess.run(
-        crawl_argv("scrapy", url, log),
+        crawl_argv("scrapy", url, log, extra),
         check=True,
         env=env(),
         cwd=tempfile.gettempdir(),
@@ -130,7 +137,7 @@ def run_workbench(
         next_look = start
         while keys:  # e.g. "6": show another panel as soon as the app is up
             term.drain(0.1)
-            if "Memory" in term.tail(4000):
+            if "Slots" in term.tail(4000):
                 term.send(keys)
                 break
             if time.monotonic() - start > 60:
@@ -272,6 +279,76 @@ def refs_cost(pages: int, runs: int) -> None:
     sample_cost()
 
 
+def pace_cost(pages: int, runs: int) -> None:
+    site, url = start_site(pages)
+    throttled = ["-s", "AUTOTHROTTLE_ENABLED=1", "-s", "AUTOTHROTTLE_START_DELAY=0"]
+    plain: list[float] = []
+    slots: list[float] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_plain(url, Path(tmp) / "warm.log", throttled)
+            for i in range(runs):
+                p = pages_per_second(run_plain(url, Path(tmp) / f"p{i}.log", throttled))
+                log = Path(tmp) / f"s{i}.log"
+                w = pages_per_second(run_workbench(url, log, throttled, keys="8")[0])
+                plain.append(p)
+                slots.append(w)
+                print(
+                    f"run {i + 1}: scrapy {p:7.1f} pages/s   workbench, Slots in view "
+                    f"{w:7.1f} pages/s   ratio {w / p:.3f}",
+                    flush=True,
+                )
+    finally:
+        site.terminate()
+        site.wait(10)
+    print_medians("scrapy", plain, "workbench (slots)", slots, 0.85)
+    monitor_cost()
+
+
+def monitor_cost() -> None:
+    """The pace monitor's work per response (AutoThrottle on), and per sample."""
+    from scrapy.core.downloader import Slot
+    from scrapy.http import HtmlResponse, Request
+    from scrapy.utils.test import get_crawler
+
+    from workbench.core.pace import PaceMonitor
+
+    crawler = get_crawler(settings_dict={"AUTOTHROTTLE_ENABLED": True})
+    from scrapy.extensions.throttle import AutoThrottle
+
+    throttle = AutoThrottle(crawler)
+    throttle.mindelay, throttle.maxdelay = 0.0, 60.0
+    slots = {f"host{i}": Slot(8, 0.1) for i in range(50)}
+    downloader = type("Downloader", (), {"slots": slots, "active": set()})()
+    crawler.engine = type("Engine", (), {"downloader": downloader})()
+    crawler.spider = None
+    monitor = PaceMonitor(crawler)
+    monitor.throttle = throttle
+    pairs = []
+    for i in range(10_000):
+        request = Request(f"http://127.0.0.1/{i}", meta={"download_slot": f"host{i % 50}"})
+        request.meta["download_latency"] = 0.05 + (i % 7) / 100
+        pairs.append((HtmlResponse(request.url, body=b"<html></html>", request=request), request))
+    began = time.perf_counter()
+    for response, request in pairs:
+        monitor.on_response(response, request)
+        monitor.on_left(request)
+    per_response = (time.perf_counter() - began) / len(pairs)
+    began = time.perf_counter()
+    for _ in range(100):
+        monitor.sample()
+    per_sample = (time.perf_counter() - began) / 100
+    began = time.perf_counter()
+    for _ in range(20):
+        monitor.view("host1")
+    per_view = (time.perf_counter() - began) / 20
+    print(
+        f"pace monitor: {per_response * 1e6:.1f} us per response (AutoThrottle included), "
+        f"{per_sample * 1000:.2f} ms per sample and {per_view * 1000:.2f} ms per view "
+        "with 50 slots"
+    )
+
+
 def sample_cost() -> None:
     """One trackref sample with 1,000 and 100,000 live tracked objects."""
     from scrapy.http import HtmlResponse, Request
@@ -300,11 +377,14 @@ def main() -> None:
     parser.add_argument("--rss", action="store_true", help="measure memory instead")
     parser.add_argument("--limit", type=int, default=4000, help="recorder limits for --rss")
     parser.add_argument("--refs", action="store_true", help="measure the Refs panel's cost")
+    parser.add_argument("--pace", action="store_true", help="measure the Slots panel's cost")
     args = parser.parse_args()
     if args.rss:
         rss(args.pages, args.limit)
     elif args.refs:
         refs_cost(args.pages, args.runs)
+    elif args.pace:
+        pace_cost(args.pages, args.runs)
     else:
         throughput(args.pages, args.runs)
 

@@ -6,6 +6,9 @@ The crawl is paused part-way so the queue has something in it, then each
 panel is saved as SVG with App.save_screenshot().  A second crawl, the leaky
 demo (``workbench demo --leaky``), gives the Refs, live objects and Memory
 screenshots (its leak window shortened so it is flagged within seconds).
+A third, ``workbench demo --throttle`` (AutoThrottle on, slow reviews with
+bursts of 503s), gives the Slots screenshot: the reviews slot's delay
+converging, then held at 1 s from the keyboard (about a minute in all).
 """
 
 from __future__ import annotations
@@ -63,7 +66,39 @@ async def generate(out: Path, size: tuple[int, int]) -> list[Path]:
         await host.wait()
     host.close()
     written += await leaky(out, size)
+    written += await throttled(out, size)
     return written
+
+
+async def throttled(out: Path, size: tuple[int, int]) -> list[Path]:
+    from workbench.cli import THROTTLE_SETTINGS
+    from workbench.demo.site import build_site
+
+    settings = Settings()
+    settings.set("LOG_LEVEL", "INFO")
+    settings.set("TELNETCONSOLE_ENABLED", False)
+    for name, value in THROTTLE_SETTINGS.items():
+        settings.set(name, value)
+    host = CrawlHost(settings, DemoSpider, {"reviews": "1", "api": "0"})
+
+    async def prepare() -> None:
+        site = build_site(pages=400, review_latency=0.3, burst_every=20, burst_length=2)
+        host.spider_kwargs["url"] = url_of(listen(site=site))
+
+    source = LocalSource(host, prepare)
+    app = WorkbenchApp(source)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("8")
+        await pilot.pause(35)
+        await pilot.press("j", "j")  # the reviews slot
+        await pilot.pause(0.5)
+        await pilot.press("d", "ctrl+u", *"1", "enter")
+        await pilot.pause(25)
+        path = Path(app.save_screenshot("slots.svg", str(out)))
+        source.stop()
+        await host.wait()
+    host.close()
+    return [path]
 
 
 async def leaky(out: Path, size: tuple[int, int]) -> list[Path]:

@@ -8,6 +8,7 @@ import logging
 from scrapy.http import Headers
 
 from tests.memory_fakes import FakeMemory
+from tests.pace_fakes import FakePace
 from workbench.core.breakpoints import Breakpoint, Hit, parse_breakpoint
 from workbench.core.events import Flow, ItemRecord, LogRecord
 from workbench.core.filters import parse_filter
@@ -153,9 +154,10 @@ def _log() -> list[LogRecord]:
     ]
 
 
-class FakeSource(FakeMemory):
+class FakeSource(FakeMemory, FakePace):
     def __init__(self, state: str = "running") -> None:
         self._memory_init()
+        self._pace_init()
         self.flows = _flows()
         self.items = _items()
         self.log = _log()

@@ -44,6 +44,17 @@ def test_refs_cost_benchmark_runs_and_reports_a_ratio():
     assert re.search(r"one trackref sample with 100,000 live objects: [\d.]+ ms", result.stdout)
 
 
+def test_pace_cost_benchmark_runs_and_reports_a_ratio():
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--pace",
+         "--pages", "60", "--runs", "1"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"median: scrapy [\d.]+ pages/s, workbench \(slots\) [\d.]+", result.stdout)
+    assert re.search(r"pace monitor: [\d.]+ us per response", result.stdout)
+
+
 def test_heap_benchmark_reports_time_and_loop_lateness():
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "heap.py"), "--objects", "30000"],

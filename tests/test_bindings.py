@@ -9,7 +9,7 @@ from tests.fakes import FakeSource
 from workbench.ui.app import PANELS, WorkbenchApp
 from workbench.ui.screens.breakpoints import BreakpointDialog, BreakpointsScreen
 from workbench.ui.screens.curl import CurlScreen, NewRequestScreen
-from workbench.ui.screens.dialogs import ConfirmScreen
+from workbench.ui.screens.dialogs import ConfirmScreen, PromptScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen
 from workbench.ui.screens.live_objects import LiveObjectsScreen
@@ -24,6 +24,7 @@ SCREENS = [
     HelpScreen,
     TextScreen,
     ConfirmScreen,
+    PromptScreen,
     BreakpointsScreen,
     BreakpointDialog,
     SelectorScreen,

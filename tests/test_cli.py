@@ -337,3 +337,21 @@ def test_demo_leaky_carries_listing_responses_and_is_paced(tmp_path):
     assert "'DOWNLOAD_DELAY': 0.02" in text  # paced, unless the user says otherwise
     result = run("demo", "--leaky", "--pages", "0", cwd=tmp_path, WORKBENCH_NO_UI="1")
     assert_one_line_error(result, "--pages must be at least 1")
+
+
+def test_demo_throttle_reads_reviews_with_autothrottle_on(tmp_path):
+    out = tmp_path / "throttle.jsonl"
+    log = tmp_path / "throttle.log"
+    result = run(
+        "demo", "--throttle", "--pages", "12", "--review-latency", "0.05", "-O", str(out),
+        "-s", f"LOG_FILE={log}", "-s", "AUTOTHROTTLE_DEBUG=1", cwd=tmp_path, WORKBENCH_NO_UI="1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    items = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(items) == expected_item_count(12, reviews=True)
+    assert sum(1 for item in items if "stars" in item) == 12
+    text = log.read_text()
+    assert "'AUTOTHROTTLE_ENABLED': True" in text and "'AUTOTHROTTLE_START_DELAY': 1.0" in text
+    assert "slot: reviews" in text  # AutoThrottle's own debug lines: it ran on the slot
+    result = run("demo", "--throttle", "--review-latency", "-1", cwd=tmp_path)
+    assert_one_line_error(result, "--review-latency must be at least 0")

@@ -220,6 +220,32 @@ def test_redirect_flaky_slow_legacy_asset(site_url):
     assert LOGO_PNG.startswith(b"\x89PNG\r\n\x1a\n")
 
 
+def test_reviews_are_slow_and_refused_in_bursts():
+    """/reviews/: latency as configured (±30% by id), 503 + Retry-After during a burst."""
+    from workbench.demo.site import DemoResource
+
+    resource = DemoResource(10, 5, 0.1, review_latency=0.4, burst_every=10, burst_length=2)
+    delays = [resource.review_delay(pid) for pid in range(1, 11)]
+    assert all(0.28 <= d <= 0.52 for d in delays) and len(set(delays)) > 5
+    start = resource.started
+    assert [resource.in_burst(start + t) for t in (0.5, 1.9, 2.1, 9.9, 10.5, 12.5)] == [
+        True, True, False, False, True, False,
+    ]  # fmt: skip
+    args = ("--review-latency", "0.3", "--burst-every", "3", "--burst-length", "1")
+    with _site_process(*args) as (_, url):
+        time.sleep(1.05)  # out of the first burst
+        began = time.monotonic()
+        status, ctype, body, _ = _get(url + "reviews/4.html")
+        took = time.monotonic() - began
+        assert status == 200 and ctype.startswith("text/html") and 0.2 <= took < 0.6
+        assert b'class="reviews" data-id="4"' in body
+        assert _get(url + "reviews/99.html")[0] == 404
+        assert b'href="/reviews/4.html"' in _get(url + "product/4.html")[2]
+        time.sleep(max(0.0, 3.1 - (time.monotonic() - began) - 1.05))  # the next burst
+        status, _, body, headers = _get(url + "reviews/4.html")
+        assert status == 503 and headers["Retry-After"] == "1"
+
+
 def test_standalone_site_is_quiet_and_exits_cleanly():
     with _site_process(stderr=subprocess.PIPE) as (proc, url):
         assert _get(url + "product/1.html")[0] == 200

@@ -22,8 +22,8 @@ FAILED_CALLBACK = ["k"] * 3 + ["enter"]  # flow 9: its callback raised
         ("replay_diff", [*PRODUCT, "r"]),
         ("replay_error", [*FAILED_CALLBACK, "r"]),
         ("curl_export", [*PRODUCT, "x"]),
-        ("new_request", ["n", *"curl 'http://127.0.0.1:8000/product/9.html' -H 'Accept: x'"]),
-        ("new_request_error", ["n", *"wget http://127.0.0.1/", "ctrl+s"]),
+        ("new_request", ["i", *"curl 'http://127.0.0.1:8000/product/9.html' -H 'Accept: x'"]),
+        ("new_request_error", ["i", *"wget http://127.0.0.1/", "ctrl+s"]),
     ],
 )
 def test_replay_snapshot(snap_compare, name, keys):

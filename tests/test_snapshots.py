@@ -40,6 +40,9 @@ def make_app(state: str = "running") -> WorkbenchApp:
         ("live_objects", ["6", "enter", "enter"]),
         ("memory", ["7"]),
         ("memory_diff", ["7", "d"]),
+        ("slots", ["8"]),
+        ("slots_reviews", ["8", "j", "j"]),
+        ("slots_delay_prompt", ["8", "j", "j", "d"]),
     ],
 )
 def test_snapshot(snap_compare, name, keys):

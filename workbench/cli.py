@@ -28,6 +28,8 @@ class CliError(Exception):
 
 LEAKY_PAGES = 5000
 LEAKY_DELAY = 0.02  # seconds between requests: about 50 pages/s, a few minutes in all
+# demo --throttle: AutoThrottle on, starting at 1 s so the delays converge in view
+THROTTLE_SETTINGS = {"AUTOTHROTTLE_ENABLED": True, "AUTOTHROTTLE_START_DELAY": 1.0}
 
 
 def _version() -> str:
@@ -118,6 +120,22 @@ def _command_class(name: str) -> type:
                         "make the demo spider misbehave (callback errors, items without "
                         "a price) to practise breakpoints on"
                     ),
+                )
+                parser.add_argument(
+                    "--throttle",
+                    action="store_true",
+                    help=(
+                        "turn AutoThrottle on and read each product's reviews from a slow "
+                        "endpoint that answers 503 in bursts, on its own slot, to practise "
+                        "the Slots panel on"
+                    ),
+                )
+                parser.add_argument(
+                    "--review-latency",
+                    type=float,
+                    default=0.3,
+                    metavar="SECONDS",
+                    help="latency of the demo site's review pages (default: 0.3)",
                 )
                 parser.add_argument(
                     "--slow-delay",
@@ -271,24 +289,32 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any]:
             opts.pages = LEAKY_PAGES if opts.leaky else 200
         if opts.pages < 1:
             raise CliError("--pages must be at least 1")
+        from scrapy.settings import SETTINGS_PRIORITIES
+
         from workbench.demo.spider import DemoSpider
 
         spider = DemoSpider
         pages, slow = opts.pages, opts.slow_delay
+        if opts.review_latency < 0:
+            raise CliError("--review-latency must be at least 0")
+        review_latency = opts.review_latency
         if opts.bugs:
             spargs.setdefault("bugs", "1")
         if opts.leaky:
-            from scrapy.settings import SETTINGS_PRIORITIES
-
             spargs.setdefault("leak", "1")
             if settings.getpriority("DOWNLOAD_DELAY") <= SETTINGS_PRIORITIES["default"]:
                 # paced, so the growth shows over minutes rather than seconds
                 settings.set("DOWNLOAD_DELAY", LEAKY_DELAY, priority="project")
+        if opts.throttle:
+            spargs.setdefault("reviews", "1")
+            for name, value in THROTTLE_SETTINGS.items():
+                if settings.getpriority(name) <= SETTINGS_PRIORITIES["default"]:
+                    settings.set(name, value, priority="project")
 
         async def prepare() -> None:
             from workbench.demo.site import listen, url_of
 
-            port = listen(pages=pages, slow_delay=slow)
+            port = listen(pages=pages, slow_delay=slow, review_latency=review_latency)
             host.spider_kwargs.setdefault("url", url_of(port))
 
     host = CrawlHost(settings, spider, spargs)

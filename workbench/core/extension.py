@@ -46,6 +46,7 @@ COMPONENT_SETTINGS = {
         "workbench.core.extension.RecorderExtension": 0,
         # after the recorder: its signal handlers see the records already made
         "workbench.core.breakpoints.BreakpointExtension": 1,
+        "workbench.core.pace.PaceExtension": 2,
     },
     "DOWNLOADER_MIDDLEWARES": {
         "workbench.core.extension.ErrorRecorderMiddleware": 950,

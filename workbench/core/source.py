@@ -27,6 +27,7 @@ from workbench.core.heap import HeapSummary, MemoryView
 from workbench.core.host import CrawlHost, CrawlStatus, ensure_reactor
 from workbench.core.liverefs import RefsView
 from workbench.core.memprobe import MemoryProbe, ObjectList
+from workbench.core.pace import PaceMonitor, PaceView, pace_for
 from workbench.core.queue import QueueView, queue_view
 from workbench.core.rebuild import RebuildError, rebuild_request, rebuild_response
 from workbench.core.recorder import StoredBody
@@ -130,6 +131,11 @@ class Source(Protocol):
     def leak_path_due(self, class_key: str) -> bool: ...
     def memory(self) -> MemoryView: ...
     async def heap_summary(self) -> HeapSummary: ...
+    # the crawl's pace: downloader slots and AutoThrottle (key None: every slot)
+    def pace(self, selected: str | None = None) -> PaceView | None: ...
+    def set_slot_delay(self, key: str | None, seconds: float) -> str: ...
+    def set_slot_concurrency(self, key: str | None, value: int) -> str: ...
+    def set_slot_autothrottle(self, key: str | None, on: bool) -> str: ...
 
 
 class StatsHistory:
@@ -420,3 +426,27 @@ class LocalSource:
         if spider is None:
             spider = self.host.spider if isinstance(self.host.spider, type) else None
         return spider_callbacks(spider) if spider is not None else ["parse"]
+
+    # -- pace: slots and AutoThrottle ----------------------------------------------
+
+    def pace(self, selected: str | None = None) -> PaceView | None:
+        """Slots, series and adjustments (None before the crawler exists)."""
+        crawler = self.host.crawler
+        if crawler is None:
+            return None
+        return pace_for(crawler).view(selected)
+
+    def _pace(self) -> PaceMonitor:
+        crawler = self.host.crawler
+        if crawler is None or self.host.finished:
+            raise ValueError("the crawl is not running")
+        return pace_for(crawler)
+
+    def set_slot_delay(self, key: str | None, seconds: float) -> str:
+        return self._pace().set_delay(key, seconds)
+
+    def set_slot_concurrency(self, key: str | None, value: int) -> str:
+        return self._pace().set_concurrency(key, value)
+
+    def set_slot_autothrottle(self, key: str | None, on: bool) -> str:
+        return self._pace().set_autothrottle(key, on)

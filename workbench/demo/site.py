@@ -14,6 +14,10 @@ URL map (``N`` a catalogue/API page number, ``ID`` a product id in 1..pages)::
     /missing.html            404 with an HTML body
     /flaky/ID.html           500 the first time each id is asked for, then 200
     /slow.html               200 after ``slow_delay`` seconds
+    /reviews/ID.html         a product's reviews, slowly: ``review_latency`` seconds
+                             (±30% by id, +25% per other review request in
+                             progress), and 503 for everyone during a burst of
+                             ``burst_length`` seconds every ``burst_every``
     /legacy/ID.html          windows-1252 encoded page (declared in the header)
     /static/logo.png         a small PNG
     /robots.txt              allows everything
@@ -29,6 +33,7 @@ import json
 import re
 import struct
 import sys
+import time
 import zlib
 from dataclasses import dataclass
 from html import escape
@@ -172,6 +177,7 @@ def _product_body(p: ProductData, note: str = "") -> str:
 <tr><th>Availability</th><td>{p.availability}</td></tr>
 <tr><th>Stock</th><td>{p.stock}</td></tr>
 </table>
+<p><a class="reviews" href="/reviews/{p.id}.html">Reviews</a></p>
 </article>"""
 
 
@@ -206,13 +212,29 @@ class DemoResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, pages: int, per_page: int, slow_delay: float) -> None:
+    def __init__(
+        self,
+        pages: int,
+        per_page: int,
+        slow_delay: float,
+        review_latency: float = 0.3,
+        burst_every: float = 20.0,
+        burst_length: float = 2.0,
+    ) -> None:
         super().__init__()
         if pages < 1 or per_page < 1:
             raise ValueError("pages and per_page must be at least 1")
+        if review_latency < 0 or burst_length < 0 or burst_every <= 0:
+            raise ValueError("review latency and burst length must be >= 0, burst_every > 0")
         self.pages = pages
         self.per_page = per_page
         self.slow_delay = slow_delay
+        self.review_latency = review_latency
+        self.burst_every = burst_every
+        self.burst_length = burst_length
+        self.started = time.monotonic()
+        self.reviews_in_progress = 0
+        self.reviews_refused = 0  # 503s sent during bursts
         self.flaky_seen: dict[int, None] = {}  # an insertion-ordered, bounded set
         self._routes = (
             (re.compile(rb"/"), self._home),
@@ -222,6 +244,7 @@ class DemoResource(Resource):
             (re.compile(rb"/old-catalogue/?"), self._redirect),
             (re.compile(rb"/flaky/(\d+)\.html"), self._flaky),
             (re.compile(rb"/slow\.html"), self._slow),
+            (re.compile(rb"/reviews/(\d+)\.html"), self._reviews),
             (re.compile(rb"/legacy/(\d+)\.html"), self._legacy),
             (re.compile(rb"/static/logo\.png"), self._logo),
             (re.compile(rb"/robots\.txt"), self._robots),
@@ -353,6 +376,50 @@ class DemoResource(Resource):
         request.notifyFinish().addErrback(lambda _: call.active() and call.cancel())
         return NOT_DONE_YET
 
+    def in_burst(self, now: float | None = None) -> bool:
+        """Whether /reviews/ answers 503 right now."""
+        elapsed = (time.monotonic() if now is None else now) - self.started
+        return elapsed % self.burst_every < self.burst_length
+
+    def review_delay(self, pid: int) -> float:
+        """Seconds /reviews/``pid``.html takes with nothing else in progress."""
+        return self.review_latency * (0.7 + 0.6 * (_mix(pid) % 1000) / 1000)
+
+    def _reviews(self, request, pid: int):
+        if not self._valid_id(pid):
+            return self._not_found(request)
+        if self.in_burst():
+            self.reviews_refused += 1
+            request.setHeader(b"retry-after", b"1")
+            body = "<h1>Service Unavailable</h1>\n<p>Too many requests: try again.</p>"
+            return self._html(request, _page("Service unavailable", body), 503)
+        from twisted.internet import reactor
+
+        delay = self.review_delay(pid) * (1 + 0.25 * self.reviews_in_progress)
+        self.reviews_in_progress += 1
+        p = product(pid)
+        stars = (_mix(pid) >> 12) % 5 + 1
+        count = (_mix(pid) >> 16) % 40
+        body = (
+            f'<h1>Reviews of {escape(p.name)}</h1>\n<p class="reviews" data-id="{pid}" '
+            f'data-count="{count}" data-stars="{stars}">{count} reviews, {stars} stars '
+            "on average.</p>"
+        )
+
+        def finish() -> None:
+            self.reviews_in_progress -= 1
+            request.write(self._html(request, _page(f"Reviews: {p.name}", body)))
+            request.finish()
+
+        def gone(_: object) -> None:
+            if call.active():
+                call.cancel()
+                self.reviews_in_progress -= 1
+
+        call = reactor.callLater(delay, finish)
+        request.notifyFinish().addErrback(gone)
+        return NOT_DONE_YET
+
     def _legacy(self, request, pid: int) -> bytes:
         if not self._valid_id(pid):
             return self._not_found(request)
@@ -386,14 +453,29 @@ class QuietSite(Site):
         pass
 
 
-def build_site(pages: int = 200, per_page: int = 20, slow_delay: float = 0.5) -> Site:
+def build_site(
+    pages: int = 200,
+    per_page: int = 20,
+    slow_delay: float = 0.5,
+    review_latency: float = 0.3,
+    burst_every: float = 20.0,
+    burst_length: float = 2.0,
+) -> Site:
     """The demo site with ``pages`` products, ``per_page`` of them per listing page."""
-    site = QuietSite(DemoResource(pages, per_page, slow_delay), logPath=None)
+    resource = DemoResource(pages, per_page, slow_delay, review_latency, burst_every, burst_length)
+    site = QuietSite(resource, logPath=None)
     site.noisy = False
     return site
 
 
-def listen(pages: int = 200, port: int = 0, per_page: int = 20, slow_delay: float = 0.5, site=None):
+def listen(
+    pages: int = 200,
+    port: int = 0,
+    per_page: int = 20,
+    slow_delay: float = 0.5,
+    site=None,
+    review_latency: float = 0.3,
+):
     """Serve the demo site on 127.0.0.1 with the installed reactor; returns the IListeningPort.
 
     The URL is ``f"http://127.0.0.1:{listening.getHost().port}/"``.  ``site``
@@ -402,7 +484,7 @@ def listen(pages: int = 200, port: int = 0, per_page: int = 20, slow_delay: floa
     from twisted.internet import reactor
 
     if site is None:
-        site = build_site(pages, per_page, slow_delay)
+        site = build_site(pages, per_page, slow_delay, review_latency)
     return reactor.listenTCP(port, site, interface=INTERFACE)
 
 
@@ -416,12 +498,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=200, help="number of products")
     parser.add_argument("--per-page", type=int, default=20, help="products per listing page")
     parser.add_argument("--slow-delay", type=float, default=0.5, help="seconds for /slow.html")
+    parser.add_argument(
+        "--review-latency", type=float, default=0.3, help="seconds for /reviews/ pages"
+    )
+    parser.add_argument(
+        "--burst-every", type=float, default=20.0, help="seconds between bursts of 503s"
+    )
+    parser.add_argument(
+        "--burst-length", type=float, default=2.0, help="seconds a burst of 503s lasts"
+    )
     parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
     args = parser.parse_args(argv)
 
     from twisted.internet import reactor
 
-    port = listen(args.pages, args.port, args.per_page, args.slow_delay)
+    site = build_site(
+        args.pages,
+        args.per_page,
+        args.slow_delay,
+        args.review_latency,
+        args.burst_every,
+        args.burst_length,
+    )
+    port = listen(site=site, port=args.port)
     print(url_of(port), flush=True)
     reactor.run()  # installs SIGINT/SIGTERM handlers that stop the reactor
     return 0

@@ -17,6 +17,12 @@ page's response in ``cb_kwargs`` (to read a breadcrumb from it), and product
 requests wait behind the listing pages (a lower priority), so every listing
 response stays alive as long as any of its products is queued.
 
+With ``-a reviews=1`` (``workbench demo --throttle``) the spider also reads
+each product's reviews from ``/reviews/ID.html``: a slow endpoint that
+answers 503 in bursts, on its own downloader slot (``reviews``), to watch
+AutoThrottle at work.  Each review page yields a ``Reviews`` item; a burst's
+503s are retried (up to 10 times: the bursts are short).
+
 This module imports nothing from ``workbench`` so that ``runspider`` can load
 it from its path alone.
 """
@@ -52,9 +58,19 @@ class AssetItem(scrapy.Item):
     size = scrapy.Field()
 
 
-def expected_item_count(pages: int) -> int:
-    """Items a full crawl of a ``pages``-product site yields with default arguments."""
-    return pages + 3  # products + flaky page + legacy page + logo
+class Reviews(scrapy.Item):
+    url = scrapy.Field()
+    product_id = scrapy.Field()
+    count = scrapy.Field()
+    stars = scrapy.Field()
+
+
+REVIEWS_SLOT = "reviews"
+
+
+def expected_item_count(pages: int, reviews: bool = False) -> int:
+    """Items a full crawl of a ``pages``-product site yields (``reviews``: with -a reviews=1)."""
+    return pages + 3 + (pages if reviews else 0)  # products (+ reviews), flaky, legacy, logo
 
 
 def _price(text: str | None) -> float | None:
@@ -74,6 +90,7 @@ class DemoSpider(scrapy.Spider):
         api: str = "1",
         bugs: str = "0",
         leak: str = "0",
+        reviews: str = "0",
         *args,
         **kwargs,
     ) -> None:
@@ -94,6 +111,10 @@ class DemoSpider(scrapy.Spider):
             raise ValueError(f'DemoSpider argument leak must be "0" or "1", not {leak!r}')
         # leak=1: listing responses held by queued requests (see parse_listing)
         self.leak = str(leak) == "1"
+        if str(reviews) not in ("0", "1"):
+            raise ValueError(f'DemoSpider argument reviews must be "0" or "1", not {reviews!r}')
+        # reviews=1: a slow, bursty endpoint on its own slot (see parse_reviews)
+        self.reviews = str(reviews) == "1"
 
     async def start(self):
         yield scrapy.Request(self.url, callback=self.parse)
@@ -137,6 +158,12 @@ class DemoSpider(scrapy.Spider):
                 f'//table[@class="product-info"]//tr[th="{label}"]/td/text()'
             ).get()
 
+        if self.reviews:
+            yield response.follow(
+                response.css("a.reviews::attr(href)").get(),
+                self.parse_reviews,
+                meta={"download_slot": REVIEWS_SLOT, "max_retry_times": 10},
+            )
         rating = response.css("p.star-rating::attr(class)").get("").split()
         pid = int(response.css("article.product_page::attr(data-id)").get())
         price_css = "p.price::text"
@@ -154,6 +181,16 @@ class DemoSpider(scrapy.Spider):
             rating=rating[-1] if len(rating) > 1 else None,
             upc=info("UPC"),
             description=response.css("#product_description p::text").get(),
+        )
+
+    def parse_reviews(self, response):
+        """A product's reviews (slot ``reviews``: slow, 503 in bursts)."""
+        reviews = response.css("p.reviews")
+        yield Reviews(
+            url=response.url,
+            product_id=int(reviews.attrib["data-id"]),
+            count=int(reviews.attrib["data-count"]),
+            stars=int(reviews.attrib["data-stars"]),
         )
 
     def parse_page(self, response, kind: str):

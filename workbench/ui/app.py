@@ -32,6 +32,7 @@ from workbench.ui.panels.log import LogPanel
 from workbench.ui.panels.memory import MemoryPanel
 from workbench.ui.panels.queue import QueuePanel
 from workbench.ui.panels.refs import RefsPanel
+from workbench.ui.panels.slots import SlotsPanel
 from workbench.ui.panels.stats import StatsPanel
 from workbench.ui.screens.breakpoints import BreakpointDialog, BreakpointsScreen
 from workbench.ui.screens.curl import NewRequestScreen
@@ -55,6 +56,7 @@ PANELS: list[tuple[str, str, type[Panel]]] = [
     ("log", "5 Log", LogPanel),
     ("refs", "6 Refs", RefsPanel),
     ("memory", "7 Memory", MemoryPanel),
+    ("slots", "8 Slots", SlotsPanel),
 ]
 
 MIN_INTERVAL = float(os.environ.get("WORKBENCH_MIN_REFRESH", "0.25"))  # at most 4/s...
@@ -101,6 +103,7 @@ class WorkbenchApp(App[None]):
         Binding("5", "show_panel('log')", "Log", show=False, tooltip="Show the log"),
         Binding("6", "show_panel('refs')", "Refs", show=False, tooltip="Show the live refs"),
         Binding("7", "show_panel('memory')", "Memory", show=False, tooltip="Show the memory"),
+        Binding("8", "show_panel('slots')", "Slots", show=False, tooltip="Show the slots"),
     ]
 
     CSS = """
@@ -226,6 +229,11 @@ class WorkbenchApp(App[None]):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.tabbed_content.id == "panels" and self.is_mounted:
             self.call_later(self.refresh_panels)
+            panels = event.pane.query(Panel)
+            wanted = panels.first().DEFAULT_FOCUS if panels else None
+            if wanted:
+                event.pane.query_one(wanted).focus()
+                return
             tables = event.pane.query(RecordTable)
             if tables:
                 tables.last().focus()

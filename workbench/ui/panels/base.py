@@ -31,6 +31,7 @@ class Panel(Vertical):
 
     TITLE = "Panel"
     MIN_REFRESH = 0.0  # seconds: at least this between refreshes while the panel shows
+    DEFAULT_FOCUS: str | None = None  # selector of what takes focus (None: the last table)
 
     def __init__(self, source: Source, **kwargs: Any) -> None:
         super().__init__(**kwargs)
