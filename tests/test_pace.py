@@ -7,6 +7,7 @@ import itertools
 import time
 
 import pytest
+from scrapy.extensions.throttle import AutoThrottle
 
 from tests.conftest import demo_settings
 from workbench.core.host import CrawlHost
@@ -233,3 +234,29 @@ def test_idle_slots_are_forgotten_past_the_cap(monkeypatch):
     assert len(monitor.tracks) <= 20
     assert {"live", "kept", "gone29"} <= set(monitor.tracks)
     assert "gone0" not in monitor.tracks
+
+
+class TripleThrottle(AutoThrottle):
+    """A project's own AutoThrottle policy: three times the latency, always."""
+
+    def _adjust_delay(self, slot, latency, response):
+        slot.delay = latency * 3
+
+
+async def test_a_custom_autothrottle_policy_is_run_and_labelled(pace_site):
+    url, _ = pace_site
+    host, source = await _crawl(
+        url,
+        AUTOTHROTTLE_ENABLED=True,
+        AUTOTHROTTLE_START_DELAY=0.0,
+        EXTENSIONS={
+            "scrapy.extensions.throttle.AutoThrottle": None,
+            "tests.test_pace.TripleThrottle": 0,
+        },
+    )
+    await host.wait()
+    view = source.pace(REVIEWS_SLOT)
+    assert view.autothrottle == "tests.test_pace.TripleThrottle"
+    rows = [a for a in view.adjustments if a.status == 200]
+    assert rows and all(a.new_delay == pytest.approx(a.latency * 3) for a in rows)
+    assert {a.reason for a in rows} == {CUSTOM}

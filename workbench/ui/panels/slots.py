@@ -273,10 +273,7 @@ class SlotsPanel(Panel):
             return
         table = self.query_one("#slots-rows", RecordTable)
         records: list[Any] = [AllSlots(None, view.rows), *view.rows]
-        first = not table.rows
         table.set_rows(records)
-        if first:
-            table.cursor = 0
         height = max(3, min(len(records) + 1, 12))  # the header and the rows, up to 11
         if table.styles.height is None or table.styles.height.value != height:
             table.styles.height = height

@@ -123,8 +123,11 @@ class RecordTable(ScrollView, can_focus=True):
         self.rows = rows
         self._cache.clear()
         self._update_size()
-        if self.follow or key is None:
+        if self.follow:
             self._move_to_end()
+        elif key is None:  # a table that does not follow starts at its first row
+            self.cursor = 0 if rows else -1
+            self._scroll_to_cursor()
         else:
             for index, row in enumerate(rows):
                 if self.row_key(row) == key:
