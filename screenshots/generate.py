@@ -8,7 +8,8 @@ demo (``workbench demo --leaky``), gives the Refs, live objects and Memory
 screenshots (its leak window shortened so it is flagged within seconds).
 A third, ``workbench demo --throttle`` (AutoThrottle on, slow reviews with
 bursts of 503s), gives the Slots screenshot: the reviews slot's delay
-converging, then held at 1 s from the keyboard (about a minute in all).
+converging, held at 1 s from the keyboard, then handed back to AutoThrottle
+(about a minute in all).
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ async def throttled(out: Path, size: tuple[int, int]) -> list[Path]:
         await pilot.press("j", "j")  # the reviews slot
         await pilot.pause(0.5)
         await pilot.press("d", "ctrl+u", *"1", "enter")
-        await pilot.pause(25)
+        await pilot.pause(15)
+        await pilot.press("a")  # back to AutoThrottle: the delay converges again
+        await pilot.pause(8)
         path = Path(app.save_screenshot("slots.svg", str(out)))
         source.stop()
         await host.wait()
