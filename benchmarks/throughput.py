@@ -283,25 +283,32 @@ def pace_cost(pages: int, runs: int) -> None:
     site, url = start_site(pages)
     throttled = ["-s", "AUTOTHROTTLE_ENABLED=1", "-s", "AUTOTHROTTLE_START_DELAY=0"]
     plain: list[float] = []
+    flows: list[float] = []
     slots: list[float] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             run_plain(url, Path(tmp) / "warm.log", throttled)
             for i in range(runs):
                 p = pages_per_second(run_plain(url, Path(tmp) / f"p{i}.log", throttled))
+                log = Path(tmp) / f"f{i}.log"
+                f = pages_per_second(run_workbench(url, log, throttled)[0])
                 log = Path(tmp) / f"s{i}.log"
                 w = pages_per_second(run_workbench(url, log, throttled, keys="8")[0])
                 plain.append(p)
+                flows.append(f)
                 slots.append(w)
                 print(
-                    f"run {i + 1}: scrapy {p:7.1f} pages/s   workbench, Slots in view "
-                    f"{w:7.1f} pages/s   ratio {w / p:.3f}",
+                    f"run {i + 1}: scrapy {p:7.1f} pages/s   workbench, Flows in view {f:7.1f}"
+                    f"   Slots in view {w:7.1f} pages/s   ratios {f / p:.3f} {w / p:.3f} "
+                    f"{w / f:.3f}",
                     flush=True,
                 )
     finally:
         site.terminate()
         site.wait(10)
+    print_medians("scrapy", plain, "workbench (flows)", flows, 0.85)
     print_medians("scrapy", plain, "workbench (slots)", slots, 0.85)
+    print_medians("workbench (flows)", flows, "workbench (slots)", slots, 0.97)
     monitor_cost()
 
 

@@ -134,7 +134,7 @@ class FakePace:
             overrides=", ".join(sorted(self.overrides[key])),
         )
 
-    def pace(self, selected: str | None = None) -> PaceView:
+    def pace(self, selected: str | None = None, points: int = 900) -> PaceView:
         rows = tuple(self._row(k) for k in sorted(self.slot_delays))
         adjustments = self.adjustment_rows
         if selected in SERIES:
@@ -148,7 +148,7 @@ class FakePace:
             settings=SETTINGS,
             autothrottle="scrapy.extensions.throttle.AutoThrottle",
             selected=selected,
-            series=series,
+            series=series[-points:] if points > 0 else (),
             adjustments=tuple(adjustments[-200:]),
             adjustments_total=len(self.adjustment_rows),
             in_flight=1,

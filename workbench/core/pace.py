@@ -30,6 +30,7 @@ now instead of after the delay already scheduled).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import time
 from collections import deque
@@ -473,18 +474,28 @@ class PaceMonitor:
             overrides=", ".join(sorted(track.overrides)),
         )
 
-    def view(self, selected: str | None = None, adjustments: int = 200) -> PaceView:
+    def view(
+        self, selected: str | None = None, points: int = SERIES_POINTS, adjustments: int = 200
+    ) -> PaceView:
+        """Rows for every slot; the last ``points`` of the selected slot's series
+        (None: the whole crawl's) and its last ``adjustments`` rows."""
         live = dict(getattr(self.downloader, "slots", {}))
         for key in live:
             self._track(key)
         rows = tuple(self._row(t, live.get(k)) for k, t in sorted(self.tracks.items()))
         if selected is not None and selected in self.tracks:
-            series = tuple(self.tracks[selected].series)
-            wanted = [a for a in reversed(self.adjustments) if a.slot == selected]
+            source = self.tracks[selected].series
+            wanted = list(
+                itertools.islice(
+                    (a for a in reversed(self.adjustments) if a.slot == selected), adjustments
+                )
+            )
         else:
             selected = None
-            series = tuple(self.total)
-            wanted = list(reversed(self.adjustments))
+            source = self.total
+            wanted = list(itertools.islice(reversed(self.adjustments), adjustments))
+        skip = max(0, len(source) - max(0, points))
+        series = tuple(itertools.islice(source, skip, None))
         throttle = self.throttle
         downloader = self.downloader
         return PaceView(
@@ -498,7 +509,7 @@ class PaceMonitor:
             ),
             selected=selected,
             series=series,
-            adjustments=tuple(reversed(wanted[:adjustments])),
+            adjustments=tuple(reversed(wanted)),
             adjustments_total=self.adjustments_total,
             in_flight=len(getattr(downloader, "active", ())),
             total_concurrency=self.total_concurrency,

@@ -132,7 +132,7 @@ class Source(Protocol):
     def memory(self) -> MemoryView: ...
     async def heap_summary(self) -> HeapSummary: ...
     # the crawl's pace: downloader slots and AutoThrottle (key None: every slot)
-    def pace(self, selected: str | None = None) -> PaceView | None: ...
+    def pace(self, selected: str | None = None, points: int = 900) -> PaceView | None: ...
     def set_slot_delay(self, key: str | None, seconds: float) -> str: ...
     def set_slot_concurrency(self, key: str | None, value: int) -> str: ...
     def set_slot_autothrottle(self, key: str | None, on: bool) -> str: ...
@@ -429,12 +429,12 @@ class LocalSource:
 
     # -- pace: slots and AutoThrottle ----------------------------------------------
 
-    def pace(self, selected: str | None = None) -> PaceView | None:
-        """Slots, series and adjustments (None before the crawler exists)."""
+    def pace(self, selected: str | None = None, points: int = 900) -> PaceView | None:
+        """Slots, the last ``points`` of a series, adjustments (None before the crawler exists)."""
         crawler = self.host.crawler
         if crawler is None:
             return None
-        return pace_for(crawler).view(selected)
+        return pace_for(crawler).view(selected, points)
 
     def _pace(self) -> PaceMonitor:
         crawler = self.host.crawler

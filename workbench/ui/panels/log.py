@@ -58,6 +58,7 @@ class LogPanel(Panel):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_search", "Search", tooltip="Search the log (regex)"),
+        Binding("escape", "leave_search", "Back to log", show=False),
         Binding("l", "cycle_level", "Level", tooltip="Cycle the minimum level shown"),
     ]
 
@@ -137,6 +138,10 @@ class LogPanel(Panel):
 
     def action_focus_search(self) -> None:
         self.query_one("#log-search", Input).focus()
+
+    def action_leave_search(self) -> None:
+        """Escape in the search box: back to the records (the search stays applied)."""
+        self.table.focus()
 
     def action_cycle_level(self) -> None:
         values = [v for _, v in LEVELS]

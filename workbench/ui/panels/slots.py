@@ -219,6 +219,7 @@ class SlotsPanel(Panel):
         self.selected: str | None = None
         self.step_index = DEFAULT_STEP
         self._throttle_shown: tuple[Any, ...] | None = None
+        self._adjustments_shown: tuple[Any, ...] | None = None
 
     def compose(self) -> Any:
         yield RecordTable(
@@ -265,8 +266,13 @@ class SlotsPanel(Panel):
     def step(self) -> float:
         return STEPS[self.step_index]
 
+    def _points(self) -> int:
+        """Series points the charts can show at this zoom (they are one width)."""
+        width = self.query_one("#chart-latency", TimeChart).size.width or 80
+        return int(width * self.step) + 2
+
     def refresh_from(self, snapshot: Snapshot) -> None:
-        view = self.source.pace(self.selected)
+        view = self.source.pace(self.selected, self._points())
         self.view = view
         if view is None:
             self.set_subtitle("waiting for the crawl to start")
@@ -283,7 +289,10 @@ class SlotsPanel(Panel):
             self._throttle_shown = shown
             self.query_one("#pace-throttle", Static).update(throttle_text(view))
         adjustments = self.query_one("#pace-adjustments", RecordTable)
-        adjustments.set_rows(list(view.adjustments))
+        shown_rows = (view.selected, view.adjustments_total)
+        if shown_rows != self._adjustments_shown:  # new rows (every table row is re-drawn)
+            self._adjustments_shown = shown_rows
+            adjustments.set_rows(list(view.adjustments))
         which = clean_line(view.selected, 60) if view.selected is not None else "all slots"
         adjustments.border_title = (
             f"Delay adjustments: {which} (newest last; {view.adjustments_total:,} in all)"
