@@ -137,7 +137,10 @@ class MemoryProbe:
         tracker = self.tracker
         since = int(((tracker.last_sample or 0.0) - tracker.window) * 1e9)
         recent = [obj for obj, created in items if created >= since]
-        objects = recent if len(recent) >= samples else [obj for obj, _ in items]
+        objects = recent
+        if len(recent) < samples:  # widen to the crawl, never to what came before it
+            began = self._crawl_started_ns()
+            objects = [obj for obj, created in items if created >= began]
         del items, recent
         oldest = objects[: samples // 2]
         rest = objects[samples // 2 :]
@@ -145,6 +148,16 @@ class MemoryProbe:
         chosen = oldest + rest[::step][: samples - len(oldest)]
         del objects, oldest, rest
         return [weakref.ref(obj) for obj in chosen]
+
+    def _crawl_started_ns(self) -> int:
+        """When the crawl started, on trackref's clock (monotonic_ns); 0 if unknown."""
+        crawler = self.crawler_of()
+        stats = getattr(crawler, "stats", None) if crawler is not None else None
+        started = stats.get_value("start_time") if stats is not None else None
+        if started is None:
+            return 0
+        age = max(0.0, time.time() - started.timestamp())
+        return time.monotonic_ns() - int(age * 1e9)
 
     async def leak_paths(
         self, class_keys: list[str], samples: int = LEAK_SAMPLES
