@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "crawl": "Run a spider of the current Scrapy project in the workbench",
     "runspider": "Run the spider in a Python file in the workbench (no project needed)",
     "demo": "Crawl the bundled demo site in the workbench (no project, no network)",
+    "ps": "List this user's running Scrapy crawls (RemoteControl job files)",
 }
 
 
@@ -369,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_version())
         return 0
     name, rest = argv[0], argv[1:]
+    if name == "ps":
+        return ps(rest)
     if name not in SUBCOMMANDS:
         print(
             f"workbench: unknown command {name!r} (commands: {', '.join(SUBCOMMANDS)})",
@@ -386,6 +389,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Headless run (CI smoke checks): same crawl, no terminal UI.
         return run_headless(source)
     return run_app(source)
+
+
+def ps(argv: list[str]) -> int:
+    """``workbench ps [--json] [--jobs-dir DIR]``: the running crawls, from job files."""
+    import json
+    import time
+
+    from workbench.core.sanitize import clean_line
+    from workbench.remote.jobs import jobs_dir, list_jobs
+
+    parser = argparse.ArgumentParser(
+        prog="workbench ps",
+        description=SUBCOMMANDS["ps"] + ". Stale job files (their process is gone) are removed; "
+        "files another user could read are refused.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the jobs as a JSON array")
+    parser.add_argument(
+        "--jobs-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the job files are (default: REMOTE_CONTROL_JOBS_DIR or Scrapy's state dir)",
+    )
+    try:
+        opts = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) and 1
+    directory = opts.jobs_dir or jobs_dir(_project_settings())
+    found = list_jobs(directory)
+    for problem in found.problems:
+        print(f"workbench ps: {clean_line(problem, 500)}", file=sys.stderr)
+    if opts.json:
+        print(json.dumps([job.public() for job in found.jobs], indent=2))
+        return 0
+    if not found.jobs:
+        print(f"No running Scrapy crawls (job files in {clean_line(str(directory), 300)}).")
+        return 0
+    rows = [("PID", "SPIDER", "PROJECT", "SCRAPY", "STARTED", "JOB")]
+    for job in found.jobs:
+        started = (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.start_time))
+            if job.start_time
+            else "-"
+        )
+        rows.append(
+            (
+                str(job.pid),
+                clean_line(job.spider, 40),
+                clean_line(job.project or "-", 40),
+                clean_line(job.scrapy_version, 20),
+                started,
+                clean_line(job.job_id, 60),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]))
+    return 0
 
 
 def run_headless(source: Any) -> int:
