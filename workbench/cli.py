@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "runspider": "Run the spider in a Python file in the workbench (no project needed)",
     "demo": "Crawl the bundled demo site in the workbench (no project, no network)",
     "ps": "List this user's running Scrapy crawls (RemoteControl job files)",
+    "attach": "Attach to a running crawl: --shell opens a Python shell inside it",
 }
 
 
@@ -372,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     if name == "ps":
         return ps(rest)
+    if name == "attach":
+        return attach(rest)
     if name not in SUBCOMMANDS:
         print(
             f"workbench: unknown command {name!r} (commands: {', '.join(SUBCOMMANDS)})",
@@ -447,6 +450,52 @@ def ps(argv: list[str]) -> int:
         cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
         print("  ".join([*cells, row[-1]]))
     return 0
+
+
+def attach(argv: list[str]) -> int:
+    """``workbench attach --shell [JOB|PID]``: a Python shell inside a running crawl."""
+    from workbench.core.sanitize import clean_line
+    from workbench.remote.client import RemoteControlClient, RemoteError, find_job
+    from workbench.remote.jobs import JobFileError, jobs_dir
+    from workbench.remote.repl import RemoteShell, interact
+
+    parser = argparse.ArgumentParser(
+        prog="workbench attach",
+        description="Attach to a crawl running elsewhere (scrapy crawl, Scrapyd, another "
+        "terminal) through Scrapy's RemoteControl extension.",
+    )
+    parser.add_argument("job", nargs="?", help="a pid or job id from workbench ps (default: "
+                        "the only running crawl)")  # fmt: skip
+    parser.add_argument("--shell", action="store_true", help="open a Python shell in the crawl")
+    parser.add_argument("--jobs-dir", type=Path, metavar="DIR", help="where the job files are")
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, metavar="SECONDS", help="per shell entry (30)"
+    )
+    try:
+        opts = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) and 1
+    if not opts.shell:
+        print(
+            "workbench attach: error: the attached panels are not built yet; "
+            "--shell opens a Python shell in the crawl",
+            file=sys.stderr,
+        )
+        return 1
+    if opts.timeout <= 0:
+        print("workbench attach: error: --timeout must be positive", file=sys.stderr)
+        return 1
+    try:
+        job = find_job(opts.jobs_dir or jobs_dir(_project_settings()), opts.job)
+        client = RemoteControlClient(job)
+        status = client.status()
+    except (JobFileError, RemoteError) as exc:
+        print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
+        return 1
+    if not sys.stdin.isatty():
+        print("workbench attach: error: --shell needs a terminal", file=sys.stderr)
+        return 1
+    return interact(RemoteShell(client, opts.timeout), status)
 
 
 def run_headless(source: Any) -> int:
