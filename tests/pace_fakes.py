@@ -137,8 +137,8 @@ class FakePace:
     def pace(self, selected: str | None = None, points: int = 900) -> PaceView:
         rows = tuple(self._row(k) for k in sorted(self.slot_delays))
         adjustments = self.adjustment_rows
-        if selected in SERIES:
-            series = SERIES[selected]
+        if selected in self.slot_delays:
+            series = SERIES.get(selected, SERIES["reviews"])
             adjustments = [a for a in adjustments if a.slot == selected]
         else:
             selected, series = None, TOTAL

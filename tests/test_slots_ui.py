@@ -201,3 +201,24 @@ async def test_slots_panel_on_a_real_throttled_crawl(pace_site):  # noqa: F811
         assert shown[8] == seconds(sum(latencies) / len(latencies))
         log = [r.message for r in host.recorder.log]
         assert any("Delay of slot reviews set to 0.4s" in m for m in log)
+
+
+async def test_hostile_slot_keys_are_shown_as_text():
+    """A slot key is untrusted (a host name, or download_slot meta from a spider)."""
+    source = FakeSource()
+    key = "[::1]\x1b]0;PWNED\x07[b]bold"
+    source.slot_delays[key] = 0.5
+    source.slot_concurrency[key] = 2
+    source.overrides[key] = set()
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("8", "j", "j")  # sorted: 127.0.0.1, then the hostile key
+        await pilot.pause()
+        panel = app.panel("slots")
+        await wait_for(lambda: panel.selected == key, pilot, 5)
+        await wait_for(lambda: "charts: [::1]" in str(panel.border_subtitle), pilot, 5)
+        table = widget_text(app.query_one("#slots-rows"))
+        assert "[::1]\\x1b]0;PWNED\\x07[b]bold" in table and "\x1b" not in table
+        await pilot.press("d", "ctrl+u", "1", "enter")
+        await pilot.pause()
+        assert source.pace_calls[-1] == ("delay", key, 1.0)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -293,7 +294,8 @@ class SlotsPanel(Panel):
         if shown_rows != self._adjustments_shown:  # new rows (every table row is re-drawn)
             self._adjustments_shown = shown_rows
             adjustments.set_rows(list(view.adjustments))
-        which = clean_line(view.selected, 60) if view.selected is not None else "all slots"
+        # border titles are markup: a slot key like "[::1]" is escaped
+        which = escape(clean_line(view.selected, 60)) if view.selected is not None else "all slots"
         adjustments.border_title = (
             f"Delay adjustments: {which} (newest last; {view.adjustments_total:,} in all)"
         )
@@ -340,7 +342,7 @@ class SlotsPanel(Panel):
             message = call()
         except ValueError as exc:
             return str(exc)
-        self.notify(clean_line(message, 300), title="Slots")
+        self.notify(clean_line(message, 300), title="Slots", markup=False)
         self.app.call_later(self.app.refresh_panels)  # type: ignore[attr-defined]
         return None
 
@@ -399,7 +401,7 @@ class SlotsPanel(Panel):
             on = row.autothrottle != "on"
         error = self._apply(lambda: self.source.set_slot_autothrottle(row.key, on))
         if error:
-            self.notify(clean_line(error, 300), title="Slots", severity="warning")
+            self.notify(clean_line(error, 300), title="Slots", severity="warning", markup=False)
 
     def action_zoom_in(self) -> None:
         self._zoom(-1)
