@@ -47,6 +47,7 @@ COMPONENT_SETTINGS = {
         # after the recorder: its signal handlers see the records already made
         "workbench.core.breakpoints.BreakpointExtension": 1,
         "workbench.core.pace.PaceExtension": 2,
+        "workbench.core.telnet.TelnetVars": 3,
     },
     "DOWNLOADER_MIDDLEWARES": {
         "workbench.core.extension.ErrorRecorderMiddleware": 950,
