@@ -485,8 +485,14 @@ def attach(argv: list[str]) -> int:
     if opts.timeout <= 0:
         print("workbench attach: error: --timeout must be positive", file=sys.stderr)
         return 1
+    directory = opts.jobs_dir or jobs_dir(_project_settings())
     try:
-        job = find_job(opts.jobs_dir or jobs_dir(_project_settings()), opts.job)
+        if opts.job is None and sys.stdin.isatty():
+            job = pick_job(directory)
+            if job is None:
+                return 1
+        else:
+            job = find_job(directory, opts.job)
         client = RemoteControlClient(job)
         status = client.status()
     except (JobFileError, RemoteError) as exc:
@@ -496,6 +502,34 @@ def attach(argv: list[str]) -> int:
         print("workbench attach: error: --shell needs a terminal", file=sys.stderr)
         return 1
     return interact(RemoteShell(client, opts.timeout), status)
+
+
+def pick_job(directory: Path) -> Any:
+    """The only running crawl, or the one the user picks from a numbered list."""
+    from workbench.core.sanitize import clean_line
+    from workbench.remote.client import find_job
+    from workbench.remote.jobs import list_jobs
+
+    jobs = list_jobs(directory).jobs
+    if len(jobs) < 2:
+        return find_job(directory, None)  # the only one, or the error that says why
+    print("Running crawls:")
+    for number, job in enumerate(jobs, 1):
+        print(
+            f"  {number}. pid {job.pid}  {clean_line(job.spider, 40)}  "
+            f"({clean_line(job.project or '-', 40)})  job {clean_line(job.job_id, 60)}"
+        )
+    while True:
+        try:
+            answer = input(f"Attach to which one? [1-{len(jobs)}, Enter to cancel] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return None
+        if not answer:
+            return None
+        if answer.isdigit() and 1 <= int(answer) <= len(jobs):
+            return jobs[int(answer) - 1]
+        print(f"  a number from 1 to {len(jobs)}, please")
 
 
 def run_headless(source: Any) -> int:
