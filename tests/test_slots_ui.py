@@ -222,3 +222,9 @@ async def test_hostile_slot_keys_are_shown_as_text():
         await pilot.press("d", "ctrl+u", "1", "enter")
         await pilot.pause()
         assert source.pace_calls[-1] == ("delay", key, 1.0)
+
+
+def test_seconds_format():
+    assert [seconds(v) for v in (None, 0, 0.0002, 0.0015, 0.3125, 1.25)] == [
+        "-", "0", "<1ms", "2ms", "312ms", "1.25s",
+    ]  # fmt: skip

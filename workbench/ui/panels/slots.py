@@ -45,6 +45,8 @@ def seconds(value: float | None) -> str:
         return "-"
     if value == 0:
         return "0"
+    if value < 0.0005:
+        return "<1ms"
     return fmt.latency(value)
 
 
