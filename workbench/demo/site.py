@@ -364,17 +364,30 @@ class DemoResource(Resource):
         note = '<p class="note">This page failed on the first request.</p>\n'
         return self._html(request, _page(f"Flaky: {p.name}", _product_body(p, note)))
 
-    def _slow(self, request):
+    def _respond_later(self, request, delay: float, page: bytes, done=None):
+        """Answer ``page`` (HTML, 200) after ``delay`` seconds; ``done()`` runs once
+        either way, when it was sent or when the client left before."""
         from twisted.internet import reactor
 
         def finish() -> None:
-            body = f"<h1>Slow page</h1>\n<p>Served after {self.slow_delay} seconds.</p>"
-            request.write(self._html(request, _page("Slow page", body)))
+            if done is not None:
+                done()
+            request.write(self._html(request, page))
             request.finish()
 
-        call = reactor.callLater(self.slow_delay, finish)
-        request.notifyFinish().addErrback(lambda _: call.active() and call.cancel())
+        def gone(_: object) -> None:
+            if call.active():
+                call.cancel()
+                if done is not None:
+                    done()
+
+        call = reactor.callLater(delay, finish)
+        request.notifyFinish().addErrback(gone)
         return NOT_DONE_YET
+
+    def _slow(self, request):
+        body = f"<h1>Slow page</h1>\n<p>Served after {self.slow_delay} seconds.</p>"
+        return self._respond_later(request, self.slow_delay, _page("Slow page", body))
 
     def in_burst(self, now: float | None = None) -> bool:
         """Whether /reviews/ answers 503 right now."""
@@ -393,8 +406,6 @@ class DemoResource(Resource):
             request.setHeader(b"retry-after", b"1")
             body = "<h1>Service Unavailable</h1>\n<p>Too many requests: try again.</p>"
             return self._html(request, _page("Service unavailable", body), 503)
-        from twisted.internet import reactor
-
         delay = self.review_delay(pid) * (1 + 0.25 * self.reviews_in_progress)
         self.reviews_in_progress += 1
         p = product(pid)
@@ -406,19 +417,10 @@ class DemoResource(Resource):
             "on average.</p>"
         )
 
-        def finish() -> None:
+        def done() -> None:
             self.reviews_in_progress -= 1
-            request.write(self._html(request, _page(f"Reviews: {p.name}", body)))
-            request.finish()
 
-        def gone(_: object) -> None:
-            if call.active():
-                call.cancel()
-                self.reviews_in_progress -= 1
-
-        call = reactor.callLater(delay, finish)
-        request.notifyFinish().addErrback(gone)
-        return NOT_DONE_YET
+        return self._respond_later(request, delay, _page(f"Reviews: {p.name}", body), done)
 
     def _legacy(self, request, pid: int) -> bytes:
         if not self._valid_id(pid):
