@@ -178,6 +178,51 @@ def percentile(values: list[float], fraction: float) -> float | None:
     return ordered[int(rank) - 1]
 
 
+def settings_in_force(s: Any) -> tuple[tuple[str, str], ...]:
+    """The pace settings as shown: AutoThrottle's, delays, concurrency, DOWNLOAD_SLOTS."""
+    names = (
+        "AUTOTHROTTLE_ENABLED",
+        "AUTOTHROTTLE_TARGET_CONCURRENCY",
+        "AUTOTHROTTLE_START_DELAY",
+        "AUTOTHROTTLE_MAX_DELAY",
+        "AUTOTHROTTLE_DEBUG",
+        "DOWNLOAD_DELAY",
+        "DOWNLOAD_DELAY_JITTER",
+        "CONCURRENT_REQUESTS",
+        "CONCURRENT_REQUESTS_PER_DOMAIN",
+        "CONCURRENT_REQUESTS_PER_IP",
+    )
+    out = [(name, str(s.get(name))) for name in names if s.get(name) is not None]
+    if (s.getpriority("RANDOMIZE_DOWNLOAD_DELAY") or 0) > SETTINGS_PRIORITIES["default"]:
+        out.append(("RANDOMIZE_DOWNLOAD_DELAY", str(s.get("RANDOMIZE_DOWNLOAD_DELAY"))))
+    slots = s.getdict("DOWNLOAD_SLOTS")
+    out.append(("DOWNLOAD_SLOTS", f"{len(slots)} slot(s) configured" if slots else "{}"))
+    return tuple(out)
+
+
+@dataclass(slots=True)
+class _Tick:
+    """Responses and their latencies since the last sample."""
+
+    responses: int = 0
+    latency_sum: float = 0.0
+    latency_n: int = 0
+
+    def add(self, latency: float | None) -> None:
+        self.responses += 1
+        if latency is not None:
+            self.latency_sum += latency
+            self.latency_n += 1
+
+    def take(self) -> tuple[int, float | None]:
+        """(responses, mean latency) since the last take, and start again."""
+        n = self.latency_n
+        taken = (self.responses, self.latency_sum / n if n else None)
+        self.responses = self.latency_n = 0
+        self.latency_sum = 0.0
+        return taken
+
+
 @dataclass(slots=True)
 class _Track:
     """What is known of one slot key (counters survive Scrapy dropping the slot)."""
@@ -191,9 +236,7 @@ class _Track:
     last_seen: float | None = None
     last_delay: float | None = None  # the delay after our last look
     slot_id: int = 0  # id() of the Slot object last seen (Scrapy re-makes idle slots)
-    tick_responses: int = 0
-    tick_latency: float = 0.0
-    tick_latency_n: int = 0
+    tick: _Tick = field(default_factory=_Tick)
     series: deque[PacePoint] = field(default_factory=lambda: deque(maxlen=SERIES_POINTS))
     overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -208,9 +251,7 @@ class PaceMonitor:
         settings = crawler.settings
         self.tracks: dict[str, _Track] = {}
         self.total: deque[PacePoint] = deque(maxlen=TOTAL_POINTS)
-        self._tick_responses = 0
-        self._tick_latency = 0.0
-        self._tick_latency_n = 0
+        self._tick = _Tick()  # the whole crawl's
         self._last_sample: float | None = None
         self.adjustments: deque[Adjustment] = deque(maxlen=ADJUSTMENTS_KEPT)
         self.adjustments_total = 0
@@ -219,7 +260,7 @@ class PaceMonitor:
         self.hold_new = False  # slots not seen yet start held
         self._loop: Any = None
         self.total_concurrency = settings.getint("CONCURRENT_REQUESTS")
-        self._settings = settings
+        self.settings = settings_in_force(settings)  # the settings are frozen: read once
 
     # -- wiring --------------------------------------------------------------
 
@@ -292,12 +333,8 @@ class PaceMonitor:
         latency = meta.get("download_latency")
         if latency is not None:
             track.latencies.append(latency)
-            track.tick_latency += latency
-            track.tick_latency_n += 1
-            self._tick_latency += latency
-            self._tick_latency_n += 1
-        track.tick_responses += 1
-        self._tick_responses += 1
+        track.tick.add(latency)
+        self._tick.add(latency)
 
         slot = getattr(self.downloader, "slots", {}).get(key)
         if slot is None:
@@ -384,29 +421,26 @@ class PaceMonitor:
         concurrency = active = transferring = 0
         for key, slot in live.items():
             track = self._track(key)
-            n = track.tick_latency_n
+            responses, latency = track.tick.take()
             point = PacePoint(
                 time=now,
                 delay=slot.delay,
                 concurrency=slot.concurrency,
                 active=len(slot.active),
                 transferring=len(slot.transferring),
-                responses=track.tick_responses,
-                rate=track.tick_responses / span,
-                latency=track.tick_latency / n if n else None,
+                responses=responses,
+                rate=responses / span,
+                latency=latency,
             )
             track.series.append(point)
-            track.tick_responses = track.tick_latency_n = 0
-            track.tick_latency = 0.0
             delays.append(point.delay)
             concurrency += point.concurrency
             active += point.active
             transferring += point.transferring
         for key, track in self.tracks.items():  # slots Scrapy dropped meanwhile
-            if key not in live and track.tick_responses:
-                track.tick_responses = track.tick_latency_n = 0
-                track.tick_latency = 0.0
-        n = self._tick_latency_n
+            if key not in live and track.tick.responses:
+                track.tick.take()
+        responses, latency = self._tick.take()
         self.total.append(
             PacePoint(
                 time=now,
@@ -414,41 +448,18 @@ class PaceMonitor:
                 concurrency=concurrency,
                 active=active,
                 transferring=transferring,
-                responses=self._tick_responses,
-                rate=self._tick_responses / span,
-                latency=self._tick_latency / n if n else None,
+                responses=responses,
+                rate=responses / span,
+                latency=latency,
             )
         )
-        self._tick_responses = self._tick_latency_n = 0
-        self._tick_latency = 0.0
 
     # -- reading ---------------------------------------------------------------
 
-    def settings_in_force(self) -> tuple[tuple[str, str], ...]:
-        s = self._settings
-        names = (
-            "AUTOTHROTTLE_ENABLED",
-            "AUTOTHROTTLE_TARGET_CONCURRENCY",
-            "AUTOTHROTTLE_START_DELAY",
-            "AUTOTHROTTLE_MAX_DELAY",
-            "AUTOTHROTTLE_DEBUG",
-            "DOWNLOAD_DELAY",
-            "DOWNLOAD_DELAY_JITTER",
-            "CONCURRENT_REQUESTS",
-            "CONCURRENT_REQUESTS_PER_DOMAIN",
-            "CONCURRENT_REQUESTS_PER_IP",
-        )
-        out = [(name, str(s.get(name))) for name in names if s.get(name) is not None]
-        if (s.getpriority("RANDOMIZE_DOWNLOAD_DELAY") or 0) > SETTINGS_PRIORITIES["default"]:
-            out.append(("RANDOMIZE_DOWNLOAD_DELAY", str(s.get("RANDOMIZE_DOWNLOAD_DELAY"))))
-        slots = s.getdict("DOWNLOAD_SLOTS")
-        out.append(("DOWNLOAD_SLOTS", f"{len(slots)} slot(s) configured" if slots else "{}"))
-        return tuple(out)
-
     def _row(self, track: _Track, slot: Any) -> SlotRow:
         latencies = list(track.latencies)
-        series = list(track.series)[-RATE_WINDOW:]
-        span = series[-1].time - series[0].time + SAMPLE_INTERVAL if series else 0.0
+        series = list(itertools.islice(reversed(track.series), RATE_WINDOW))  # newest first
+        span = series[0].time - series[-1].time + SAMPLE_INTERVAL if series else 0.0
         rate = sum(p.responses for p in series) / span if span > 0 else 0.0
         autothrottle = "-"
         if self.throttle is not None:
@@ -501,7 +512,7 @@ class PaceMonitor:
         return PaceView(
             time=time.time(),
             rows=rows,
-            settings=self.settings_in_force(),
+            settings=self.settings,
             autothrottle=(
                 f"{type(throttle).__module__}.{type(throttle).__qualname__}"
                 if throttle is not None
