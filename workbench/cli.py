@@ -394,20 +394,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_app(source)
 
 
-def ps(argv: list[str]) -> int:
-    """``workbench ps [--json] [--jobs-dir DIR]``: the running crawls, from job files."""
-    import json
-    import time
+def _parse_with_jobs_dir(
+    parser: argparse.ArgumentParser, argv: list[str]
+) -> tuple[argparse.Namespace, Path] | int:
+    """Add ``--jobs-dir`` and parse: (options, job files directory), or the exit
+    status (0 after --help, 1 after an error argparse has printed)."""
+    from workbench.remote.jobs import jobs_dir
 
-    from workbench.core.sanitize import clean_line
-    from workbench.remote.jobs import jobs_dir, list_jobs
-
-    parser = argparse.ArgumentParser(
-        prog="workbench ps",
-        description=SUBCOMMANDS["ps"] + ". Stale job files (their process is gone) are removed; "
-        "files another user could read are refused.",
-    )
-    parser.add_argument("--json", action="store_true", help="print the jobs as a JSON array")
     parser.add_argument(
         "--jobs-dir",
         type=Path,
@@ -418,7 +411,27 @@ def ps(argv: list[str]) -> int:
         opts = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) and 1
-    directory = opts.jobs_dir or jobs_dir(_project_settings())
+    return opts, opts.jobs_dir or jobs_dir(_project_settings())
+
+
+def ps(argv: list[str]) -> int:
+    """``workbench ps [--json] [--jobs-dir DIR]``: the running crawls, from job files."""
+    import json
+    import time
+
+    from workbench.core.sanitize import clean_line
+    from workbench.remote.jobs import list_jobs
+
+    parser = argparse.ArgumentParser(
+        prog="workbench ps",
+        description=SUBCOMMANDS["ps"] + ". Stale job files (their process is gone) are removed; "
+        "files another user could read are refused.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the jobs as a JSON array")
+    parsed = _parse_with_jobs_dir(parser, argv)
+    if isinstance(parsed, int):
+        return parsed
+    opts, directory = parsed
     found = list_jobs(directory)
     for problem in found.problems:
         print(f"workbench ps: {clean_line(problem, 500)}", file=sys.stderr)
@@ -456,7 +469,7 @@ def attach(argv: list[str]) -> int:
     """``workbench attach --shell [JOB|PID]``: a Python shell inside a running crawl."""
     from workbench.core.sanitize import clean_line
     from workbench.remote.client import RemoteControlClient, RemoteError, find_job
-    from workbench.remote.jobs import JobFileError, jobs_dir
+    from workbench.remote.jobs import JobFileError
     from workbench.remote.repl import RemoteShell, interact
 
     parser = argparse.ArgumentParser(
@@ -467,14 +480,13 @@ def attach(argv: list[str]) -> int:
     parser.add_argument("job", nargs="?", help="a pid or job id from workbench ps (default: "
                         "the only running crawl)")  # fmt: skip
     parser.add_argument("--shell", action="store_true", help="open a Python shell in the crawl")
-    parser.add_argument("--jobs-dir", type=Path, metavar="DIR", help="where the job files are")
     parser.add_argument(
         "--timeout", type=float, default=30.0, metavar="SECONDS", help="per shell entry (30)"
     )
-    try:
-        opts = parser.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0) and 1
+    parsed = _parse_with_jobs_dir(parser, argv)
+    if isinstance(parsed, int):
+        return parsed
+    opts, directory = parsed
     if not opts.shell:
         print(
             "workbench attach: error: the attached panels are not built yet; "
@@ -485,7 +497,6 @@ def attach(argv: list[str]) -> int:
     if opts.timeout <= 0:
         print("workbench attach: error: --timeout must be positive", file=sys.stderr)
         return 1
-    directory = opts.jobs_dir or jobs_dir(_project_settings())
     try:
         if opts.job is None and sys.stdin.isatty():
             job = pick_job(directory)

@@ -413,6 +413,5 @@ class SlotsPanel(Panel):
 
     def _zoom(self, delta: int) -> None:
         self.step_index = max(0, min(len(STEPS) - 1, self.step_index + delta))
-        if self.view is not None:
-            self._draw_charts(self.view)
-            self.app.call_later(self.app.refresh_panels)  # type: ignore[attr-defined]
+        # a refresh pulls as many points as the new zoom shows, then draws
+        self.app.call_later(self.app.refresh_panels)  # type: ignore[attr-defined]
