@@ -48,20 +48,20 @@ if _wb_last is not None:
 # Fixed code for completion: the names, or the attributes of a dotted name
 # (looked up with getattr, never evaluated).
 COMPLETE = """\
-import json as _wb_json
+import builtins as _wb_b, json as _wb_json
 _wb_ns = stash.get({key!r}) or {{"crawler": crawler, "stash": stash}}
 _wb_path = {path!r}
 if _wb_path:
     _wb_parts = _wb_path.split(".")
-    _wb_obj = _wb_ns.get(_wb_parts[0], __builtins__.get(_wb_parts[0]) if isinstance(__builtins__, dict) else getattr(__builtins__, _wb_parts[0], None))
+    _wb_first = _wb_parts[0]
+    _wb_obj = _wb_ns[_wb_first] if _wb_first in _wb_ns else getattr(_wb_b, _wb_first, None)
     for _wb_p in _wb_parts[1:]:
         _wb_obj = getattr(_wb_obj, _wb_p, None)
     _wb_names = [n for n in dir(_wb_obj) if not n.startswith("__")] if _wb_obj is not None else []
 else:
-    import builtins as _wb_b
     _wb_names = [n for n in _wb_ns if not n.startswith("_wb")] + dir(_wb_b)
 print(_wb_json.dumps(sorted(set(_wb_names))[:2000]))
-"""  # noqa: E501
+"""
 
 DOTTED = re.compile(r"([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)\.?(\w*)$")
 BANNER = """\
