@@ -112,8 +112,7 @@ async def test_queue_panel_shows_pending_requests_while_paused(demo_url):
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_for(lambda: host.recorder is not None and host.recorder.flows.total >= 3, pilot)
         await pilot.press("space")
-        await pilot.pause(0.5)
-        assert host.status().state == "paused"
+        await wait_for(lambda: host.status().state == "paused", pilot, 10)
         await pilot.press("2")
         await pilot.pause()
         app.refresh_panels()

@@ -115,8 +115,8 @@ async def test_memory_panel_heap_and_diff_on_a_fake_source():
         assert "code" not in grown  # unchanged rows are left out
         await pilot.press("h")
         await wait_for(lambda: len(source.summaries) == 3, pilot, 10)
-        await pilot.pause(0.3)
-        assert "from summary 2 (" in widget_text(panel.query_one("#heap-title"))
+        title = panel.query_one("#heap-title")
+        await wait_for(lambda: "from summary 2 (" in widget_text(title), pilot, 10)
         await pilot.press("d")
         await pilot.pause()
         assert "Heap summary 3" in widget_text(panel.query_one("#heap-title"))

@@ -158,6 +158,10 @@ async def test_slots_panel_shows_and_steers_the_slots():
 # -- the panel on a real crawl -------------------------------------------------------
 
 
+def reviews_row(table):
+    return next(r for r in table.rows if r.key == REVIEWS_SLOT)
+
+
 async def test_slots_panel_on_a_real_throttled_crawl(pace_site):  # noqa: F811
     url, _ = pace_site
     settings = demo_settings(AUTOTHROTTLE_ENABLED=True, AUTOTHROTTLE_START_DELAY=0.5)
@@ -187,9 +191,10 @@ async def test_slots_panel_on_a_real_throttled_crawl(pace_site):  # noqa: F811
         assert slot.delay == 0.4
         assert monitor.adjustments[-1].reason == HELD
         await wait_for(lambda: host.finished, pilot, 60)
-        await pilot.pause(1.2)
-        row = next(r for r in table.rows if r.key == REVIEWS_SLOT)
-        assert row.responses == monitor.tracks[REVIEWS_SLOT].responses
+        # the panel polls once a second: wait for the poll after the last response
+        total = monitor.tracks[REVIEWS_SLOT].responses
+        await wait_for(lambda: reviews_row(table).responses == total, pilot, 10)
+        row = reviews_row(table)
         assert row.autothrottle == "held"
         # the cells are the slot's state and the responses' download_latency
         flows = [f for f in host.recorder.flows if f.slot == REVIEWS_SLOT and f.status]
