@@ -22,6 +22,9 @@ HEADLESS = [
     "workbench.demo.spider",
     "workbench.shell",
     "workbench.remote",
+    "workbench.remote.source",
+    "workbench.remote.agent",
+    "workbench.remote.wire",
     "workbench.cli",
 ]
 

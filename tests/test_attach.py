@@ -113,8 +113,6 @@ def test_attach_shell_in_a_terminal_then_the_crawl_finishes(crawl):
 def test_attach_errors_are_one_line(tmp_path):
     result = run("attach", "--shell", "--jobs-dir", str(tmp_path / "none"))
     assert result.returncode == 1 and "no running Scrapy crawl found" in result.stderr
-    result = run("attach", "--jobs-dir", str(tmp_path / "none"))
-    assert result.returncode == 1 and "--shell opens a Python shell" in result.stderr
     result = run("attach", "--shell", "--timeout", "0")
     assert result.returncode == 1 and "--timeout must be positive" in result.stderr
     with pytest.raises(JobFileError, match="no running crawl matches '123'"):

@@ -20,7 +20,7 @@ SUBCOMMANDS = {
     "runspider": "Run the spider in a Python file in the workbench (no project needed)",
     "demo": "Crawl the bundled demo site in the workbench (no project, no network)",
     "ps": "List this user's running Scrapy crawls (RemoteControl job files)",
-    "attach": "Attach to a running crawl: --shell opens a Python shell inside it",
+    "attach": "Attach the panels to a running crawl (--shell: a Python shell inside it)",
 }
 
 
@@ -466,7 +466,7 @@ def ps(argv: list[str]) -> int:
 
 
 def attach(argv: list[str]) -> int:
-    """``workbench attach --shell [JOB|PID]``: a Python shell inside a running crawl."""
+    """``workbench attach [--shell] [JOB|PID]``: the panels, or a shell, on a running crawl."""
     from workbench.core.sanitize import clean_line
     from workbench.remote.client import RemoteControlClient, RemoteError, find_job
     from workbench.remote.jobs import JobFileError
@@ -487,13 +487,6 @@ def attach(argv: list[str]) -> int:
     if isinstance(parsed, int):
         return parsed
     opts, directory = parsed
-    if not opts.shell:
-        print(
-            "workbench attach: error: the attached panels are not built yet; "
-            "--shell opens a Python shell in the crawl",
-            file=sys.stderr,
-        )
-        return 1
     if opts.timeout <= 0:
         print("workbench attach: error: --timeout must be positive", file=sys.stderr)
         return 1
@@ -510,9 +503,43 @@ def attach(argv: list[str]) -> int:
         print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
         return 1
     if not sys.stdin.isatty():
-        print("workbench attach: error: --shell needs a terminal", file=sys.stderr)
+        what = "--shell needs" if opts.shell else "the panels need"
+        print(f"workbench attach: error: {what} a terminal", file=sys.stderr)
         return 1
-    return interact(RemoteShell(client, opts.timeout), status)
+    if opts.shell:
+        return interact(RemoteShell(client, opts.timeout), status)
+    return run_attached(client)
+
+
+def run_attached(client: Any) -> int:
+    """The panels on a crawl in another process; quitting detaches."""
+    from workbench.core.sanitize import clean_line
+    from workbench.remote.client import RemoteError
+    from workbench.remote.source import RemoteSource
+    from workbench.ui.app import WorkbenchApp
+
+    source = RemoteSource(client)
+    try:
+        hello = source.attach()
+    except (RemoteError, ValueError) as exc:
+        print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
+        return 1
+    app = WorkbenchApp(source)
+    try:
+        app.run()
+    finally:
+        source.close()
+    snapshot = source.snapshot()
+    pid = client.job.pid
+    if source.gone:
+        print(f"workbench: the crawl (pid {pid}) has ended: {_summary(source).split(': ', 1)[1]}")
+        return 0
+    what = "removed what it installed" if not hello.get("existing") else "left its recorder"
+    print(
+        f"workbench: detached from {clean_line(snapshot.spider, 40)} (pid {pid}), "
+        f"{what}; the crawl goes on ({snapshot.status.state})."
+    )
+    return 0
 
 
 def pick_job(directory: Path) -> Any:

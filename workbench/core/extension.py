@@ -206,13 +206,24 @@ class RecorderExtension:
         self.crawler = crawler
         self.tap = tap_for(crawler)
         self.recorder = self.tap.recorder
-        crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
-        crawler.signals.connect(self.response_received, signal=signals.response_received)
-        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
-        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
-        crawler.signals.connect(self.item_error, signal=signals.item_error)
-        crawler.signals.connect(self.spider_error, signal=signals.spider_error)
-        crawler.signals.connect(self.request_scheduled, signal=signals.request_scheduled)
+        for handler, signal in self._receivers():
+            crawler.signals.connect(handler, signal=signal)
+
+    def _receivers(self) -> list[tuple[Any, Any]]:
+        return [
+            (self.response_downloaded, signals.response_downloaded),
+            (self.response_received, signals.response_received),
+            (self.item_scraped, signals.item_scraped),
+            (self.item_dropped, signals.item_dropped),
+            (self.item_error, signals.item_error),
+            (self.spider_error, signals.spider_error),
+            (self.request_scheduled, signals.request_scheduled),
+        ]
+
+    def disconnect(self) -> None:
+        """Stop recording (an attach agent installed this extension and is leaving)."""
+        for handler, signal in self._receivers():
+            self.crawler.signals.disconnect(handler, signal=signal)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RecorderExtension:

@@ -660,11 +660,34 @@ class PaceExtension:
     """Feeds the crawler's :class:`PaceMonitor` (see the module's docstring)."""
 
     def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
         self.monitor = pace_for(crawler)
-        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
-        crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
-        crawler.signals.connect(self.request_left, signal=signals.request_left_downloader)
+        for handler, signal in self._receivers():
+            crawler.signals.connect(handler, signal=signal)
+
+    def _receivers(self) -> list[tuple[Any, Any]]:
+        return [
+            (self.spider_opened, signals.spider_opened),
+            (self.spider_closed, signals.spider_closed),
+            (self.response_downloaded, signals.response_downloaded),
+            (self.request_left, signals.request_left_downloader),
+        ]
+
+    def detach(self) -> None:
+        """Undo this extension (an attach agent installed it and is leaving).
+
+        AutoThrottle gets its own receiver back, so it adjusts every slot
+        again, including slots held from workbench."""
+        for handler, signal in self._receivers():
+            self.crawler.signals.disconnect(handler, signal=signal)
+        monitor = self.monitor
+        monitor.stop_sampling()
+        throttle = monitor.throttle
+        if throttle is not None:
+            self.crawler.signals.connect(
+                throttle._response_downloaded, signal=signals.response_downloaded
+            )
+            monitor.throttle = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PaceExtension:

@@ -71,6 +71,8 @@ class Snapshot:
     hit: Hit | None = None  # the breakpoint hit waiting for the user
     hits_waiting: int = 0
     breakpoints_version: int = 0
+    attached: str = ""  # e.g. "pid 1234": the crawl runs in another process
+    warning: str = ""  # e.g. the attached crawl is not answering
 
     @property
     def elapsed(self) -> float:

@@ -21,6 +21,10 @@ class RemoteError(RuntimeError):
     """The crawl could not be reached or refused the request: the message says which."""
 
 
+class CrawlGone(RemoteError):
+    """Nothing listens on the crawl's port any more: it has ended."""
+
+
 class RemoteControlClient:
     def __init__(self, job: Job, timeout: float = 10.0) -> None:
         self.job = job
@@ -52,6 +56,10 @@ class RemoteControlClient:
             raise RemoteError(f"the crawl answered HTTP {exc.code} to {path}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, ConnectionRefusedError):
+                raise CrawlGone(
+                    f"the crawl (pid {self.job.pid}) no longer answers on port {self.job.port}"
+                ) from None
             raise RemoteError(
                 f"cannot reach the crawl (pid {self.job.pid}, port {self.job.port}): {reason}"
             ) from None

@@ -125,7 +125,7 @@ def history_path() -> Path:
     return Path(user_state_dir("workbench", appauthor=False), "remote_shell_history")
 
 
-def interact(shell: RemoteShell, status: dict[str, Any]) -> int:
+def interact(shell: RemoteShell, status: dict[str, Any], note: str = "") -> int:
     """The prompt loop (a terminal is needed)."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import Completer, Completion
@@ -158,6 +158,8 @@ def interact(shell: RemoteShell, status: dict[str, Any]) -> int:
             timeout=shell.timeout,
         )
     )
+    if note:
+        print(clean(note))
     number = 1
     while True:
         lines: list[str] = []

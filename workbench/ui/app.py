@@ -261,10 +261,30 @@ class WorkbenchApp(App[None]):
     def _state(self) -> str:
         return self.source.snapshot().status.state
 
+    @property
+    def remote(self) -> bool:
+        """The crawl runs in another process (workbench attach): quitting detaches."""
+        return bool(getattr(self.source, "remote", False))
+
     def action_stop_crawl(self) -> None:
         state = self._state()
         if state in ("finished", "failed"):
             self.notify("The crawl has already finished. q quits.", timeout=3)
+            return
+        if self.remote:
+            if state == "closing":
+                self.notify("The crawl is already closing.", timeout=3)
+                return
+            snapshot = self.source.snapshot()
+            self.push_screen(
+                ConfirmScreen(
+                    f"Stop the crawl you are attached to ({snapshot.attached})?\n"
+                    "It stops gracefully, as after one Ctrl-C in its own terminal: "
+                    "in-flight requests finish, feeds are closed.",
+                    yes="Stop it",
+                ),
+                self._remote_stop_answer,
+            )
             return
         if state == "closing":
             self.push_screen(
@@ -285,6 +305,11 @@ class WorkbenchApp(App[None]):
             )
         self.refresh_panels()
 
+    def _remote_stop_answer(self, answer: bool | None) -> None:
+        if answer and self.source.stop():
+            self.notify("Stopping gracefully.", title="Stopping")
+        self.refresh_panels()
+
     def _force_answer(self, force: bool | None) -> None:
         if force:
             self.forced = True
@@ -292,6 +317,9 @@ class WorkbenchApp(App[None]):
             self.exit(return_code=1)
 
     def action_quit_app(self) -> None:
+        if self.remote:  # detach: the crawl goes on
+            self.exit()
+            return
         state = self._state()
         if state in ("finished", "failed", "starting"):
             self.exit()
@@ -361,12 +389,35 @@ class WorkbenchApp(App[None]):
         return True
 
     def action_shell(self) -> None:
+        if self.remote:
+            self.run_worker(self._remote_shell(self.selected_flow_id()), group="shell")
+            return
         if not self._shell_ready("shell_target"):
             return
         self.run_worker(self.open_shell(self.selected_flow_id()), group="shell")
 
     async def open_shell(self, flow_id: int | None) -> None:
         await self._open_shell_on(lambda: self.source.shell_target(flow_id))  # type: ignore[attr-defined]
+
+    async def _remote_shell(self, flow_id: int | None) -> None:
+        """The remote shell in this terminal, with the flow's request and response."""
+        from workbench.remote.repl import RemoteShell, interact
+
+        source: Any = self.source
+        try:
+            note = await asyncio.to_thread(source.shell_target, flow_id)
+        except Exception as exc:
+            self.notify(clean_line(str(exc), 300), title="No shell", severity="error")
+            return
+        snapshot = source.snapshot()
+        status = {"spider": snapshot.spider, "pid": source.job.pid,
+                  "scrapy_version": source.job.scrapy_version}  # fmt: skip
+        try:
+            with self._suspended():
+                await asyncio.to_thread(interact, RemoteShell(source.client), status, note)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand over to a shell.", severity="error")
+        self.refresh_panels()
 
     def shell_on_object(self, object_key: int) -> None:
         """Open the shell with a live object (from the Refs panel) as ``obj``."""

@@ -25,6 +25,10 @@ def status_text(snapshot: Snapshot) -> Text:
     text = Text()
     text.append(f" {label} ", style=style)
     text.append(f" {clean_line(snapshot.spider, 40)} ", style="bold")
+    if snapshot.attached:
+        text.append(f"⇄ {clean_line(snapshot.attached, 40)} ", style="cyan")
+    if snapshot.warning:
+        text.append(f" {clean_line(snapshot.warning, 80)} ", style="bold red")
     if status.state == "paused":
         text.append(f" {status.in_flight} still in flight ", style="yellow")
     if status.state in ("finished", "failed"):

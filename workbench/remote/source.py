@@ -1,0 +1,584 @@
+"""A Source whose crawl runs in another process: ``workbench attach``.
+
+On :meth:`RemoteSource.start` the fixed agent code (``agent.py``) is sent to
+the crawl's RemoteControl ``/execute``.  A background thread then polls it at
+most twice a second: one call brings the status, the stats, the flows, items
+and log lines after the cursors (bounded by the agent), and the views the
+visible panel asked for.  The answers are merged into local rings on the UI's
+thread, in :meth:`snapshot`, so panels see the same :class:`Snapshot` and
+records as with a local crawl and cannot tell the difference.
+
+Controls (pause, stop, slot changes) are direct calls.  :meth:`close`
+detaches: the agent removes what it installed and the crawl goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import secrets
+import threading
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+from workbench.core.breakpoints import Breakpoint
+from workbench.core.curl import CurlError, flow_to_curl
+from workbench.core.events import Flow, ItemRecord, LogRecord
+from workbench.core.heap import HeapSummary, MemoryView
+from workbench.core.host import CrawlStatus
+from workbench.core.liverefs import RefRow, RefsView
+from workbench.core.memprobe import ObjectList
+from workbench.core.pace import PaceView, SlotRow
+from workbench.core.queue import QueueView, SlotState
+from workbench.core.recorder import Recorder, StoredBody
+from workbench.core.referrers import ReferrerReport
+from workbench.core.replay import ReplayResult
+from workbench.core.source import Snapshot, StatsHistory
+from workbench.remote import wire
+from workbench.remote.client import CrawlGone, RemoteControlClient, RemoteError
+
+logger = logging.getLogger(__name__)
+
+LEASE = 60.0  # the agent removes itself after this long without a call from any client
+POLL_INTERVAL = 0.5  # seconds: at most two polls a second
+VIEW_TTL = 3.0  # a view nobody asked for since is no longer fetched
+RECORD_BUDGET = 256 * 1024  # bytes of record JSON asked for per poll
+MAX_BODY = 8 * 1024 * 1024  # bytes of a remote body fetched for the detail view
+MAX_ANSWER = 64 * 1024 * 1024  # decompressed
+
+STASH_KEY = "workbench_agent"
+SHELL_NAMESPACE = "workbench_shell"
+AGENT_SOURCE = (Path(__file__).parent / "agent.py").read_text(encoding="utf-8")
+
+# Fixed code: the agent's own source and our version travel as literals.
+LOADER = """\
+_wb_agent = stash.get({key!r})
+if _wb_agent is None or _wb_agent.removed:
+    _wb_mod = {{"__name__": "workbench_agent"}}
+    exec(compile({source!r}, "<workbench agent>", "exec"), _wb_mod)
+    _wb_agent = _wb_mod["agent_for"](crawler, stash, {version!r}, {lease!r})
+print(await _wb_agent.call({client!r}, "hello", "{{}}"))
+"""
+CALL = "print(await stash[{key!r}].call({client!r}, {name!r}, {args!r}))"
+
+NOT_ATTACHED = "not available when attached to a crawl in another process"
+
+
+class Refused(ValueError):
+    """The agent refused a call; the message says why."""
+
+
+class AgentGone(RemoteError):
+    """The agent is no longer in the crawl (removed after a minute without polls)."""
+
+
+def decode_answer(result: dict[str, Any]) -> Any:
+    """The agent's answer in an /execute result (Refused, AgentGone, RemoteError)."""
+    status = result.get("status")
+    if status != "ok":
+        tb = str(result.get("traceback") or "")
+        if "KeyError" in tb and STASH_KEY in tb:
+            raise AgentGone("the attach agent is no longer in the crawl")
+        if status == "timeout":
+            raise RemoteError("the crawl did not answer in time (its loop may be busy)")
+        last = tb.strip().splitlines()[-1] if tb.strip() else str(status)
+        raise RemoteError(f"the crawl could not run the agent: {last}")
+    text = str(result.get("output") or "").strip()
+    if result.get("output_truncated"):
+        raise RemoteError("the agent's answer was cut by REMOTE_CONTROL_OUTPUT_MAX_BYTES")
+    try:
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(base64.b64decode(text), MAX_ANSWER)
+        if inflater.unconsumed_tail:
+            raise ValueError("too large")
+        answer = json.loads(raw)
+    except (ValueError, zlib.error) as exc:
+        raise RemoteError(f"the agent's answer is unreadable ({exc})") from None
+    if not isinstance(answer, dict):
+        raise RemoteError("the agent's answer is not an object")
+    if "error" in answer:
+        raise Refused(str(answer["error"]))
+    return answer.get("ok")
+
+
+class AgentClient:
+    """Calls into the agent of one crawl, as one client (several may attach)."""
+
+    def __init__(self, client: RemoteControlClient) -> None:
+        from workbench import __version__
+
+        self.client = client
+        self.version = __version__
+        self.id = secrets.token_hex(8)  # which client this is, for the agent's leases
+        self.lease = LEASE
+
+    def install(self) -> dict[str, Any]:
+        code = LOADER.format(
+            key=STASH_KEY,
+            source=AGENT_SOURCE,
+            version=self.version,
+            client=self.id,
+            lease=float(self.lease),
+        )
+        return decode_answer(self.client.execute(code, timeout=30.0))
+
+    def call(self, name: str, timeout: float = 10.0, **args: Any) -> Any:
+        code = CALL.format(key=STASH_KEY, client=self.id, name=name, args=json.dumps(args))
+        return decode_answer(self.client.execute(code, timeout=timeout))
+
+
+def _empty_queue() -> QueueView:
+    return QueueView(0, (), (), 0, (), 0, 0.0)
+
+
+class RemoteSource:
+    """Reads a crawl running in another process through its RemoteControl server."""
+
+    remote = True
+
+    def __init__(self, client: RemoteControlClient, poll_interval: float = POLL_INTERVAL) -> None:
+        self.client = client
+        self.job = client.job
+        self.agent = AgentClient(client)
+        self.poll_interval = max(POLL_INTERVAL, poll_interval)
+        self.recorder = Recorder()
+        self.history = StatsHistory()
+        self.hello: dict[str, Any] = {}
+        self.mode = "?"
+        self.polls = 0
+        self.error: str | None = None  # why the last poll failed
+        self.gone = False  # the crawl's server stopped answering
+        self.detached = False
+        self._status = CrawlStatus("starting", 0, 0, None, None)
+        self._stats: dict[str, Any] = {}
+        self._counts: dict[str, Any] = {}
+        self._views: dict[str, Any] = {}  # name -> {"ok": ...} or {"error": ...}
+        self._wanted: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._pending: list[dict[str, Any]] = []
+        self._cursors = {"flows": 0, "items": 0, "log": 0}
+        self._budget = RECORD_BUDGET
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._bodies: dict[int, StoredBody] = {}
+
+    def __repr__(self) -> str:
+        return f"<RemoteSource pid={self.job.pid} mode={self.mode}>"
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def attach(self) -> dict[str, Any]:
+        """Install the agent (blocking); returns what it says of itself."""
+        self.hello = self.agent.install()
+        self.mode = str(self.hello.get("mode"))
+        return self.hello
+
+    async def start(self) -> None:
+        if not self.hello:
+            await asyncio.to_thread(self.attach)
+        self._thread = threading.Thread(target=self._run, name="workbench-attach", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Detach: stop polling and let the agent remove what it installed."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        if self.detached or self.gone or not self.hello:
+            return
+        self.detached = True
+        try:
+            self.agent.call("detach")
+        except RemoteError as exc:
+            logger.warning("Detaching from pid %s: %s", self.job.pid, exc)
+
+    # -- the poll thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            began = time.monotonic()
+            self.poll_once()
+            if self.gone:
+                return
+            self._stop.wait(max(0.05, self.poll_interval - (time.monotonic() - began)))
+
+    def poll_once(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for name, (asked, _) in list(self._wanted.items()):
+                if now - asked > VIEW_TTL:
+                    del self._wanted[name]
+            views = {name: kwargs for name, (_, kwargs) in self._wanted.items()}
+        try:
+            answer = self.agent.call(
+                "poll", timeout=10.0, views=views, size=self._budget, **self._cursors
+            )
+        except AgentGone:
+            try:  # it timed out (no poll for a minute): install it again
+                self.attach()
+                self.error = None
+            except RemoteError as exc:
+                self.error = str(exc)
+            return
+        except Refused as exc:
+            if "too large" in str(exc):
+                self._budget = max(8 * 1024, self._budget // 2)
+            self.error = str(exc)
+            return
+        except CrawlGone as exc:
+            self.error = str(exc)
+            self.gone = True
+            return
+        except RemoteError as exc:
+            self.error = str(exc)
+            return
+        self.error = None
+        self.polls += 1
+        for name in ("flows", "items", "log"):
+            records = answer.get(name) or ()
+            if records:
+                self._cursors[name] = int(records[-1]["id"])
+        with self._lock:
+            self._pending.append(answer)
+            del self._pending[:-50]  # a UI that stopped reading does not grow this
+
+    # -- merging (on the UI's thread) ------------------------------------------------
+
+    def _merge(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        rec = self.recorder
+        for answer in pending:
+            self._status = CrawlStatus(**answer["status"])
+            self._stats = {k: wire.value(v) for k, v in answer["stats"].items()}
+            self._counts = answer.get("counts") or {}
+            for data in answer.get("flows") or ():
+                if rec.flow(int(data["id"])) is None:
+                    rec.add_flow(wire.flow(data))
+            for data in answer.get("updates") or ():
+                target = rec.flow(int(data["id"]))
+                if target is not None:
+                    wire.update_flow(target, data)
+            for data in answer.get("items") or ():
+                record = wire.item(data)
+                rec.items.append(record)
+                target = rec.flow(record.flow_id) if record.flow_id is not None else None
+                kept = record.dropped is None and record.error is None
+                if target is not None and kept and record.id not in target.items:
+                    target.items.append(record.id)
+            for data in answer.get("log") or ():
+                rec.log.append(wire.log(data))
+            self._views.update(answer.get("views") or {})
+
+    def _want(self, name: str, **kwargs: Any) -> Any:
+        """Ask the poll thread for a view; returns the latest one fetched (or None)."""
+        with self._lock:
+            self._wanted[name] = (time.monotonic(), kwargs)
+        got = self._views.get(name)
+        if got is None:
+            return None
+        if "error" in got:
+            raise Refused(got["error"])
+        return got["ok"]
+
+    # -- the Source protocol -----------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        self._merge()
+        now = time.time()
+        status = self._status
+        if self.gone:
+            finished = status.state in ("closing", "finished")
+            status = CrawlStatus(
+                "finished" if finished else "failed",
+                0,
+                status.queued,
+                status.finish_reason or ("finished" if finished else None),
+                None if finished else f"the crawl went away: {self.error}",
+            )
+        stats = self._stats
+        counts = self._counts
+        pages = int(stats.get("response_received_count", 0) or 0)
+        items = int(counts.get("items_scraped", 0) or 0)
+        if status.state in ("running", "paused", "closing"):
+            self.history.sample(now, pages, items)
+        rec = self.recorder
+        started = self.hello.get("started")
+        return Snapshot(
+            time=now,
+            spider=str(self.hello.get("spider") or self.job.spider),
+            status=status,
+            stats=stats,
+            started=started if isinstance(started, (int, float)) else self.job.start_time,
+            finished=now if self.gone else None,
+            flows_total=rec.flows.total,
+            flows_kept=len(rec.flows),
+            items_scraped=items,
+            items_dropped=int(counts.get("items_dropped", 0) or 0),
+            items_failed=int(counts.get("items_failed", 0) or 0),
+            items_total=rec.items.total,
+            items_kept=len(rec.items),
+            log_total=rec.log.total,
+            log_kept=len(rec.log),
+            log_counts=dict(counts.get("log_counts") or {}),
+            bodies_kept=int(counts.get("bodies_kept", 0) or 0),
+            body_bytes=int(counts.get("body_bytes", 0) or 0),
+            bodies_evicted=int(counts.get("bodies_evicted", 0) or 0),
+            history=tuple(self.history.samples),
+            attached=f"attached to pid {self.job.pid}"
+            + (" (probe)" if self.mode == "probe" else ""),
+            warning="" if self.gone or not self.error else f"not answering: {self.error}",
+        )
+
+    def flows_since(self, cursor: int) -> list[Flow]:
+        return self.recorder.flows.since(cursor)
+
+    def items_since(self, cursor: int) -> list[ItemRecord]:
+        return self.recorder.items.since(cursor)
+
+    def log_since(self, cursor: int) -> list[LogRecord]:
+        return self.recorder.log.since(cursor)
+
+    def flow(self, flow_id: int) -> Flow | None:
+        return self.recorder.flow(flow_id)
+
+    def items_of(self, flow: Flow) -> list[ItemRecord]:
+        return self.recorder.items_of(flow)
+
+    def body(self, flow_id: int) -> StoredBody | None:
+        """The flow's body, fetched from the crawl in chunks (cached; at most MAX_BODY)."""
+        if flow_id in self._bodies:
+            return self._bodies[flow_id]
+        if self.mode != "full" or self.gone:
+            return None
+        chunks: list[bytes] = []
+        got = 0
+        try:
+            while True:
+                part = self.agent.call("body", flow=flow_id, offset=got)
+                if part is None:
+                    return None
+                chunk = zlib.decompressobj().decompress(base64.b64decode(part["chunk"]), MAX_BODY)
+                chunks.append(chunk)
+                got += len(chunk)
+                if not chunk or got >= part["kept"] or got >= MAX_BODY:
+                    break
+        except RemoteError as exc:
+            logger.warning("Fetching the body of flow #%s: %s", flow_id, exc)
+            return None
+        body = b"".join(chunks)
+        stored = StoredBody(body, int(part["size"]), bool(part["truncated"]) or got < part["kept"])
+        if len(self._bodies) > 20:
+            self._bodies.pop(next(iter(self._bodies)))
+        self._bodies[flow_id] = stored
+        return stored
+
+    def queue(self, offset: int = 0, limit: int = 100) -> QueueView:
+        data = self._want("queue", offset=offset, limit=limit)
+        return wire.decode(QueueView, data) if data is not None else _empty_queue()
+
+    def _control(self, name: str, **args: Any) -> Any:
+        if self.gone:
+            raise Refused("the crawl is no longer running")
+        return self.agent.call(name, **args)
+
+    def toggle_pause(self) -> bool | None:
+        state = self.snapshot().status.state
+        try:
+            if state == "paused":
+                self._control("resume")
+                self._status = CrawlStatus("running", *self._status_tail())
+                return False
+            if state == "running":
+                self._control("pause")
+                self._status = CrawlStatus("paused", *self._status_tail())
+                return True
+        except RemoteError as exc:
+            logger.warning("Pause/resume: %s", exc)
+        return None
+
+    def _status_tail(self) -> tuple[int, int, str | None, str | None]:
+        s = self._status
+        return (s.in_flight, s.queued, s.finish_reason, s.error)
+
+    def stop(self) -> bool:
+        try:
+            stopping = bool(self._control("stop"))
+        except (RemoteError, Refused) as exc:
+            logger.warning("Stop: %s", exc)
+            return False
+        if stopping:
+            self._status = CrawlStatus("closing", *self._status_tail())
+        return stopping
+
+    # breakpoints hold responses inside the crawl: only under workbench crawl
+    def breakpoints(self) -> list[Breakpoint]:
+        return []
+
+    def add_breakpoint(self, text: str) -> Breakpoint:
+        raise Refused(f"Breakpoints are {NOT_ATTACHED}; run the spider with workbench crawl")
+
+    def edit_breakpoint(self, bp_id: int, text: str) -> Breakpoint:
+        raise Refused(f"Breakpoints are {NOT_ATTACHED}")
+
+    def remove_breakpoint(self, bp_id: int) -> None:
+        raise Refused(f"Breakpoints are {NOT_ATTACHED}")
+
+    def toggle_breakpoint(self, bp_id: int) -> bool:
+        raise Refused(f"Breakpoints are {NOT_ATTACHED}")
+
+    def continue_(self) -> bool:
+        return False
+
+    def step(self) -> bool:
+        return False
+
+    async def replay(self, flow_id: int) -> ReplayResult:
+        raise Refused(f"Replay is {NOT_ATTACHED}; run the spider with workbench crawl")
+
+    def curl(self, flow_id: int) -> str:
+        flow = self.flow(flow_id)
+        if flow is None:
+            raise CurlError(f"flow #{flow_id} is no longer kept")
+        return flow_to_curl(flow)
+
+    def inject_curl(self, text: str, callback: str = "parse") -> str:
+        return str(self._control("inject_curl", text=text, callback=callback))
+
+    def reload_spider(self) -> str:
+        raise Refused(f"Reloading the spider is {NOT_ATTACHED}")
+
+    def callbacks(self) -> list[str]:
+        try:
+            return [str(c) for c in self._control("callbacks")]
+        except (RemoteError, Refused):
+            return ["parse"]
+
+    # -- leak hunting --------------------------------------------------------------------
+
+    def refs(self) -> RefsView:
+        data = self._want("refs")
+        if data is None:
+            return RefsView(time.time(), (), None, (), 0.0, 0.0)
+        if self.mode == "full":
+            return wire.decode(RefsView, data)
+        rows = tuple(
+            RefRow(key, str(name), int(count), 0, None, 0.0, float(age), (), False, None)
+            for key, (name, count, age) in sorted(data.items())
+        )
+        return RefsView(time.time(), rows, None, (), 0.0, 0.0)
+
+    def set_refs_baseline(self, clear: bool = False) -> None:
+        self._control("refs_baseline", clear=clear)
+
+    def ignore_ref_class(self, class_key: str, ignored: bool) -> None:
+        self._control("refs_ignore", key=class_key, ignored=ignored)
+
+    def prefs_text(self) -> str:
+        return str(self._control("prefs_text"))
+
+    def live_objects(self, class_key: str, limit: int = 500) -> ObjectList:
+        return wire.decode(ObjectList, self._control("live_objects", key=class_key, limit=limit))
+
+    async def referrers(self, object_key: int) -> ReferrerReport:
+        data = await asyncio.to_thread(self._control, "referrers", key=object_key)
+        return wire.decode(ReferrerReport, data)
+
+    async def leak_paths(self, class_keys: list[str]) -> dict[str, str | None]:
+        data = await asyncio.to_thread(self._control, "leak_paths", keys=class_keys)
+        return {str(k): (str(v) if v is not None else None) for k, v in (data or {}).items()}
+
+    def leak_path_due(self, class_key: str) -> bool:
+        return False  # a search stops the crawl's loop meanwhile: only on request
+
+    def memory(self) -> MemoryView:
+        try:
+            data = self._want("memory")
+        except Refused as exc:
+            return MemoryView((), (), (), (), False, 0.0, "", str(exc))
+        if data is None:
+            return MemoryView((), (), (), (), False, 0.0, "", None)
+        return wire.decode(MemoryView, data)
+
+    async def heap_summary(self) -> HeapSummary:
+        data = await asyncio.to_thread(self._control, "heap_summary", timeout=120.0)
+        return wire.decode(HeapSummary, data)
+
+    # -- pace ----------------------------------------------------------------------------
+
+    def pace(self, selected: str | None = None, points: int = 900) -> PaceView | None:
+        data = self._want("pace", selected=selected, points=min(points, 900))
+        if data is None:
+            return None
+        if self.mode == "full":
+            return wire.decode(PaceView, data)
+        return self._probe_pace(data, selected)
+
+    def _probe_pace(self, data: dict[str, Any], selected: str | None) -> PaceView:
+        """Rows from the crawl's slots and the responses fetched (no AutoThrottle detail)."""
+        slots = [wire.decode(SlotState, s) for s in data.get("slots") or ()]
+        by_slot: dict[str, list[Flow]] = {}
+        for flow in self.recorder.flows:
+            if flow.slot is not None:
+                by_slot.setdefault(flow.slot, []).append(flow)
+        now = time.time()
+        rows = []
+        for slot in slots:
+            flows = by_slot.get(slot.key, [])
+            latencies = [f.latency for f in flows[-200:] if f.latency is not None]
+            recent = [f for f in flows if now - f.time <= 10]
+            rows.append(
+                SlotRow(
+                    key=slot.key,
+                    live=True,
+                    concurrency=slot.concurrency,
+                    active=slot.active,
+                    queued=slot.queued,
+                    transferring=slot.transferring,
+                    delay=slot.delay,
+                    target_delay=None,
+                    latency_last=latencies[-1] if latencies else None,
+                    latency_mean=sum(latencies) / len(latencies) if latencies else None,
+                    latency_p95=sorted(latencies)[int(len(latencies) * 0.95) - 1]
+                    if latencies
+                    else None,
+                    responses=len(flows),
+                    errors=0,
+                    non200=sum(1 for f in flows if f.status != 200),
+                    rate=len(recent) / 10,
+                    last_seen=flows[-1].time if flows else None,
+                    autothrottle="-",
+                    overrides="",
+                )
+            )
+        return PaceView(
+            time=now,
+            rows=tuple(rows),
+            settings=(("attached as a probe", "only Scrapy in the crawl's environment"),),
+            autothrottle=None,
+            selected=selected,
+            series=(),
+            adjustments=(),
+            adjustments_total=0,
+            in_flight=int(data.get("in_flight") or 0),
+            total_concurrency=0,
+        )
+
+    def set_slot_delay(self, key: str | None, seconds: float) -> str:
+        return str(self._control("set_delay", key=key, value=seconds))
+
+    def set_slot_concurrency(self, key: str | None, value: int) -> str:
+        return str(self._control("set_concurrency", key=key, value=value))
+
+    def set_slot_autothrottle(self, key: str | None, on: bool) -> str:
+        return str(self._control("set_autothrottle", key=key, value=on))
+
+    # -- the remote shell ---------------------------------------------------------------
+
+    def shell_target(self, flow_id: int | None) -> str:
+        """Put the flow's request and response in the remote shell; returns a note."""
+        return str(self._control("shell_target", flow=flow_id, namespace=SHELL_NAMESPACE))
