@@ -28,6 +28,14 @@ measures what watching the pace costs: an AutoThrottle crawl under plain
 Scrapy and under workbench with the Slots panel in view, interleaved
 (target: >= 0.85, the main budget, now with every response explained),
 then the pace monitor's own cost per response.
+
+    python benchmarks/throughput.py --attach [--pages 10000] [--runs 5]
+
+measures what attaching costs the crawl: the same plain `scrapy runspider`
+alone and with `workbench attach` (the real TUI, in a pty, at its default
+poll rate) attached from another process as soon as the crawl's job file
+appears, interleaved (target: >= 0.97).  The attached runs count the
+second or so before the attach too; more pages make that share smaller.
 """
 
 from __future__ import annotations
@@ -161,6 +169,74 @@ def run_workbench(
     finally:
         term.close()
     return stats_from_log(log), samples
+
+
+def run_attached(url: str, log: Path, jobs_dir: Path) -> tuple[dict, float]:
+    """A plain crawl with `workbench attach` on it; (stats, seconds until attached)."""
+    extra = ["-s", f"REMOTE_CONTROL_JOBS_DIR={jobs_dir}"]
+    crawl = subprocess.Popen(
+        crawl_argv("scrapy", url, log, extra),
+        env=env(),
+        cwd=tempfile.gettempdir(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    start = time.monotonic()
+    term = None
+    try:
+        while not list(jobs_dir.glob("*.json")):
+            if crawl.poll() is not None or time.monotonic() - start > 60:
+                raise RuntimeError("the crawl did not start its RemoteControl server")
+            time.sleep(0.02)
+        term = PtyProcess(
+            [sys.executable, "-m", "workbench.cli", "attach", "--jobs-dir", str(jobs_dir)],
+            cwd=tempfile.gettempdir(),
+            env=env(),
+            size=(45, 160),
+        )
+        attached = None
+        while crawl.poll() is None:
+            term.drain(0.1)
+            if attached is None and "attached to pid" in term.tail(4000):
+                attached = time.monotonic() - start
+            if term.proc.poll() is not None:
+                raise RuntimeError(f"workbench attach exited early:\n{term.tail(2000)}")
+        term.send("q")
+        term.wait(30)
+    finally:
+        if term is not None:
+            term.close()
+        if crawl.poll() is None:
+            crawl.terminate()
+        crawl.wait(60)
+    return stats_from_log(log), attached or 0.0
+
+
+def attach_cost(pages: int, runs: int) -> None:
+    site, url = start_site(pages)
+    plain: list[float] = []
+    bench: list[float] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_plain(url, Path(tmp) / "warm.log")
+            for i in range(runs):
+                p = pages_per_second(run_plain(url, Path(tmp) / f"plain{i}.log"))
+                jobs = Path(tmp) / f"jobs{i}"
+                jobs.mkdir(mode=0o700)
+                stats, attached = run_attached(url, Path(tmp) / f"att{i}.log", jobs)
+                a = pages_per_second(stats)
+                plain.append(p)
+                bench.append(a)
+                print(
+                    f"run {i + 1}: scrapy {p:7.1f} pages/s   attached {a:7.1f} pages/s   "
+                    f"ratio {a / p:.3f}   (attached after {attached:.1f} of "
+                    f"{stats['elapsed_time_seconds']:.1f} s)",
+                    flush=True,
+                )
+    finally:
+        site.terminate()
+        site.wait(10)
+    print_medians("scrapy", plain, "attached", bench, 0.97)
 
 
 def last_pages(text: str) -> int:
@@ -385,6 +461,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=4000, help="recorder limits for --rss")
     parser.add_argument("--refs", action="store_true", help="measure the Refs panel's cost")
     parser.add_argument("--pace", action="store_true", help="measure the Slots panel's cost")
+    parser.add_argument("--attach", action="store_true", help="measure what attaching costs")
     args = parser.parse_args()
     if args.rss:
         rss(args.pages, args.limit)
@@ -392,6 +469,8 @@ def main() -> None:
         refs_cost(args.pages, args.runs)
     elif args.pace:
         pace_cost(args.pages, args.runs)
+    elif args.attach:
+        attach_cost(args.pages, args.runs)
     else:
         throughput(args.pages, args.runs)
 

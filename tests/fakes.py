@@ -10,7 +10,7 @@ from scrapy.http import Headers
 from tests.memory_fakes import FakeMemory
 from tests.pace_fakes import FakePace
 from workbench.core.breakpoints import Breakpoint, Hit, parse_breakpoint
-from workbench.core.events import Flow, ItemRecord, LogRecord
+from workbench.core.events import Flow, ItemRecord, LogRecord, freeze_headers
 from workbench.core.filters import parse_filter
 from workbench.core.host import CrawlStatus
 from workbench.core.queue import QueuedRequest, QueueGroup, QueueView, SlotState
@@ -56,8 +56,12 @@ def _flows() -> list[Flow]:
             depth=depth,
             priority=0,
             slot="127.0.0.1",
-            request_headers=Headers({"User-Agent": "Scrapy/2.19.0", "Accept-Language": "en"}),
-            response_headers=None if status is None else Headers({"Content-Type": ctype}),
+            request_headers=freeze_headers(
+                Headers({"User-Agent": "Scrapy/2.19.0", "Accept-Language": "en"})
+            ),
+            response_headers=None
+            if status is None
+            else freeze_headers(Headers({"Content-Type": ctype})),
             meta=(("depth", str(depth)), ("download_slot", "'127.0.0.1'")),
             parent_id=parent,
             response_class=None if status is None else "HtmlResponse",
@@ -65,9 +69,10 @@ def _flows() -> list[Flow]:
             callback_traceback=TRACEBACK if cb_error else None,
         )
         if callback == "parse_product" and not cb_error:
-            flow.items.append(index)
+            flow.add_item_id(index)
         if callback == "parse_listing" and status == 200:
-            flow.requests.extend(("GET", f"{BASE}/product/{n}.html") for n in (1, 2, 3))
+            for n in (1, 2, 3):
+                flow.add_request("GET", f"{BASE}/product/{n}.html")
         flows.append(flow)
     return flows
 

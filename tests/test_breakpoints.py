@@ -110,7 +110,7 @@ async def test_response_breakpoint_holds_the_response_before_its_callback(demo_u
     flow = source.flow(hit.flow_id)
     # held: the callback has not run, so the flow has produced nothing yet ...
     await asyncio.sleep(0.3)
-    assert flow.items == [] and source.host.engine.paused
+    assert not flow.items and source.host.engine.paused
     # ... the body is already kept for the UI, and the shell gets the live response
     assert b"No. 5" in source.body(flow.id).body
     response, _, _, note = source.shell_target(flow.id)

@@ -11,7 +11,7 @@ from scrapy.http import Headers
 
 from tests.conftest import demo_settings
 from workbench.core.curl import CurlError, flow_to_curl, request_from_curl, spider_callbacks
-from workbench.core.events import Flow
+from workbench.core.events import Flow, as_headers
 from workbench.core.host import CrawlHost
 from workbench.core.source import LocalSource
 from workbench.demo.spider import DemoSpider
@@ -141,7 +141,7 @@ async def test_injected_curl_request_becomes_a_flow(demo_url):
     await wait_until(lambda: any(f.url == url for f in host.recorder.flows))
     flow = next(f for f in host.recorder.flows if f.url == url)
     assert flow.callback == "parse_product" and flow.status == 200
-    assert flow.request_headers[b"X-Debug"] == b"1"
+    assert as_headers(flow.request_headers)[b"X-Debug"] == b"1"
     assert ("workbench_injected", "True") in flow.meta
     await wait_until(lambda: bool(flow.items))
     # a POST: its body is kept on the flow and exported again

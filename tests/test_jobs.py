@@ -122,17 +122,18 @@ def test_ps_without_jobs_and_with_bad_options(tmp_path):
 
 def test_attach_picks_one_of_several_crawls(tmp_path, monkeypatch, capsys):
     from workbench.cli import pick_job
+    from workbench.remote.jobs import list_jobs
 
     directory = tmp_path / "jobs"
     _job_file(directory, "1-first.json", spider="books", start_time=1.0)
     _job_file(directory, "2-second.json", spider="authors", start_time=2.0)
     answers = iter(["x", "3", "2"])
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
-    job = pick_job(directory)
+    job = pick_job(list_jobs(directory), str(directory))
     assert job.spider == "authors"
     shown = capsys.readouterr().out
     assert "1. pid" in shown and "books" in shown and "2. pid" in shown
     assert shown.count("a number from 1 to 2") == 2
     assert "s3cret-token-value" not in shown
     monkeypatch.setattr("builtins.input", lambda prompt: "")
-    assert pick_job(directory) is None  # Enter cancels
+    assert pick_job(list_jobs(directory), str(directory)) is None  # Enter cancels

@@ -64,7 +64,7 @@ def test_items_link_to_their_flow():
     recorder.add_flow(flow)
     recorder.add_item({"a": 1}, flow.id)
     recorder.add_item({"a": 2}, flow.id, dropped="DropItem: no price")
-    assert flow.items == [1]
+    assert list(flow.items) == [1]
     assert recorder.items_scraped == 1 and recorder.items_dropped == 1
     assert [r.fields for r in recorder.items_of(flow)] == [(("a", 1),)]
 

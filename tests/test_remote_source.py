@@ -19,6 +19,7 @@ from tests.ptyrun import PtyProcess
 from tests.test_app_crawl import wait_for, widget_text
 from tests.test_cli import WORKBENCH, env, run
 from tests.test_demo_site import _site_process
+from workbench.core.events import as_headers
 from workbench.demo.spider import expected_item_count
 from workbench.remote import agent as agent_module
 from workbench.remote import wire
@@ -68,7 +69,7 @@ def _start_crawl(tmp: Path, url: str, *, block_workbench: bool = False, settings
     # a crawl whose environment has no workbench: the agent falls back to a probe
     block = "sys.modules['workbench'] = None; " if block_workbench else ""
     code = (
-        f"import sys; {block}from scrapy.cmdline import execute; execute(['scrapy', *sys.argv[1:]])"  # noqa: E501
+        f"import sys; {block}from scrapy.cmdline import execute; execute(['scrapy', *sys.argv[1:]])"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args],
@@ -135,7 +136,7 @@ def test_remote_source_reads_the_crawl_and_detaches_clean(crawl):
         assert all(f.url.startswith("http://127.0.0.1:") for f in flows)
         assert [f.id for f in flows] == sorted(f.id for f in flows)
         product = next(f for f in flows if "/product/" in f.url and f.status == 200)
-        assert product.request_headers[b"User-Agent"].startswith(b"Scrapy/")
+        assert as_headers(product.request_headers)[b"User-Agent"].startswith(b"Scrapy/")
         # the body comes on demand, whole
         body = source.body(product.id)
         assert body is not None and b"<html" in body.body and len(body.body) == product.size

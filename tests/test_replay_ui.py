@@ -8,6 +8,7 @@ from textual.binding import Binding
 from tests.conftest import demo_settings
 from tests.fakes import FakeSource
 from tests.test_app_crawl import wait_for, widget_text
+from workbench.core.events import as_headers
 from workbench.core.host import CrawlHost
 from workbench.core.source import LocalSource
 from workbench.demo.spider import DemoSpider
@@ -123,7 +124,10 @@ async def test_new_request_from_curl_in_a_paused_crawl(demo_url):
         await pilot.press("space")  # resume
         await wait_for(lambda: any(f.url == url for f in host.recorder.flows), pilot)
         flow = next(f for f in host.recorder.flows if f.url == url)
-        assert flow.callback == "parse_product" and flow.request_headers[b"X-From"] == b"tui"
+        assert (
+            flow.callback == "parse_product"
+            and as_headers(flow.request_headers)[b"X-From"] == b"tui"
+        )
         await wait_for(lambda: host.finished, pilot)
         app.refresh_panels()
         await pilot.pause()

@@ -405,13 +405,37 @@ def _parse_with_jobs_dir(
         "--jobs-dir",
         type=Path,
         metavar="DIR",
-        help="where the job files are (default: REMOTE_CONTROL_JOBS_DIR or Scrapy's state dir)",
+        help="where the job files are (default: REMOTE_CONTROL_JOBS_DIR or Scrapy's state dir; "
+        "with --ssh, on that machine)",
+    )
+    parser.add_argument(
+        "--ssh",
+        metavar="[USER@]HOST",
+        help="crawls on another machine, through your OpenSSH client (ssh HOST must work); "
+        "the crawl's port is forwarded to 127.0.0.1 here",
     )
     try:
         opts = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) and 1
+    if opts.ssh is not None and (not opts.ssh.strip() or opts.ssh.startswith("-")):
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: --ssh takes a host, not {opts.ssh!r}", file=sys.stderr)
+        return 1
+    if opts.ssh:
+        return opts, opts.jobs_dir or Path("")
     return opts, opts.jobs_dir or jobs_dir(_project_settings())
+
+
+def _list_jobs(opts: argparse.Namespace, directory: Path) -> Any:
+    """The job listing, here or over SSH (SshError, JobFileError on failure)."""
+    from workbench.remote.jobs import list_jobs
+
+    if opts.ssh:
+        from workbench.remote.ssh import list_remote_jobs
+
+        return list_remote_jobs(opts.ssh, str(opts.jobs_dir) if opts.jobs_dir else None)
+    return list_jobs(directory)
 
 
 def ps(argv: list[str]) -> int:
@@ -420,7 +444,6 @@ def ps(argv: list[str]) -> int:
     import time
 
     from workbench.core.sanitize import clean_line
-    from workbench.remote.jobs import list_jobs
 
     parser = argparse.ArgumentParser(
         prog="workbench ps",
@@ -432,14 +455,21 @@ def ps(argv: list[str]) -> int:
     if isinstance(parsed, int):
         return parsed
     opts, directory = parsed
-    found = list_jobs(directory)
+    from workbench.remote.ssh import SshError
+
+    try:
+        found = _list_jobs(opts, directory)
+    except SshError as exc:
+        print(f"workbench ps: error: {clean_line(str(exc), 500)}", file=sys.stderr)
+        return 1
     for problem in found.problems:
         print(f"workbench ps: {clean_line(problem, 500)}", file=sys.stderr)
     if opts.json:
         print(json.dumps([job.public() for job in found.jobs], indent=2))
         return 0
     if not found.jobs:
-        print(f"No running Scrapy crawls (job files in {clean_line(str(directory), 300)}).")
+        where = f"on {opts.ssh}" if opts.ssh else f"job files in {directory}"
+        print(f"No running Scrapy crawls ({clean_line(where, 300)}).")
         return 0
     rows = [("PID", "SPIDER", "PROJECT", "SCRAPY", "STARTED", "JOB")]
     for job in found.jobs:
@@ -466,9 +496,10 @@ def ps(argv: list[str]) -> int:
 
 
 def attach(argv: list[str]) -> int:
-    """``workbench attach [--shell] [JOB|PID]``: the panels, or a shell, on a running crawl."""
+    """``workbench attach [--shell] [--ssh HOST] [JOB|PID]``: the panels, or a shell, on a
+    running crawl (here, or on HOST through an SSH port forward)."""
     from workbench.core.sanitize import clean_line
-    from workbench.remote.client import RemoteControlClient, RemoteError, find_job
+    from workbench.remote.client import RemoteControlClient, RemoteError, choose_job
     from workbench.remote.jobs import JobFileError
     from workbench.remote.repl import RemoteShell, interact
 
@@ -490,25 +521,36 @@ def attach(argv: list[str]) -> int:
     if opts.timeout <= 0:
         print("workbench attach: error: --timeout must be positive", file=sys.stderr)
         return 1
+    from workbench.remote.ssh import SshError, Tunnel
+
+    tunnel = None
     try:
+        found = _list_jobs(opts, directory)
+        where = opts.ssh or str(directory)
         if opts.job is None and sys.stdin.isatty():
-            job = pick_job(directory)
+            job = pick_job(found, where)
             if job is None:
                 return 1
         else:
-            job = find_job(directory, opts.job)
+            job = choose_job(found, opts.job, where)
+        if opts.ssh:
+            tunnel = Tunnel(opts.ssh, job)
+            job = tunnel.job
         client = RemoteControlClient(job)
         status = client.status()
-    except (JobFileError, RemoteError) as exc:
+        if not sys.stdin.isatty():
+            what = "--shell needs" if opts.shell else "the panels need"
+            print(f"workbench attach: error: {what} a terminal", file=sys.stderr)
+            return 1
+        if opts.shell:
+            return interact(RemoteShell(client, opts.timeout), status)
+        return run_attached(client)
+    except (JobFileError, RemoteError, SshError) as exc:
         print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
         return 1
-    if not sys.stdin.isatty():
-        what = "--shell needs" if opts.shell else "the panels need"
-        print(f"workbench attach: error: {what} a terminal", file=sys.stderr)
-        return 1
-    if opts.shell:
-        return interact(RemoteShell(client, opts.timeout), status)
-    return run_attached(client)
+    finally:
+        if tunnel is not None:
+            tunnel.close()
 
 
 def run_attached(client: Any) -> int:
@@ -542,15 +584,14 @@ def run_attached(client: Any) -> int:
     return 0
 
 
-def pick_job(directory: Path) -> Any:
+def pick_job(found: Any, where: str) -> Any:
     """The only running crawl, or the one the user picks from a numbered list."""
     from workbench.core.sanitize import clean_line
-    from workbench.remote.client import find_job
-    from workbench.remote.jobs import list_jobs
+    from workbench.remote.client import choose_job
 
-    jobs = list_jobs(directory).jobs
+    jobs = found.jobs
     if len(jobs) < 2:
-        return find_job(directory, None)  # the only one, or the error that says why
+        return choose_job(found, None, where)  # the only one, or the error that says why
     print("Running crawls:")
     for number, job in enumerate(jobs, 1):
         print(

@@ -7,9 +7,44 @@ already made.  Rendering happens in the UI, on the records that are visible.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+HeaderPairs = tuple[tuple[bytes, tuple[bytes, ...]], ...]
+
+
+def freeze_headers(headers: Any) -> HeaderPairs | None:
+    """Scrapy ``Headers`` as nested tuples of bytes.
+
+    A crawl keeps tens of thousands of flows.  Scrapy's ``Headers`` is a dict
+    of lists: about six objects the cyclic garbage collector walks on every
+    full collection, for each set of headers, for as long as the flow is
+    kept.  Tuples of bytes are untracked by the collector once it has seen
+    them, so the records cost the crawl's collections next to nothing.
+    """
+    if not headers:
+        return None
+    return tuple([(k, tuple(v)) for k, v in dict.items(headers)])
+
+
+def header_items(headers: Any) -> Iterator[tuple[Any, Any]]:
+    """(name, values) of frozen pairs, a scrapy ``Headers`` or a mapping."""
+    if not headers:
+        return iter(())
+    if isinstance(headers, tuple):
+        return iter(headers)
+    return iter(headers.items())
+
+
+def as_headers(headers: Any) -> Any:
+    """A scrapy ``Headers`` (for code that wants one) from frozen pairs, or None."""
+    if not headers:
+        return None
+    from scrapy.http.headers import Headers
+
+    return headers if isinstance(headers, Headers) else Headers(headers)
 
 
 @dataclass(slots=True, eq=False)
@@ -33,19 +68,40 @@ class Flow:
     depth: int
     priority: int
     slot: str | None  # downloader slot key
-    request_headers: Any = None  # scrapy Headers (reference, not copied)
-    response_headers: Any = None  # scrapy Headers (reference, not copied)
+    # (name, (value, ...)) pairs of bytes: freeze_headers(); as_headers() makes Headers
+    request_headers: HeaderPairs | None = None
+    response_headers: HeaderPairs | None = None
     meta: tuple[tuple[str, str], ...] = ()  # short reprs: no references kept
     cb_kwargs: tuple[tuple[str, str], ...] = ()
     parent_id: int | None = None  # the flow whose callback produced this request
     response_class: str | None = None  # e.g. "HtmlResponse"
     error_traceback: str | None = None
-    # filled while the callback runs
-    items: list[int] = field(default_factory=list)  # item record ids
-    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, url)
+    # filled while the callback runs (a list from the first one on: add_item_id, add_request)
+    items: list[int] | tuple[int, ...] = ()  # item record ids
+    requests: list[tuple[str, str]] | tuple[tuple[str, str], ...] = ()  # (method, url)
     callback_error: str | None = None
     callback_traceback: str | None = None
     request_body: bytes | None = None  # request.body (reference; bytes are immutable)
+
+    # A few ids stay in a tuple, which the garbage collector stops tracking;
+    # a list from the ninth on, so a page with thousands stays linear.
+    def add_item_id(self, item_id: int) -> None:
+        items = self.items
+        if isinstance(items, list):
+            items.append(item_id)
+        elif len(items) < 8:
+            self.items = (*items, item_id)
+        else:
+            self.items = [*items, item_id]
+
+    def add_request(self, method: str, url: str) -> None:
+        requests = self.requests
+        if isinstance(requests, list):
+            requests.append((method, url))
+        elif len(requests) < 8:
+            self.requests = (*requests, (method, url))
+        else:
+            self.requests = [*requests, (method, url)]
 
     @property
     def host(self) -> str:

@@ -28,7 +28,7 @@ from weakref import WeakKeyDictionary
 from scrapy import Request, signals
 from scrapy.utils.misc import load_object
 
-from workbench.core.events import Flow
+from workbench.core.events import Flow, freeze_headers
 from workbench.core.recorder import Limits, Recorder
 
 if TYPE_CHECKING:
@@ -138,8 +138,8 @@ class FlowTap:
             depth=meta.get("depth", 0),
             priority=request.priority,
             slot=meta.get("download_slot"),
-            request_headers=request.headers,
-            response_headers=response.headers if response is not None else None,
+            request_headers=freeze_headers(request.headers),
+            response_headers=freeze_headers(response.headers) if response is not None else None,
             meta=_reprs(meta),
             cb_kwargs=_reprs(request.cb_kwargs),
             parent_id=self.parent_of_request.get(request),
@@ -173,7 +173,7 @@ class FlowTap:
         if response.body is not None and len(response.body) != flow.size:
             flow.size = len(response.body)
             flow.response_class = type(response).__name__
-            flow.response_headers = response.headers
+            flow.response_headers = freeze_headers(response.headers)
             self.recorder.bodies.put(flow.id, response.body)
         elif flow.response_class != type(response).__name__:
             flow.response_class = type(response).__name__
@@ -188,7 +188,7 @@ class FlowTap:
             return
         self.parent_of_request[request] = flow.id
         if len(flow.requests) < 1000:
-            flow.requests.append((request.method, request.url))
+            flow.add_request(request.method, request.url)
 
     def flow_for(self, response: Response | None) -> Flow | None:
         if response is None:

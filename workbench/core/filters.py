@@ -55,6 +55,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from workbench.core.events import header_items
+
 __all__ = ["FILTER_HELP", "FilterError", "FlowFilter", "parse_filter"]
 
 FILTER_HELP = """\
@@ -350,9 +352,7 @@ def _decode(data: Any) -> str:
 
 def _iter_headers(headers: Any) -> Iterator[tuple[str, str]]:
     """(name, value) pairs of a scrapy ``Headers`` (or a plain mapping)."""
-    if not headers:
-        return
-    for name, values in headers.items():
+    for name, values in header_items(headers):
         name_s = _decode(name)
         if isinstance(values, (list, tuple)):
             for value in values:

@@ -190,7 +190,7 @@ class Recorder:
             self.items_scraped += 1
         flow = self._flows_by_id.get(flow_id) if flow_id is not None else None
         if flow is not None and dropped is None and error is None:
-            flow.items.append(record.id)
+            flow.add_item_id(record.id)
         return record
 
     def add_log(self, level: int, levelname: str, logger: str, message: str, when: float) -> None:

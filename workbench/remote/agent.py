@@ -43,6 +43,7 @@ PROBE_FLOWS = 5000  # flows a probe keeps
 PROBE_LOG = 5000
 TEXT_LIMIT = 8192  # a traceback, a log line
 BODY_CHUNK = 32 * 1024
+UPDATE_WINDOW = 3.0  # seconds after sending a flow in which its callback's results follow
 ALLOWED = frozenset(
     {
         "hello", "poll", "detach", "body", "pause", "resume", "stop",
@@ -64,16 +65,17 @@ def _cap(text: Any, limit: int = TEXT_LIMIT) -> Any:
     return text
 
 
-def _headers(headers: Any) -> list[list[str]]:
+def _headers(headers: Any) -> tuple[tuple[str, str], ...]:
+    """(name, value) text pairs of scrapy Headers or workbench's frozen pairs (bounded)."""
     if not headers:
-        return []
+        return ()
     out = []
-    for key, values in headers.items():
+    for key, values in headers if isinstance(headers, tuple) else headers.items():
         name = key.decode("latin-1") if isinstance(key, bytes) else str(key)
         for value in values or ():
             text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-            out.append([name, _cap(text, 4096)])
-    return out[:200]
+            out.append((name, _cap(text, 4096)))
+    return tuple(out[:200])
 
 
 def _jsonable(value: Any, depth: int = 0) -> Any:
@@ -274,7 +276,6 @@ class Agent:
         from workbench.core import extension
         from workbench.core.logcapture import RecorderLogHandler
         from workbench.core.memprobe import MemoryProbe
-        from workbench.core.pace import PACE_ATTR, PaceExtension
 
         self.existing = getattr(crawler, extension.RECORDER_ATTR, None) is not None
         if not self.existing:
@@ -287,6 +288,15 @@ class Agent:
             handler = RecorderLogHandler(recorder, _log_level(crawler))
             self._add_log_handler(handler)
         self.recorder = extension.recorder_for(crawler)
+        self.memprobe = MemoryProbe(lambda: crawler)
+
+    def _pace_monitor(self) -> Any:
+        """The crawl's pace monitor, installed when the Slots panel first asks for it."""
+        if self.monitor is not None:
+            return self.monitor
+        from workbench.core.pace import PACE_ATTR, PaceExtension
+
+        crawler = self.crawler
         if getattr(crawler, PACE_ATTR, None) is None:
             pace = PaceExtension(crawler)
             if getattr(crawler, "spider", None) is not None:
@@ -294,7 +304,7 @@ class Agent:
             self.undo.append(pace.detach)
             self.undo.append(lambda: _delattrs(crawler, PACE_ATTR))
         self.monitor = getattr(crawler, PACE_ATTR)
-        self.memprobe = MemoryProbe(lambda: crawler)
+        return self.monitor
 
     def _install_probe(self, crawler: Any) -> None:
         probe = self.probe = _ProbeRecorder()
@@ -435,8 +445,8 @@ class Agent:
                 "bodies_evicted": rec.bodies.evicted,
             }
             new_flows = _since(rec.flows, flows)
-            answer["flows"] = _take(new_flows, flow_to_wire, budget)
-            answer["updates"] = self._updates(client, answer["flows"], new_flows)
+            answer["flows"] = taken = _take(new_flows, flow_to_wire, budget)
+            answer["updates"] = self._updates(client, new_flows[: len(taken.parts)])
             answer["items"] = _take(_since(rec.items, items), _item_to_wire, budget)
             answer["log"] = _take(_since(rec.log, log), _log_to_wire, budget)
         else:
@@ -456,7 +466,7 @@ class Agent:
             }
             answer["flows"] = _take(_since(probe.flows, flows), dict, budget)
             answer["updates"] = []
-            answer["items"] = []
+            answer["items"] = _Raw([])
             answer["log"] = _take(_since(probe.log, log), dict, budget)
         answer["views"] = {}
         for name, kwargs in (views or {}).items():
@@ -468,16 +478,20 @@ class Agent:
                 answer["views"][name] = {"error": f"{type(exc).__name__}: {_cap(str(exc), 500)}"}
         return answer
 
-    def _updates(self, client: str, sent_now: list[Any], records: list[Any]) -> list[Any]:
+    def _updates(self, client: str, sent_now: list[Any]) -> list[Any]:
         """Flows sent earlier whose callback has since added items, requests or an error."""
         sent = self.sent.setdefault(client, {})
         rec = self.recorder
         now = time.monotonic()
         updates = []
+        while sent:  # oldest first: forget what the callback has had time to finish
+            oldest = next(iter(sent))
+            if now - sent[oldest][0] <= UPDATE_WINDOW:
+                break
+            del sent[oldest]
         for flow_id, (when, seen) in list(sent.items()):
             flow = rec.flow(flow_id)
-            if flow is None or now - when > 10:
-                del sent[flow_id]
+            if flow is None:
                 continue
             state = _mutable(flow)
             if state != seen:
@@ -492,11 +506,8 @@ class Agent:
                         "callback_traceback": _cap(flow.callback_traceback),
                     }
                 )
-        by_id = {f.id: f for f in records[: len(sent_now)]}
-        for data in sent_now:
-            flow = by_id.get(data["id"])
-            if flow is not None:
-                sent[flow.id] = (now, _mutable(flow))
+        for flow in sent_now:
+            sent[flow.id] = (now, _mutable(flow))
         return updates
 
     def _view(self, name: str, **kwargs: Any) -> Any:
@@ -506,7 +517,8 @@ class Agent:
         if name == "pace":
             if self.mode != "full":
                 return self._probe_pace()
-            return dataclass_to_wire(self.monitor.view(kwargs.get("selected"), kwargs["points"]))
+            monitor = self._pace_monitor()
+            return dataclass_to_wire(monitor.view(kwargs.get("selected"), kwargs["points"]))
         if name == "refs":
             if self.mode != "full":
                 return _trackref_counts()
@@ -596,7 +608,7 @@ class Agent:
 
     def _monitor(self) -> Any:
         self._full("Changing a slot")
-        return self.monitor
+        return self._pace_monitor()
 
     def do_set_delay(self, client: str, key: str | None, value: float) -> str:
         return self._monitor().set_delay(key, value)
@@ -735,19 +747,28 @@ def _since(ring: Any, cursor: int) -> list[Any]:
     return list(itertools.islice(reversed(items), new))[::-1]
 
 
-def _take(records: list[Any], encode: Any, budget: list[int]) -> list[Any]:
-    """Encode records oldest first until the shared JSON budget is spent."""
-    out = []
+class _Raw:
+    """Records already encoded as JSON, spliced into the answer by :func:`_encode`."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[str]) -> None:
+        self.parts = parts
+
+
+def _take(records: list[Any], encode: Any, budget: list[int]) -> _Raw:
+    """JSON of the records, oldest first, until the shared budget (bytes) is spent."""
+    parts: list[str] = []
+    dumps = json.dumps
     for record in records:
-        data = encode(record)
-        cost = len(json.dumps(data, default=str))
-        if cost > budget[0] and out:
+        text = dumps(encode(record), default=str, separators=(",", ":"))
+        if len(text) > budget[0] and parts:
             break
-        budget[0] -= cost
-        out.append(data)
+        budget[0] -= len(text)
+        parts.append(text)
         if budget[0] <= 0:
             break
-    return out
+    return _Raw(parts)
 
 
 def _item_to_wire(record: Any) -> dict[str, Any]:
@@ -786,7 +807,20 @@ def _trackref_counts() -> dict[str, Any]:
 
 
 def _encode(answer: dict[str, Any], budget: int) -> str:
-    raw = json.dumps(answer, default=str, separators=(",", ":")).encode()
+    """The answer as one line: JSON, zlib, base64 (records are encoded only once)."""
+    raws: list[_Raw] = []
+    nonce = os.urandom(8).hex()  # a placeholder no stat or log line can spell
+
+    def default(value: Any) -> Any:
+        if isinstance(value, _Raw):
+            raws.append(value)
+            return f"\x00{nonce}{len(raws) - 1}\x00"
+        return str(value)
+
+    text = json.dumps(answer, default=default, separators=(",", ":"))
+    for index, found in enumerate(raws):
+        text = text.replace(f'"\\u0000{nonce}{index}\\u0000"', "[" + ",".join(found.parts) + "]", 1)
+    raw = text.encode()
     packed = base64.b64encode(zlib.compress(raw, 1)).decode()
     if len(packed) > budget:
         return base64.b64encode(

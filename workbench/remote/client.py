@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from workbench.remote.jobs import Job, JobFileError, list_jobs
+from workbench.remote.jobs import Job, JobFileError, JobList, list_jobs
 
 HOST = "127.0.0.1"
 
@@ -81,7 +81,11 @@ class RemoteControlClient:
 
 def find_job(directory: Any, wanted: str | None) -> Job:
     """The job to attach to: by job id (or its start), by pid, or the only one running."""
-    found = list_jobs(directory)
+    return choose_job(list_jobs(directory), wanted, str(directory))
+
+
+def choose_job(found: JobList, wanted: str | None, where: str) -> Job:
+    """The job of a listing: by job id (or its start), by pid, or the only one."""
     jobs = found.jobs
     if wanted:
         matches = [j for j in jobs if str(j.pid) == wanted or j.job_id.startswith(wanted)]
@@ -100,7 +104,7 @@ def find_job(directory: Any, wanted: str | None) -> Job:
     if not jobs:
         problems = "; ".join(found.problems)
         raise JobFileError(
-            f"no running Scrapy crawl found in {directory}" + (f" ({problems})" if problems else "")
+            f"no running Scrapy crawl found in {where}" + (f" ({problems})" if problems else "")
         )
     listing = ", ".join(f"{j.pid} ({j.spider})" for j in jobs)
     raise JobFileError(f"{len(jobs)} crawls are running: {listing}; say which (a pid or job id)")

@@ -76,11 +76,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def check_private(path: Path, st: os.stat_result, what: str) -> None:
+def check_private(path: Any, st: os.stat_result, what: str, uid: int | None = None) -> None:
     """Refuse a file or directory that is another user's or open to others."""
-    if st.st_uid != os.getuid():
+    uid = os.getuid() if uid is None else uid
+    if st.st_uid != uid:
         raise JobFileError(
-            f"refusing {what} {path}: it belongs to uid {st.st_uid}, not to you ({os.getuid()})"
+            f"refusing {what} {path}: it belongs to uid {st.st_uid}, not to you ({uid})"
         )
     loose = stat.S_IMODE(st.st_mode) & 0o077
     if loose:
@@ -104,8 +105,17 @@ def read_job(path: Path) -> Job:
     if st.st_size > MAX_JOB_FILE:
         raise JobFileError(f"refusing job file {path}: {st.st_size} bytes is not a job file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JobFileError(f"cannot read job file {path}: {type(exc).__name__}") from None
+    return parse_job(path, text)
+
+
+def parse_job(path: Path, text: str) -> Job:
+    """A job file's content, checked (also for a file read over SSH)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise JobFileError(f"cannot read job file {path}: {type(exc).__name__}") from None
     try:
         version = data.get("version")

@@ -269,7 +269,7 @@ class RemoteSource:
                 target = rec.flow(record.flow_id) if record.flow_id is not None else None
                 kept = record.dropped is None and record.error is None
                 if target is not None and kept and record.id not in target.items:
-                    target.items.append(record.id)
+                    target.add_item_id(record.id)
             for data in answer.get("log") or ():
                 rec.log.append(wire.log(data))
             self._views.update(answer.get("views") or {})

@@ -14,7 +14,7 @@ import typing
 from functools import cache
 from typing import Any
 
-from workbench.core.events import Flow, ItemRecord, LogRecord
+from workbench.core.events import Flow, HeaderPairs, ItemRecord, LogRecord
 
 
 class Shown:
@@ -88,15 +88,16 @@ def decode(tp: Any, data: Any) -> Any:
     return value(data)
 
 
-def headers(pairs: list[list[str]] | None) -> Any:
+def headers(pairs: list[list[str]] | None) -> HeaderPairs | None:
+    """The agent's (name, value) text pairs as workbench's frozen header pairs."""
     if not pairs:
         return None
-    from scrapy.http.headers import Headers
-
-    grouped: dict[str, list[str]] = {}
+    grouped: dict[bytes, list[bytes]] = {}
     for name, text in pairs:
-        grouped.setdefault(str(name), []).append(str(text))
-    return Headers(grouped)
+        grouped.setdefault(str(name).encode("latin-1", "replace"), []).append(
+            str(text).encode("latin-1", "replace")
+        )
+    return tuple((k, tuple(v)) for k, v in grouped.items())
 
 
 def _pairs(data: Any) -> tuple[tuple[str, str], ...]:
@@ -134,8 +135,8 @@ def flow(data: dict[str, Any]) -> Flow:
 
 
 def update_flow(target: Flow, data: dict[str, Any]) -> None:
-    target.items[:] = [int(i) for i in data.get("items") or ()]
-    target.requests[:] = [(str(m), str(u)) for m, u in data.get("requests") or ()]
+    target.items = [int(i) for i in data.get("items") or ()]
+    target.requests = [(str(m), str(u)) for m, u in data.get("requests") or ()]
     target.callback_error = data.get("callback_error")
     target.callback_traceback = data.get("callback_traceback")
 

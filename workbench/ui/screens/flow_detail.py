@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from workbench.core.body import render_body
-from workbench.core.events import Flow
+from workbench.core.events import Flow, as_headers, header_items
 from workbench.core.sanitize import clean, clean_line
 from workbench.core.source import Source
 from workbench.ui import format as fmt
@@ -31,7 +31,7 @@ def header_lines(headers: Any) -> Text:
     if not headers:
         text.append("(none)", style="dim")
         return text
-    for name, values in headers.items():
+    for name, values in header_items(headers):
         key = name.decode("latin-1") if isinstance(name, bytes) else str(name)
         for value in values:
             val = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
@@ -172,7 +172,9 @@ class FlowDetailScreen(Screen[None]):
                 "The body is no longer kept (WORKBENCH_MAX_BODIES / WORKBENCH_MAX_BODY_BYTES).",
                 style="yellow",
             )
-        rendered = render_body(flow.url, flow.response_headers, stored.body, stored.size)
+        rendered = render_body(
+            flow.url, as_headers(flow.response_headers), stored.body, stored.size
+        )
         info = Text(
             f"{rendered.kind} · {fmt.size(rendered.size)}"
             + (f" · {rendered.encoding}" if rendered.encoding else "")
