@@ -171,7 +171,7 @@ def run_workbench(
     return stats_from_log(log), samples
 
 
-def run_attached(url: str, log: Path, jobs_dir: Path) -> tuple[dict, float]:
+def run_attached(url: str, log: Path, jobs_dir: Path) -> tuple[dict, float | None]:
     """A plain crawl with `workbench attach` on it; (stats, seconds until attached)."""
     extra = ["-s", f"REMOTE_CONTROL_JOBS_DIR={jobs_dir}"]
     crawl = subprocess.Popen(
@@ -199,17 +199,18 @@ def run_attached(url: str, log: Path, jobs_dir: Path) -> tuple[dict, float]:
             term.drain(0.1)
             if attached is None and "attached to pid" in term.tail(4000):
                 attached = time.monotonic() - start
-            if term.proc.poll() is not None:
+            if term.proc.poll() is not None and crawl.poll() is None:
                 raise RuntimeError(f"workbench attach exited early:\n{term.tail(2000)}")
-        term.send("q")
-        term.wait(30)
+        if term.proc.poll() is None:
+            term.send("q")
+            term.wait(30)
     finally:
         if term is not None:
             term.close()
         if crawl.poll() is None:
             crawl.terminate()
         crawl.wait(60)
-    return stats_from_log(log), attached or 0.0
+    return stats_from_log(log), attached
 
 
 def attach_cost(pages: int, runs: int) -> None:
@@ -227,9 +228,10 @@ def attach_cost(pages: int, runs: int) -> None:
                 a = pages_per_second(stats)
                 plain.append(p)
                 bench.append(a)
+                when = f"{attached:.1f}" if attached is not None else "never (too short)"
                 print(
                     f"run {i + 1}: scrapy {p:7.1f} pages/s   attached {a:7.1f} pages/s   "
-                    f"ratio {a / p:.3f}   (attached after {attached:.1f} of "
+                    f"ratio {a / p:.3f}   (attached after {when} of "
                     f"{stats['elapsed_time_seconds']:.1f} s)",
                     flush=True,
                 )

@@ -55,6 +55,17 @@ def test_pace_cost_benchmark_runs_and_reports_a_ratio():
     assert re.search(r"pace monitor: [\d.]+ us per response", result.stdout)
 
 
+def test_attach_cost_benchmark_runs_and_reports_a_ratio():
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--attach",
+         "--pages", "1500", "--runs", "1"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"median: scrapy [\d.]+ pages/s, attached [\d.]+ pages/s", result.stdout)
+    assert "(target >= 0.97)" in result.stdout
+
+
 def test_heap_benchmark_reports_time_and_loop_lateness():
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "heap.py"), "--objects", "30000"],
