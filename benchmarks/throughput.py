@@ -51,6 +51,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -214,31 +215,15 @@ def run_attached(url: str, log: Path, jobs_dir: Path) -> tuple[dict, float | Non
 
 
 def attach_cost(pages: int, runs: int) -> None:
-    site, url = start_site(pages)
-    plain: list[float] = []
-    bench: list[float] = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            run_plain(url, Path(tmp) / "warm.log")
-            for i in range(runs):
-                p = pages_per_second(run_plain(url, Path(tmp) / f"plain{i}.log"))
-                jobs = Path(tmp) / f"jobs{i}"
-                jobs.mkdir(mode=0o700)
-                stats, attached = run_attached(url, Path(tmp) / f"att{i}.log", jobs)
-                a = pages_per_second(stats)
-                plain.append(p)
-                bench.append(a)
-                when = f"{attached:.1f}" if attached is not None else "never (too short)"
-                print(
-                    f"run {i + 1}: scrapy {p:7.1f} pages/s   attached {a:7.1f} pages/s   "
-                    f"ratio {a / p:.3f}   (attached after {when} of "
-                    f"{stats['elapsed_time_seconds']:.1f} s)",
-                    flush=True,
-                )
-    finally:
-        site.terminate()
-        site.wait(10)
-    print_medians("scrapy", plain, "attached", bench, 0.97)
+    def attached(url: str, tmp: Path, i: int) -> tuple[float, str]:
+        jobs = tmp / f"jobs{i}"
+        jobs.mkdir(mode=0o700)
+        stats, after = run_attached(url, tmp / f"att{i}.log", jobs)
+        when = f"{after:.1f}" if after is not None else "never (too short)"
+        note = f"   (attached after {when} of {stats['elapsed_time_seconds']:.1f} s)"
+        return pages_per_second(stats), note
+
+    interleaved(pages, runs, "attached", attached, 0.97)
 
 
 def last_pages(text: str) -> int:
@@ -256,7 +241,8 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def throughput(pages: int, runs: int) -> None:
+def interleaved(pages: int, runs: int, name: str, other: Any, target: float) -> None:
+    """Plain scrapy, then ``other(url, tmp, i)`` -> (pages/s, note), ``runs`` times."""
     site, url = start_site(pages)
     plain: list[float] = []
     bench: list[float] = []
@@ -266,18 +252,25 @@ def throughput(pages: int, runs: int) -> None:
             run_plain(url, Path(tmp) / "warm.log")
             for i in range(runs):
                 p = pages_per_second(run_plain(url, Path(tmp) / f"plain{i}.log"))
-                w = pages_per_second(run_workbench(url, Path(tmp) / f"wb{i}.log")[0])
+                o, note = other(url, Path(tmp), i)
                 plain.append(p)
-                bench.append(w)
+                bench.append(o)
                 print(
-                    f"run {i + 1}: scrapy {p:7.1f} pages/s   workbench {w:7.1f} pages/s   "
-                    f"ratio {w / p:.3f}",
+                    f"run {i + 1}: scrapy {p:7.1f} pages/s   {name} {o:7.1f} pages/s   "
+                    f"ratio {o / p:.3f}{note}",
                     flush=True,
                 )
     finally:
         site.terminate()
         site.wait(10)
-    print_medians("scrapy", plain, "workbench", bench, 0.85)
+    print_medians("scrapy", plain, name, bench, target)
+
+
+def throughput(pages: int, runs: int) -> None:
+    def workbench(url: str, tmp: Path, i: int) -> tuple[float, str]:
+        return pages_per_second(run_workbench(url, tmp / f"wb{i}.log")[0]), ""
+
+    interleaved(pages, runs, "workbench", workbench, 0.85)
 
 
 def print_medians(base: str, bases: list[float], other: str, others: list[float], target: float):

@@ -578,6 +578,7 @@ class Agent:
         return True
 
     def do_resume(self, client: str) -> bool:
+        # as workbench.core.host.resume_engine, which a probe cannot import
         engine = _engine(self.crawler)
         if engine is None or not engine.paused:
             return False
