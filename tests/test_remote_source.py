@@ -309,3 +309,26 @@ def test_decoding_builds_only_the_named_types():
 def test_attach_needs_a_terminal_for_the_panels(tmp_path):
     result = run("attach", "--jobs-dir", str(tmp_path / "none"))
     assert result.returncode == 1 and "no running Scrapy crawl found" in result.stderr
+
+
+def test_a_crawl_that_ends_while_attached_is_finished_unless_it_died(tmp_path):
+    from types import SimpleNamespace
+
+    from workbench.core.host import CrawlStatus
+    from workbench.remote.jobs import Job
+
+    job_file = tmp_path / "1-x.json"
+    job = Job(job_file, 1, 1, "demo", None, "2.19.0", None, token="t")
+    running = CrawlStatus("running", 3, 5, None, None)
+    source = RemoteSource(SimpleNamespace(job=job))
+    # RemoteControl removed its job file before closing: a normal end
+    ended = source._ended(running)
+    assert ended.state == "finished" and "last answer" in ended.finish_reason
+    # the job file was left behind: the process died
+    job_file.write_text("{}")
+    assert source._ended(running).state == "failed"
+    assert source._ended(CrawlStatus("closing", 0, 0, "finished", None)).finish_reason == "finished"
+    # through SSH the job file is on the other machine: not looked at here
+    assert RemoteSource(SimpleNamespace(job=job), job_file_local=False)._ended(running).state == (
+        "finished"
+    )

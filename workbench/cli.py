@@ -544,7 +544,7 @@ def attach(argv: list[str]) -> int:
             return 1
         if opts.shell:
             return interact(RemoteShell(client, opts.timeout), status)
-        return run_attached(client)
+        return run_attached(client, job_file_local=not opts.ssh)
     except (JobFileError, RemoteError, SshError) as exc:
         print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
         return 1
@@ -553,14 +553,14 @@ def attach(argv: list[str]) -> int:
             tunnel.close()
 
 
-def run_attached(client: Any) -> int:
+def run_attached(client: Any, job_file_local: bool = True) -> int:
     """The panels on a crawl in another process; quitting detaches."""
     from workbench.core.sanitize import clean_line
     from workbench.remote.client import RemoteError
     from workbench.remote.source import RemoteSource
     from workbench.ui.app import WorkbenchApp
 
-    source = RemoteSource(client)
+    source = RemoteSource(client, job_file_local=job_file_local)
     try:
         hello = source.attach()
     except (RemoteError, ValueError) as exc:

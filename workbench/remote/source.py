@@ -140,8 +140,14 @@ class RemoteSource:
 
     remote = True
 
-    def __init__(self, client: RemoteControlClient, poll_interval: float = POLL_INTERVAL) -> None:
+    def __init__(
+        self,
+        client: RemoteControlClient,
+        poll_interval: float = POLL_INTERVAL,
+        job_file_local: bool = True,  # False through SSH: the job file is on that machine
+    ) -> None:
         self.client = client
+        self.job_file_local = job_file_local
         self.job = client.job
         self.agent = AgentClient(client)
         self.poll_interval = max(POLL_INTERVAL, poll_interval)
@@ -292,14 +298,7 @@ class RemoteSource:
         now = time.time()
         status = self._status
         if self.gone:
-            finished = status.state in ("closing", "finished")
-            status = CrawlStatus(
-                "finished" if finished else "failed",
-                0,
-                status.queued,
-                status.finish_reason or ("finished" if finished else None),
-                None if finished else f"the crawl went away: {self.error}",
-            )
+            status = self._ended(status)
         stats = self._stats
         counts = self._counts
         pages = int(stats.get("response_received_count", 0) or 0)
@@ -333,6 +332,18 @@ class RemoteSource:
             + (" (probe)" if self.mode == "probe" else ""),
             warning="" if self.gone or not self.error else f"not answering: {self.error}",
         )
+
+    def _ended(self, last: CrawlStatus) -> CrawlStatus:
+        """The state once the crawl's server has closed, from what was seen before.
+
+        RemoteControl removes the job file and then closes its server when the
+        engine stops: a job file left behind means the process died instead."""
+        died = self.job_file_local and self.job.path.exists()
+        if died and last.state not in ("closing", "finished"):
+            error = f"the crawl went away without closing (killed?): {self.error}"
+            return CrawlStatus("failed", 0, last.queued, last.finish_reason, error)
+        reason = last.finish_reason or "ended; the figures are from its last answer"
+        return CrawlStatus("finished", 0, last.queued, reason, None)
 
     def flows_since(self, cursor: int) -> list[Flow]:
         return self.recorder.flows.since(cursor)
