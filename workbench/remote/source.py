@@ -227,6 +227,8 @@ class RemoteSource:
             try:  # it timed out (no poll for a minute): install it again
                 self.attach()
                 self.error = None
+                if not self.hello.get("existing"):  # a new recorder numbers from 1 again
+                    self._cursors = {"flows": 0, "items": 0, "log": 0}
             except RemoteError as exc:
                 self.error = str(exc)
             return
