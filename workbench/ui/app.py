@@ -66,6 +66,7 @@ MAX_INTERVAL = 2.0  # ...and at least one every 2 s
 # end of the next paint, so it includes the crawl work the loop did meanwhile:
 # a busy crawl slows the UI down rather than the other way round.
 COST_FACTOR = 25
+QUIT_TIP = "Quit (asks first while a crawl runs; attached: detaches, the crawl goes on)"
 
 
 class WorkbenchApp(App[None]):
@@ -80,14 +81,14 @@ class WorkbenchApp(App[None]):
             tooltip="Stop the crawl gracefully (again: force)",
             priority=True,
         ),
-        Binding("q", "quit_app", "Quit", tooltip="Quit (asks first while a crawl runs)"),
+        Binding("q", "quit_app", "Quit", tooltip=QUIT_TIP),
         Binding(
             "ctrl+q",
             "quit_app",
             "Quit",
             show=False,
             priority=True,
-            tooltip="Quit (asks first while a crawl runs)",
+            tooltip=QUIT_TIP,
         ),
         Binding("s", "shell", "Shell", tooltip="IPython shell on the selected response"),
         Binding("c", "continue", "Continue", tooltip="Continue from the breakpoint"),
