@@ -276,10 +276,17 @@ class Agent:
         from workbench.core import extension
         from workbench.core.logcapture import RecorderLogHandler
         from workbench.core.memprobe import MemoryProbe
+        from workbench.core.recorder import Limits, Recorder
+
+        ATTACHED_LIMITS = Limits(flows=5000, items=5000, log=5000, bodies=500, body_bytes=16 << 20)
 
         self.existing = getattr(crawler, extension.RECORDER_ATTR, None) is not None
         if not self.existing:
-            recorder = extension.recorder_for(crawler)
+            # The client keeps its own copy of every record it fetched: here
+            # only a buffer between polls, and the bodies the detail view asks
+            # for.  Less kept is less for the crawl's garbage collector to walk.
+            recorder = Recorder(ATTACHED_LIMITS)
+            setattr(crawler, extension.RECORDER_ATTR, recorder)
             ext = extension.RecorderExtension(crawler)
             self.undo.append(ext.disconnect)
             attrs = (extension.RECORDER_ATTR, extension.TAP_ATTR)
