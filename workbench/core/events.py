@@ -47,6 +47,15 @@ def as_headers(headers: Any) -> Any:
     return headers if isinstance(headers, Headers) else Headers(headers)
 
 
+def _appended(seq: Any, value: Any) -> Any:
+    """``seq`` with ``value`` at the end: a few stay in a tuple, which the garbage
+    collector stops tracking; a list from the ninth on, so thousands stay linear."""
+    if isinstance(seq, list):
+        seq.append(value)
+        return seq
+    return (*seq, value) if len(seq) < 8 else [*seq, value]
+
+
 @dataclass(slots=True, eq=False)
 class Flow:
     """One request outcome: a response from the network or a download error.
@@ -83,25 +92,11 @@ class Flow:
     callback_traceback: str | None = None
     request_body: bytes | None = None  # request.body (reference; bytes are immutable)
 
-    # A few ids stay in a tuple, which the garbage collector stops tracking;
-    # a list from the ninth on, so a page with thousands stays linear.
     def add_item_id(self, item_id: int) -> None:
-        items = self.items
-        if isinstance(items, list):
-            items.append(item_id)
-        elif len(items) < 8:
-            self.items = (*items, item_id)
-        else:
-            self.items = [*items, item_id]
+        self.items = _appended(self.items, item_id)
 
     def add_request(self, method: str, url: str) -> None:
-        requests = self.requests
-        if isinstance(requests, list):
-            requests.append((method, url))
-        elif len(requests) < 8:
-            self.requests = (*requests, (method, url))
-        else:
-            self.requests = [*requests, (method, url)]
+        self.requests = _appended(self.requests, (method, url))
 
     @property
     def host(self) -> str:
