@@ -163,7 +163,29 @@ class StatsHistory:
         self.samples.append(Sample(now, pages, items, ppm, ipm))
 
 
-class LocalSource:
+class RecorderReads:
+    """The record reads of a source that holds a :class:`Recorder` as ``recorder``
+    (the crawl's own, or a remote source's copy)."""
+
+    recorder: Any
+
+    def flows_since(self, cursor: int) -> list[Flow]:
+        return self.recorder.flows.since(cursor)
+
+    def items_since(self, cursor: int) -> list[ItemRecord]:
+        return self.recorder.items.since(cursor)
+
+    def log_since(self, cursor: int) -> list[LogRecord]:
+        return self.recorder.log.since(cursor)
+
+    def flow(self, flow_id: int) -> Flow | None:
+        return self.recorder.flow(flow_id)
+
+    def items_of(self, flow: Flow) -> list[ItemRecord]:
+        return self.recorder.items_of(flow)
+
+
+class LocalSource(RecorderReads):
     """Reads a crawl running in this process."""
 
     def __init__(
@@ -238,23 +260,8 @@ class LocalSource:
             breakpoints_version=bps.version,
         )
 
-    def flows_since(self, cursor: int) -> list[Flow]:
-        return self.recorder.flows.since(cursor)
-
-    def items_since(self, cursor: int) -> list[ItemRecord]:
-        return self.recorder.items.since(cursor)
-
-    def log_since(self, cursor: int) -> list[LogRecord]:
-        return self.recorder.log.since(cursor)
-
-    def flow(self, flow_id: int) -> Flow | None:
-        return self.recorder.flow(flow_id)
-
     def body(self, flow_id: int) -> StoredBody | None:
         return self.recorder.body(flow_id)
-
-    def items_of(self, flow: Flow) -> list[ItemRecord]:
-        return self.recorder.items_of(flow)
 
     def queue(self, offset: int = 0, limit: int = 100) -> QueueView:
         return queue_view(self.host.engine, offset, limit)

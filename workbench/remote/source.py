@@ -27,7 +27,7 @@ from typing import Any
 
 from workbench.core.breakpoints import Breakpoint
 from workbench.core.curl import CurlError, flow_to_curl
-from workbench.core.events import Flow, ItemRecord, LogRecord
+from workbench.core.events import Flow
 from workbench.core.heap import HeapSummary, MemoryView
 from workbench.core.host import CrawlStatus
 from workbench.core.liverefs import RefRow, RefsView
@@ -37,7 +37,7 @@ from workbench.core.queue import QueueView, SlotState
 from workbench.core.recorder import Recorder, StoredBody
 from workbench.core.referrers import ReferrerReport
 from workbench.core.replay import ReplayResult
-from workbench.core.source import Snapshot, StatsHistory
+from workbench.core.source import RecorderReads, Snapshot, StatsHistory
 from workbench.remote import wire
 from workbench.remote.client import CrawlGone, RemoteControlClient, RemoteError
 
@@ -135,7 +135,7 @@ def _empty_queue() -> QueueView:
     return QueueView(0, (), (), 0, (), 0, 0.0)
 
 
-class RemoteSource:
+class RemoteSource(RecorderReads):
     """Reads a crawl running in another process through its RemoteControl server."""
 
     remote = True
@@ -346,21 +346,6 @@ class RemoteSource:
             return CrawlStatus("failed", 0, last.queued, last.finish_reason, error)
         reason = last.finish_reason or "ended; the figures are from its last answer"
         return CrawlStatus("finished", 0, last.queued, reason, None)
-
-    def flows_since(self, cursor: int) -> list[Flow]:
-        return self.recorder.flows.since(cursor)
-
-    def items_since(self, cursor: int) -> list[ItemRecord]:
-        return self.recorder.items.since(cursor)
-
-    def log_since(self, cursor: int) -> list[LogRecord]:
-        return self.recorder.log.since(cursor)
-
-    def flow(self, flow_id: int) -> Flow | None:
-        return self.recorder.flow(flow_id)
-
-    def items_of(self, flow: Flow) -> list[ItemRecord]:
-        return self.recorder.items_of(flow)
 
     def body(self, flow_id: int) -> StoredBody | None:
         """The flow's body, fetched from the crawl in chunks (cached; at most MAX_BODY)."""
