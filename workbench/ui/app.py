@@ -268,7 +268,8 @@ class WorkbenchApp(App[None]):
         return bool(getattr(self.source, "remote", False))
 
     def action_stop_crawl(self) -> None:
-        state = self._state()
+        snapshot = self.source.snapshot()
+        state = snapshot.status.state
         if state in ("finished", "failed"):
             self.notify("The crawl has already finished. q quits.", timeout=3)
             return
@@ -276,7 +277,6 @@ class WorkbenchApp(App[None]):
             if state == "closing":
                 self.notify("The crawl is already closing.", timeout=3)
                 return
-            snapshot = self.source.snapshot()
             self.push_screen(
                 ConfirmScreen(
                     f"Stop the crawl you are attached to ({snapshot.attached})?\n"
