@@ -75,3 +75,48 @@ def test_limits_come_from_settings_and_reject_nonsense():
     assert limits.flows == 10 and limits.body_bytes == 2048
     with pytest.raises(ValueError, match="WORKBENCH_MAX_FLOWS"):
         Limits.from_settings(Settings({"WORKBENCH_MAX_FLOWS": 0}))
+
+
+def test_item_fields_are_the_same_by_every_path():
+    """dicts and scrapy Items skip ItemAdapter; the fields must not change for it."""
+    from dataclasses import dataclass
+
+    import scrapy
+
+    class Product(scrapy.Item):
+        title = scrapy.Field()
+        price = scrapy.Field()
+        tags = scrapy.Field()
+
+    @dataclass
+    class ProductData:
+        title: str
+        price: float
+        tags: list
+
+    tags = ["a", "b"]
+    recorder = Recorder(Limits())
+    kinds = [
+        {"title": "Lamp", "price": 12.5, "tags": tags},
+        Product(title="Lamp", price=12.5, tags=tags),
+        ProductData("Lamp", 12.5, tags),
+    ]
+    fields = [recorder.add_item(item, None).fields for item in kinds]
+    expected = (("title", "Lamp"), ("price", 12.5), ("tags", tags))
+    assert fields[0] == fields[1] == fields[2] == expected
+    assert fields[1][2][1] is tags  # a shallow copy: the values themselves
+    assert recorder.add_item({1: "x"}, None).fields == (("1", "x"),)
+
+
+def test_meta_reprs_are_short_whatever_the_value():
+    from workbench.core.extension import _reprs
+
+    long = "x" * 500
+    shown = dict(
+        _reprs({"depth": 2, "ok": True, "none": None, "latency": 0.25, "s": "short", "long": long,
+                "nested": {"k": list(range(100))}, 7: b"raw"})
+    )  # fmt: skip
+    assert shown["depth"] == "2" and shown["ok"] == "True" and shown["none"] == "None"
+    assert shown["latency"] == "0.25" and shown["s"] == "'short'"
+    assert len(shown["long"]) < 220 and shown["long"].startswith("'xxx")
+    assert len(shown["nested"]) < 220 and shown["7"] == "b'raw'"

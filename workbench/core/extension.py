@@ -97,10 +97,21 @@ def callback_name(request: Request) -> str | None:
     return getattr(callback, "__name__", None) or type(callback).__name__
 
 
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
+def _repr(value: Any) -> str:
+    """reprlib's short repr; the common meta values (numbers, short text) without it."""
+    kind = type(value)
+    if kind in _PLAIN or (kind is str and len(value) <= 200):
+        return repr(value)
+    return _short.repr(value)
+
+
 def _reprs(mapping: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
     if not mapping:
         return ()
-    return tuple((str(k), _short.repr(v)) for k, v in mapping.items())
+    return tuple([(k if type(k) is str else str(k), _repr(v)) for k, v in mapping.items()])
 
 
 class FlowTap:

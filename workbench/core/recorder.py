@@ -13,6 +13,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
+from scrapy import Item
+
 from workbench.core.events import Flow, ItemRecord, LogRecord
 
 DEFAULT_LIMITS = {
@@ -214,6 +216,11 @@ class Recorder:
 
 def _item_fields(item: Any) -> tuple[tuple[str, Any], ...]:
     """A shallow copy of an item's fields (dict, scrapy.Item, dataclass, attrs)."""
+    kind = type(item)
+    if kind is dict:  # the common cases, without ItemAdapter's per-field dispatch
+        return tuple([(k if type(k) is str else str(k), v) for k, v in item.items()])
+    if isinstance(item, Item):
+        return tuple([(str(k), v) for k, v in item._values.items()])
     try:
         from itemadapter import ItemAdapter
 
