@@ -29,13 +29,15 @@ Scrapy and under workbench with the Slots panel in view, interleaved
 (target: >= 0.85, the main budget, now with every response explained),
 then the pace monitor's own cost per response.
 
-    python benchmarks/throughput.py --attach [--pages 10000] [--runs 5]
+    python benchmarks/throughput.py --attach [--probe] [--pages 10000] [--runs 5]
 
 measures what attaching costs the crawl: the same plain `scrapy runspider`
 alone and with `workbench attach` (the real TUI, in a pty, at its default
 poll rate) attached from another process as soon as the crawl's job file
 appears, interleaved (target: >= 0.97).  The attached runs count the
 second or so before the attach too; more pages make that share smaller.
+With `--probe` the attach installs only the light probe (`workbench attach
+--probe`) instead of workbench's recorder.
 """
 
 from __future__ import annotations
@@ -172,8 +174,10 @@ def run_workbench(
     return stats_from_log(log), samples
 
 
-def run_attached(url: str, log: Path, jobs_dir: Path) -> tuple[dict, float | None]:
-    """A plain crawl with `workbench attach` on it; (stats, seconds until attached)."""
+def run_attached(
+    url: str, log: Path, jobs_dir: Path, probe: bool = False
+) -> tuple[dict, float | None]:
+    """A plain crawl with `workbench attach [--probe]` on it; (stats, seconds until attached)."""
     extra = ["-s", f"REMOTE_CONTROL_JOBS_DIR={jobs_dir}"]
     crawl = subprocess.Popen(
         crawl_argv("scrapy", url, log, extra),
@@ -190,7 +194,10 @@ def run_attached(url: str, log: Path, jobs_dir: Path) -> tuple[dict, float | Non
                 raise RuntimeError("the crawl did not start its RemoteControl server")
             time.sleep(0.02)
         term = PtyProcess(
-            [sys.executable, "-m", "workbench.cli", "attach", "--jobs-dir", str(jobs_dir)],
+            [
+                *(sys.executable, "-m", "workbench.cli", "attach", "--jobs-dir", str(jobs_dir)),
+                *(["--probe"] if probe else []),
+            ],
             cwd=tempfile.gettempdir(),
             env=env(),
             size=(45, 160),
@@ -214,16 +221,16 @@ def run_attached(url: str, log: Path, jobs_dir: Path) -> tuple[dict, float | Non
     return stats_from_log(log), attached
 
 
-def attach_cost(pages: int, runs: int) -> None:
+def attach_cost(pages: int, runs: int, probe: bool = False) -> None:
     def attached(url: str, tmp: Path, i: int) -> tuple[float, str]:
         jobs = tmp / f"jobs{i}"
         jobs.mkdir(mode=0o700)
-        stats, after = run_attached(url, tmp / f"att{i}.log", jobs)
+        stats, after = run_attached(url, tmp / f"att{i}.log", jobs, probe)
         when = f"{after:.1f}" if after is not None else "never (too short)"
         note = f"   (attached after {when} of {stats['elapsed_time_seconds']:.1f} s)"
         return pages_per_second(stats), note
 
-    interleaved(pages, runs, "attached", attached, 0.97)
+    interleaved(pages, runs, "probe" if probe else "attached", attached, 0.97)
 
 
 def last_pages(text: str) -> int:
@@ -457,6 +464,7 @@ def main() -> None:
     parser.add_argument("--refs", action="store_true", help="measure the Refs panel's cost")
     parser.add_argument("--pace", action="store_true", help="measure the Slots panel's cost")
     parser.add_argument("--attach", action="store_true", help="measure what attaching costs")
+    parser.add_argument("--probe", action="store_true", help="with --attach: attach --probe")
     args = parser.parse_args()
     if args.rss:
         rss(args.pages, args.limit)
@@ -465,7 +473,7 @@ def main() -> None:
     elif args.pace:
         pace_cost(args.pages, args.runs)
     elif args.attach:
-        attach_cost(args.pages, args.runs)
+        attach_cost(args.pages, args.runs, args.probe)
     else:
         throughput(args.pages, args.runs)
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -55,14 +57,16 @@ def test_pace_cost_benchmark_runs_and_reports_a_ratio():
     assert re.search(r"pace monitor: [\d.]+ us per response", result.stdout)
 
 
-def test_attach_cost_benchmark_runs_and_reports_a_ratio():
+@pytest.mark.parametrize("probe", [False, True], ids=["recorder", "probe"])
+def test_attach_cost_benchmark_runs_and_reports_a_ratio(probe):
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--attach",
-         "--pages", "1500", "--runs", "1"],
+         *(["--probe"] if probe else []), "--pages", "1500", "--runs", "1"],
         capture_output=True, text=True, timeout=300, cwd=REPO,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    assert re.search(r"median: scrapy [\d.]+ pages/s, attached [\d.]+ pages/s", result.stdout)
+    label = "probe" if probe else "attached"
+    assert re.search(rf"median: scrapy [\d.]+ pages/s, {label} [\d.]+ pages/s", result.stdout)
     assert "(target >= 0.97)" in result.stdout
 
 

@@ -182,6 +182,28 @@ def test_remote_source_reads_the_crawl_and_detaches_clean(crawl):
     assert proc.poll() is None  # and it goes on
 
 
+def test_attach_probe_installs_only_the_probe_where_workbench_could_record(crawl):
+    """`workbench attach --probe`: the light agent on a crawl that could run the recorder."""
+    job, _, proc, _ = crawl
+    client = RemoteControlClient(job)
+    before = fingerprint(client)
+    source = RemoteSource(client, probe=True)
+    assert source.attach()["mode"] == "probe"
+    try:
+        installed = fingerprint(client)
+        assert "RecorderLogHandler" not in installed["root_handlers"]
+        assert (
+            installed["attrs"] == []
+            and installed["process_exception"] == before["process_exception"]
+        )
+        wait(lambda: source.poll_once() or source.snapshot().flows_total > 0)
+        assert source.snapshot().attached == f"attached to pid {proc.pid} (probe)"
+        assert source.flows_since(0)[0].url.startswith("http://127.0.0.1:")
+    finally:
+        source.close()
+    assert fingerprint(client) == before
+
+
 async def test_the_app_attached_pause_stats_and_quit_detaches(crawl):
     job, _, proc, _ = crawl
     client = RemoteControlClient(job)

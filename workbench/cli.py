@@ -512,6 +512,12 @@ def attach(argv: list[str]) -> int:
                         "the only running crawl)")  # fmt: skip
     parser.add_argument("--shell", action="store_true", help="open a Python shell in the crawl")
     parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="install only the light probe (recent responses, log, stats, slots, queue, "
+        "refs), not workbench's recorder: for crawls where every percent counts",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=30.0, metavar="SECONDS", help="per shell entry (30)"
     )
     parsed = _parse_with_jobs_dir(parser, argv)
@@ -544,7 +550,7 @@ def attach(argv: list[str]) -> int:
             return 1
         if opts.shell:
             return interact(RemoteShell(client, opts.timeout), status)
-        return run_attached(client, job_file_local=not opts.ssh)
+        return run_attached(client, job_file_local=not opts.ssh, probe=opts.probe)
     except (JobFileError, RemoteError, SshError) as exc:
         print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
         return 1
@@ -553,14 +559,14 @@ def attach(argv: list[str]) -> int:
             tunnel.close()
 
 
-def run_attached(client: Any, job_file_local: bool = True) -> int:
+def run_attached(client: Any, job_file_local: bool = True, probe: bool = False) -> int:
     """The panels on a crawl in another process; quitting detaches."""
     from workbench.core.sanitize import clean_line
     from workbench.remote.client import RemoteError
     from workbench.remote.source import RemoteSource
     from workbench.ui.app import WorkbenchApp
 
-    source = RemoteSource(client, job_file_local=job_file_local)
+    source = RemoteSource(client, job_file_local=job_file_local, probe=probe)
     try:
         hello = source.attach()
     except (RemoteError, ValueError) as exc:

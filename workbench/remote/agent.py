@@ -12,8 +12,10 @@ Two modes:
   installs workbench's own recorder (signals, the download-error hook, a log
   handler) and pace monitor, or reuses them when the crawl runs under
   ``workbench crawl``; every panel works.
-- ``probe``: only Scrapy.  Recent responses, the log, stats, slots, queue
-  sizes and trackref counts; no bodies, items or leak tools.
+- ``probe``: only Scrapy (or ``workbench attach --probe``, which asks for
+  it: about 0.3% of a crawl's CPU per page, where the recorder costs 4% or
+  more).  Recent responses, the log, stats, slots, queue sizes and trackref
+  counts; no bodies, items or leak tools.
 
 Every call returns one line: the JSON answer, zlib-compressed and base64
 encoded, kept under the server's output limit.  Whatever the agent installed
@@ -230,9 +232,15 @@ class _ProbeLogHandler(logging.Handler):
 
 class Agent:
     def __init__(
-        self, crawler: Any, stash: dict[str, Any], version: str, lease: float = LEASE
+        self,
+        crawler: Any,
+        stash: dict[str, Any],
+        version: str,
+        lease: float = LEASE,
+        probe: bool = False,
     ) -> None:
         self.crawler = crawler
+        self.probe_asked = probe  # a probe even where workbench's recorder could run
         self.lease = lease
         self.stash = stash
         self.version = version
@@ -265,12 +273,18 @@ class Agent:
 
     def _install(self) -> None:
         crawler = self.crawler
-        if self._workbench():
+        if self._workbench() and (not self.probe_asked or self._has_recorder()):
             self.mode = "full"
             self._install_full(crawler)
         else:
             self._install_probe(crawler)
         self._lease = asyncio.get_running_loop().call_later(self.lease / 4, self._check_lease)
+
+    def _has_recorder(self) -> bool:
+        """The crawl runs under ``workbench crawl``: reading its recorder costs nothing."""
+        from workbench.core import extension
+
+        return getattr(self.crawler, extension.RECORDER_ATTR, None) is not None
 
     def _install_full(self, crawler: Any) -> None:
         from workbench.core import extension
@@ -837,10 +851,13 @@ def _encode(answer: dict[str, Any], budget: int) -> str:
     return packed
 
 
-def agent_for(crawler: Any, stash: dict[str, Any], version: str, lease: float = LEASE) -> Agent:
+def agent_for(
+    crawler: Any, stash: dict[str, Any], version: str, lease: float = LEASE, probe: bool = False
+) -> Agent:
+    """The crawl's agent: the one installed already (another client's), or a new one."""
     agent = stash.get(STASH_KEY)
     if agent is None or agent.removed:
-        agent = stash[STASH_KEY] = Agent(crawler, stash, version, lease)
+        agent = stash[STASH_KEY] = Agent(crawler, stash, version, lease, probe)
     elif agent.version != version:
         raise AgentError(
             f"another workbench ({agent.version}) is attached to this crawl; this is {version}"

@@ -60,7 +60,7 @@ _wb_agent = stash.get({key!r})
 if _wb_agent is None or _wb_agent.removed:
     _wb_mod = {{"__name__": "workbench_agent"}}
     exec(compile({source!r}, "<workbench agent>", "exec"), _wb_mod)
-    _wb_agent = _wb_mod["agent_for"](crawler, stash, {version!r}, {lease!r})
+    _wb_agent = _wb_mod["agent_for"](crawler, stash, {version!r}, {lease!r}, {probe!r})
 print(await _wb_agent.call({client!r}, "hello", "{{}}"))
 """
 CALL = "print(await stash[{key!r}].call({client!r}, {name!r}, {args!r}))"
@@ -108,10 +108,11 @@ def decode_answer(result: dict[str, Any]) -> Any:
 class AgentClient:
     """Calls into the agent of one crawl, as one client (several may attach)."""
 
-    def __init__(self, client: RemoteControlClient) -> None:
+    def __init__(self, client: RemoteControlClient, probe: bool = False) -> None:
         from workbench import __version__
 
         self.client = client
+        self.probe = probe  # ask for the probe even where workbench could record
         self.version = __version__
         self.id = secrets.token_hex(8)  # which client this is, for the agent's leases
         self.lease = LEASE
@@ -123,6 +124,7 @@ class AgentClient:
             version=self.version,
             client=self.id,
             lease=float(self.lease),
+            probe=bool(self.probe),
         )
         return decode_answer(self.client.execute(code, timeout=30.0))
 
@@ -145,11 +147,12 @@ class RemoteSource(RecorderReads):
         client: RemoteControlClient,
         poll_interval: float = POLL_INTERVAL,
         job_file_local: bool = True,  # False through SSH: the job file is on that machine
+        probe: bool = False,  # the light agent, even where workbench could record
     ) -> None:
         self.client = client
         self.job_file_local = job_file_local
         self.job = client.job
-        self.agent = AgentClient(client)
+        self.agent = AgentClient(client, probe)
         self.poll_interval = max(POLL_INTERVAL, poll_interval)
         self.recorder = Recorder()
         self.history = StatsHistory()
