@@ -9,11 +9,17 @@ line on stderr and exit status 1.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger("workbench")
 
 SUBCOMMANDS = {
     "crawl": "Run a spider of the current Scrapy project in the workbench",
@@ -346,8 +352,16 @@ def run_app(source: Any) -> int:
     from workbench.ui.app import WorkbenchApp
 
     app = WorkbenchApp(source)
+    # One loop for the app and the crawl, still open when the app has gone, so
+    # a crawl the app left running can be stopped gracefully on it.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     try:
-        app.run()
+        try:
+            app.run(loop=loop)
+        finally:
+            if not app.forced:
+                _stop_after_app(app, source, loop)
     finally:
         stop_reactor_threads()
         source.close()
@@ -358,8 +372,59 @@ def run_app(source: Any) -> int:
     if app.start_error:
         print(f"workbench: could not start the crawl: {app.start_error}", file=sys.stderr)
         return 1
+    if getattr(app, "_exception", None) is not None:
+        return 1  # the traceback is above the summary
     status = source.snapshot().status
     return 1 if status.state == "failed" else 0
+
+
+def _stop_after_app(app: Any, source: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """The app is gone (a signal, an error in the UI) and the crawl still runs: stop
+    it as Scrapy's first Ctrl-C would, so feeds are closed and JOBDIR is left
+    consistent.  Ctrl-C or another SIGTERM meanwhile forces it."""
+    host = getattr(source, "host", None)
+    if host is None or host.task is None or host.finished:
+        return
+    if app.signalled:
+        why = f"{app.signalled} received"
+    elif getattr(app, "_exception", None) is not None:
+        why = "the interface failed (the traceback is above)"
+    else:
+        why = "the interface has closed"
+    _say(
+        f"workbench: {why}; stopping the crawl gracefully (in-flight requests finish, "
+        "feeds are closed). Ctrl-C again forces it."
+    )
+    logger.warning("%s; stopping the crawl gracefully.", why)
+    source.stop()
+    force = asyncio.Event()
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            continue
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(sig, force.set)
+            handled.append(sig)
+
+    async def closed() -> None:
+        forced = asyncio.ensure_future(force.wait())
+        await asyncio.wait({host.task, forced}, return_when=asyncio.FIRST_COMPLETED)
+        forced.cancel()
+
+    try:
+        loop.run_until_complete(closed())
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+    if force.is_set():
+        app.forced = True
+        logger.warning("Forced shutdown after %s.", why)
+
+
+def _say(text: str) -> None:
+    """A line for the user's terminal, which may be gone (SIGHUP)."""
+    with contextlib.suppress(OSError):
+        print(text, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 import re
+import signal
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
@@ -134,6 +135,8 @@ class WorkbenchApp(App[None]):
         self.last_snapshot: Snapshot | None = None
         self.start_error: str | None = None
         self.forced = False
+        self.signalled: str | None = None  # "SIGTERM", "SIGHUP", "SIGINT": why the app left
+        self._signals: list[int] = []
         self._timer: Any = None
 
     # -- layout ----------------------------------------------------------------
@@ -171,6 +174,7 @@ class WorkbenchApp(App[None]):
         gc.collect()
         gc.freeze()
         self._setup_shell()
+        self._install_signal_handlers()
         if self.autostart:
             try:
                 await self.source.start()
@@ -187,6 +191,41 @@ class WorkbenchApp(App[None]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the app held may now be collected again
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+        self._signals.clear()
+
+    # -- signals -----------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        """SIGTERM, SIGINT and SIGHUP (the terminal closed) leave the app the way
+        ``q`` would, and the crawl then stops gracefully (see ``cli.run_app``):
+        feeds closed, the terminal restored.  A SIGHUP that is ignored (nohup)
+        stays ignored."""
+        if self.is_headless:  # tests drive the app with Pilot; the process is pytest's
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
+                continue
+            self._signals.append(sig)
+
+    def _on_signal(self, sig: int) -> None:
+        name = signal.Signals(sig).name
+        if self.signalled is not None:  # the second one: as Scrapy's second Ctrl-C
+            self.forced = not self.remote
+            self.exit(return_code=1)
+            return
+        self.signalled = name
+        logger.warning("Received %s; workbench exits and the crawl stops gracefully.", name)
+        if sig == signal.SIGHUP:
+            _leave_terminal()
+        self.exit()
 
     def _schedule(self) -> None:
         if self._timer is not None:
@@ -604,3 +643,12 @@ class WorkbenchApp(App[None]):
     def _request_added(self, message: str | None) -> None:
         if message:
             self.notify(clean_line(message, 500), title="Request added", timeout=6, markup=False)
+
+
+def _leave_terminal() -> None:
+    """The terminal is gone (SIGHUP): what is still written goes nowhere, not to EIO."""
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)

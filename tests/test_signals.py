@@ -1,0 +1,164 @@
+"""Nothing lost when the app goes away: a signal, the terminal closing or an error
+in the UI each stop the crawl gracefully (feeds closed) and restore the terminal.
+
+Every crawl here is a real `workbench runspider` in a pseudo-terminal, on the
+demo site on 127.0.0.1, writing a JSON feed: a feed that was not closed is not
+valid JSON (no closing bracket), so `json.loads` is the check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.ptyrun import PtyProcess
+from tests.test_cli import WORKBENCH, env, site
+
+SPIDER = """
+import asyncio
+import scrapy
+
+class SlowSpider(scrapy.Spider):
+    name = "slow"
+    custom_settings = {
+        "CONCURRENT_REQUESTS": 1,
+        "DOWNLOAD_DELAY": 0.2,
+        "ITEM_PIPELINES": {"slow_spider.SlowClose": 100},
+    }
+
+    async def start(self):
+        for n in range(1, 61):
+            yield scrapy.Request(f"{self.url}product/{n}.html")
+
+    def parse(self, response):
+        yield {"url": response.url}
+
+
+class SlowClose:
+    # CLOSE_DELAY seconds of work when the spider closes: time for a second signal
+    async def close_spider(self, spider):
+        await asyncio.sleep(float(spider.settings.get("CLOSE_DELAY", 0)))
+"""
+
+
+@pytest.fixture
+def crawl(tmp_path):
+    """Start `workbench runspider` on the slow spider: (terminal, feed, log) once items flow."""
+    (tmp_path / "slow_spider.py").write_text(textwrap.dedent(SPIDER))
+    started = []
+
+    def start(
+        *extra: str, argv: list[str] | None = None, wait: bool = True
+    ) -> tuple[PtyProcess, Path, Path]:
+        out, log = tmp_path / "items.json", tmp_path / "crawl.log"
+        term = PtyProcess(
+            [*(argv or WORKBENCH), "runspider", "slow_spider.py", "-a", f"url={url}",
+             "-O", str(out), "-s", f"LOG_FILE={log}", *extra],
+            cwd=str(tmp_path),
+            env={**env(), "PYTHONPATH": f"{tmp_path}{os.pathsep}{env()['PYTHONPATH']}"},
+        )  # fmt: skip
+        started.append(term)
+        if wait:
+            term.expect(r"items [1-9]", timeout=60)
+        return term, out, log
+
+    with site(60) as url:
+        yield start
+        for term in started:
+            term.close()
+
+
+def left_alternate_screen(raw: bytes) -> bool:
+    return raw.rfind(b"\x1b[?1049l") > raw.rfind(b"\x1b[?1049h") >= 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_crawl_gracefully_and_restores_the_terminal(crawl, sig):
+    term, out, log = crawl()
+    term.proc.send_signal(sig)
+    assert term.wait(60) == 0
+    name = signal.Signals(sig).name
+    term.expect(rf"{name} received; stopping the crawl gracefully")
+    summary = term.expect(r"slow finished \(shutdown\): \d+ pages, (\d+) items")
+    items = json.loads(out.read_text())  # the feed was closed
+    assert 0 < len(items) < 60
+    assert len(items) == int(summary.group(1))  # what the app counted is in the feed
+    assert left_alternate_screen(bytes(term.raw))
+    assert f"Received {name}" in log.read_text()
+
+
+def test_the_terminal_closing_stops_the_crawl_gracefully(crawl):
+    term, out, log = crawl()
+    os.close(term.master)  # the terminal window closes: the kernel sends SIGHUP
+    term.master = os.open(os.devnull, os.O_RDONLY)  # for close() at the end
+    term.proc.wait(60)
+    assert term.proc.returncode == 0
+    items = json.loads(out.read_text())
+    assert 0 < len(items) < 60
+    text = log.read_text()
+    assert "Received SIGHUP" in text and "'finish_reason': 'shutdown'" in text
+    assert f"'item_scraped_count': {len(items)}" in text
+
+
+def test_an_ignored_sighup_stays_ignored(crawl):
+    """As under nohup (SIGHUP ignored when started), the crawl goes on after a SIGHUP."""
+    ignore = "import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+    ignore += "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    term, out, _ = crawl(argv=[sys.executable, "-c", ignore, *WORKBENCH[1:]])
+    os.killpg(term.proc.pid, signal.SIGHUP)
+    time.sleep(1.5)
+    assert term.proc.poll() is None
+    term.proc.send_signal(signal.SIGTERM)
+    assert term.wait(60) == 0
+    assert len(json.loads(out.read_text())) > 0
+
+
+def test_a_second_signal_forces_the_stop(crawl):
+    term, _, _ = crawl("-s", "CLOSE_DELAY=60")
+    term.proc.send_signal(signal.SIGTERM)
+    term.expect(r"stopping the crawl gracefully", timeout=30)
+    time.sleep(0.5)
+    term.proc.send_signal(signal.SIGTERM)
+    assert term.wait(30) == 1
+    term.expect(r"forced shutdown; feeds and JOBDIR may be incomplete")
+    assert left_alternate_screen(bytes(term.raw))
+
+
+BROKEN_UI = """
+import sys
+from workbench import cli
+from workbench.ui.app import WorkbenchApp
+
+refresh = WorkbenchApp.refresh_panels
+
+def broken(self):
+    if self.source.snapshot().items_scraped >= 3:
+        raise RuntimeError("a bug in a panel, for the test")
+    return refresh(self)
+
+WorkbenchApp.refresh_panels = broken
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_an_error_in_the_interface_stops_the_crawl_gracefully(crawl, tmp_path):
+    script = tmp_path / "broken_ui.py"
+    script.write_text(BROKEN_UI)
+    term, out, _ = crawl(argv=[sys.executable, str(script)], wait=False)
+    assert term.wait(60) == 1
+    term.expect(r"RuntimeError: a bug in a panel, for the test")
+    text = term.text
+    traceback_at = text.rfind("a bug in a panel")
+    stopping_at = text.find("the interface failed (the traceback is above); stopping the crawl")
+    assert 0 < traceback_at < stopping_at
+    summary = term.expect(r"slow finished \(shutdown\): \d+ pages, (\d+) items")
+    items = json.loads(out.read_text())
+    assert len(items) == int(summary.group(1)) > 0
+    assert left_alternate_screen(bytes(term.raw))
