@@ -91,7 +91,7 @@ class ItemsPanel(Panel):
                 width = self.value_width.get((kind, name), 8)
                 columns.append(
                     Column(
-                        name[:24],
+                        clean_line(name, 24),
                         None,
                         min_width=max(4, min(len(name), 12)),
                         weight=max(1, min(width, 60)),
@@ -106,7 +106,9 @@ class ItemsPanel(Panel):
         kind = self.shown_type
         if kind == ALL:
             cells.append(clean_line(record.item_class, 40))
-            cells.append(", ".join(f"{n}={value_text(v, 60)}" for n, v in record.fields))
+            cells.append(
+                ", ".join(f"{clean_line(n, 40)}={value_text(v, 60)}" for n, v in record.fields)
+            )
         else:
             values = dict(record.fields)
             for name in self.fields_of.get(kind, [])[:MAX_FIELD_COLUMNS]:

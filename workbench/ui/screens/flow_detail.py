@@ -201,8 +201,8 @@ class FlowDetailScreen(Screen[None]):
         if not items:
             parts.append(Text("(none)", style="dim"))
         for record in items[:200]:
-            fields = ", ".join(f"{n}={value_text(v, 80)}" for n, v in record.fields)
-            parts.append(Text(f"#{record.id} {record.item_class}: {fields}"))
+            fields = ", ".join(f"{clean_line(n, 40)}={value_text(v, 80)}" for n, v in record.fields)
+            parts.append(Text(f"#{record.id} {clean_line(record.item_class, 60)}: {fields}"))
         parts.append(Text(f"\nRequests ({len(flow.requests)})", style="bold underline"))
         if not flow.requests:
             parts.append(Text("(none)", style="dim"))
