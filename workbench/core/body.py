@@ -129,11 +129,15 @@ def render_body(
     size = original_size if original_size is not None else len(body)
     if not body:
         return RenderedBody("", None, "empty", None, size, "empty body")
-    decoded = decode_body(url, headers, body)
-    kind = decoded.kind
     notes = []
     if len(body) < size:
         notes.append(f"{human_size(len(body))} of {human_size(size)} kept")
+    shown = len(body)
+    if len(body) > limit * 4:  # no encoding takes more than 4 bytes a character
+        body = body[: limit * 4]
+        notes.append(f"decoded the first {human_size(len(body))}")
+    decoded = decode_body(url, headers, body)
+    kind = decoded.kind
     if decoded.response is None:
         text = hexdump(body)
         if len(body) > HEX_LIMIT:
@@ -146,6 +150,13 @@ def render_body(
     except Exception:
         text = body.decode("utf-8", errors="replace")
         encoding = "utf-8 (replacement)"
+    # U+FFFD the decoder put in (a page may also spell one, in UTF-8)
+    utf8 = (encoding or "").lower().replace("_", "-") in ("utf-8", "utf8")
+    invalid = text.count("\ufffd") - (body.count(b"\xef\xbf\xbd") if utf8 else 0)
+    if shown > len(body) and text.endswith("\ufffd"):  # a character cut by the prefix
+        text, invalid = text.rstrip("\ufffd"), invalid - 1
+    if invalid > 0:
+        notes.append(f"{invalid:,} bytes not valid {encoding} (shown as \ufffd)")
     if kind == "json":
         try:
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)

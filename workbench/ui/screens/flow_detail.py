@@ -22,8 +22,10 @@ from workbench.ui.panels.items import value_text
 from workbench.ui.screens.curl import CurlScreen
 from workbench.ui.screens.replay import ReplayScreen
 from workbench.ui.screens.selectors import SelectorScreen
+from workbench.ui.widgets.body_view import BodyView
 
-SYNTAX_LIMIT = 200_000  # characters highlighted at most; beyond that, plain text
+SYNTAX_LIMIT = 200_000  # characters highlighted at most; beyond that, a BodyView
+BODY_LIMIT = 8_000_000  # characters of a body shown at most (the view renders rows on screen)
 
 
 def header_lines(headers: Any) -> Text:
@@ -72,6 +74,8 @@ class FlowDetailScreen(Screen[None]):
     DEFAULT_CSS = """
     FlowDetailScreen TabPane { padding: 0 1; }
     FlowDetailScreen #title { height: auto; padding: 0 1; background: $panel; }
+    FlowDetailScreen #body-info { height: auto; }
+    FlowDetailScreen #body-lines { height: 1fr; }
     """
 
     def __init__(self, source: Source, flow: Flow) -> None:
@@ -97,8 +101,8 @@ class FlowDetailScreen(Screen[None]):
                 yield Static(self._request(), id="request-view")
             with TabPane("2 Response", id="response"), VerticalScroll():
                 yield Static(self._response(), id="response-view")
-            with TabPane("3 Body", id="body"), VerticalScroll():
-                yield Static(self._body(), id="body-view")
+            with TabPane("3 Body", id="body"):
+                yield from self._body_widgets()
             with TabPane("4 Produced", id="produced"), VerticalScroll():
                 yield Static(self._produced(), id="produced-view")
             with TabPane("5 Error", id="error"), VerticalScroll():
@@ -160,20 +164,27 @@ class FlowDetailScreen(Screen[None]):
             header_lines(flow.response_headers),
         )
 
-    def _body(self) -> Any:
+    def _body_widgets(self) -> Any:
+        """The body: highlighted when it is short; beyond SYNTAX_LIMIT characters a
+        BodyView, which renders only the rows on screen (a 10 MB line scrolls)."""
         flow = self.flow
+        message: Text | None = None
+        stored = self.source.body(flow.id) if flow.status is not None else None
         if flow.status is None:
-            return Text("No body: the download failed.", style="dim")
-        stored = self.source.body(flow.id)
-        if stored is None:
-            if flow.size == 0:
-                return Text("Empty body.", style="dim")
-            return Text(
+            message = Text("No body: the download failed.", style="dim")
+        elif stored is None and flow.size == 0:
+            message = Text("Empty body.", style="dim")
+        elif stored is None:
+            message = Text(
                 "The body is no longer kept (WORKBENCH_MAX_BODIES / WORKBENCH_MAX_BODY_BYTES).",
                 style="yellow",
             )
+        if message is not None or stored is None:
+            with VerticalScroll():
+                yield Static(message, id="body-view")
+            return
         rendered = render_body(
-            flow.url, as_headers(flow.response_headers), stored.body, stored.size
+            flow.url, as_headers(flow.response_headers), stored.body, stored.size, BODY_LIMIT
         )
         info = Text(
             f"{rendered.kind} · {fmt.size(rendered.size)}"
@@ -181,17 +192,21 @@ class FlowDetailScreen(Screen[None]):
             + (f" · {rendered.note}" if rendered.note else ""),
             style="dim",
         )
-        if rendered.lexer and len(rendered.text) <= SYNTAX_LIMIT:
-            body: Any = Syntax(
+        if len(rendered.text) > SYNTAX_LIMIT:
+            yield Static(info, id="body-info")
+            yield BodyView(rendered.text, id="body-lines")
+            return
+        body: Any = Text(rendered.text)
+        if rendered.lexer:
+            body = Syntax(
                 rendered.text,
                 rendered.lexer,
                 word_wrap=True,
                 theme="ansi_dark",
                 background_color="default",
             )
-        else:
-            body = Text(rendered.text)
-        return Group(info, body)
+        with VerticalScroll():
+            yield Static(Group(info, body), id="body-view")
 
     def _produced(self) -> Group:
         flow = self.flow
@@ -231,6 +246,12 @@ class FlowDetailScreen(Screen[None]):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """The shown tab's content takes the keys: j/k, PgUp/PgDn, g/G scroll it."""
+        scrollers = event.pane.query("BodyView, VerticalScroll")
+        if scrollers:
+            scrollers.first().focus()
 
     def action_selectors(self) -> None:
         self.app.push_screen(SelectorScreen(self.source, self.flow))
