@@ -62,3 +62,32 @@ def test_render_body_is_bounded():
     )
     assert len(big.text) == 1000 and "first" in big.note
     assert hexdump(b"\x00" * 100_000).count("\n") < 1100
+
+
+def test_a_body_scrapy_never_decompressed_says_so_and_what_it_holds():
+    """A decompression bomb dropped over DOWNLOAD_MAXSIZE keeps its wire form."""
+    import gzip
+
+    gzipped = Headers({"Content-Type": "text/html", "Content-Encoding": "gzip"})
+    bomb = gzip.compress(b"\0" * 20_000_000)
+    shown = render_body("http://127.0.0.1/bomb", gzipped, bomb)
+    assert shown.kind == "compressed" and shown.lexer is None
+    assert "still gzip-compressed" in shown.note and "DOWNLOAD_MAXSIZE" in shown.note
+    assert "decompresses to more than 1.0 MiB" in shown.note
+    assert shown.text.startswith("00000000  1f 8b")
+    small = render_body("http://127.0.0.1/", gzipped, gzip.compress(b"<p>hi</p>"))
+    assert "decompresses to 9 B" in small.note
+    broken = render_body("http://127.0.0.1/", gzipped, b"\x1f\x8bnot really gzip")
+    assert "does not decompress" in broken.note
+    # decoded by Scrapy (the header went with it), or a header that lies: the text
+    assert render_body("http://127.0.0.1/", gzipped, b"<p>decoded</p>").kind == "html"
+
+
+def test_invalid_bytes_are_counted_and_a_big_body_is_decoded_from_its_start():
+    utf8 = Headers({"Content-Type": "text/html; charset=utf-8"})
+    shown = render_body("http://127.0.0.1/", utf8, b"<p>caf\xe9 \xff ok \xef\xbf\xbd</p>")
+    assert "2 bytes not valid utf-8" in shown.note  # the page's own U+FFFD is not counted
+    big = b"<p>" + "é".encode() * 3_000_000
+    shown = render_body("http://127.0.0.1/", utf8, big, limit=100_000)
+    assert "decoded the first" in shown.note and "not valid" not in shown.note
+    assert len(shown.text) == 100_000

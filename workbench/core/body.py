@@ -8,6 +8,7 @@ bounded; binary bodies become a hex dump; the result is sanitised.
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 
 from scrapy.http import Headers, Response, TextResponse
@@ -23,7 +24,7 @@ HEX_LIMIT = 16 * 1024  # bytes shown as hex at most
 class RenderedBody:
     text: str  # sanitised
     lexer: str | None  # pygments lexer name for highlighting, None for plain
-    kind: str  # "html", "json", "xml", "javascript", "text", "binary", "empty"
+    kind: str  # "html", "json", "xml", "javascript", "text", "binary", "compressed", "empty"
     encoding: str | None
     size: int
     note: str  # e.g. "showing the first 512 KiB of 3.1 MiB"
@@ -96,7 +97,7 @@ class DecodedBody:
     """
 
     response: TextResponse | None
-    kind: str  # "html", "json", "xml", "javascript", "text", "binary", "empty"
+    kind: str  # "html", "json", "xml", "javascript", "text", "binary", "compressed", "empty"
     content_type: str
 
 
@@ -119,6 +120,45 @@ def decode_body(url: str, headers: Headers | None, body: bytes) -> DecodedBody:
     return DecodedBody(response, kind, content_type)
 
 
+PEEK = 1024 * 1024  # bytes of a compressed body decompressed to say what it holds
+
+_MAGIC = {"gzip": b"\x1f\x8b", "x-gzip": b"\x1f\x8b", "zstd": b"\x28\xb5\x2f\xfd"}
+
+
+def _still_compressed(headers: Headers | None, body: bytes) -> str | None:
+    """The Content-Encoding of a body Scrapy never decompressed, or None.
+
+    Scrapy's HttpCompressionMiddleware removes the header once it has decoded
+    the body; a flow that still has it is the response as it came off the
+    wire: a decompression bomb over DOWNLOAD_MAXSIZE that the middleware
+    dropped, or a crawl with COMPRESSION_ENABLED off."""
+    if headers is None:
+        return None
+    value = (headers.get(b"Content-Encoding") or b"").decode("latin-1").strip().lower()
+    if not value or value == "identity":
+        return None
+    magic = _MAGIC.get(value.split(",")[-1].strip())
+    return value if magic is None or body.startswith(magic) else None
+
+
+def _peek(encoding: str, body: bytes) -> str:
+    """What the first PEEK bytes of a compressed body are, decompressed (bounded)."""
+    if encoding.split(",")[-1].strip() not in ("gzip", "x-gzip", "deflate"):
+        return "is not decompressed here"
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header
+    try:
+        out = inflater.decompress(body, PEEK)
+    except zlib.error as exc:
+        return f"does not decompress ({exc})"
+    if inflater.unconsumed_tail:
+        used = len(body) - len(inflater.unconsumed_tail)
+        return (
+            f"decompresses to more than {human_size(PEEK)} "
+            f"({human_size(PEEK)} from its first {human_size(used)})"
+        )
+    return f"decompresses to {human_size(len(out))}"
+
+
 def render_body(
     url: str,
     headers: Headers | None,
@@ -132,6 +172,16 @@ def render_body(
     notes = []
     if len(body) < size:
         notes.append(f"{human_size(len(body))} of {human_size(size)} kept")
+    compressed = _still_compressed(headers, body)
+    if compressed is not None:
+        notes.append(
+            f"still {compressed}-compressed, as it came off the wire: Scrapy did not decode "
+            "it (a middleware dropped the response, e.g. over DOWNLOAD_MAXSIZE, see the log; "
+            f"or COMPRESSION_ENABLED is off); it {_peek(compressed, body)}"
+        )
+        if len(body) > HEX_LIMIT:
+            notes.append(f"hex of the first {human_size(HEX_LIMIT)}")
+        return RenderedBody(hexdump(body), None, "compressed", None, size, "; ".join(notes))
     shown = len(body)
     if len(body) > limit * 4:  # no encoding takes more than 4 bytes a character
         body = body[: limit * 4]
