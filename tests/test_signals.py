@@ -107,6 +107,17 @@ def test_the_terminal_closing_stops_the_crawl_gracefully(crawl):
     assert f"'item_scraped_count': {len(items)}" in text
 
 
+def test_the_terminal_closing_during_the_graceful_stop_does_not_force_it(crawl):
+    term, out, log = crawl("-s", "CLOSE_DELAY=2")
+    term.proc.send_signal(signal.SIGTERM)
+    term.expect(r"stopping the crawl gracefully", timeout=30)
+    os.close(term.master)  # the window is closed while the feeds are being closed
+    term.master = os.open(os.devnull, os.O_RDONLY)
+    assert term.proc.wait(60) == 0
+    assert len(json.loads(out.read_text())) > 0
+    assert "Forced" not in log.read_text()
+
+
 def test_an_ignored_sighup_stays_ignored(crawl):
     """As under nohup (SIGHUP ignored when started), the crawl goes on after a SIGHUP."""
     ignore = "import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "

@@ -356,13 +356,16 @@ def run_app(source: Any) -> int:
     # a crawl the app left running can be stopped gracefully on it.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    signals = Signals(loop, app)
     try:
         try:
             app.run(loop=loop)
         finally:
+            signals.app_finished()
             if not app.forced:
-                _stop_after_app(app, source, loop)
+                _stop_after_app(app, source, loop, signals)
     finally:
+        signals.remove()
         stop_reactor_threads()
         source.close()
     print(_summary(source))
@@ -378,7 +381,57 @@ def run_app(source: Any) -> int:
     return 1 if status.state == "failed" else 0
 
 
-def _stop_after_app(app: Any, source: Any, loop: asyncio.AbstractEventLoop) -> None:
+class Signals:
+    """SIGTERM, SIGINT and SIGHUP for the whole run, with no gap between the app
+    and what follows it: to the app while it runs (it exits, see
+    ``WorkbenchApp.on_signal``), then to the graceful stop, where SIGTERM or
+    SIGINT force it and SIGHUP (the terminal closed) does not.  A signal that was
+    ignored when workbench started (``nohup``) stays ignored."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, app: Any) -> None:
+        self.loop = loop
+        self.app = app
+        self.app_done = False
+        # Textual's driver takes SIGTSTP and SIGCONT and leaves its handlers
+        # behind: a SIGCONT afterwards (the kernel sends one with SIGHUP when
+        # the terminal closes) would restart the dead app's terminal mode.
+        self.job_control = {s: signal.getsignal(s) for s in (signal.SIGTSTP, signal.SIGCONT)}
+        self.force = asyncio.Event()
+        self.handled: list[int] = []
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(sig, self.handle, sig)
+                self.handled.append(sig)
+
+    def app_finished(self) -> None:
+        """The app has exited: signals now go to what follows it."""
+        self.app_done = True
+        for sig, handler in self.job_control.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+    def handle(self, sig: int) -> None:
+        from workbench.ui.app import leave_terminal
+
+        if not self.app_done:
+            self.app.on_signal(sig)
+        elif sig == signal.SIGHUP:
+            leave_terminal()  # the stop goes on; its output goes nowhere
+        else:
+            self.force.set()
+
+    def remove(self) -> None:
+        for sig in self.handled:
+            with contextlib.suppress(Exception):
+                self.loop.remove_signal_handler(sig)
+        self.handled.clear()
+
+
+def _stop_after_app(
+    app: Any, source: Any, loop: asyncio.AbstractEventLoop, signals: Signals
+) -> None:
     """The app is gone (a signal, an error in the UI) and the crawl still runs: stop
     it as Scrapy's first Ctrl-C would, so feeds are closed and JOBDIR is left
     consistent.  Ctrl-C or another SIGTERM meanwhile forces it."""
@@ -387,7 +440,7 @@ def _stop_after_app(app: Any, source: Any, loop: asyncio.AbstractEventLoop) -> N
         return
     if app.signalled:
         why = f"{app.signalled} received"
-    elif getattr(app, "_exception", None) is not None:
+    elif getattr(app, "_exception", None) is not None:  # Textual keeps the UI's error there
         why = "the interface failed (the traceback is above)"
     else:
         why = "the interface has closed"
@@ -397,26 +450,14 @@ def _stop_after_app(app: Any, source: Any, loop: asyncio.AbstractEventLoop) -> N
     )
     logger.warning("%s; stopping the crawl gracefully.", why)
     source.stop()
-    force = asyncio.Event()
-    handled = []
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is signal.SIG_IGN:
-            continue
-        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-            loop.add_signal_handler(sig, force.set)
-            handled.append(sig)
 
     async def closed() -> None:
-        forced = asyncio.ensure_future(force.wait())
+        forced = asyncio.ensure_future(signals.force.wait())
         await asyncio.wait({host.task, forced}, return_when=asyncio.FIRST_COMPLETED)
         forced.cancel()
 
-    try:
-        loop.run_until_complete(closed())
-    finally:
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-    if force.is_set():
+    loop.run_until_complete(closed())
+    if signals.force.is_set():
         app.forced = True
         logger.warning("Forced shutdown after %s.", why)
 
@@ -638,9 +679,14 @@ def run_attached(client: Any, job_file_local: bool = True, probe: bool = False) 
         print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
         return 1
     app = WorkbenchApp(source)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    signals = Signals(loop, app)  # SIGTERM, SIGINT, SIGHUP: detach, as q does
     try:
-        app.run()
+        app.run(loop=loop)
     finally:
+        signals.app_finished()
+        signals.remove()
         source.close()
     snapshot = source.snapshot()
     pid = client.job.pid

@@ -136,7 +136,6 @@ class WorkbenchApp(App[None]):
         self.start_error: str | None = None
         self.forced = False
         self.signalled: str | None = None  # "SIGTERM", "SIGHUP", "SIGINT": why the app left
-        self._signals: list[int] = []
         self._timer: Any = None
 
     # -- layout ----------------------------------------------------------------
@@ -174,7 +173,6 @@ class WorkbenchApp(App[None]):
         gc.collect()
         gc.freeze()
         self._setup_shell()
-        self._install_signal_handlers()
         if self.autostart:
             try:
                 await self.source.start()
@@ -191,40 +189,22 @@ class WorkbenchApp(App[None]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the app held may now be collected again
-        loop = asyncio.get_running_loop()
-        for sig in self._signals:
-            loop.remove_signal_handler(sig)
-        self._signals.clear()
 
     # -- signals -----------------------------------------------------------------
 
-    def _install_signal_handlers(self) -> None:
-        """SIGTERM, SIGINT and SIGHUP (the terminal closed) leave the app the way
-        ``q`` would, and the crawl then stops gracefully (see ``cli.run_app``):
-        feeds closed, the terminal restored.  A SIGHUP that is ignored (nohup)
-        stays ignored."""
-        if self.is_headless:  # tests drive the app with Pilot; the process is pytest's
-            return
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            if signal.getsignal(sig) is signal.SIG_IGN:
-                continue
-            try:
-                loop.add_signal_handler(sig, self._on_signal, sig)
-            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
-                continue
-            self._signals.append(sig)
-
-    def _on_signal(self, sig: int) -> None:
+    def on_signal(self, sig: int) -> None:
+        """SIGTERM, SIGINT or SIGHUP (the terminal closed) while the app runs (the
+        command line routes them here): leave the app, after which the crawl stops
+        gracefully (``cli.run_app``).  A second one forces, as Scrapy's does."""
         name = signal.Signals(sig).name
-        if self.signalled is not None:  # the second one: as Scrapy's second Ctrl-C
+        if self.signalled is not None:
             self.forced = not self.remote
             self.exit(return_code=1)
             return
         self.signalled = name
         logger.warning("Received %s; workbench exits and the crawl stops gracefully.", name)
         if sig == signal.SIGHUP:
-            _leave_terminal()
+            leave_terminal()
         self.exit()
 
     def _schedule(self) -> None:
@@ -645,7 +625,7 @@ class WorkbenchApp(App[None]):
             self.notify(clean_line(message, 500), title="Request added", timeout=6, markup=False)
 
 
-def _leave_terminal() -> None:
+def leave_terminal() -> None:
     """The terminal is gone (SIGHUP): what is still written goes nowhere, not to EIO."""
     with contextlib.suppress(OSError):
         null = os.open(os.devnull, os.O_WRONLY)
