@@ -136,6 +136,7 @@ class WorkbenchApp(App[None]):
         self.start_error: str | None = None
         self.forced = False
         self.signalled: str | None = None  # "SIGTERM", "SIGHUP", "SIGINT": why the app left
+        self.in_shell = False  # a shell has the terminal (the app is suspended)
         self._timer: Any = None
 
     # -- layout ----------------------------------------------------------------
@@ -197,6 +198,8 @@ class WorkbenchApp(App[None]):
         command line routes them here): leave the app, after which the crawl stops
         gracefully (``cli.run_app``).  A second one forces, as Scrapy's does."""
         name = signal.Signals(sig).name
+        if sig == signal.SIGINT and self.in_shell:
+            return  # Ctrl-C typed in the shell: it interrupts the shell's code, not the app
         if self.signalled is not None:
             self.forced = not self.remote
             self.exit(return_code=1)
@@ -386,8 +389,12 @@ class WorkbenchApp(App[None]):
     @contextlib.contextmanager
     def _suspended(self) -> Iterator[None]:
         # batch_update: no repaint is queued to the suspended driver (it would block)
-        with self.batch_update(), self.suspend():
-            yield
+        self.in_shell = True  # the terminal is the shell's: Ctrl-C is its SIGINT
+        try:
+            with self.batch_update(), self.suspend():
+                yield
+        finally:
+            self.in_shell = False
         self.refresh(layout=True)
 
     def selected_flow_id(self) -> int | None:
