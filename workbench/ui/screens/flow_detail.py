@@ -248,8 +248,13 @@ class FlowDetailScreen(Screen[None]):
         self.query_one(TabbedContent).active = tab
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """The shown tab's content takes the keys: j/k, PgUp/PgDn, g/G scroll it."""
-        scrollers = event.pane.query("BodyView, VerticalScroll")
+        self.call_after_refresh(self._focus_content)
+
+    def _focus_content(self) -> None:
+        """The shown tab's content takes the keys: j/k, PgUp/PgDn, g/G scroll it.
+        (Always the active pane's, whatever order the activations came in.)"""
+        pane = self.query_one(TabbedContent).active_pane
+        scrollers = pane.query("BodyView, VerticalScroll") if pane is not None else None
         if scrollers:
             scrollers.first().focus()
 
