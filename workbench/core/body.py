@@ -97,7 +97,7 @@ class DecodedBody:
     """
 
     response: TextResponse | None
-    kind: str  # "html", "json", "xml", "javascript", "text", "binary", "compressed", "empty"
+    kind: str  # "html", "json", "xml", "javascript", "text", "binary", "empty"
     content_type: str
 
 
@@ -150,7 +150,7 @@ def _peek(encoding: str, body: bytes) -> str:
         out = inflater.decompress(body, PEEK)
     except zlib.error as exc:
         return f"does not decompress ({exc})"
-    if inflater.unconsumed_tail:
+    if inflater.unconsumed_tail or len(out) >= PEEK:
         used = len(body) - len(inflater.unconsumed_tail)
         return (
             f"decompresses to more than {human_size(PEEK)} "
@@ -204,7 +204,7 @@ def render_body(
     utf8 = (encoding or "").lower().replace("_", "-") in ("utf-8", "utf8")
     invalid = text.count("\ufffd") - (body.count(b"\xef\xbf\xbd") if utf8 else 0)
     if shown > len(body) and text.endswith("\ufffd"):  # a character cut by the prefix
-        text, invalid = text.rstrip("\ufffd"), invalid - 1
+        text, invalid = text[:-1], invalid - 1
     if invalid > 0:
         notes.append(f"{invalid:,} bytes not valid {encoding} (shown as \ufffd)")
     if kind == "json":
