@@ -38,10 +38,38 @@ def latency(seconds: float | None) -> str:
     return f"{seconds:.2f}s"
 
 
+# What a download error is, in the seven columns of Status: the inner Twisted
+# failure first (Scrapy 2.19 wraps them in DownloadFailedError), then the outer.
+ERROR_LABELS = (
+    ("ConnectionRefused", "refused"),
+    ("DNSLookupError", "DNS"),
+    ("DownloadTimeoutError", "timeout"),
+    ("TCPTimedOut", "timeout"),
+    ("TimeoutError", "timeout"),
+    ("ResponseDataLoss", "partial"),
+    ("_DataLoss", "partial"),
+    ("ParseError", "garbled"),
+    ("ConnectionDone", "dropped"),
+    ("ConnectionLost", "dropped"),
+    ("ResponseNeverReceived", "dropped"),
+    ("SSL", "TLS"),
+    ("TunnelError", "tunnel"),
+    ("IgnoreRequest", "ignored"),
+)
+
+
+def error_label(error: str | None) -> str:
+    """A short name for a download error (the Error tab has the whole of it)."""
+    head = (error or "error")[:400]
+    for needle, label in ERROR_LABELS:
+        if needle in head:
+            return label
+    return head.split(":", 1)[0]
+
+
 def status_cell(flow: Flow) -> Text:
     if flow.status is None:
-        short = (flow.error or "error").split(":", 1)[0]
-        return Text(clean_line(short, 40), style="bold red")
+        return Text(clean_line(error_label(flow.error), 40), style="bold red")
     style = "green"
     if flow.status >= 500:
         style = "bold red"
