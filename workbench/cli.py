@@ -352,20 +352,15 @@ def run_app(source: Any) -> int:
     from workbench.ui.app import WorkbenchApp
 
     app = WorkbenchApp(source)
-    # One loop for the app and the crawl, still open when the app has gone, so
-    # a crawl the app left running can be stopped gracefully on it.
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    signals = Signals(loop, app)
+    run = AppRun(app)
     try:
         try:
-            app.run(loop=loop)
+            run.run()
         finally:
-            signals.app_finished()
             if not app.forced:
-                _stop_after_app(app, source, loop, signals)
+                _stop_after_app(app, source, run)
     finally:
-        signals.remove()
+        run.remove()
         stop_reactor_threads()
         source.close()
     print(_summary(source))
@@ -375,21 +370,25 @@ def run_app(source: Any) -> int:
     if app.start_error:
         print(f"workbench: could not start the crawl: {app.start_error}", file=sys.stderr)
         return 1
-    if getattr(app, "_exception", None) is not None:
+    if app.ui_error is not None:
         return 1  # the traceback is above the summary
     status = source.snapshot().status
     return 1 if status.state == "failed" else 0
 
 
-class Signals:
-    """SIGTERM, SIGINT and SIGHUP for the whole run, with no gap between the app
-    and what follows it: to the app while it runs (it exits, see
-    ``WorkbenchApp.on_signal``), then to the graceful stop, where SIGTERM or
+class AppRun:
+    """The app on a loop of its own, which stays open when the app has gone, so
+    a crawl the app left running can be stopped gracefully on it.
+
+    SIGTERM, SIGINT and SIGHUP are handled for the whole run, with no gap
+    between the app and what follows it: to the app while it runs (it exits,
+    see ``WorkbenchApp.on_signal``), then to the graceful stop, where SIGTERM or
     SIGINT force it and SIGHUP (the terminal closed) does not.  A signal that was
     ignored when workbench started (``nohup``) stays ignored."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, app: Any) -> None:
-        self.loop = loop
+    def __init__(self, app: Any) -> None:
+        self.loop = loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         self.app = app
         self.app_done = False
         # Textual's driver takes SIGTSTP and SIGCONT and leaves its handlers
@@ -405,12 +404,15 @@ class Signals:
                 loop.add_signal_handler(sig, self.handle, sig)
                 self.handled.append(sig)
 
-    def app_finished(self) -> None:
-        """The app has exited: signals now go to what follows it."""
-        self.app_done = True
-        for sig, handler in self.job_control.items():
-            with contextlib.suppress(ValueError, OSError, TypeError):
-                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+    def run(self) -> None:
+        """Run the app; when it has exited, signals go to what follows it."""
+        try:
+            self.app.run(loop=self.loop)
+        finally:
+            self.app_done = True
+            for sig, handler in self.job_control.items():
+                with contextlib.suppress(ValueError, OSError, TypeError):
+                    signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
     def handle(self, sig: int) -> None:
         from workbench.ui.app import leave_terminal
@@ -429,9 +431,7 @@ class Signals:
         self.handled.clear()
 
 
-def _stop_after_app(
-    app: Any, source: Any, loop: asyncio.AbstractEventLoop, signals: Signals
-) -> None:
+def _stop_after_app(app: Any, source: Any, run: AppRun) -> None:
     """The app is gone (a signal, an error in the UI) and the crawl still runs: stop
     it as Scrapy's first Ctrl-C would, so feeds are closed and JOBDIR is left
     consistent.  Ctrl-C or another SIGTERM meanwhile forces it."""
@@ -440,7 +440,7 @@ def _stop_after_app(
         return
     if app.signalled:
         why = f"{app.signalled} received"
-    elif getattr(app, "_exception", None) is not None:  # Textual keeps the UI's error there
+    elif app.ui_error is not None:
         why = "the interface failed (the traceback is above)"
     else:
         why = "the interface has closed"
@@ -452,12 +452,12 @@ def _stop_after_app(
     source.stop()
 
     async def closed() -> None:
-        forced = asyncio.ensure_future(signals.force.wait())
+        forced = asyncio.ensure_future(run.force.wait())
         await asyncio.wait({host.task, forced}, return_when=asyncio.FIRST_COMPLETED)
         forced.cancel()
 
-    loop.run_until_complete(closed())
-    if signals.force.is_set():
+    run.loop.run_until_complete(closed())
+    if run.force.is_set():
         app.forced = True
         logger.warning("Forced shutdown after %s.", why)
 
@@ -679,14 +679,11 @@ def run_attached(client: Any, job_file_local: bool = True, probe: bool = False) 
         print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
         return 1
     app = WorkbenchApp(source)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    signals = Signals(loop, app)  # SIGTERM, SIGINT, SIGHUP: detach, as q does
+    run = AppRun(app)  # SIGTERM, SIGINT, SIGHUP: detach, as q does
     try:
-        app.run(loop=loop)
+        run.run()
     finally:
-        signals.app_finished()
-        signals.remove()
+        run.remove()
         source.close()
     snapshot = source.snapshot()
     pid = client.job.pid

@@ -191,6 +191,11 @@ class WorkbenchApp(App[None]):
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the app held may now be collected again
 
+    @property
+    def ui_error(self) -> BaseException | None:
+        """The unhandled error that ended the app (Textual keeps it), if any."""
+        return getattr(self, "_exception", None)
+
     # -- signals -----------------------------------------------------------------
 
     def on_signal(self, sig: int) -> None:
