@@ -9,6 +9,7 @@ through ``CrawlHost``; the Flows panel shows what the recorder holds.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import re
 import socket
 import threading
@@ -32,6 +33,12 @@ ANSWERS = {
     "/garbage": b"this is not HTTP at all\r\n\r\n",
     "/hang": None,  # never answers
 }
+BOMB = gzip.compress(b"\0" * 5_000_000)  # 5 MB of zeros in about 5 KB
+BOMB_MAXSIZE = 1_000_000  # DOWNLOAD_MAXSIZE for the crawl that gets it
+ANSWERS["/bomb"] = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
+    b"Content-Length: %d\r\n\r\n" % len(BOMB) + BOMB
+)
 
 
 class FaultyServer:
@@ -95,7 +102,9 @@ def faulty():
 
 async def test_every_fault_is_a_flow_with_its_error_and_the_crawl_goes_on(faulty):
     host = CrawlHost(
-        demo_settings(DOWNLOAD_TIMEOUT=2, RETRY_ENABLED=False), FaultsSpider, {"url": faulty}
+        demo_settings(DOWNLOAD_TIMEOUT=2, RETRY_ENABLED=False, DOWNLOAD_MAXSIZE=BOMB_MAXSIZE),
+        FaultsSpider,
+        {"url": faulty},
     )
     source = LocalSource(host)
     await host.start()
@@ -119,12 +128,19 @@ async def test_every_fault_is_a_flow_with_its_error_and_the_crawl_goes_on(faulty
         assert flow.status is None and flow.error is not None, (name, flow)
         assert flow.error.startswith(error), (name, flow.error)
         assert flow.error_traceback  # the Error tab has it
+    # downloaded whole (5 KB), then dropped by HttpCompressionMiddleware: 200, and ignored
+    bomb = flows["bomb"]
+    assert bomb.status == 200 and bomb.size == len(BOMB) and not bomb.items
+    assert bomb.error.startswith("IgnoreRequest: Ignored response <200 "), bomb.error
+    assert "exceeded DOWNLOAD_MAXSIZE (1000000 B) during decompression" in bomb.error
     assert host.stats.get_value("item_scraped_count") == 1
 
 
 async def test_the_flows_panel_marks_the_errored_flows(faulty):
     host = CrawlHost(
-        demo_settings(DOWNLOAD_TIMEOUT=2, RETRY_ENABLED=False), FaultsSpider, {"url": faulty}
+        demo_settings(DOWNLOAD_TIMEOUT=2, RETRY_ENABLED=False, DOWNLOAD_MAXSIZE=BOMB_MAXSIZE),
+        FaultsSpider,
+        {"url": faulty},
     )
     source = LocalSource(host)
     app = WorkbenchApp(source, autostart=False)
@@ -135,12 +151,13 @@ async def test_the_flows_panel_marks_the_errored_flows(faulty):
         await pilot.pause()
         table = app.query_one("#flow-table", RecordTable)
         errors = [f for f in table.rows if f.error]
-        assert len(errors) == 5
+        assert len(errors) == 6
         lines = "\n".join(
             "".join(s.text for s in table.render_line(y)) for y in range(table.size.height)
         )
         # the Status column says which fault, in its seven columns
         for path, label in (("hang", "timeout"), ("drop", "dropped"), ("partial", "partial"),
-                            ("chunked", "partial"), ("garbage", "garbled")):  # fmt: skip
+                            ("chunked", "partial"), ("garbage", "garbled"),
+                            ("bomb", "ignored")):  # fmt: skip
             assert re.search(rf"GET  {label} +http://127.0.0.1:\d+/{path}\b", lines), lines
     host.close()

@@ -47,6 +47,8 @@ _chain = crawler.engine.downloader.middleware.methods["process_exception"]
 print(json.dumps({
     "receivers": _recv,
     "root_handlers": [type(h).__name__ for h in logging.getLogger().handlers],
+    "log_filters": [type(f).__name__ for f in
+                    logging.getLogger("scrapy.downloadermiddlewares.httpcompression").filters],
     "process_exception": [getattr(m, "__qualname__", "?") for m in _chain],
     "attrs": sorted(a for a in vars(crawler) if a.startswith("workbench")),
     "stash": sorted(k for k in stash if k != "workbench_shell"),

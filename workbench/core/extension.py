@@ -19,6 +19,7 @@ numbers; formatting happens in the UI.
 from __future__ import annotations
 
 import logging
+import re
 import reprlib
 import time
 import traceback
@@ -201,6 +202,17 @@ class FlowTap:
         if len(flow.requests) < 1000:
             flow.add_request(request.method, request.url)
 
+    def mark_ignored(self, status: int, url: str, reason: str) -> Flow | None:
+        """A downloaded response that a downloader middleware dropped afterwards:
+        the newest such flow (of the last 1,000) gets ``reason`` as its error."""
+        flows = self.recorder.flows
+        for index in range(len(flows) - 1, max(-1, len(flows) - 1001), -1):
+            flow = flows[index]
+            if flow.url == url and flow.status == status and flow.error is None:
+                flow.error = reason
+                return flow
+        return None
+
     def flow_for(self, response: Response | None) -> Flow | None:
         if response is None:
             return None
@@ -210,6 +222,33 @@ class FlowTap:
         return flow
 
 
+class IgnoredResponseFilter(logging.Filter):
+    """Marks the flow of a response that HttpCompressionMiddleware dropped.
+
+    Over ``DOWNLOAD_MAXSIZE`` once decompressed (a decompression bomb), the
+    middleware logs this warning and raises IgnoreRequest from
+    ``process_response``; no signal and no other middleware sees that, so the
+    flow, recorded when it was downloaded, would look like a plain 200.
+    """
+
+    LOGGER = "scrapy.downloadermiddlewares.httpcompression"
+    PATTERN = re.compile(r"Ignored response <(\d{3}) (\S+)> because its body .*DOWNLOAD_MAXSIZE")
+
+    def __init__(self, tap: FlowTap) -> None:
+        super().__init__()
+        self.tap = tap
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+            match = self.PATTERN.match(message)
+            if match is not None:
+                self.tap.mark_ignored(int(match[1]), match[2], f"IgnoreRequest: {message}")
+        except Exception:  # never let this break the crawl's logging
+            logger.debug("could not mark an ignored response", exc_info=True)
+        return True
+
+
 class RecorderExtension:
     """Records every response, item, drop and spider error of a crawl."""
 
@@ -217,6 +256,8 @@ class RecorderExtension:
         self.crawler = crawler
         self.tap = tap_for(crawler)
         self.recorder = self.tap.recorder
+        self.ignored = IgnoredResponseFilter(self.tap)
+        logging.getLogger(IgnoredResponseFilter.LOGGER).addFilter(self.ignored)
         for handler, signal in self._receivers():
             crawler.signals.connect(handler, signal=signal)
 
@@ -229,12 +270,17 @@ class RecorderExtension:
             (self.item_error, signals.item_error),
             (self.spider_error, signals.spider_error),
             (self.request_scheduled, signals.request_scheduled),
+            (self.engine_stopped, signals.engine_stopped),
         ]
 
     def disconnect(self) -> None:
         """Stop recording (an attach agent installed this extension and is leaving)."""
         for handler, signal in self._receivers():
             self.crawler.signals.disconnect(handler, signal=signal)
+        self.engine_stopped()
+
+    def engine_stopped(self) -> None:
+        logging.getLogger(IgnoredResponseFilter.LOGGER).removeFilter(self.ignored)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RecorderExtension:

@@ -68,7 +68,7 @@ def error_label(error: str | None) -> str:
 
 
 def status_cell(flow: Flow) -> Text:
-    if flow.status is None:
+    if flow.status is None or flow.error is not None:  # failed, or dropped once downloaded
         return Text(clean_line(error_label(flow.error), 40), style="bold red")
     style = "green"
     if flow.status >= 500:

@@ -81,8 +81,9 @@ class FlowsPanel(Panel):
             flow_cells,
             row_key=lambda f: f.id,
             row_style=flow_style,
-            # a callback error arrives after the row: it is part of the cache key
-            row_version=lambda f: f.callback_error is not None,
+            # a callback error (or a middleware's drop) arrives after the row:
+            # it is part of the cache key
+            row_version=lambda f: (f.callback_error is not None, f.error is not None),
             id="flow-table",
         )
 
