@@ -79,3 +79,18 @@ def test_heap_benchmark_reports_time_and_loop_lateness():
     assert "collecting objects" in result.stdout and "100.0%  done" in result.stdout
     assert re.search(r"heap summary of [\d,]+ objects .* in [\d.]+s", result.stdout)
     assert re.search(r"worst \d+ ms late", result.stdout)
+
+
+def test_scale_benchmark_runs_and_reports_each_budget():
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "scale.py"),
+         "--queued", "3000", "--flows", "2000", "--repeat", "2"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    # the budgets are for the full sizes on a quiet machine: here only that it runs
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    assert re.search(r"[\d,]+ requests queued in [\d.]+ s; the crawl is paused", result.stdout)
+    for name in ("queue panel, first page of", "queue panel, last page",
+                 "flows panel (2,0", "flows filter, per keystroke"):  # fmt: skip
+        assert re.search(rf"{re.escape(name)}.*: median [\d.]+ ms, worst [\d.]+ ms", result.stdout)
+    assert re.search(r"the filter shows [\d,]+ flows", result.stdout)
