@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -173,3 +174,30 @@ def test_an_error_in_the_interface_stops_the_crawl_gracefully(crawl, tmp_path):
     items = json.loads(out.read_text())
     assert len(items) == int(summary.group(1)) > 0
     assert left_alternate_screen(bytes(term.raw))
+
+
+def test_a_job_stopped_by_a_signal_resumes_with_nothing_lost_or_repeated(crawl, tmp_path):
+    """SIGTERM under workbench leaves JOBDIR consistent: plain Scrapy resumes the job
+    and the two feeds together hold every page once."""
+    jobdir = tmp_path / "job"
+    term, out, _ = crawl("-s", f"JOBDIR={jobdir}")
+    term.proc.send_signal(signal.SIGTERM)
+    assert term.wait(60) == 0
+    first = [item["url"] for item in json.loads(out.read_text())]
+    assert 0 < len(first) < 60
+    assert (jobdir / "requests.seen").exists() and (jobdir / "spider.state").exists()
+    assert any((jobdir / "requests.queue").iterdir())  # the pending requests, on disk
+    url = first[0].rsplit("/product/", 1)[0] + "/"
+    resumed = tmp_path / "resumed.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "runspider", "slow_spider.py", "-a", f"url={url}",
+         "-O", str(resumed), "-s", f"JOBDIR={jobdir}", "-s", "DOWNLOAD_DELAY=0",
+         "-L", "INFO"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**env(), "PYTHONPATH": f"{tmp_path}{os.pathsep}{env()['PYTHONPATH']}"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Resuming crawl" in result.stderr, result.stderr[-3000:]
+    second = [item["url"] for item in json.loads(resumed.read_text())]
+    assert not set(first) & set(second), "a page was crawled twice"
+    assert sorted(first + second) == sorted(f"{url}product/{n}.html" for n in range(1, 61))
