@@ -152,6 +152,14 @@ async def test_the_flows_panel_marks_the_errored_flows(faulty):
         table = app.query_one("#flow-table", RecordTable)
         errors = [f for f in table.rows if f.error]
         assert len(errors) == 6
+        bomb = next(f for f in errors if f.url.endswith("/bomb"))
+        table.cursor = table.rows.index(bomb)
+        await pilot.press("enter", "5")
+        await pilot.pause()
+        shown = app.screen.query_one("#error-view")
+        text = "".join(s.text for y in range(shown.size.height) for s in [shown.render_line(y)])
+        assert "Dropped after download" in text and "exceeded DOWNLOAD_MAXSIZE" in text, text
+        await pilot.press("q")
         lines = "\n".join(
             "".join(s.text for s in table.render_line(y)) for y in range(table.size.height)
         )

@@ -229,7 +229,9 @@ class FlowDetailScreen(Screen[None]):
         flow = self.flow
         parts: list[Any] = []
         if flow.error:
-            parts += [Text("Download error", style="bold red"), Text(clean(flow.error))]
+            # with a status, it was downloaded and then dropped by a downloader middleware
+            heading = "Download error" if flow.status is None else "Dropped after download"
+            parts += [Text(heading, style="bold red"), Text(clean(flow.error))]
             if flow.error_traceback:
                 parts.append(Text(clean(flow.error_traceback), style="dim"))
         if flow.callback_error:
