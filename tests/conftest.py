@@ -9,6 +9,7 @@ thread pool is stopped at the end, or pytest would hang after passing.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 
 import pytest
@@ -16,6 +17,9 @@ from scrapy.settings import Settings
 
 os.environ.setdefault("TZ", "UTC")
 time.tzset()
+# the user's remembered theme and own theme files stay out of the tests (and
+# the tests' choices out of the user's config); subprocesses inherit this
+os.environ["WORKBENCH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="workbench-config-")
 
 
 @pytest.fixture(scope="session")

@@ -85,3 +85,13 @@ def test_snapshot_breakpoint_dialog_with_an_error(snap_compare):
     app = WorkbenchApp(source_with_breakpoints(), autostart=False)
     keys = ["wait:200", "b", *"item: ~f", "wait:100"]
     assert snap_compare(app, press=keys, terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("theme", ["light", "high-contrast"])
+@pytest.mark.parametrize(
+    ("name", "keys"),
+    [("flows", []), ("flow_detail_body", ["up", "enter", "3"]), ("slots", ["8"])],
+)
+def test_snapshot_themes(snap_compare, theme, name, keys):
+    app = WorkbenchApp(FakeSource(), autostart=False, theme=theme)
+    assert snap_compare(app, press=["wait:200", *keys, "wait:200"], terminal_size=SIZE)

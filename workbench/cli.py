@@ -69,6 +69,34 @@ def _top_help() -> str:
     return "\n".join(lines)
 
 
+THEME_HELP = (
+    "colour theme for this run: dark (the default), light, high-contrast, or one of "
+    "yours from ~/.config/workbench/themes/; Ctrl+P > theme switches live and "
+    "remembers the choice"
+)
+
+
+def check_theme(name: str | None) -> str | None:
+    """The theme name if it exists; CliError listing the themes otherwise."""
+    if name is None:
+        return None
+    from workbench.ui.themes import ThemeError, load_themes
+
+    try:
+        themes, _ = load_themes()
+    except ThemeError as exc:
+        raise CliError(str(exc)) from None
+    from textual.theme import BUILTIN_THEMES
+
+    if name not in themes and name not in BUILTIN_THEMES:
+        mine = ", ".join(sorted(themes))
+        raise CliError(
+            f"unknown theme {name!r}; workbench's and yours: {mine}; "
+            f"Textual's: {', '.join(sorted(BUILTIN_THEMES))}"
+        )
+    return name
+
+
 def _command_class(name: str) -> type:
     from scrapy.commands import BaseRunSpiderCommand
 
@@ -87,6 +115,11 @@ def _command_class(name: str) -> type:
 
         def add_options(self, parser: argparse.ArgumentParser) -> None:
             super().add_options(parser)
+            parser.add_argument(
+                "--theme",
+                metavar="NAME",
+                help=THEME_HELP,
+            )
             parser.add_argument(
                 "--pdb",
                 action="store_true",
@@ -282,6 +315,8 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any]:
     install()  # before spider modules import scrapy.shell.inspect_response
     settings = _project_settings()
     _cmd, opts, args = _parse(name, argv, settings)  # --help works anywhere
+    if opts.theme is not None:
+        settings.set("WORKBENCH_THEME", check_theme(opts.theme), priority="cmdline")
     if name == "crawl":
         _require_project()
     prepare = None
@@ -347,11 +382,11 @@ def _summary(source: Any) -> str:
     )
 
 
-def run_app(source: Any) -> int:
+def run_app(source: Any, theme: str | None = None) -> int:
     from workbench.core.host import stop_reactor_threads
     from workbench.ui.app import WorkbenchApp
 
-    app = WorkbenchApp(source)
+    app = WorkbenchApp(source, theme=theme)
     run = AppRun(app)
     try:
         try:
@@ -488,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     try:
-        source, _ = build(name, rest)
+        source, settings = build(name, rest)
     except CliError as exc:
         print(f"workbench {name}: error: {exc}", file=sys.stderr)
         return 1
@@ -497,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.environ.get("WORKBENCH_NO_UI"):
         # Headless run (CI smoke checks): same crawl, no terminal UI.
         return run_headless(source)
-    return run_app(source)
+    return run_app(source, theme=settings.get("WORKBENCH_THEME"))
 
 
 def _parse_with_jobs_dir(
@@ -626,12 +661,18 @@ def attach(argv: list[str]) -> int:
     parser.add_argument(
         "--timeout", type=float, default=30.0, metavar="SECONDS", help="per shell entry (30)"
     )
+    parser.add_argument("--theme", metavar="NAME", help=THEME_HELP)
     parsed = _parse_with_jobs_dir(parser, argv)
     if isinstance(parsed, int):
         return parsed
     opts, directory = parsed
     if opts.timeout <= 0:
         print("workbench attach: error: --timeout must be positive", file=sys.stderr)
+        return 1
+    try:
+        check_theme(opts.theme)
+    except CliError as exc:
+        print(f"workbench attach: error: {exc}", file=sys.stderr)
         return 1
     from workbench.remote.ssh import SshError, Tunnel
 
@@ -656,7 +697,7 @@ def attach(argv: list[str]) -> int:
             return 1
         if opts.shell:
             return interact(RemoteShell(client, opts.timeout), status)
-        return run_attached(client, job_file_local=not opts.ssh, probe=opts.probe)
+        return run_attached(client, job_file_local=not opts.ssh, probe=opts.probe, theme=opts.theme)
     except (JobFileError, RemoteError, SshError) as exc:
         print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
         return 1
@@ -665,7 +706,9 @@ def attach(argv: list[str]) -> int:
             tunnel.close()
 
 
-def run_attached(client: Any, job_file_local: bool = True, probe: bool = False) -> int:
+def run_attached(
+    client: Any, job_file_local: bool = True, probe: bool = False, theme: str | None = None
+) -> int:
     """The panels on a crawl in another process; quitting detaches."""
     from workbench.core.sanitize import clean_line
     from workbench.remote.client import RemoteError
@@ -678,7 +721,7 @@ def run_attached(client: Any, job_file_local: bool = True, probe: bool = False) 
     except (RemoteError, ValueError) as exc:
         print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
         return 1
-    app = WorkbenchApp(source)
+    app = WorkbenchApp(source, theme=theme)
     run = AppRun(app)  # SIGTERM, SIGINT, SIGHUP: detach, as q does
     try:
         run.run()

@@ -123,8 +123,10 @@ class WorkbenchApp(App[None]):
         autostart: bool = True,
         clock: Any = time.time,
         shell_console: Console | None = None,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
+        self._setup_themes(theme)
         self.shell_console = shell_console  # tests: a stand-in for the terminal IPython
         self.shell: ShellManager | None = None
         self._hit_seen: int | None = None
@@ -173,6 +175,10 @@ class WorkbenchApp(App[None]):
         # objects do not make every full collection walk them again.
         gc.collect()
         gc.freeze()
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self._remember_theme = True
+        for problem in self.theme_problems:
+            self.notify(clean_line(problem, 400), title="Theme", severity="warning", timeout=15)
         self._setup_shell()
         if self.autostart:
             try:
@@ -190,6 +196,45 @@ class WorkbenchApp(App[None]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the app held may now be collected again
+
+    # -- themes ------------------------------------------------------------------
+
+    def _setup_themes(self, wanted: str | None) -> None:
+        from workbench.ui.themes import DEFAULT_THEME, load_themes, remembered_theme
+
+        self.workbench_themes, self.theme_problems = load_themes()
+        for found in self.workbench_themes.values():
+            self.register_theme(found.theme)
+        self._remember_theme = False  # only what the user picks in the app is remembered
+        name = wanted or remembered_theme() or DEFAULT_THEME
+        if name not in self.available_themes:
+            self.theme_problems.append(
+                f"no theme named {name!r}; using {DEFAULT_THEME!r} "
+                f"(themes: {', '.join(sorted(self.workbench_themes))})"
+            )
+            name = DEFAULT_THEME
+        self.theme = name
+        self._apply_ansi(name)
+
+    def _apply_ansi(self, name: str) -> None:
+        """The theme's 16 terminal colours (Textual's own for Textual's themes)."""
+        from textual._ansi_theme import ALABASTER, MONOKAI
+
+        found = self.workbench_themes.get(name)
+        self.ansi_theme_dark = found.ansi if found and found.theme.dark else MONOKAI
+        self.ansi_theme_light = found.ansi if found and not found.theme.dark else ALABASTER
+
+    def _theme_changed(self, theme: Any) -> None:
+        self._apply_ansi(theme.name)
+        for table in self.query(RecordTable):
+            table.restyle()  # cached rows carry the old colours
+        if self._remember_theme:
+            from workbench.ui.themes import remember_theme
+
+            try:
+                remember_theme(theme.name)
+            except OSError as exc:
+                self.notify(f"cannot remember the theme: {exc}", severity="warning")
 
     @property
     def ui_error(self) -> BaseException | None:

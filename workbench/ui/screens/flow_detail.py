@@ -202,7 +202,7 @@ class FlowDetailScreen(Screen[None]):
                 rendered.text,
                 rendered.lexer,
                 word_wrap=True,
-                theme="ansi_dark",
+                theme="ansi_dark" if self.app.current_theme.dark else "ansi_light",
                 background_color="default",
             )
         with VerticalScroll():

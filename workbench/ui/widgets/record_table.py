@@ -167,6 +167,11 @@ class RecordTable(ScrollView, can_focus=True):
         self._update_size()
         self.refresh()
 
+    def restyle(self) -> None:
+        """Forget the rendered rows (the theme changed) and draw them again."""
+        self._cache.clear()
+        self.refresh()
+
     def set_columns(self, columns: Sequence[Column]) -> None:
         self.columns = list(columns)
         self._widths_for = -1

@@ -1,0 +1,1 @@
+"""workbench's theme files (TOML), installed as the package data of workbench.themes."""
