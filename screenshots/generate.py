@@ -1,6 +1,11 @@
 """Regenerate the README screenshots from the real app running the demo crawl.
 
-    python screenshots/generate.py [--out screenshots]
+    python screenshots/generate.py [--out screenshots] [--themes dark,light,...] [--quick]
+
+Every shot is taken once per theme, at the same moment (the theme is switched
+live, then switched back), into ``<out>/<theme>/<name>.svg``.  ``--quick``
+takes only the first crawl's shots, on a smaller site (the test suite runs
+that).  The user's config directory is not read or written.
 
 The crawl is paused part-way so the queue has something in it, then each
 panel is saved as SVG with App.save_screenshot().  A second crawl, the leaky
@@ -16,8 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from scrapy.settings import Settings
 
@@ -32,9 +40,35 @@ from workbench.demo.spider import DemoSpider  # noqa: E402
 from workbench.ui.app import WorkbenchApp  # noqa: E402
 
 SHOTS = [("flows", "1"), ("queue", "2"), ("items", "3"), ("stats", "4"), ("log", "5")]
+THEMES = ["dark", "light", "high-contrast"]
 
 
-async def generate(out: Path, size: tuple[int, int]) -> list[Path]:
+class Camera:
+    """Saves the app's screen once per theme, into ``out/<theme>/``."""
+
+    def __init__(self, out: Path, themes: list[str]) -> None:
+        self.out = out
+        self.themes = themes
+        self.written: list[Path] = []
+
+    async def shoot(self, app: Any, pilot: Any, name: str) -> None:
+        shown = app.theme
+        for theme in self.themes:
+            if app.theme != theme:
+                app.theme = theme
+                await pilot.pause(0.2)
+            directory = self.out / theme
+            directory.mkdir(parents=True, exist_ok=True)
+            self.written.append(Path(app.save_screenshot(f"{name}.svg", str(directory))))
+        if app.theme != shown:
+            app.theme = shown
+            await pilot.pause(0.2)
+
+
+async def generate(
+    out: Path, size: tuple[int, int], themes: list[str] | None = None, quick: bool = False
+) -> list[Path]:
+    camera = Camera(out, themes or THEMES)
     settings = Settings()
     settings.set("LOG_LEVEL", "DEBUG")
     settings.set("TELNETCONSOLE_ENABLED", False)
@@ -42,12 +76,11 @@ async def generate(out: Path, size: tuple[int, int]) -> list[Path]:
     host = CrawlHost(settings, DemoSpider)
 
     async def prepare() -> None:
-        host.spider_kwargs["url"] = url_of(listen(pages=400, slow_delay=0.3))
+        host.spider_kwargs["url"] = url_of(listen(pages=60 if quick else 400, slow_delay=0.3))
 
     app = WorkbenchApp(LocalSource(host, prepare))
-    written = []
     async with app.run_test(size=size) as pilot:
-        while host.recorder is None or host.recorder.flows.total < 120:
+        while host.recorder is None or host.recorder.flows.total < (30 if quick else 120):
             await pilot.pause(0.05)
         await pilot.press("space")  # pause: the queue keeps its requests
         await pilot.pause(1.0)
@@ -56,22 +89,23 @@ async def generate(out: Path, size: tuple[int, int]) -> list[Path]:
             await pilot.pause(0.5)
             app.refresh_panels()
             await pilot.pause(0.3)
-            written.append(Path(app.save_screenshot(f"{name}.svg", str(out))))
+            await camera.shoot(app, pilot, name)
         await pilot.press("1", "k", "k", "enter", "3")
         await pilot.pause(0.5)
-        written.append(Path(app.save_screenshot("flow_detail.svg", str(out))))
+        await camera.shoot(app, pilot, "flow_detail")
         await pilot.press("q", "f", *"~c 200 & ~u product", "enter")
         await pilot.pause(0.5)
-        written.append(Path(app.save_screenshot("flows_filtered.svg", str(out))))
+        await camera.shoot(app, pilot, "flows_filtered")
         await pilot.press("space")
         await host.wait()
     host.close()
-    written += await leaky(out, size)
-    written += await throttled(out, size)
-    return written
+    if not quick:
+        await leaky(camera, size)
+        await throttled(camera, size)
+    return camera.written
 
 
-async def throttled(out: Path, size: tuple[int, int]) -> list[Path]:
+async def throttled(camera: Camera, size: tuple[int, int]) -> None:
     from workbench.cli import THROTTLE_SETTINGS
     from workbench.demo.site import build_site
 
@@ -97,14 +131,13 @@ async def throttled(out: Path, size: tuple[int, int]) -> list[Path]:
         await pilot.pause(15)
         await pilot.press("a")  # back to AutoThrottle: the delay converges again
         await pilot.pause(8)
-        path = Path(app.save_screenshot("slots.svg", str(out)))
+        await camera.shoot(app, pilot, "slots")
         source.stop()
         await host.wait()
     host.close()
-    return [path]
 
 
-async def leaky(out: Path, size: tuple[int, int]) -> list[Path]:
+async def leaky(camera: Camera, size: tuple[int, int]) -> None:
     settings = Settings()
     settings.set("LOG_LEVEL", "INFO")
     settings.set("TELNETCONSOLE_ENABLED", False)
@@ -117,37 +150,40 @@ async def leaky(out: Path, size: tuple[int, int]) -> list[Path]:
     source = LocalSource(host, prepare)
     source.probe.tracker = RefTracker(interval=1.0, window=8.0, min_rise=10)
     app = WorkbenchApp(source)
-    written = []
     async with app.run_test(size=size) as pilot:
         await pilot.press("6")
         while not any(r.leak and r.leak.path for r in source.refs().rows):
             await pilot.pause(0.2)
         await pilot.pause(2.5)
-        written.append(Path(app.save_screenshot("refs.svg", str(out))))
+        await camera.shoot(app, pilot, "refs")
         await pilot.press("enter")  # the flagged class (the panel selects it)
         await pilot.pause(0.5)
         await pilot.press("enter")
         while "Chain 1" not in str(app.screen.query_one("#referrers-text").render()):
             await pilot.pause(0.2)
-        written.append(Path(app.save_screenshot("live_objects.svg", str(out))))
+        await camera.shoot(app, pilot, "live_objects")
         await pilot.press("q", "7", "h")
         while not source.memory().summaries:
             await pilot.pause(0.2)
         await pilot.pause(1.5)
-        written.append(Path(app.save_screenshot("memory.svg", str(out))))
+        await camera.shoot(app, pilot, "memory")
         source.stop()
         await host.wait()
     host.close()
-    return written
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "screenshots")
+    parser.add_argument("--themes", default=",".join(THEMES), help="comma-separated")
+    parser.add_argument("--quick", action="store_true", help="the first crawl's shots only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    themes = [t.strip() for t in args.themes.split(",") if t.strip()]
+    # workbench's themes only, and nothing remembered in the user's config
+    os.environ["WORKBENCH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="workbench-shots-")
     try:
-        for path in asyncio.run(generate(args.out, (160, 45))):
+        for path in asyncio.run(generate(args.out, (160, 45), themes, args.quick)):
             print(path)
     finally:
         stop_reactor_threads()
