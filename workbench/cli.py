@@ -121,6 +121,22 @@ def _command_class(name: str) -> type:
                 help=THEME_HELP,
             )
             parser.add_argument(
+                "--web",
+                action="store_true",
+                help=(
+                    "serve the app to a browser instead (textual-serve, on 127.0.0.1, "
+                    "behind a random token in the URL it prints); the crawl runs while "
+                    "the page is open"
+                ),
+            )
+            parser.add_argument(
+                "--port",
+                type=int,
+                default=0,
+                metavar="N",
+                help="with --web: the port to serve on (default: a free one)",
+            )
+            parser.add_argument(
                 "--pdb",
                 action="store_true",
                 help="break into the workbench shell on any spider error (a breakpoint)",
@@ -306,8 +322,8 @@ def _spider_for_file(args: list[str]) -> Any:
     return classes.pop()
 
 
-def build(name: str, argv: list[str]) -> tuple[Any, Any]:
-    """Parse a command line; return (source, settings) ready for the app."""
+def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
+    """Parse a command line; return (source, settings, options) ready for the app."""
     from workbench.core.host import CrawlHost
     from workbench.core.source import LocalSource
     from workbench.shell.session import install
@@ -315,6 +331,10 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any]:
     install()  # before spider modules import scrapy.shell.inspect_response
     settings = _project_settings()
     _cmd, opts, args = _parse(name, argv, settings)  # --help works anywhere
+    if opts.port and not opts.web:
+        raise CliError("--port goes with --web")
+    if not 0 <= opts.port <= 65535:
+        raise CliError("--port must be between 1 and 65535")
     if opts.theme is not None:
         settings.set("WORKBENCH_THEME", check_theme(opts.theme), priority="cmdline")
     if name == "crawl":
@@ -365,7 +385,7 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any]:
         host.create()
     except Exception as exc:
         raise CliError(f"cannot create the crawler: {type(exc).__name__}: {exc}") from None
-    return LocalSource(host, prepare), settings
+    return LocalSource(host, prepare), settings, opts
 
 
 def _summary(source: Any) -> str:
@@ -382,7 +402,79 @@ def _summary(source: Any) -> str:
     )
 
 
+def without_web(argv: list[str]) -> list[str]:
+    """The command line without ``--web`` and ``--port N``."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--web" or arg.startswith("--port="):
+            continue
+        elif arg == "--port":
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
+WEB_SUMMARY_ENV = "WORKBENCH_WEB_SUMMARY"  # where a --web session's crawl writes its summary
+
+
+def run_web(name: str, argv: list[str], port: int) -> int:
+    import asyncio
+    import tempfile
+
+    from workbench.ui.web import serve
+
+    if os.environ.get("WORKBENCH_NO_UI"):
+        print(f"workbench {name}: error: --web serves the UI; unset WORKBENCH_NO_UI",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    directory = Path(tempfile.mkdtemp(prefix="workbench-web-"))
+    path = directory / "summary.txt"
+    os.environ[WEB_SUMMARY_ENV] = str(path)
+    try:
+        asyncio.run(serve([name, *without_web(argv)], port, f"workbench {name}", print))
+        summary = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    except KeyboardInterrupt:
+        print("workbench: stopped serving", file=sys.stderr)
+        return 130
+    except OSError as exc:  # the port is taken
+        print(f"workbench {name}: error: cannot serve: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        path.unlink(missing_ok=True)
+        directory.rmdir()
+    if summary:
+        code, _, text = summary.partition("\n")
+        print(text)
+        return int(code) if code.isdigit() else 0
+    print("workbench: the browser session ended", file=sys.stderr)
+    return 0
+
+
+def _web_output() -> Any:
+    """Under --web the terminal is a browser page: what follows the app (the
+    graceful stop, the summary) goes to the file the server prints from."""
+    path = os.environ.get(WEB_SUMMARY_ENV)
+    if not path:
+        return None
+    sys.stdout = sys.stderr = out = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+    return out
+
+
 def run_app(source: Any, theme: str | None = None) -> int:
+    code = _run_app(source, theme)
+    path = os.environ.get(WEB_SUMMARY_ENV)
+    if path:  # first line: the exit status, for the server to exit with
+        sys.stdout.flush()
+        text = Path(path).read_text(encoding="utf-8")
+        Path(path).write_text(f"{code}\n{text}", encoding="utf-8")
+    return code
+
+
+def _run_app(source: Any, theme: str | None = None) -> int:
     from workbench.core.host import stop_reactor_threads
     from workbench.ui.app import WorkbenchApp
 
@@ -392,6 +484,7 @@ def run_app(source: Any, theme: str | None = None) -> int:
         try:
             run.run()
         finally:
+            _web_output()
             if not app.forced:
                 _stop_after_app(app, source, run)
     finally:
@@ -523,12 +616,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     try:
-        source, settings = build(name, rest)
+        source, settings, opts = build(name, rest)
     except CliError as exc:
         print(f"workbench {name}: error: {exc}", file=sys.stderr)
         return 1
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
+    if opts.web:
+        source.close()  # the browser session's own process runs the crawl
+        return run_web(name, rest, opts.port)
     if os.environ.get("WORKBENCH_NO_UI"):
         # Headless run (CI smoke checks): same crawl, no terminal UI.
         return run_headless(source)

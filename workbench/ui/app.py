@@ -466,6 +466,9 @@ class WorkbenchApp(App[None]):
         return True
 
     def action_shell(self) -> None:
+        if self.is_web and not self.remote:
+            self._no_shell_here()
+            return
         if self.remote:
             self.run_worker(self._remote_shell(self.selected_flow_id()), group="shell")
             return
@@ -493,8 +496,20 @@ class WorkbenchApp(App[None]):
             with self._suspended():
                 await asyncio.to_thread(interact, RemoteShell(source.client), status, note)
         except SuspendNotSupported:
-            self.notify("This terminal cannot hand over to a shell.", severity="error")
+            self._no_shell_here()
         self.refresh_panels()
+
+    def _no_shell_here(self) -> None:
+        if self.is_web:  # a browser page: the remote shell is one command away
+            self.notify(
+                "The shell needs a terminal, not a browser page. In a terminal, "
+                f"`workbench attach --shell {os.getpid()}` opens a Python shell in this crawl.",
+                title="No shell in the browser",
+                severity="warning",
+                timeout=20,
+            )
+        else:
+            self.notify("This terminal cannot hand over to a shell.", severity="error")
 
     def shell_on_object(self, object_key: int) -> None:
         """Open the shell with a live object (from the Refs panel) as ``obj``."""
@@ -512,7 +527,7 @@ class WorkbenchApp(App[None]):
             response, request, extra, note = target()
             await self.shell.open(response=response, request=request, extra=extra, note=note)
         except SuspendNotSupported:
-            self.notify("This terminal cannot hand over to a shell.", severity="error")
+            self._no_shell_here()
         except Exception as exc:
             logger.exception("The shell failed")
             self.notify(f"{type(exc).__name__}: {exc}", title="Shell failed", severity="error")

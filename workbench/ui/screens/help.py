@@ -74,5 +74,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("Flow filter expressions", style="bold underline"))
             yield Static(Text(FILTER_HELP))
             yield Static(
-                Text("\nCtrl+P opens the command palette: every action is there.", style="italic")
+                Text(
+                    "\nCtrl+P opens the command palette: every action is there, and "
+                    "Theme switches the colours (dark, light, high-contrast, yours).",
+                    style="italic",
+                )
             )
