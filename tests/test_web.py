@@ -121,10 +121,12 @@ def _chromium(profile: str) -> tuple[subprocess.Popen[bytes], int]:
 
 
 @pytest.fixture
-def web_demo(tmp_path):
+def web_demo(tmp_path, request):
     out = tmp_path / "items.jsonl"
+    delay = getattr(request, "param", "0.05")
     proc = subprocess.Popen(
-        [*WORKBENCH, "demo", "--web", "--pages", "40", "-O", str(out), "-s", "DOWNLOAD_DELAY=0.05"],
+        [*WORKBENCH, "demo", "--web", "--pages", "40", "-O", str(out),
+         "-s", f"DOWNLOAD_DELAY={delay}", "-s", "CONCURRENT_REQUESTS=1"],
         cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -186,6 +188,36 @@ async def test_the_demo_runs_in_headless_chromium_and_stops_when_the_page_closes
         match = re.search(r"demo finished \(finished\): \d+ pages, (\d+) items", stdout)
         assert match, stdout
         assert len(out.read_text().splitlines()) == int(match.group(1)) > 0
+    finally:
+        browser.terminate()
+        browser.wait(30)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.mark.parametrize("web_demo", ["0.3"], indirect=True)
+async def test_closing_the_page_mid_crawl_stops_it_gracefully_with_the_feed_closed(web_demo):
+    proc, url, out = web_demo
+    profile = tempfile.mkdtemp(prefix="workbench-chromium-")
+    browser, port = _chromium(profile)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/json/list") as listing:
+                targets = [t for t in await listing.json() if t["type"] == "page"]
+            async with http.ws_connect(targets[0]["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                page = Page(ws)
+                await page.call("Page.enable")
+                await page.call("Runtime.enable")
+                await page.call("Page.addScriptToEvaluateOnNewDocument", source=CAPTURE)
+                await page.call("Page.navigate", url=url)
+                await page.wait_for(r"items [1-9]")  # the crawl is under way
+                await ws.send_json({"id": 0, "method": "Page.close", "params": {}})
+        assert proc.wait(60) == 0
+        stdout = proc.stdout.read() if proc.stdout else ""
+        match = re.search(r"demo finished \(shutdown\): \d+ pages, (\d+) items", stdout)
+        assert match, stdout
+        items = out.read_text().splitlines()
+        assert 0 < len(items) == int(match.group(1)) < 40  # stopped early, and nothing lost
+        assert all(json.loads(line) for line in items)
     finally:
         browser.terminate()
         browser.wait(30)
