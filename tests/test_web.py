@@ -10,6 +10,7 @@ escape sequences are stripped and the text searched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -82,6 +83,10 @@ class Page:
                 return text
             await asyncio.sleep(0.3)
         raise AssertionError(f"{pattern!r} never appeared; the page got: {text[-2000:]!r}")
+
+    async def close(self) -> None:
+        """Close the tab (no reply waited for: the tab is gone)."""
+        await self.ws.send_json({"id": 0, "method": "Page.close", "params": {}})
 
     async def key(self, char: str) -> None:
         """Type a key into the terminal (xterm.js listens on its hidden textarea)."""
@@ -159,8 +164,9 @@ def test_the_page_and_its_websocket_need_the_token(web_demo):
     assert caught.value.code == 403
 
 
-async def test_the_demo_runs_in_headless_chromium_and_stops_when_the_page_closes(web_demo):
-    proc, url, out = web_demo
+@contextlib.asynccontextmanager
+async def chromium_page(url: str):
+    """A headless Chromium tab on ``url``, capturing what its websockets receive."""
     profile = tempfile.mkdtemp(prefix="workbench-chromium-")
     browser, port = _chromium(profile)
     try:
@@ -173,55 +179,46 @@ async def test_the_demo_runs_in_headless_chromium_and_stops_when_the_page_closes
                 await page.call("Runtime.enable")
                 await page.call("Page.addScriptToEvaluateOnNewDocument", source=CAPTURE)
                 await page.call("Page.navigate", url=url)
-                text = await page.wait_for(r"1 Flows.*2 Queue")  # the app's tabs
-                text = await page.wait_for(r"GET +200 +http://127\.0\.0\.1:\d+/product/\d+\.html")
-                assert "Status" in text and "Callback" in text  # the flow list's header
-                await page.wait_for(r"finished")  # the status line: the crawl ran to its end
-                await page.key("4")  # keys from the browser reach the app: the Stats panel
-                await page.wait_for(r"item_scraped_count")
-                await page.key("s")  # no terminal to hand over: the page says what to use
-                await page.wait_for(r"workbench attach --shell \d+")
-                # the tab closes (its reply may not come: the tab is gone)
-                await ws.send_json({"id": 0, "method": "Page.close", "params": {}})
-        assert proc.wait(60) == 0
-        stdout = proc.stdout.read() if proc.stdout else ""
-        match = re.search(r"demo finished \(finished\): \d+ pages, (\d+) items", stdout)
-        assert match, stdout
-        assert len(out.read_text().splitlines()) == int(match.group(1)) > 0
+                yield page
     finally:
         browser.terminate()
         browser.wait(30)
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def summary_items(proc: subprocess.Popen[str], reason: str) -> int:
+    """The item count of the crawl's summary, printed once the page has closed."""
+    assert proc.wait(60) == 0
+    stdout = proc.stdout.read() if proc.stdout else ""
+    match = re.search(rf"demo finished \({reason}\): \d+ pages, (\d+) items", stdout)
+    assert match, stdout
+    return int(match.group(1))
+
+
+async def test_the_demo_runs_in_headless_chromium_and_stops_when_the_page_closes(web_demo):
+    proc, url, out = web_demo
+    async with chromium_page(url) as page:
+        text = await page.wait_for(r"1 Flows.*2 Queue")  # the app's tabs
+        text = await page.wait_for(r"GET +200 +http://127\.0\.0\.1:\d+/product/\d+\.html")
+        assert "Status" in text and "Callback" in text  # the flow list's header
+        await page.wait_for(r"finished")  # the status line: the crawl ran to its end
+        await page.key("4")  # keys from the browser reach the app: the Stats panel
+        await page.wait_for(r"item_scraped_count")
+        await page.key("s")  # no terminal to hand over: the page says what to use
+        await page.wait_for(r"workbench attach --shell \d+")
+        await page.close()
+    assert len(out.read_text().splitlines()) == summary_items(proc, "finished") > 0
 
 
 @pytest.mark.parametrize("web_demo", ["0.3"], indirect=True)
 async def test_closing_the_page_mid_crawl_stops_it_gracefully_with_the_feed_closed(web_demo):
     proc, url, out = web_demo
-    profile = tempfile.mkdtemp(prefix="workbench-chromium-")
-    browser, port = _chromium(profile)
-    try:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/json/list") as listing:
-                targets = [t for t in await listing.json() if t["type"] == "page"]
-            async with http.ws_connect(targets[0]["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                page = Page(ws)
-                await page.call("Page.enable")
-                await page.call("Runtime.enable")
-                await page.call("Page.addScriptToEvaluateOnNewDocument", source=CAPTURE)
-                await page.call("Page.navigate", url=url)
-                await page.wait_for(r"items [1-9]")  # the crawl is under way
-                await ws.send_json({"id": 0, "method": "Page.close", "params": {}})
-        assert proc.wait(60) == 0
-        stdout = proc.stdout.read() if proc.stdout else ""
-        match = re.search(r"demo finished \(shutdown\): \d+ pages, (\d+) items", stdout)
-        assert match, stdout
-        items = out.read_text().splitlines()
-        assert 0 < len(items) == int(match.group(1)) < 40  # stopped early, and nothing lost
-        assert all(json.loads(line) for line in items)
-    finally:
-        browser.terminate()
-        browser.wait(30)
-        shutil.rmtree(profile, ignore_errors=True)
+    async with chromium_page(url) as page:
+        await page.wait_for(r"items [1-9]")  # the crawl is under way
+        await page.close()
+    items = out.read_text().splitlines()
+    assert 0 < len(items) == summary_items(proc, "shutdown") < 40  # stopped early, nothing lost
+    assert all(json.loads(line) for line in items)
 
 
 def test_without_web_drops_the_web_options():
