@@ -38,6 +38,14 @@ appears, interleaved (target: >= 0.97).  The attached runs count the
 second or so before the attach too; more pages make that share smaller.
 With `--probe` the attach installs only the light probe (`workbench attach
 --probe`) instead of workbench's recorder.
+
+    python benchmarks/throughput.py --bench 10 [--runs 5]
+
+compares `workbench bench` (the live TUI, in a pty) with plain Scrapy on the
+same benchmark (`python -m workbench.demo.bench`: scrapy bench's spider and
+settings on Scrapy's bench site, served on 127.0.0.1 rather than scrapy
+bench's 0.0.0.0:8998), each for SECONDS (CLOSESPIDER_TIMEOUT), interleaved;
+prints the pages/min of each run and the median ratio.
 """
 
 from __future__ import annotations
@@ -132,9 +140,10 @@ def run_workbench(
     extra: list[str] | None = None,
     sample_rss: bool = False,
     keys: str = "",
+    argv: list[str] | None = None,
 ) -> tuple[dict, list[tuple[float, int, int]]]:
     term = PtyProcess(
-        crawl_argv("workbench.cli", url, log, extra),
+        argv or crawl_argv("workbench.cli", url, log, extra),
         cwd=tempfile.gettempdir(),
         env=env(),
         size=(45, 160),
@@ -455,6 +464,30 @@ def sample_cost() -> None:
         del kept
 
 
+def bench_cost(seconds: int, runs: int) -> None:
+    """`workbench bench` (live, in a pty) against plain Scrapy on the same benchmark:
+    scrapy bench's spider and settings on its site, served on 127.0.0.1."""
+    pmins: dict[str, list[float]] = {"scrapy": [], "workbench": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(runs):
+            plain_log, wb_log = Path(tmp) / f"plain{i}.log", Path(tmp) / f"wb{i}.log"
+            common = ["-s", f"CLOSESPIDER_TIMEOUT={seconds}"]
+            plain = [sys.executable, "-m", "workbench.demo.bench", *common,
+                     "-s", f"LOG_FILE={plain_log}"]  # fmt: skip
+            subprocess.run(plain, check=True, env=env(), cwd=tmp,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            argv = [sys.executable, "-m", "workbench.cli", "bench", *common,
+                    "-s", f"LOG_FILE={wb_log}", "-s", "TELNETCONSOLE_ENABLED=0"]  # fmt: skip
+            wb, _ = run_workbench("", wb_log, argv=argv)
+            for name, stats in (("scrapy", stats_from_log(plain_log)), ("workbench", wb)):
+                pmins[name].append(pages_per_second(stats) * 60)
+            print(f"run {i + 1}: scrapy {pmins['scrapy'][-1]:,.0f} pages/min, "
+                  f"workbench {pmins['workbench'][-1]:,.0f} pages/min", flush=True)  # fmt: skip
+    a, b = statistics.median(pmins["scrapy"]), statistics.median(pmins["workbench"])
+    print(f"median: scrapy {a:,.0f} pages/min, workbench bench {b:,.0f} pages/min, "
+          f"ratio {b / a:.3f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=3000)
@@ -465,7 +498,12 @@ def main() -> None:
     parser.add_argument("--pace", action="store_true", help="measure the Slots panel's cost")
     parser.add_argument("--attach", action="store_true", help="measure what attaching costs")
     parser.add_argument("--probe", action="store_true", help="with --attach: attach --probe")
+    parser.add_argument("--bench", type=int, metavar="SECONDS",
+                        help="workbench bench vs plain Scrapy on scrapy bench's crawl")  # fmt: skip
     args = parser.parse_args()
+    if args.bench:
+        bench_cost(args.bench, args.runs)
+        return
     if args.rss:
         rss(args.pages, args.limit)
     elif args.refs:

@@ -94,3 +94,13 @@ def test_scale_benchmark_runs_and_reports_each_budget():
                  "flows panel (2,0", "flows filter, per keystroke"):  # fmt: skip
         assert re.search(rf"{re.escape(name)}.*: median [\d.]+ ms, worst [\d.]+ ms", result.stdout)
     assert re.search(r"the filter shows [\d,]+ flows", result.stdout)
+
+
+def test_bench_benchmark_runs_workbench_bench_and_plain_scrapy():
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--bench", "2", "--runs", "1"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"median: scrapy [\d,]+ pages/min, workbench bench [\d,]+ pages/min, "
+                     r"ratio [\d.]+", result.stdout), result.stdout  # fmt: skip

@@ -81,7 +81,7 @@ def test_top_help():
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("command", ["crawl", "runspider", "demo"])
+@pytest.mark.parametrize("command", ["crawl", "runspider", "demo", "bench"])
 def test_command_help(command, tmp_path):
     result = run(command, "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -257,6 +257,19 @@ def test_runspider_live_quit_while_running_asks_then_stops_gracefully(tmp_path):
             term.close()
     lines = out.read_text().splitlines()
     assert 0 < len(lines) == int(summary.group(1)) < 30
+
+
+def test_bench_runs_scrapy_bench_on_127_0_0_1_and_prints_pages_per_minute(tmp_path):
+    result = run("bench", "-s", "CLOSESPIDER_TIMEOUT=2", cwd=tmp_path, WORKBENCH_NO_UI="1")
+    assert result.returncode == 0, result.stderr
+    assert "spider follow finished (closespider_timeout)" in result.stdout, result.stdout
+    match = re.search(r"workbench bench: ([\d,]+) pages in ([\d.]+) s: ([\d,]+) pages/min",
+                      result.stdout)  # fmt: skip
+    assert match, result.stdout
+    pages, seconds, rate = (float(g.replace(",", "")) for g in match.groups())
+    assert pages > 20 and 1.5 < seconds < 10
+    assert abs(rate - pages * 60 / seconds) <= 0.01 * rate + 1
+    assert_one_line_error(run("bench", "extra", cwd=tmp_path), "bench takes no arguments")
 
 
 def test_headless_demo_for_scripts(tmp_path):

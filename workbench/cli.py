@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "crawl": "Run a spider of the current Scrapy project in the workbench",
     "runspider": "Run the spider in a Python file in the workbench (no project needed)",
     "demo": "Crawl the bundled demo site in the workbench (no project, no network)",
+    "bench": "Scrapy's benchmark (scrapy bench) in the workbench: pages/min, live",
     "ps": "List this user's running Scrapy crawls (RemoteControl job files)",
     "attach": "Attach the panels to a running crawl (--shell: a Python shell inside it)",
 }
@@ -102,12 +103,17 @@ def _command_class(name: str) -> type:
 
     class Command(BaseRunSpiderCommand):
         requires_project = name == "crawl"
+        if name == "bench":  # scrapy bench's own: 10 s, stats every second
+            from scrapy.commands.bench import Command as _Bench
+
+            default_settings = {**BaseRunSpiderCommand.default_settings, **_Bench.default_settings}
 
         def syntax(self) -> str:
             return {
                 "crawl": "[options] <spider>",
                 "runspider": "[options] <spider_file>",
                 "demo": "[options]",
+                "bench": "[options]",
             }[name]
 
         def short_desc(self) -> str:
@@ -345,6 +351,19 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
         spider: Any = _spider_for_crawl(args, settings)
     elif name == "runspider":
         spider = _spider_for_file(args)
+    elif name == "bench":
+        if args:
+            raise CliError(f"bench takes no arguments, got {args[0]!r}")
+        from scrapy.commands.bench import _BenchSpider
+
+        spider = _BenchSpider
+        spargs.setdefault("total", 100000)  # as scrapy bench
+
+        async def prepare() -> None:
+            from workbench.demo.bench import listen_bench
+
+            spargs_url = listen_bench()
+            host.spider_kwargs.setdefault("baseurl", spargs_url)
     else:
         if args:
             raise CliError(f"demo takes no arguments, got {args[0]!r}")
@@ -464,8 +483,8 @@ def _web_output() -> Any:
     return out
 
 
-def run_app(source: Any, theme: str | None = None) -> int:
-    code = _run_app(source, theme)
+def run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int:
+    code = _run_app(source, theme, panel)
     path = os.environ.get(WEB_SUMMARY_ENV)
     if path:  # first line: the exit status, for the server to exit with
         sys.stdout.flush()
@@ -474,11 +493,11 @@ def run_app(source: Any, theme: str | None = None) -> int:
     return code
 
 
-def _run_app(source: Any, theme: str | None = None) -> int:
+def _run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int:
     from workbench.core.host import stop_reactor_threads
     from workbench.ui.app import WorkbenchApp
 
-    app = WorkbenchApp(source, theme=theme)
+    app = WorkbenchApp(source, theme=theme, panel=panel)
     run = AppRun(app)
     try:
         try:
@@ -627,8 +646,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_web(name, rest, opts.port)
     if os.environ.get("WORKBENCH_NO_UI"):
         # Headless run (CI smoke checks): same crawl, no terminal UI.
-        return run_headless(source)
-    return run_app(source, theme=settings.get("WORKBENCH_THEME"))
+        code = run_headless(source)
+    else:
+        code = run_app(source, theme=settings.get("WORKBENCH_THEME"),
+                       panel="stats" if name == "bench" else "flows")  # fmt: skip
+    if name == "bench":
+        print(bench_result(source.snapshot()))
+    return code
+
+
+def bench_result(snapshot: Any) -> str:
+    """The benchmark's figure: pages/min over the whole crawl, from Scrapy's stats."""
+    stats = snapshot.stats
+    pages = int(stats.get("response_received_count", 0))
+    seconds = float(stats.get("elapsed_time_seconds") or snapshot.elapsed or 0)
+    rate = pages * 60 / seconds if seconds > 0 else 0.0
+    return (
+        f"workbench bench: {pages:,} pages in {seconds:.1f} s: {rate:,.0f} pages/min "
+        "(response_received_count / elapsed_time_seconds; scrapy bench logs the same "
+        "stats at its end)"
+    )
 
 
 def _parse_with_jobs_dir(

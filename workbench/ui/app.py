@@ -124,8 +124,10 @@ class WorkbenchApp(App[None]):
         clock: Any = time.time,
         shell_console: Console | None = None,
         theme: str | None = None,
+        panel: str = "flows",
     ) -> None:
         super().__init__()
+        self.initial_panel = panel  # the tab shown first
         self._setup_themes(theme)
         self.shell_console = shell_console  # tests: a stand-in for the terminal IPython
         self.shell: ShellManager | None = None
@@ -144,7 +146,7 @@ class WorkbenchApp(App[None]):
     # -- layout ----------------------------------------------------------------
 
     def compose(self) -> Any:
-        with TabbedContent(initial="flows", id="panels"):
+        with TabbedContent(initial=self.initial_panel, id="panels"):
             for pane_id, title, panel_cls in PANELS:
                 with TabPane(title, id=pane_id):
                     yield panel_cls(self.source, id=f"{pane_id}-panel")
