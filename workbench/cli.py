@@ -127,6 +127,14 @@ def _command_class(name: str) -> type:
                 help=THEME_HELP,
             )
             parser.add_argument(
+                "--har",
+                metavar="FILE",
+                help=(
+                    "when the crawl is over, save its recorded flows to FILE as HAR 1.2 "
+                    "(credentials redacted; W in the Flows panel saves the flows shown)"
+                ),
+            )
+            parser.add_argument(
                 "--web",
                 action="store_true",
                 help=(
@@ -339,6 +347,10 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
     _cmd, opts, args = _parse(name, argv, settings)  # --help works anywhere
     if opts.port and not opts.web:
         raise CliError("--port goes with --web")
+    if opts.har is not None:
+        har = Path(opts.har).expanduser()
+        if har.is_dir() or not har.parent.is_dir():
+            raise CliError(f"--har {opts.har}: not a file in an existing directory")
     if not 0 <= opts.port <= 65535:
         raise CliError("--port must be between 1 and 65535")
     if opts.theme is not None:
@@ -652,7 +664,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                        panel="stats" if name == "bench" else "flows")  # fmt: skip
     if name == "bench":
         print(bench_result(source.snapshot()))
+    if opts.har:
+        code = save_har_at_exit(source, opts.har) or code
     return code
+
+
+def save_har_at_exit(source: Any, path: str) -> int:
+    """``--har FILE``: every flow the recorder kept; 1 (and why) if it cannot be written."""
+    from workbench.core.har import save_har
+
+    flows = source.flows_since(0)
+    try:
+        written = save_har(source, flows, path)
+    except OSError as exc:
+        print(f"workbench: cannot save the HAR file: {exc}", file=sys.stderr)
+        return 1
+    print(f"workbench: {len(flows):,} flows saved to {written} as HAR (credentials redacted)")
+    return 0
 
 
 def bench_result(snapshot: Any) -> str:

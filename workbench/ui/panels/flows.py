@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -54,6 +55,13 @@ class FlowsPanel(Panel):
         Binding("f,slash", "focus_filter", "Filter", tooltip="Filter flows (mitmproxy syntax)"),
         Binding("escape", "leave_filter", "Back to list", show=False),
         Binding("p", "selectors", "Selectors", show=False, tooltip="Selector playground on a flow"),
+        Binding(
+            "W",
+            "save_har",
+            "Save HAR",
+            show=False,
+            tooltip="Save the flows shown (the filter applies) as HAR 1.2 in this directory",
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -170,6 +178,31 @@ class FlowsPanel(Panel):
 
     def action_leave_filter(self) -> None:
         self.table.focus()
+
+    def action_save_har(self) -> None:
+        flows = list(self.table.rows)
+        if not flows:
+            self.notify("No flows to save.", severity="warning")
+            return
+        self.run_worker(self._save_har(flows), group="har")
+
+    async def _save_har(self, flows: list[Flow]) -> None:
+        from workbench.core.har import har_path, save_har
+
+        spider = self.last_snapshot.spider if self.last_snapshot is not None else "crawl"
+        path = har_path(spider)
+        with_bodies = not getattr(self.app, "remote", False)  # remote bodies: one call each
+        try:
+            written = await asyncio.to_thread(save_har, self.source, flows, path, with_bodies)
+        except OSError as exc:
+            self.notify(f"Cannot save {path}: {exc}", title="HAR", severity="error")
+            return
+        self.notify(
+            f"{len(flows):,} flows saved to {written} (credentials redacted"
+            + ("" if with_bodies else "; no bodies: attached")
+            + ")",
+            title="HAR",
+        )
 
     def action_selectors(self) -> None:
         flow = self.table.current()

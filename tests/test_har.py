@@ -1,0 +1,127 @@
+"""HAR 1.2 export: the structure the spec requires, bodies, errors, redaction,
+the Flows panel's W key and `--har FILE` on a real crawl."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from tests.fakes import FakeSource
+from tests.test_cli import run
+from workbench.core.events import Flow
+from workbench.core.har import REDACTED, har_entry, har_from_flows
+from workbench.core.recorder import StoredBody
+from workbench.ui.app import WorkbenchApp
+from workbench.ui.widgets.record_table import RecordTable
+
+# the fields HAR 1.2 requires (http://www.softwareishard.com/blog/har-12-spec/)
+ENTRY = {"startedDateTime", "time", "request", "response", "cache", "timings"}
+REQUEST = {"method", "url", "httpVersion", "cookies", "headers", "queryString",
+           "headersSize", "bodySize"}  # fmt: skip
+RESPONSE = {"status", "statusText", "httpVersion", "cookies", "headers", "content",
+            "redirectURL", "headersSize", "bodySize"}  # fmt: skip
+
+
+def check_har(har: dict) -> list[dict]:
+    log = har["log"]
+    assert log["version"] == "1.2" and log["creator"]["name"] == "workbench"
+    for entry in log["entries"]:
+        assert set(entry) >= ENTRY, set(entry) ^ ENTRY
+        assert set(entry["request"]) >= REQUEST
+        assert set(entry["response"]) >= RESPONSE
+        assert {"size", "mimeType"} <= set(entry["response"]["content"])
+        assert {"send", "wait", "receive"} <= set(entry["timings"])
+        assert entry["startedDateTime"].endswith("+00:00")
+    return log["entries"]
+
+
+def flow(**kw) -> Flow:
+    base = dict(id=1, time=1_790_000_000.5, method="GET", url="http://127.0.0.1/a?x=1&y=",
+                status=200, error=None, size=3, latency=0.25, callback="parse", depth=1,
+                priority=0, slot="127.0.0.1")  # fmt: skip
+    return Flow(**{**base, **kw})
+
+
+def test_an_entry_has_what_the_spec_requires_and_what_scrapy_saw():
+    f = flow(
+        request_headers=((b"Authorization", (b"Bearer s3cret",)), (b"Accept", (b"*/*",))),
+        response_headers=(
+            (b"Content-Type", (b"text/html; charset=utf-8",)),
+            (b"Set-Cookie", (b"session=abc",)),
+        ),
+        meta=(("depth", "1"),),
+    )
+    entry = har_entry(f, StoredBody(b"<p>", 3, False))
+    check_har({"log": {"version": "1.2", "creator": {"name": "workbench"}, "entries": [entry]}})
+    assert entry["request"]["queryString"] == [{"name": "x", "value": "1"},
+                                               {"name": "y", "value": ""}]  # fmt: skip
+    headers = {h["name"]: h["value"] for h in entry["request"]["headers"]}
+    assert headers == {"Authorization": REDACTED, "Accept": "*/*"}
+    assert {"name": "Set-Cookie", "value": REDACTED} in entry["response"]["headers"]
+    assert entry["response"]["content"]["text"] == "<p>"
+    assert entry["response"]["statusText"] == "OK"
+    assert entry["time"] == 250 and entry["timings"]["wait"] == 250
+    assert entry["_workbench"]["callback"] == "parse" and entry["_workbench"]["meta"] == {
+        "depth": "1"
+    }
+    secret = har_entry(f, None, secrets=True)
+    assert {"name": "Authorization", "value": "Bearer s3cret"} in secret["request"]["headers"]
+
+
+def test_binary_truncated_and_failed_flows():
+    png = flow(response_headers=((b"Content-Type", (b"image/png",)),))
+    content = har_entry(png, StoredBody(b"\x89PNG\x00\xff", 6, False))["response"]["content"]
+    assert content["encoding"] == "base64"
+    assert base64.b64decode(content["text"]) == b"\x89PNG\x00\xff"
+    cut = har_entry(flow(size=10), StoredBody(b"abc", 10, True))["response"]["content"]
+    assert "the first 3 of 10 bytes" in cut["comment"]
+    failed = har_entry(flow(status=None, size=0, error="DownloadTimeoutError: took too long"), None)
+    assert failed["response"]["status"] == 0 and failed["_error"].startswith("DownloadTimeout")
+    assert failed["response"]["bodySize"] == -1
+
+
+def test_a_real_crawl_saved_with_har_at_exit(tmp_path):
+    out = tmp_path / "crawl.har"
+    result = run(
+        "demo", "--pages", "10", "--har", str(out),
+        "-s", 'DEFAULT_REQUEST_HEADERS={"Authorization": "Bearer s3cret-token"}',
+        cwd=tmp_path, WORKBENCH_NO_UI="1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"flows saved to {out} as HAR" in result.stdout
+    text = out.read_text()
+    assert "s3cret-token" not in text and REDACTED in text
+    entries = check_har(json.loads(text))
+    assert len(entries) >= 15
+    product = next(e for e in entries if e["request"]["url"].endswith("/product/1.html"))
+    assert product["response"]["status"] == 200
+    assert "<h1>" in product["response"]["content"]["text"]
+    assert product["_workbench"]["callback"] == "parse_product"
+    assert any(e["response"]["status"] == 404 for e in entries)
+    bad = run("demo", "--har", str(tmp_path / "nope" / "x.har"), cwd=tmp_path)
+    assert bad.returncode == 1 and "not a file in an existing directory" in bad.stderr
+
+
+async def test_w_saves_the_flows_shown_in_this_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = WorkbenchApp(FakeSource(), autostart=False)
+    async with app.run_test(size=(140, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("f", *"~c 200", "enter")
+        await pilot.pause()
+        shown = len(app.query_one("#flow-table", RecordTable).rows)
+        await pilot.press("W")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if list(tmp_path.glob("*.har")):
+                break
+    (saved,) = tmp_path.glob("workbench-*.har")
+    entries = check_har(json.loads(saved.read_text()))
+    assert len(entries) == shown > 0
+    assert {e["response"]["status"] for e in entries} == {200}
+
+
+def test_flows_in_order():
+    flows = [flow(id=n, url=f"http://127.0.0.1/{n}") for n in range(3)]
+    har = har_from_flows(flows, lambda f: None, version="x")
+    assert [e["request"]["url"] for e in har["log"]["entries"]] == [f.url for f in flows]
