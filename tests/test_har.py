@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from pathlib import Path
+
+import pytest
 
 from tests.fakes import FakeSource
 from tests.test_cli import run
 from workbench.core.events import Flow
-from workbench.core.har import REDACTED, har_entry, har_from_flows
+from workbench.core.har import REDACTED, har_entry, har_from_flows, save_har
+from workbench.core.har_source import HarError, HarSource
 from workbench.core.recorder import StoredBody
 from workbench.ui.app import WorkbenchApp
+from workbench.ui.screens.flow_detail import FlowDetailScreen
+from workbench.ui.status_bar import status_text
 from workbench.ui.widgets.record_table import RecordTable
 
 # the fields HAR 1.2 requires (http://www.softwareishard.com/blog/har-12-spec/)
@@ -125,3 +132,97 @@ def test_flows_in_order():
     flows = [flow(id=n, url=f"http://127.0.0.1/{n}") for n in range(3)]
     har = har_from_flows(flows, lambda f: None, version="x")
     assert [e["request"]["url"] for e in har["log"]["entries"]] == [f.url for f in flows]
+
+
+# -- workbench open: a saved session, read-only ------------------------------------------
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_a_saved_session_reads_back_as_the_same_flows(tmp_path):
+    source = FakeSource()
+    flows = source.flows_since(0)
+    path = save_har(source, flows, tmp_path / "s.har")
+    opened = HarSource(path)
+    back = opened.flows_since(0)
+    assert [(f.method, f.url, f.status, f.callback, f.depth) for f in back] == [
+        (f.method, f.url, f.status, f.callback, f.depth) for f in flows
+    ]
+    for before, after in zip(flows, back, strict=True):
+        stored = source.body(before.id)
+        if stored is not None and not stored.truncated:
+            assert opened.body(after.id).body == stored.body, before.url
+        assert (after.error is None) == (before.error is None)
+    snapshot = opened.snapshot()
+    assert snapshot.status.state == "finished" and snapshot.flows_total == len(flows)
+    assert snapshot.spider == "s.har" and snapshot.status.finish_reason == "read-only HAR"
+
+
+def test_browser_hars_open_chrome_and_firefox():
+    chrome = HarSource(DATA / "chrome.har")
+    page, logo, cart = chrome.flows_since(0)
+    assert page.status == 200 and page.url == "https://shop.example/"
+    assert chrome.body(page.id).body.startswith(b"<html><head><title>Shop")
+    assert abs(page.latency - 0.1103) < 1e-6  # timings.wait
+    assert chrome.body(logo.id).body.startswith(b"\x89PNG")
+    assert cart.status is None and cart.error == "net::ERR_BLOCKED_BY_CLIENT"
+    assert cart.method == "POST" and cart.request_body == b'{"add": "p1"}'
+    assert chrome.snapshot().stats["har/creator"] == "WebInspector 537.36"
+    firefox = HarSource(DATA / "firefox.har")
+    moved, product = firefox.flows_since(0)
+    assert moved.status == 301 and product.status == 200
+    assert product.time > moved.time  # "+01:00" timestamps, in order
+    assert "£9.99" in firefox.body(product.id).body.decode()
+    assert firefox.curl(product.id).startswith("curl ")
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("{", "not JSON"),
+        ('{"log": {}}', "not a HAR file (no log.entries)"),
+        ('{"log": {"entries": [1]}}', "entry 1 is not an object"),
+        ('{"log": {"entries": [{"request": {}}]}}', "entry 1 has no request URL"),
+    ],
+)
+def test_files_that_are_not_hars_say_why(tmp_path, content, needle):
+    path = tmp_path / "x.har"
+    path.write_text(content)
+    with pytest.raises(HarError, match=re.escape(needle)):
+        HarSource(path)
+
+
+async def test_a_browser_har_in_the_panels_read_only():
+    source = HarSource(DATA / "chrome.har")
+    app = WorkbenchApp(source)
+    async with app.run_test(size=(140, 36)) as pilot:
+        await pilot.pause()
+        table = app.query_one("#flow-table", RecordTable)
+        assert [f.url for f in table.rows][:2] == [
+            "https://shop.example/",
+            "https://shop.example/logo.png",
+        ]
+        await pilot.press("home", "enter", "3")
+        await pilot.pause()
+        assert isinstance(app.screen, FlowDetailScreen)
+        await pilot.press("q", "p")  # the selector playground on the saved body
+        await pilot.pause()
+        await pilot.press(*"h1::text", "enter")
+        await pilot.pause(0.5)
+        assert "Shop" in str(app.screen.query_one("#values").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("space")  # nothing to pause: it says so
+        await pilot.pause()
+        assert any("not running" in str(n.message) for n in app._notifications)
+        assert "read-only HAR" in status_text(app.last_snapshot).plain
+
+
+def test_the_cli_opens_a_har_and_says_what_is_wrong(tmp_path):
+    result = run("open", str(DATA / "chrome.har"), cwd=tmp_path, WORKBENCH_NO_UI="1")
+    assert result.returncode == 0 and "3 flows in" in result.stdout
+    assert "WebInspector" in result.stdout
+    missing = run("open", str(tmp_path / "none.har"), cwd=tmp_path)
+    assert missing.returncode == 1 and "none.har: no such file" in missing.stderr

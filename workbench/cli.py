@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "runspider": "Run the spider in a Python file in the workbench (no project needed)",
     "demo": "Crawl the bundled demo site in the workbench (no project, no network)",
     "bench": "Scrapy's benchmark (scrapy bench) in the workbench: pages/min, live",
+    "open": "Open a saved HAR file (workbench's or a browser's) read-only in the panels",
     "ps": "List this user's running Scrapy crawls (RemoteControl job files)",
     "attach": "Attach the panels to a running crawl (--shell: a Python shell inside it)",
 }
@@ -522,7 +523,8 @@ def _run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int
         run.remove()
         stop_reactor_threads()
         source.close()
-    print(_summary(source))
+    if not getattr(source, "read_only", False):  # a saved session has no crawl to sum up
+        print(_summary(source))
     if app.forced:
         print("workbench: forced shutdown; feeds and JOBDIR may be incomplete", file=sys.stderr)
         return 1
@@ -638,6 +640,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     if name == "ps":
         return ps(rest)
+    if name == "open":
+        return open_har(rest)
     if name == "attach":
         return attach(rest)
     if name not in SUBCOMMANDS:
@@ -865,6 +869,37 @@ def attach(argv: list[str]) -> int:
     finally:
         if tunnel is not None:
             tunnel.close()
+
+
+def open_har(argv: list[str]) -> int:
+    """``workbench open FILE.har``: a saved session, read-only, in the same panels."""
+    parser = argparse.ArgumentParser(
+        prog="workbench open",
+        description="Open a HAR file read-only in the panels: one saved with --har or W, "
+        "or exported from a browser's Network tool.",
+    )
+    parser.add_argument("file", help="a .har file")
+    parser.add_argument("--theme", metavar="NAME", help=THEME_HELP)
+    try:
+        opts = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    from workbench.core.har_source import HarError, HarSource
+    from workbench.core.sanitize import clean_line
+
+    try:
+        check_theme(opts.theme)
+        source = HarSource(opts.file)
+    except (CliError, HarError) as exc:
+        print(f"workbench open: error: {clean_line(str(exc), 500)}", file=sys.stderr)
+        return 1
+    if not sys.stdin.isatty() or os.environ.get("WORKBENCH_NO_UI"):
+        snapshot = source.snapshot()
+        print(f"workbench open: {snapshot.flows_total:,} flows in {source.path} "
+              f"({clean_line(source.creator.strip(), 80) or 'unknown creator'}); "
+              "the panels need a terminal")  # fmt: skip
+        return 1 if not os.environ.get("WORKBENCH_NO_UI") else 0
+    return run_app(source, theme=opts.theme)
 
 
 def run_attached(

@@ -1,0 +1,330 @@
+"""A saved session: a HAR file (workbench's own or a browser's), read-only.
+
+The entries become flows in a recorder, so the Flows panel, the flow detail,
+the selector playground, curl export and HAR export read them as they read a
+crawl.  What needs a live crawl (pause, stop, breakpoints, replay, live
+objects, the heap, the pace) says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from workbench.core.breakpoints import Breakpoint
+from workbench.core.curl import CurlError, flow_to_curl
+from workbench.core.events import Flow, HeaderPairs
+from workbench.core.heap import HeapSummary, MemoryView
+from workbench.core.host import CrawlStatus
+from workbench.core.liverefs import RefsView
+from workbench.core.memprobe import ObjectList
+from workbench.core.pace import PaceView
+from workbench.core.queue import QueueView
+from workbench.core.recorder import Limits, Recorder, StoredBody
+from workbench.core.referrers import ReferrerReport
+from workbench.core.replay import ReplayResult
+from workbench.core.source import RecorderReads, Snapshot
+
+MAX_FILE = 2 * 1024**3  # a HAR larger than this is refused (it is read whole)
+READ_ONLY = "not available in a saved session (a HAR file): it needs a live crawl"
+
+
+class HarError(ValueError):
+    """A file that is not a HAR this can read; the message says where."""
+
+
+def _text(value: Any, limit: int = 1_000_000) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _pairs(headers: Any) -> HeaderPairs | None:
+    if not isinstance(headers, list):
+        return None
+    grouped: dict[bytes, list[bytes]] = {}
+    for header in headers:
+        if isinstance(header, dict) and isinstance(header.get("name"), str):
+            name = header["name"].encode("utf-8", "replace")
+            grouped.setdefault(name, []).append(_text(header.get("value")).encode("utf-8"))
+    return tuple((k, tuple(v)) for k, v in grouped.items()) or None
+
+
+def _when(text: Any, default: float) -> float:
+    if not isinstance(text, str):
+        return default
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return default
+
+
+def _number(value: Any, default: float = -1) -> float:
+    return (
+        float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+    )
+
+
+def _body(content: Any) -> bytes | None:
+    if not isinstance(content, dict) or not isinstance(content.get("text"), str):
+        return None
+    if content.get("encoding") == "base64":
+        try:
+            return base64.b64decode(content["text"], validate=False)
+        except (binascii.Error, ValueError):
+            return None
+    return content["text"].encode("utf-8")
+
+
+def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
+    if not isinstance(entry, dict):
+        raise HarError(f"{where}: entry {number} is not an object")
+    request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+    response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+    url = _text(request.get("url"), 100_000)
+    if not url:
+        raise HarError(f"{where}: entry {number} has no request URL")
+    status = response.get("status")
+    ok = isinstance(status, int) and not isinstance(status, bool) and status > 0
+    error = None
+    if not ok:
+        error = (
+            _text(entry.get("_error") or response.get("_error"), 2000) or "no response (status 0)"
+        )
+    body = _body(response.get("content")) if ok else None
+    content = response.get("content") if isinstance(response.get("content"), dict) else {}
+    size = int(_number(content.get("size"), len(body) if body is not None else 0))
+    timings = entry.get("timings") if isinstance(entry.get("timings"), dict) else {}
+    wait, total = _number(timings.get("wait")), _number(entry.get("time"))
+    latency = (wait if wait >= 0 else total) / 1000 if max(wait, total) >= 0 else None
+    started = _when(entry.get("startedDateTime"), 0.0)
+    ours = entry.get("_workbench") if isinstance(entry.get("_workbench"), dict) else {}
+    post = request.get("postData") if isinstance(request.get("postData"), dict) else {}
+
+    def pairs_of(value: Any) -> tuple[tuple[str, str], ...]:
+        if not isinstance(value, dict):
+            return ()
+        return tuple((str(k)[:200], _text(v, 2000) or repr(v)[:200]) for k, v in value.items())
+
+    def integer(value: Any, default: int = 0) -> int:
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else default
+
+    flow = Flow(
+        id=number,
+        time=started + (latency or 0.0),
+        method=_text(request.get("method"), 20) or "GET",
+        url=url,
+        status=status if ok else None,
+        error=error,
+        size=max(0, size),
+        latency=latency,
+        callback=_text(ours.get("callback"), 200) or None,
+        depth=integer(ours.get("depth")),
+        priority=integer(ours.get("priority")),
+        slot=_text(ours.get("slot"), 200) or urlsplit(url).hostname,
+        request_headers=_pairs(request.get("headers")),
+        response_headers=_pairs(response.get("headers")) if ok else None,
+        meta=pairs_of(ours.get("meta")),
+        cb_kwargs=pairs_of(ours.get("cb_kwargs")),
+        parent_id=None,
+        response_class=_text(ours.get("response_class"), 100) or None,
+        callback_error=_text(ours.get("callback_error"), 2000) or None,
+        request_body=_text(post.get("text")).encode("utf-8") or None,
+    )
+    return flow, body
+
+
+def read_har(path: Path) -> tuple[dict[str, Any], list[tuple[Flow, bytes | None]]]:
+    """The HAR's log and its entries as flows (with their bodies), in file order."""
+    try:
+        if path.stat().st_size > MAX_FILE:
+            raise HarError(f"{path}: larger than {MAX_FILE // 1024**3} GiB")
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise HarError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise HarError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HarError(f"{path}: not JSON: {exc}") from None
+    log = data.get("log") if isinstance(data, dict) else None
+    if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
+        raise HarError(f"{path}: not a HAR file (no log.entries)")
+    flows = [_flow(n, e, str(path)) for n, e in enumerate(log["entries"], 1)]
+    return log, flows
+
+
+class HarSource(RecorderReads):
+    """A HAR file's entries, read-only, through the same interface as a crawl."""
+
+    read_only = True
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.log, flows = read_har(self.path)
+        total = sum(len(body) for _, body in flows if body is not None)
+        self.recorder = Recorder(
+            Limits(
+                flows=max(1, len(flows)),
+                items=1,
+                log=1,
+                bodies=max(1, len(flows)),
+                body_bytes=4 * total + 4,  # a body over a quarter would keep only a prefix
+            )
+        )
+        for flow, body in flows:
+            self.recorder.add_flow(flow, body)
+        creator = self.log.get("creator") if isinstance(self.log.get("creator"), dict) else {}
+        self.creator = f"{_text(creator.get('name'), 60)} {_text(creator.get('version'), 30)}"
+        times = [f.time for f, _ in flows if f.time > 0]
+        self.started = min(times) if times else None
+        self.finished = max(times) if times else None
+        self.stats = self._stats([f for f, _ in flows], total)
+
+    def _stats(self, flows: list[Flow], body_bytes: int) -> dict[str, Any]:
+        statuses = Counter(f.status for f in flows if f.status is not None)
+        stats: dict[str, Any] = {
+            "downloader/request_count": len(flows),
+            "downloader/response_count": sum(statuses.values()),
+            "downloader/response_bytes": body_bytes,
+            "downloader/exception_count": sum(1 for f in flows if f.status is None),
+            "response_received_count": sum(statuses.values()),
+            "har/file": str(self.path),
+            "har/creator": self.creator.strip(),
+        }
+        for status, count in sorted(statuses.items()):
+            stats[f"downloader/response_status_count/{status}"] = count
+        return stats
+
+    # -- what panels read ------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        recorder = self.recorder
+        return Snapshot(
+            time=time.time(),
+            spider=self.path.name,
+            status=CrawlStatus("finished", 0, 0, "read-only HAR", None),
+            stats=self.stats,
+            started=self.started,
+            finished=self.finished,
+            flows_total=recorder.flows.total,
+            flows_kept=len(recorder.flows),
+            items_scraped=0,
+            items_dropped=0,
+            items_failed=0,
+            items_total=0,
+            items_kept=0,
+            log_total=0,
+            log_kept=0,
+            log_counts={},
+            bodies_kept=len(recorder.bodies),
+            body_bytes=recorder.bodies.bytes,
+            bodies_evicted=0,
+            history=(),
+        )
+
+    def body(self, flow_id: int) -> StoredBody | None:
+        return self.recorder.body(flow_id)
+
+    def queue(self, offset: int = 0, limit: int = 100) -> QueueView:
+        return QueueView(0, (), (), 0, (), 0, 0.0)
+
+    async def start(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def toggle_pause(self) -> bool | None:
+        return None
+
+    def stop(self) -> bool:
+        return False
+
+    # -- what needs a live crawl --------------------------------------------------------
+
+    def breakpoints(self) -> list[Breakpoint]:
+        return []
+
+    def add_breakpoint(self, text: str) -> Breakpoint:
+        raise ValueError(f"Breakpoints are {READ_ONLY}")
+
+    def edit_breakpoint(self, bp_id: int, text: str) -> Breakpoint:
+        raise ValueError(f"Breakpoints are {READ_ONLY}")
+
+    def remove_breakpoint(self, bp_id: int) -> None:
+        raise ValueError(f"Breakpoints are {READ_ONLY}")
+
+    def toggle_breakpoint(self, bp_id: int) -> bool:
+        raise ValueError(f"Breakpoints are {READ_ONLY}")
+
+    def continue_(self) -> bool:
+        return False
+
+    def step(self) -> bool:
+        return False
+
+    async def replay(self, flow_id: int) -> ReplayResult:
+        raise ValueError(f"Replay is {READ_ONLY}")
+
+    def curl(self, flow_id: int) -> str:
+        flow = self.flow(flow_id)
+        if flow is None:
+            raise CurlError(f"flow #{flow_id} is not in this file")
+        return flow_to_curl(flow)
+
+    def inject_curl(self, text: str, callback: str = "parse") -> str:
+        raise ValueError(f"Injecting a request is {READ_ONLY}")
+
+    def reload_spider(self) -> str:
+        raise ValueError(f"Reloading the spider is {READ_ONLY}")
+
+    def callbacks(self) -> list[str]:
+        return ["parse"]
+
+    def refs(self) -> RefsView:
+        return RefsView(time.time(), (), None, (), 0.0, 0.0)
+
+    def set_refs_baseline(self, clear: bool = False) -> None:
+        raise ValueError(f"Live refs are {READ_ONLY}")
+
+    def ignore_ref_class(self, class_key: str, ignored: bool) -> None:
+        raise ValueError(f"Live refs are {READ_ONLY}")
+
+    def prefs_text(self) -> str:
+        raise ValueError(f"Live refs are {READ_ONLY}")
+
+    def live_objects(self, class_key: str, limit: int = 500) -> ObjectList:
+        raise ValueError(f"Live objects are {READ_ONLY}")
+
+    async def referrers(self, object_key: int) -> ReferrerReport:
+        raise ValueError(f"Live objects are {READ_ONLY}")
+
+    async def leak_paths(self, class_keys: list[str]) -> dict[str, str | None]:
+        return {}
+
+    def leak_path_due(self, class_key: str) -> bool:
+        return False
+
+    def memory(self) -> MemoryView:
+        return MemoryView((), (), (), (), False, 0.0, "", f"Memory is {READ_ONLY}")
+
+    async def heap_summary(self) -> HeapSummary:
+        raise ValueError(f"The heap is {READ_ONLY}")
+
+    def pace(self, selected: str | None = None, points: int = 900) -> PaceView | None:
+        return None
+
+    def set_slot_delay(self, key: str | None, seconds: float) -> str:
+        raise ValueError(f"The pace is {READ_ONLY}")
+
+    def set_slot_concurrency(self, key: str | None, value: int) -> str:
+        raise ValueError(f"The pace is {READ_ONLY}")
+
+    def set_slot_autothrottle(self, key: str | None, on: bool) -> str:
+        raise ValueError(f"The pace is {READ_ONLY}")
