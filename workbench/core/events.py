@@ -91,6 +91,9 @@ class Flow:
     callback_error: str | None = None
     callback_traceback: str | None = None
     request_body: bytes | None = None  # request.body (reference; bytes are immutable)
+    # a files/images pipeline's download: where it stored the file, e.g.
+    # "/data/files/full/3f1c….png (downloaded)", set when its item is scraped
+    stored: str | None = None
 
     def add_item_id(self, item_id: int) -> None:
         self.items = _appended(self.items, item_id)
@@ -125,6 +128,7 @@ class Flow:
             "items": list(self.items),
             "requests": [list(r) for r in self.requests],
             "callback_error": self.callback_error,
+            "stored": self.stored,
         }
 
 

@@ -213,6 +213,23 @@ class FlowTap:
                 return flow
         return None
 
+    def note_stored(self, item: Any, media: list[tuple[str, str]]) -> None:
+        """Mark the flows of a files/images pipeline's downloads with where they went."""
+        from itemadapter import ItemAdapter
+
+        adapter = ItemAdapter(item)
+        for field, root in media:
+            results = adapter.get(field) if field in adapter.field_names() else None
+            if not isinstance(results, list):
+                continue
+            for result in results:
+                if not isinstance(result, dict) or not isinstance(result.get("url"), str):
+                    continue
+                flow = self.flow_of_url.get(result["url"])
+                if flow is not None and flow.stored is None:
+                    path = f"{root}/{result.get('path', '?')}" if root else str(result.get("path"))
+                    flow.stored = f"{path} ({result.get('status', 'stored')})"
+
     def flow_for(self, response: Response | None) -> Flow | None:
         if response is None:
             return None
@@ -220,6 +237,25 @@ class FlowTap:
         if flow is None and response.request is not None:
             flow = self.flow_of_request.get(response.request)
         return flow
+
+
+def media_pipelines(crawler: Any) -> list[tuple[str, str]]:
+    """(result field, store root) of each files/images pipeline of the crawl."""
+    from scrapy.pipelines.files import FilesPipeline
+
+    engine = getattr(crawler, "engine", None)
+    itemproc = getattr(getattr(engine, "scraper", None), "itemproc", None)
+    found = []
+    for pipeline in getattr(itemproc, "middlewares", ()):
+        if not isinstance(pipeline, FilesPipeline):
+            continue
+        field = getattr(pipeline, "images_result_field", None) or pipeline.files_result_field
+        store = getattr(pipeline, "store", None)
+        root = getattr(store, "basedir", None)
+        if root is None and getattr(store, "bucket", None):
+            root = f"{type(store).__name__}:{store.bucket}/{getattr(store, 'prefix', '')}"
+        found.append((str(field), str(root or "").rstrip("/")))
+    return found
 
 
 class IgnoredResponseFilter(logging.Filter):
@@ -257,6 +293,7 @@ class RecorderExtension:
         self.tap = tap_for(crawler)
         self.recorder = self.tap.recorder
         self.ignored = IgnoredResponseFilter(self.tap)
+        self.media: list[tuple[str, str]] | None = None  # (result field, store root)
         logging.getLogger(IgnoredResponseFilter.LOGGER).addFilter(self.ignored)
         for handler, signal in self._receivers():
             crawler.signals.connect(handler, signal=signal)
@@ -302,6 +339,10 @@ class RecorderExtension:
     def item_scraped(self, item: Any, response: Response | None, spider: Any) -> None:
         flow = self.tap.flow_for(response)
         self.recorder.add_item(item, flow.id if flow else None)
+        if self.media is None:
+            self.media = media_pipelines(self.crawler)
+        if self.media:
+            self.tap.note_stored(item, self.media)
 
     def item_dropped(
         self, item: Any, response: Response | None, exception: BaseException, spider: Any

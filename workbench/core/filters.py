@@ -24,6 +24,7 @@ Operators::
     ~b REGEX      response body matches (may be slow)
     ~cb REGEX     callback name matches
     ~e            download error or callback error
+    ~media        a files/images pipeline's download (stored)
     ~f FIELD      (item breakpoints) the item has FIELD with a non-empty value
     ~it REGEX     (item breakpoints) the item's class name matches
     ~a            every flow
@@ -71,6 +72,7 @@ FILTER_HELP = """\
 ~b REGEX      response body matches (may be slow)
 ~cb REGEX     callback name matches
 ~e            download error or callback error
+~media        a files/images pipeline's download (stored)
 ~f FIELD      item breakpoints: the item has FIELD (non-empty)
 ~it REGEX     item breakpoints: the item's class name matches
 ~a            every flow
@@ -336,6 +338,16 @@ class _Error(_Node):
 
     def __repr__(self) -> str:
         return "~e"
+
+
+class _Media(_Node):
+    __slots__ = ()
+
+    def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
+        return getattr(flow, "stored", None) is not None
+
+    def __repr__(self) -> str:
+        return "~media"
 
 
 def _decode(data: Any) -> str:
@@ -620,6 +632,8 @@ class _Parser:
         name = op.value[1:]
         if name == "e":
             return _Error()
+        if name == "media":
+            return _Media()
         if name == "a":
             return _All()
         if name not in _ARG_OPS:

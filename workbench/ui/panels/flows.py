@@ -39,7 +39,8 @@ def flow_cells(flow: Flow) -> list[Any]:
         clean_line(flow.url, fmt.URL_LIMIT),
         fmt.size(flow.size),
         fmt.latency(flow.latency),
-        clean_line(flow.callback or "-", 60),
+        # a files/images pipeline's download (its Response tab says where it went)
+        Text("media", style="cyan") if flow.stored else clean_line(flow.callback or "-", 60),
         str(flow.depth),
     ]
 
@@ -91,7 +92,7 @@ class FlowsPanel(Panel):
             row_style=flow_style,
             # a callback error (or a middleware's drop) arrives after the row:
             # it is part of the cache key
-            row_version=lambda f: (f.callback_error is not None, f.error is not None),
+            row_version=lambda f: (f.callback_error is not None, f.error is not None, f.stored),
             id="flow-table",
         )
 

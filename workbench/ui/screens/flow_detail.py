@@ -158,6 +158,8 @@ class FlowDetailScreen(Screen[None]):
             ("Latency", fmt.latency(flow.latency)),
             ("Received", fmt.clock(flow.time)),
         ]
+        if flow.stored:  # a files/images pipeline's download
+            rows.append(("Stored", Text(clean_line(flow.stored, 2000), style="cyan")))
         return Group(
             field_table(rows),
             Text("\nHeaders", style="bold underline"),
