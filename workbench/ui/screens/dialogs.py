@@ -39,8 +39,9 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical():
             yield Static(self.question, id="question")
             with Horizontal():
-                yield Button(f"{self.yes} [y]", variant="warning", id="yes")
-                yield Button(f"{self.no} [n]", id="no")
+                # \[ : the key hints are text, not markup
+                yield Button(f"{self.yes} \\[y]", variant="warning", id="yes")
+                yield Button(f"{self.no} \\[n]", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
