@@ -21,6 +21,7 @@ import pytest
 
 from tests.ptyrun import PtyProcess
 from tests.test_cli import WORKBENCH, env, site
+from workbench.core.jobdir import inspect_job
 
 SPIDER = """
 import asyncio
@@ -201,3 +202,48 @@ def test_a_job_stopped_by_a_signal_resumes_with_nothing_lost_or_repeated(crawl, 
     second = [item["url"] for item in json.loads(resumed.read_text())]
     assert not set(first) & set(second), "a page was crawled twice"
     assert sorted(first + second) == sorted(f"{url}product/{n}.html" for n in range(1, 61))
+
+
+def test_resuming_under_workbench_says_what_was_restored(crawl, tmp_path):
+    jobdir = tmp_path / "job"
+    term, out, _ = crawl("-s", f"JOBDIR={jobdir}")
+    term.proc.send_signal(signal.SIGTERM)
+    assert term.wait(60) == 0
+    first = len(json.loads(out.read_text()))
+    assert not (jobdir / "workbench.run").exists()  # stopped cleanly: no marker left
+    report = inspect_job(jobdir)
+    assert report is not None and report.problem is None
+    assert report.pending > 0 and report.seen > 0 and first > 0
+    term, out, _ = crawl("-s", f"JOBDIR={jobdir}", wait=False)
+    term.expect(r"resuming the job in .*: [\d,]+ requests on disk, [\d,]+ fingerprints seen",
+                timeout=60)  # fmt: skip
+    term.expect(r"JOBDIR", timeout=30)  # the app's notification
+    term.expect(r"items [1-9]", timeout=60)
+    term.proc.send_signal(signal.SIGTERM)
+    assert term.wait(60) == 0
+
+
+def test_a_killed_job_is_reported_before_resuming(crawl, tmp_path):
+    jobdir = tmp_path / "job"
+    term, _, _ = crawl("-s", f"JOBDIR={jobdir}")
+    term.proc.send_signal(signal.SIGKILL)
+    term.proc.wait(30)
+    assert (jobdir / "workbench.run").exists()
+    report = inspect_job(jobdir)
+    assert report is not None and "did not stop cleanly" in report.problem
+    term, _, _ = crawl("-s", f"JOBDIR={jobdir}", wait=False)
+    term.expect(r"did not stop", timeout=60)
+    term.expect(r"Resume it anyway\?", timeout=30)  # asked before the crawl starts
+    time.sleep(0.5)
+    term.send("n")
+    assert term.wait(60) == 0
+    assert (jobdir / "workbench.run").exists()  # still not resumed: still reported
+
+
+def test_a_job_killed_under_plain_scrapy_is_detected(tmp_path):
+    jobdir = tmp_path / "job"
+    (jobdir / "requests.queue" / "127.0.0.1-x").mkdir(parents=True)
+    (jobdir / "requests.seen").write_text("a" * 40 + "\n" + "b" * 40 + "\n")
+    report = inspect_job(jobdir)
+    assert report.seen == 2 and "active.json is missing" in report.problem
+    assert inspect_job(tmp_path / "new") is None

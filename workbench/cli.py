@@ -660,12 +660,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.web:
         source.close()  # the browser session's own process runs the crawl
         return run_web(name, rest, opts.port)
+    jobdir = settings.get("JOBDIR")
+    if jobdir:
+        from workbench.core.jobdir import inspect_job, mark_running
+
+        source.job = inspect_job(jobdir)
+        if source.job is not None:
+            print(f"workbench: {source.job.summary()}", file=sys.stderr)
+            if source.job.problem:
+                print(f"workbench: warning: {source.job.problem}", file=sys.stderr)
+        previous = source.prepare
+
+        async def prepare() -> None:  # the crawl starts: the job is in use from now on
+            mark_running(jobdir)
+            if previous is not None:
+                await previous()
+
+        source.prepare = prepare
     if os.environ.get("WORKBENCH_NO_UI"):
         # Headless run (CI smoke checks): same crawl, no terminal UI.
         code = run_headless(source)
     else:
         code = run_app(source, theme=settings.get("WORKBENCH_THEME"),
                        panel="stats" if name == "bench" else "flows")  # fmt: skip
+    if jobdir and source.snapshot().status.state == "finished":
+        from workbench.core.jobdir import mark_stopped
+
+        mark_stopped(jobdir)  # closed cleanly: the next run resumes without a warning
     if name == "bench":
         print(bench_result(source.snapshot()))
     if opts.har:

@@ -182,19 +182,44 @@ class WorkbenchApp(App[None]):
         for problem in self.theme_problems:
             self.notify(clean_line(problem, 400), title="Theme", severity="warning", timeout=15)
         self._setup_shell()
+        job = getattr(self.source, "job", None)  # a JOBDIR to resume (workbench.core.jobdir)
+        if self.autostart and job is not None and job.problem:
+            # a job that was not stopped cleanly: say so before resuming it
+            question = Text(f"{clean_line(job.problem, 400)}\n\n{clean_line(job.summary(), 400)}")
+            question.append("\n\nResume it anyway?", style="bold")
+            self.push_screen(
+                ConfirmScreen(question, yes="Resume", no="Quit"),  # type: ignore[arg-type]
+                self._resume_answered,
+            )
+            self.refresh_panels()
+            return
         if self.autostart:
-            try:
-                await self.source.start()
-            except Exception as exc:  # bad settings, reactor trouble: show, don't crash
-                self.start_error = f"{type(exc).__name__}: {exc}"
-                logger.exception("Could not start the crawl")
-                self.notify(
-                    self.start_error,
-                    title="Could not start the crawl",
-                    severity="error",
-                    timeout=30,
-                )
+            await self._start_source()
         self.refresh_panels()
+
+    async def _resume_answered(self, resume: bool | None) -> None:
+        if not resume:
+            self.exit()
+            return
+        await self._start_source()
+        self.refresh_panels()
+
+    async def _start_source(self) -> None:
+        job = getattr(self.source, "job", None)
+        try:
+            await self.source.start()
+        except Exception as exc:  # bad settings, reactor trouble: show, don't crash
+            self.start_error = f"{type(exc).__name__}: {exc}"
+            logger.exception("Could not start the crawl")
+            self.notify(
+                self.start_error,
+                title="Could not start the crawl",
+                severity="error",
+                timeout=30,
+            )
+            return
+        if job is not None:
+            self.notify(clean_line(job.summary(), 400), title="JOBDIR", timeout=20)
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the app held may now be collected again

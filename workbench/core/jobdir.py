@@ -1,0 +1,144 @@
+"""What a JOBDIR holds before a crawl resumes from it, and whether the crawl
+that wrote it stopped cleanly.
+
+Scrapy keeps a job in three places: ``requests.queue/`` (the scheduler's
+disk queues, and ``active.json``, which it writes only when the crawl closes
+cleanly), ``requests.seen`` (the duplicate filter's fingerprints, one per
+line) and ``spider.state`` (the spider's ``state`` dict, pickled when the
+spider closes).  A job whose crawl was killed has fingerprints but no
+``active.json``: Scrapy then starts with empty queues, and every request
+that was waiting on disk is lost (its fingerprint says it was seen).
+
+workbench also leaves ``workbench.run`` (its pid) in the JOBDIR while a crawl
+runs and removes it after a clean stop, which catches a killed run even
+when an older ``active.json`` is still there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MARKER = "workbench.run"
+
+
+@dataclass(frozen=True)
+class JobReport:
+    path: str
+    pending: int  # requests waiting in the disk queues
+    seen: int  # fingerprints in requests.seen
+    state: tuple[tuple[str, str], ...]  # spider.state: (key, short repr)
+    problem: str | None  # why the job was not stopped cleanly, if it was not
+
+    def summary(self) -> str:
+        keys = ", ".join(k for k, _ in self.state[:8]) or "empty"
+        return (
+            f"resuming the job in {self.path}: {self.pending:,} requests on disk, "
+            f"{self.seen:,} fingerprints seen, spider state: {keys}"
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process that its parent has not reaped yet is gone too
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _pending(queue_dir: Path) -> int:
+    """Requests in the disk queues: a FIFO queue is a directory with ``info.json``
+    (its size) and chunk files; a LIFO queue (Scrapy's default) is one file whose
+    first four bytes are its size."""
+    total = 0
+    for entry in queue_dir.rglob("*"):
+        try:
+            if entry.is_dir():
+                if (entry / "info.json").is_file():
+                    info = json.loads((entry / "info.json").read_text())
+                    total += int(info.get("size", 0))
+            elif entry.name != "active.json" and not (entry.parent / "info.json").exists():
+                with open(entry, "rb") as f:
+                    header = f.read(4)
+                if len(header) == 4:
+                    total += struct.unpack(">L", header)[0]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            count += chunk.count(b"\n")
+    return count
+
+
+def _state(path: Path) -> tuple[tuple[str, str], ...]:
+    try:
+        with open(path, "rb") as f:
+            state = pickle.load(f)  # the user's own job, which Scrapy loads too
+    except Exception:
+        return (("(unreadable)", ""),)
+    if not isinstance(state, dict):
+        return ()
+    return tuple((str(k)[:80], repr(v)[:120]) for k, v in list(state.items())[:50])
+
+
+def inspect_job(path: str | os.PathLike[str]) -> JobReport | None:
+    """What resuming from ``path`` will restore; None for a new (empty) job."""
+    root = Path(path).expanduser()
+    seen_file, queue_dir = root / "requests.seen", root / "requests.queue"
+    if not root.is_dir() or not (seen_file.exists() or queue_dir.exists()):
+        return None
+    problem = None
+    marker = root / MARKER
+    if marker.exists():
+        try:
+            data: dict[str, Any] = json.loads(marker.read_text())
+            pid, started = int(data.get("pid", 0)), float(data.get("started", 0))
+        except (OSError, ValueError):
+            pid, started = 0, 0.0
+        if pid and _alive(pid) and pid != os.getpid():
+            problem = f"another crawl (pid {pid}) is using this job now"
+        else:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if started else "?"
+            problem = (
+                f"the workbench crawl that ran it (pid {pid}, started {when}) did not stop "
+                "cleanly: requests that were waiting on disk then may be lost"
+            )
+    elif seen_file.exists() and not (queue_dir / "active.json").exists():
+        problem = (
+            "requests.queue/active.json is missing: the crawl that wrote this job did not "
+            "stop cleanly (killed?); Scrapy will start with empty queues, and requests that "
+            "were waiting on disk are lost"
+        )
+    return JobReport(
+        path=str(root),
+        pending=_pending(queue_dir) if queue_dir.is_dir() else 0,
+        seen=_count_lines(seen_file) if seen_file.exists() else 0,
+        state=_state(root / "spider.state") if (root / "spider.state").exists() else (),
+        problem=problem,
+    )
+
+
+def mark_running(path: str | os.PathLike[str]) -> None:
+    root = Path(path).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
+
+
+def mark_stopped(path: str | os.PathLike[str]) -> None:
+    (Path(path).expanduser() / MARKER).unlink(missing_ok=True)
