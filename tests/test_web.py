@@ -232,3 +232,16 @@ def test_port_needs_web(tmp_path):
     from tests.test_cli import assert_one_line_error, run
 
     assert_one_line_error(run("demo", "--port", "8000", cwd=tmp_path), "--port goes with --web")
+
+
+@pytest.mark.parametrize("web_demo", ["0.3"], indirect=True)
+async def test_ctrl_c_on_the_server_stops_the_pages_crawl_gracefully(web_demo):
+    proc, url, out = web_demo
+    async with chromium_page(url) as page:
+        await page.wait_for(r"items [1-9]")
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.to_thread(proc.wait, 60) == 130
+    stdout = proc.stdout.read() if proc.stdout else ""
+    match = re.search(r"demo finished \(shutdown\): \d+ pages, (\d+) items", stdout)
+    assert match, stdout
+    assert len(out.read_text().splitlines()) == int(match.group(1)) < 40

@@ -466,24 +466,27 @@ def run_web(name: str, argv: list[str], port: int) -> int:
     directory = Path(tempfile.mkdtemp(prefix="workbench-web-"))
     path = directory / "summary.txt"
     os.environ[WEB_SUMMARY_ENV] = str(path)
+    interrupted = False
     try:
         asyncio.run(serve([name, *without_web(argv)], port, f"workbench {name}", print))
-        summary = path.read_text(encoding="utf-8").strip() if path.exists() else ""
     except KeyboardInterrupt:
+        interrupted = True
         print("workbench: stopped serving", file=sys.stderr)
-        return 130
     except OSError as exc:  # the port is taken
         print(f"workbench {name}: error: cannot serve: {exc}", file=sys.stderr)
         return 1
     finally:
+        summary = path.read_text(encoding="utf-8").strip() if path.exists() else ""
         path.unlink(missing_ok=True)
         directory.rmdir()
+    code = 0
     if summary:
-        code, _, text = summary.partition("\n")
+        first, _, text = summary.partition("\n")
         print(text)
-        return int(code) if code.isdigit() else 0
-    print("workbench: the browser session ended", file=sys.stderr)
-    return 0
+        code = int(first) if first.isdigit() else 0
+    elif not interrupted:
+        print("workbench: the browser session ended", file=sys.stderr)
+    return 130 if interrupted else code
 
 
 def _web_output() -> Any:

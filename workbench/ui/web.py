@@ -40,6 +40,7 @@ class WebServer(Server):
         super().__init__(command, host="127.0.0.1", port=port, title=title)
         self.token = token
         self.busy = False
+        self.service: AppService | None = None  # the session's app, while it runs
         self.done = asyncio.Event()
         self.hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
 
@@ -102,7 +103,7 @@ class WebServer(Server):
         service: AppService | None = None
         try:
             await websocket.prepare(request)
-            service = AppService(
+            service = self.service = AppService(
                 self.command,
                 write_bytes=websocket.send_bytes,
                 write_str=websocket.send_str,
@@ -171,4 +172,7 @@ async def serve(argv: list[str], port: int, title: str, say: Any) -> None:
         say("workbench: the crawl starts with the page and stops, gracefully, when it closes")
         await server.done.wait()
     finally:
+        if server.service is not None and not server.done.is_set():
+            # Ctrl+C here: the session's crawl stops gracefully before the page goes
+            await _end(server.service)
         await runner.cleanup()
