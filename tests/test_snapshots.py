@@ -95,3 +95,62 @@ def test_snapshot_breakpoint_dialog_with_an_error(snap_compare):
 def test_snapshot_themes(snap_compare, theme, name, keys):
     app = WorkbenchApp(FakeSource(), autostart=False, theme=theme)
     assert snap_compare(app, press=["wait:200", *keys, "wait:200"], terminal_size=SIZE)
+
+
+class _Run:
+    finished = True
+    index = 1
+    hosts = (None, None)
+
+
+def checks_source() -> FakeSource:
+    from workbench.core.contracts import CheckOutcome
+
+    source = FakeSource("finished")
+    flows = source.flows_since(0)
+    rows = [
+        ("books", "parse_book", "@returns post-hook", "pass", "", flows[6].id),
+        ("books", "parse_book", "@scrapes post-hook", "pass", "", flows[6].id),
+        ("books", "parse_broken", "@scrapes post-hook", "fail", "Missing fields: upc", flows[7].id),
+        ("books", "parse_listing", "callback", "error", "ValueError: bad\x1b[2J page", None),
+    ]
+    outcomes = [CheckOutcome(n, 0.0, *row[:5], "Traceback …\n" + row[4], row[5])
+                for n, row in enumerate(rows, 1)]  # fmt: skip
+    source.checks = lambda: outcomes  # type: ignore[attr-defined]
+    source.run = _Run()  # type: ignore[attr-defined]
+    return source
+
+
+def test_snapshot_checks(snap_compare):
+    app = WorkbenchApp(checks_source(), autostart=False)
+
+    assert snap_compare(app, press=["wait:200"], terminal_size=SIZE)  # it opens on the checks
+
+
+async def test_the_checks_screen_opens_a_failing_checks_flow():
+    from workbench.ui.screens.checks import ChecksScreen
+    from workbench.ui.screens.flow_detail import FlowDetailScreen
+    from workbench.ui.widgets.record_table import RecordTable
+
+    source = checks_source()
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, ChecksScreen)  # workbench check opens on it
+        await pilot.press("K")  # already there: not twice
+        table = app.screen.query_one(RecordTable)
+        assert [o.result for o in table.rows] == ["pass", "pass", "fail", "error"]
+        await pilot.press("down", "down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FlowDetailScreen)
+        assert app.screen.flow.id == source.checks()[2].flow_id
+        await pilot.press("q", "down", "enter")  # a check without a response: says so
+        await pilot.pause()
+        assert isinstance(app.screen, ChecksScreen)
+        assert any("no recorded response" in str(n.message) for n in app._notifications)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ChecksScreen)
+        await pilot.press("K")  # back to the checks from the panels
+        await pilot.pause()
+        assert isinstance(app.screen, ChecksScreen)

@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "demo": "Crawl the bundled demo site in the workbench (no project, no network)",
     "bench": "Scrapy's benchmark (scrapy bench) in the workbench: pages/min, live",
     "open": "Open a saved HAR file (workbench's or a browser's) read-only in the panels",
+    "check": "Run the spiders' contracts (scrapy check) in the workbench",
     "ps": "List this user's running Scrapy crawls (RemoteControl job files)",
     "attach": "Attach the panels to a running crawl (--shell: a Python shell inside it)",
 }
@@ -526,7 +527,7 @@ def _run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int
         run.remove()
         stop_reactor_threads()
         source.close()
-    if not getattr(source, "read_only", False):  # a saved session has no crawl to sum up
+    if not getattr(source, "quiet_summary", False):  # a saved session, checks: their own
         print(_summary(source))
     if app.forced:
         print("workbench: forced shutdown; feeds and JOBDIR may be incomplete", file=sys.stderr)
@@ -645,6 +646,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ps(rest)
     if name == "open":
         return open_har(rest)
+    if name == "check":
+        return check(rest)
     if name == "attach":
         return attach(rest)
     if name not in SUBCOMMANDS:
@@ -893,6 +896,115 @@ def attach(argv: list[str]) -> int:
     finally:
         if tunnel is not None:
             tunnel.close()
+
+
+def check(argv: list[str]) -> int:
+    """``workbench check [SPIDER...]``: the spiders' contracts, as ``scrapy check``."""
+    parser = argparse.ArgumentParser(
+        prog="workbench check",
+        description="Run the spiders' contracts (@url, @cb_kwargs, @returns, @scrapes and "
+        "SPIDER_CONTRACTS) in the workbench: a results table, each check's request and "
+        "response. Exit status 1 when a contract fails, as scrapy check.",
+    )
+    parser.add_argument("spiders", nargs="*", metavar="SPIDER", help="default: every spider")
+    parser.add_argument("-l", "--list", action="store_true", help="only list the contracts")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="with --list: spiders without contracts too")  # fmt: skip
+    parser.add_argument("-a", dest="spargs", action="append", default=[], metavar="NAME=VALUE",
+                        help="spider argument (may be repeated)")  # fmt: skip
+    parser.add_argument("-s", dest="set", action="append", default=[], metavar="NAME=VALUE",
+                        help="setting (may be repeated)")  # fmt: skip
+    parser.add_argument("--theme", metavar="NAME", help=THEME_HELP)
+    try:
+        opts = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        return _check(opts)
+    except CliError as exc:
+        print(f"workbench check: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _check(opts: argparse.Namespace) -> int:
+    from scrapy.spiderloader import get_spider_loader
+    from scrapy.utils.conf import arglist_to_dict
+
+    from workbench.core.contracts import CheckRun, check_settings, contract_listing
+    from workbench.shell.session import install
+
+    install()
+    _require_project()
+    settings = _project_settings()
+    try:
+        settings.setdict(arglist_to_dict(opts.set), priority="cmdline")
+        spargs = arglist_to_dict(opts.spargs)
+    except ValueError:
+        raise CliError("use -a NAME=VALUE and -s NAME=VALUE") from None
+    settings.set("LOG_ENABLED", False, priority="command")  # as scrapy check
+    check_settings(settings)
+    check_theme(opts.theme)
+    loader = get_spider_loader(settings)
+    available = sorted(loader.list())
+    for name in opts.spiders:
+        if name not in available:
+            raise CliError(f"unknown spider {name!r}; spiders in this project: "
+                           f"{', '.join(available) or 'none'}")  # fmt: skip
+    classes = [loader.load(name) for name in (opts.spiders or available)]
+    from workbench.core.contracts import contracts_manager
+
+    conman = contracts_manager(settings)
+    if opts.list:
+        listing = contract_listing(conman, classes)
+        if opts.verbose:
+            bare = [c.name for c in classes if not conman.tested_methods_from_spidercls(c)]
+            listing = "\n".join([listing, *bare]).strip()
+        print(listing)
+        return 0
+    classes = [c for c in classes if conman.tested_methods_from_spidercls(c)]
+    if not classes:
+        print("workbench check: no contracts to check")
+        return 0
+    run = CheckRun(settings, classes, spargs)
+    if os.environ.get("WORKBENCH_NO_UI") or not sys.stdin.isatty():
+        _run_checks_headless(run)
+    else:
+        from workbench.core.source import CheckSource
+
+        run_app(CheckSource(run), theme=opts.theme)
+    return _report_checks(run)
+
+
+def _run_checks_headless(run: Any) -> None:
+    from workbench.core.host import ensure_reactor, stop_reactor_threads
+
+    async def go() -> None:
+        ensure_reactor(run.settings)
+        await run.run()
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(go())
+    finally:
+        stop_reactor_threads()
+
+
+def _report_checks(run: Any) -> int:
+    """scrapy check's report: each failure with its traceback, then the summary."""
+    from workbench.core.sanitize import clean
+
+    results = run.results
+    for outcome in results.outcomes:
+        if outcome.result != "pass":
+            kind = "FAIL" if outcome.result == "fail" else "ERROR"
+            print("=" * 70)
+            print(f"{kind}: [{outcome.spider}] {outcome.callback} ({outcome.contract})")
+            print("-" * 70)
+            print(clean(outcome.traceback or outcome.message).rstrip())
+    print("-" * 70)
+    print(results.summary())
+    return 0 if results.wasSuccessful() and run.finished else 1
 
 
 def open_har(argv: list[str]) -> int:

@@ -163,6 +163,7 @@ class HarSource(RecorderReads):
     """A HAR file's entries, read-only, through the same interface as a crawl."""
 
     read_only = True
+    quiet_summary = True  # no crawl to sum up
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

@@ -21,7 +21,7 @@ from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.log import log_scrapy_info
 
-from workbench.core.extension import WorkbenchAddon, recorder_for
+from workbench.core.extension import RECORDER_ATTR, WorkbenchAddon, recorder_for
 from workbench.core.logcapture import LogCapture
 from workbench.core.recorder import Recorder
 
@@ -104,8 +104,10 @@ class CrawlHost:
         settings: Settings,
         spider: type | str,
         spider_kwargs: dict[str, Any] | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.settings = settings
+        self.shared_recorder = recorder  # several crawls in turn, one recorder (check)
         self.spider = spider
         self.spider_kwargs = dict(spider_kwargs or {})
         self.runner: _Runner | None = None
@@ -129,6 +131,8 @@ class CrawlHost:
         settings.set_in_component_priority_dict("ADDONS", WorkbenchAddon, 0)
         self.runner = _Runner(settings)
         crawler = self.runner.create_crawler(self.spider)
+        if self.shared_recorder is not None:
+            setattr(crawler, RECORDER_ATTR, self.shared_recorder)
         self.recorder = recorder_for(crawler)
         self.crawler = crawler
         return crawler

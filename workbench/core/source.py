@@ -8,6 +8,8 @@ and asks for records since a cursor; nothing is pushed per crawl event.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -461,3 +463,53 @@ class LocalSource(RecorderReads):
 
     def set_slot_autothrottle(self, key: str | None, on: bool) -> str:
         return self._pace().set_autothrottle(key, on)
+
+
+class CheckSource(LocalSource):
+    """``workbench check``: the spiders' contract checks, one crawl after another
+    (a :class:`~workbench.core.contracts.CheckRun`); panels read the current one."""
+
+    quiet_summary = True  # the checks' own report follows the app
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        super().__init__(run.hosts[0])
+        self._task: asyncio.Task[None] | None = None
+        self.stopped = False
+
+    @property  # type: ignore[override]
+    def host(self) -> Any:
+        return self.run.host
+
+    @host.setter
+    def host(self, value: Any) -> None:  # LocalSource.__init__ sets it
+        pass
+
+    @property
+    def recorder(self) -> Any:
+        return self.run.recorder
+
+    def checks(self) -> list[Any]:
+        return list(self.run.results.outcomes)
+
+    async def start(self) -> None:
+        ensure_reactor(self.run.hosts[0].settings)
+        self._task = asyncio.ensure_future(self.run.run())
+
+    def stop(self) -> bool:
+        self.stopped = True
+        self.run.hosts[self.run.index + 1 :] = []  # no further spider
+        return super().stop()
+
+    def snapshot(self) -> Snapshot:
+        snapshot = super().snapshot()
+        run = self.run
+        status = snapshot.status
+        if not run.finished and status.state in ("finished", "starting"):
+            status = CrawlStatus("running", 0, 0, None, None)  # between two spiders
+        label = f"check {snapshot.spider} ({min(run.index + 1, len(run.hosts))}/{len(run.hosts)})"
+        return dataclasses.replace(snapshot, spider=label, status=status)
+
+    def close(self) -> None:
+        for host in self.run.hosts:
+            host.close()

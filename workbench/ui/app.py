@@ -98,6 +98,7 @@ class WorkbenchApp(App[None]):
         Binding("B", "breakpoints", "Breakpoints", show=False, tooltip="List the breakpoints"),
         Binding("question_mark", "help", "Help", tooltip="Show every key"),
         Binding("i", "new_request", "Inject", show=False, tooltip="Inject a new request from curl"),
+        Binding("K", "checks", "Checks", show=False, tooltip="Contract checks (workbench check)"),
         Binding("1", "show_panel('flows')", "Flows", show=False, tooltip="Show the flows"),
         Binding("2", "show_panel('queue')", "Queue", show=False, tooltip="Show the queue"),
         Binding("3", "show_panel('items')", "Items", show=False, tooltip="Show the items"),
@@ -195,7 +196,19 @@ class WorkbenchApp(App[None]):
             return
         if self.autostart:
             await self._start_source()
+        if hasattr(self.source, "checks"):
+            self.action_checks()
         self.refresh_panels()
+
+    def action_checks(self) -> None:
+        """The contract checks (``workbench check``), over the panels."""
+        if not hasattr(self.source, "checks"):
+            self.notify("Contract checks run with workbench check.", severity="warning")
+            return
+        from workbench.ui.screens.checks import ChecksScreen
+
+        if not isinstance(self.screen, ChecksScreen):
+            self.push_screen(ChecksScreen(self.source))
 
     async def _resume_answered(self, resume: bool | None) -> None:
         if not resume:
