@@ -268,7 +268,7 @@ def test_bench_runs_scrapy_bench_on_127_0_0_1_and_prints_pages_per_minute(tmp_pa
     assert match, result.stdout
     pages, seconds, rate = (float(g.replace(",", "")) for g in match.groups())
     assert pages > 20 and 1.5 < seconds < 10
-    assert abs(rate - pages * 60 / seconds) <= 0.01 * rate + 1
+    assert abs(rate - pages * 60 / seconds) <= 0.01 * rate + 1  # seconds to 0.01 s
     assert_one_line_error(run("bench", "extra", cwd=tmp_path), "bench takes no arguments")
 
 

@@ -670,11 +670,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if jobdir:
         from workbench.core.jobdir import inspect_job, mark_running
 
-        source.job = inspect_job(jobdir)
-        if source.job is not None:
-            print(f"workbench: {source.job.summary()}", file=sys.stderr)
-            if source.job.problem:
-                print(f"workbench: warning: {source.job.problem}", file=sys.stderr)
+        source.resumed_job = inspect_job(jobdir)
+        if source.resumed_job is not None:
+            print(f"workbench: {source.resumed_job.summary()}", file=sys.stderr)
+            if source.resumed_job.problem:
+                print(f"workbench: warning: {source.resumed_job.problem}", file=sys.stderr)
         previous = source.prepare
 
         async def prepare() -> None:  # the crawl starts: the job is in use from now on
@@ -721,7 +721,7 @@ def bench_result(snapshot: Any) -> str:
     seconds = float(stats.get("elapsed_time_seconds") or snapshot.elapsed or 0)
     rate = pages * 60 / seconds if seconds > 0 else 0.0
     return (
-        f"workbench bench: {pages:,} pages in {seconds:.1f} s: {rate:,.0f} pages/min "
+        f"workbench bench: {pages:,} pages in {seconds:.2f} s: {rate:,.0f} pages/min "
         "(response_received_count / elapsed_time_seconds; scrapy bench logs the same "
         "stats at its end)"
     )

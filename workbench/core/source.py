@@ -190,7 +190,7 @@ class RecorderReads:
 class LocalSource(RecorderReads):
     """Reads a crawl running in this process."""
 
-    job: Any = None  # a JOBDIR this crawl resumes (workbench.core.jobdir.JobReport)
+    resumed_job: Any = None  # a JOBDIR this crawl resumes (workbench.core.jobdir.JobReport)
 
     def __init__(
         self, host: CrawlHost, prepare: Callable[[], Awaitable[None]] | None = None

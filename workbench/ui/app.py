@@ -183,7 +183,7 @@ class WorkbenchApp(App[None]):
         for problem in self.theme_problems:
             self.notify(clean_line(problem, 400), title="Theme", severity="warning", timeout=15)
         self._setup_shell()
-        job = getattr(self.source, "job", None)  # a JOBDIR to resume (workbench.core.jobdir)
+        job = getattr(self.source, "resumed_job", None)  # a JOBDIR to resume (core.jobdir)
         if self.autostart and job is not None and job.problem:
             # a job that was not stopped cleanly: say so before resuming it
             question = Text(f"{clean_line(job.problem, 400)}\n\n{clean_line(job.summary(), 400)}")
@@ -218,7 +218,7 @@ class WorkbenchApp(App[None]):
         self.refresh_panels()
 
     async def _start_source(self) -> None:
-        job = getattr(self.source, "job", None)
+        job = getattr(self.source, "resumed_job", None)
         try:
             await self.source.start()
         except Exception as exc:  # bad settings, reactor trouble: show, don't crash
