@@ -214,7 +214,7 @@ async def test_the_demo_runs_in_headless_chromium_and_stops_when_the_page_closes
 async def test_closing_the_page_mid_crawl_stops_it_gracefully_with_the_feed_closed(web_demo):
     proc, url, out = web_demo
     async with chromium_page(url) as page:
-        await page.wait_for(r"items [1-9]")  # the crawl is under way
+        await page.wait_for(r"items [1-9][\d,]* \([\d,]+/min\)")  # the status line: under way
         await page.close()
     counted = summary_items(proc, "shutdown")
     items = out.read_text().splitlines()
@@ -239,7 +239,7 @@ def test_port_needs_web(tmp_path):
 async def test_ctrl_c_on_the_server_stops_the_pages_crawl_gracefully(web_demo):
     proc, url, out = web_demo
     async with chromium_page(url) as page:
-        await page.wait_for(r"items [1-9]")
+        await page.wait_for(r"items [1-9][\d,]* \([\d,]+/min\)")  # the status line
         proc.send_signal(signal.SIGINT)
         assert await asyncio.to_thread(proc.wait, 60) == 130
     stdout = proc.stdout.read() if proc.stdout else ""
