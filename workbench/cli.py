@@ -898,6 +898,14 @@ def attach(argv: list[str]) -> int:
             tunnel.close()
 
 
+def _parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
+    """The options, or the exit status of --help (0) or of a usage error (2)."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
 def check(argv: list[str]) -> int:
     """``workbench check [SPIDER...]``: the spiders' contracts, as ``scrapy check``."""
     parser = argparse.ArgumentParser(
@@ -915,10 +923,9 @@ def check(argv: list[str]) -> int:
     parser.add_argument("-s", dest="set", action="append", default=[], metavar="NAME=VALUE",
                         help="setting (may be repeated)")  # fmt: skip
     parser.add_argument("--theme", metavar="NAME", help=THEME_HELP)
-    try:
-        opts = parser.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    opts = _parse_args(parser, argv)
+    if isinstance(opts, int):
+        return opts
     try:
         return _check(opts)
     except CliError as exc:
@@ -1016,10 +1023,9 @@ def open_har(argv: list[str]) -> int:
     )
     parser.add_argument("file", help="a .har file")
     parser.add_argument("--theme", metavar="NAME", help=THEME_HELP)
-    try:
-        opts = parser.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    opts = _parse_args(parser, argv)
+    if isinstance(opts, int):
+        return opts
     from workbench.core.har_source import HarError, HarSource
     from workbench.core.sanitize import clean_line
 
