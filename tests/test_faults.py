@@ -18,6 +18,7 @@ import pytest
 import scrapy
 
 from tests.conftest import demo_settings
+from tests.test_app_crawl import widget_text
 from workbench.core.host import CrawlHost
 from workbench.core.source import LocalSource
 from workbench.ui.app import WorkbenchApp
@@ -100,12 +101,14 @@ def faulty():
     server.close()
 
 
+def faults_crawl(url: str) -> CrawlHost:
+    """The faults spider on the faulty server: no retries, 2 s timeouts, the bomb's limit."""
+    settings = demo_settings(DOWNLOAD_TIMEOUT=2, RETRY_ENABLED=False, DOWNLOAD_MAXSIZE=BOMB_MAXSIZE)
+    return CrawlHost(settings, FaultsSpider, {"url": url})
+
+
 async def test_every_fault_is_a_flow_with_its_error_and_the_crawl_goes_on(faulty):
-    host = CrawlHost(
-        demo_settings(DOWNLOAD_TIMEOUT=2, RETRY_ENABLED=False, DOWNLOAD_MAXSIZE=BOMB_MAXSIZE),
-        FaultsSpider,
-        {"url": faulty},
-    )
+    host = faults_crawl(faulty)
     source = LocalSource(host)
     await host.start()
     await asyncio.wait_for(host.wait(), 60)
@@ -137,11 +140,7 @@ async def test_every_fault_is_a_flow_with_its_error_and_the_crawl_goes_on(faulty
 
 
 async def test_the_flows_panel_marks_the_errored_flows(faulty):
-    host = CrawlHost(
-        demo_settings(DOWNLOAD_TIMEOUT=2, RETRY_ENABLED=False, DOWNLOAD_MAXSIZE=BOMB_MAXSIZE),
-        FaultsSpider,
-        {"url": faulty},
-    )
+    host = faults_crawl(faulty)
     source = LocalSource(host)
     app = WorkbenchApp(source, autostart=False)
     async with app.run_test(size=(160, 30)) as pilot:
@@ -156,8 +155,7 @@ async def test_the_flows_panel_marks_the_errored_flows(faulty):
         table.cursor = table.rows.index(bomb)
         await pilot.press("enter", "5")
         await pilot.pause()
-        shown = app.screen.query_one("#error-view")
-        text = "".join(s.text for y in range(shown.size.height) for s in [shown.render_line(y)])
+        text = widget_text(app.screen.query_one("#error-view"))
         assert "Dropped after download" in text and "exceeded DOWNLOAD_MAXSIZE" in text, text
         await pilot.press("q")
         lines = "\n".join(

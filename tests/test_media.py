@@ -9,6 +9,7 @@ from pathlib import Path
 import scrapy
 
 from tests.conftest import demo_settings
+from tests.test_app_crawl import widget_text
 from workbench.core.filters import parse_filter
 from workbench.core.host import CrawlHost
 from workbench.core.source import LocalSource
@@ -66,7 +67,6 @@ async def test_files_pipeline_downloads_are_media_flows_with_where_they_went(dem
         await pilot.press("enter", "2")
         await pilot.pause()
         assert isinstance(app.screen, FlowDetailScreen)
-        shown = app.screen.query_one("#response-view")
-        text = "".join(s.text for y in range(shown.size.height) for s in [shown.render_line(y)])
+        text = widget_text(app.screen.query_one("#response-view"))
         assert "Stored" in text and "(downloaded)" in text
     host.close()
