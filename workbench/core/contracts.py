@@ -146,11 +146,8 @@ class CheckRun:
         self.hosts = [CrawlHost(settings, s, spargs, recorder=self.recorder) for s in self.spiders]
 
     def _flow_of(self, callback: str) -> int | None:
-        flows = self.recorder.flows
-        for index in range(len(flows) - 1, max(-1, len(flows) - 501), -1):
-            if flows[index].callback == callback:
-                return flows[index].id
-        return None
+        flow = self.recorder.flows.newest(lambda f: f.callback == callback, 500)
+        return flow.id if flow is not None else None
 
     @property
     def host(self) -> CrawlHost:

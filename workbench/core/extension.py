@@ -205,13 +205,12 @@ class FlowTap:
     def mark_ignored(self, status: int, url: str, reason: str) -> Flow | None:
         """A downloaded response that a downloader middleware dropped afterwards:
         the newest such flow (of the last 1,000) gets ``reason`` as its error."""
-        flows = self.recorder.flows
-        for index in range(len(flows) - 1, max(-1, len(flows) - 1001), -1):
-            flow = flows[index]
-            if flow.url == url and flow.status == status and flow.error is None:
-                flow.error = reason
-                return flow
-        return None
+        flow = self.recorder.flows.newest(
+            lambda f: f.url == url and f.status == status and f.error is None, 1000
+        )
+        if flow is not None:
+            flow.error = reason
+        return flow
 
     def note_stored(self, item: Any, media: list[tuple[str, str]]) -> None:
         """Mark the flows of a files/images pipeline's downloads with where they went."""

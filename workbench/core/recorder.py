@@ -117,6 +117,13 @@ class Ring:
         new = min(new, len(self._items))
         return list(itertools.islice(reversed(self._items), new))[::-1]
 
+    def newest(self, match: Any, within: int) -> Any:
+        """The newest of the last ``within`` records that ``match`` accepts, or None."""
+        for record in itertools.islice(reversed(self._items), within):
+            if match(record):
+                return record
+        return None
+
     def __iter__(self) -> Any:
         return iter(self._items)
 

@@ -29,7 +29,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from textual_serve.app_service import AppService
-from textual_serve.server import Server
+from textual_serve.server import Server, to_int
 
 # textual-serve's page asks fonts.googleapis.com for a font: not from a local tool
 _EXTERNAL = re.compile(r"<link[^>]*fonts\.googleapis\.com[^>]*/>\s*", re.S)
@@ -123,10 +123,8 @@ class WebServer(Server):
 
 
 def _int(text: str | None, default: int) -> int:
-    try:
-        return max(10, min(1000, int(text or default)))
-    except ValueError:
-        return default
+    """A terminal dimension from the page's query, within 10..1000."""
+    return max(10, min(1000, to_int(text or str(default), default)))
 
 
 async def _end(service: AppService) -> None:
