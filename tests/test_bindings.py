@@ -119,7 +119,8 @@ async def test_keys_drive_the_app():
     assert app.forced
 
 
-async def test_command_palette_holds_every_action():
+async def test_command_palette_holds_every_action(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # W (save the flows as HAR) writes here
     source = FakeSource()
     app = WorkbenchApp(source, autostart=False)
     async with app.run_test(size=(140, 40)) as pilot:
