@@ -154,3 +154,11 @@ async def test_the_checks_screen_opens_a_failing_checks_flow():
         await pilot.press("K")  # back to the checks from the panels
         await pilot.pause()
         assert isinstance(app.screen, ChecksScreen)
+
+
+def test_snapshot_parse_tree(snap_compare):
+    from tests.test_parse import parse_source
+
+    app = WorkbenchApp(parse_source(), autostart=False)
+
+    assert snap_compare(app, press=["wait:200"], terminal_size=SIZE)  # it opens on the tree

@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "runspider": "Run the spider in a Python file in the workbench (no project needed)",
     "demo": "Crawl the bundled demo site in the workbench (no project, no network)",
     "bench": "Scrapy's benchmark (scrapy bench) in the workbench: pages/min, live",
+    "parse": "Parse a URL with its spider (scrapy parse): a tree of requests and items by depth",
     "open": "Open a saved HAR file (workbench's or a browser's) read-only in the panels",
     "check": "Run the spiders' contracts (scrapy check) in the workbench",
     "ps": "List this user's running Scrapy crawls (RemoteControl job files)",
@@ -103,8 +104,14 @@ def check_theme(name: str | None) -> str | None:
 def _command_class(name: str) -> type:
     from scrapy.commands import BaseRunSpiderCommand
 
-    class Command(BaseRunSpiderCommand):
-        requires_project = name == "crawl"
+    base: type = BaseRunSpiderCommand
+    if name == "parse":  # scrapy parse's options and hooks, recording a tree
+        from workbench.core.parse import ParseCommand
+
+        base = ParseCommand
+
+    class Command(base):  # type: ignore[valid-type,misc]
+        requires_project = name in ("crawl", "parse")
         if name == "bench":  # scrapy bench's own: 10 s, stats every second
             from scrapy.commands.bench import Command as _Bench
 
@@ -116,10 +123,23 @@ def _command_class(name: str) -> type:
                 "runspider": "[options] <spider_file>",
                 "demo": "[options]",
                 "bench": "[options]",
+                "parse": "[options] <url>",
             }[name]
 
         def short_desc(self) -> str:
             return SUBCOMMANDS[name]
+
+        def long_desc(self) -> str:
+            if name == "parse":
+                return (
+                    "Download URL and parse it with the spider that handles it (or "
+                    "--spider), as scrapy parse: the callback from -c, --rules or the "
+                    "request; the requests it returns are followed down to --depth. The "
+                    "workbench shows the tree of responses, items and requests by depth "
+                    "(Enter: a node's flow; p: selector playground) and prints scrapy "
+                    "parse's report after exit."
+                )
+            return super().long_desc()
 
         def add_options(self, parser: argparse.ArgumentParser) -> None:
             super().add_options(parser)
@@ -338,15 +358,46 @@ def _spider_for_file(args: list[str]) -> Any:
     return classes.pop()
 
 
+def _spider_for_parse(args: list[str], opts: argparse.Namespace, settings: Any) -> Any:
+    """scrapy parse's spider: --spider, or the one spider that handles the URL."""
+    from scrapy import Request
+    from scrapy.spiderloader import get_spider_loader
+    from w3lib.url import is_url
+
+    if len(args) != 1 or not is_url(args[0]):
+        raise CliError("parse takes one URL, e.g. workbench parse https://example.com/page")
+    if opts.depth < 1:
+        raise CliError("--depth must be at least 1")
+    try:
+        loader = get_spider_loader(settings)
+    except Exception as exc:
+        raise CliError(f"cannot load the project's spiders: {type(exc).__name__}: {exc}") from None
+    if opts.spider:
+        available = sorted(loader.list())
+        if opts.spider not in available:
+            listing = ", ".join(available) if available else "none"
+            raise CliError(f"unknown spider {opts.spider!r}; spiders in this project: {listing}")
+        return loader.load(opts.spider)
+    matches = loader.find_by_request(Request(args[0]))
+    if len(matches) != 1:
+        how = (
+            f"several spiders handle {args[0]} ({', '.join(sorted(matches))})"
+            if matches
+            else f"no spider of this project handles {args[0]} (by its name or allowed_domains)"
+        )
+        raise CliError(f"{how}; name one with --spider NAME")
+    return loader.load(matches[0])
+
+
 def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
     """Parse a command line; return (source, settings, options) ready for the app."""
     from workbench.core.host import CrawlHost
-    from workbench.core.source import LocalSource
+    from workbench.core.source import LocalSource, ParseSource
     from workbench.shell.session import install
 
     install()  # before spider modules import scrapy.shell.inspect_response
     settings = _project_settings()
-    _cmd, opts, args = _parse(name, argv, settings)  # --help works anywhere
+    cmd, opts, args = _parse(name, argv, settings)  # --help works anywhere
     if opts.port and not opts.web:
         raise CliError("--port goes with --web")
     if opts.har is not None:
@@ -357,7 +408,7 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
         raise CliError("--port must be between 1 and 65535")
     if opts.theme is not None:
         settings.set("WORKBENCH_THEME", check_theme(opts.theme), priority="cmdline")
-    if name == "crawl":
+    if name in ("crawl", "parse"):
         _require_project()
     prepare = None
     spargs = dict(opts.spargs)
@@ -365,6 +416,9 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
         spider: Any = _spider_for_crawl(args, settings)
     elif name == "runspider":
         spider = _spider_for_file(args)
+    elif name == "parse":
+        spider = _spider_for_parse(args, opts, settings)
+        cmd.start_for(spider, args[0], opts)
     elif name == "bench":
         if args:
             raise CliError(f"bench takes no arguments, got {args[0]!r}")
@@ -415,9 +469,12 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
 
     host = CrawlHost(settings, spider, spargs)
     try:
-        host.create()
+        crawler = host.create()
     except Exception as exc:
         raise CliError(f"cannot create the crawler: {type(exc).__name__}: {exc}") from None
+    if name == "parse":
+        cmd.attach(crawler, args[0], opts)
+        return ParseSource(host, cmd), settings, opts
     return LocalSource(host, prepare), settings, opts
 
 
@@ -683,8 +740,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 await previous()
 
         source.prepare = prepare
-    if os.environ.get("WORKBENCH_NO_UI"):
-        # Headless run (CI smoke checks): same crawl, no terminal UI.
+    if os.environ.get("WORKBENCH_NO_UI") or (name == "parse" and not _interactive()):
+        # Headless run (CI smoke checks, parse's report into a pipe): no terminal UI.
         code = run_headless(source)
     else:
         code = run_app(source, theme=settings.get("WORKBENCH_THEME"),
@@ -695,9 +752,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         mark_stopped(jobdir)  # closed cleanly: the next run resumes without a warning
     if name == "bench":
         print(bench_result(source.snapshot()))
+    if name == "parse":
+        code = report_parse(source, opts) or code
     if opts.har:
         code = save_har_at_exit(source, opts.har) or code
     return code
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def report_parse(source: Any, opts: argparse.Namespace) -> int:
+    """scrapy parse's report; 1 (and why) when the URL got no response."""
+    command = source.command
+    tree = command.tree
+    command.print_results(opts)
+    if command.first_response is None:
+        from workbench.core.sanitize import clean_line
+
+        why = tree.root_error or source.snapshot().status.error or "the crawl was stopped"
+        _say(f"workbench parse: error: no response for {tree.url}: {clean_line(why, 400)}")
+        return 1
+    return 0
 
 
 def save_har_at_exit(source: Any, path: str) -> int:

@@ -90,7 +90,11 @@ def tap_for(crawler: Crawler) -> FlowTap:
 
 
 def callback_name(request: Request) -> str | None:
-    callback = request.callback
+    return callback_label(request.callback)
+
+
+def callback_label(callback: Any) -> str | None:
+    """A request callback's name: "parse" for None (the spider's default)."""
     if callback is None:
         return "parse"
     if isinstance(callback, str):

@@ -513,3 +513,17 @@ class CheckSource(LocalSource):
     def close(self) -> None:
         for host in self.run.hosts:
             host.close()
+
+
+class ParseSource(LocalSource):
+    """``workbench parse URL``: one crawl, recorded as a tree by depth as well
+    (:class:`~workbench.core.parse.ParseCommand`)."""
+
+    quiet_summary = True  # scrapy parse's own report follows the app
+
+    def __init__(self, host: CrawlHost, command: Any) -> None:
+        super().__init__(host)
+        self.command = command
+
+    def parse_tree(self) -> Any:
+        return self.command.tree

@@ -99,6 +99,7 @@ class WorkbenchApp(App[None]):
         Binding("question_mark", "help", "Help", tooltip="Show every key"),
         Binding("i", "new_request", "Inject", show=False, tooltip="Inject a new request from curl"),
         Binding("K", "checks", "Checks", show=False, tooltip="Contract checks (workbench check)"),
+        Binding("T", "parse_tree", "Parse tree", show=False, tooltip="The tree of workbench parse"),
         Binding("1", "show_panel('flows')", "Flows", show=False, tooltip="Show the flows"),
         Binding("2", "show_panel('queue')", "Queue", show=False, tooltip="Show the queue"),
         Binding("3", "show_panel('items')", "Items", show=False, tooltip="Show the items"),
@@ -198,7 +199,19 @@ class WorkbenchApp(App[None]):
             await self._start_source()
         if hasattr(self.source, "checks"):
             self.action_checks()
+        if hasattr(self.source, "parse_tree"):
+            self.action_parse_tree()
         self.refresh_panels()
+
+    def action_parse_tree(self) -> None:
+        """The tree of responses, items and requests (``workbench parse``), over the panels."""
+        if not hasattr(self.source, "parse_tree"):
+            self.notify("The parse tree comes with workbench parse URL.", severity="warning")
+            return
+        from workbench.ui.screens.parse_tree import ParseScreen
+
+        if not isinstance(self.screen, ParseScreen):
+            self.push_screen(ParseScreen(self.source))
 
     def action_checks(self) -> None:
         """The contract checks (``workbench check``), over the panels."""

@@ -89,3 +89,8 @@ def safe(text: object, limit: int = URL_LIMIT) -> str:
 
 def number(n: float) -> str:
     return f"{n:,.0f}"
+
+
+def count(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless one: "1 item", "1,200 requests"."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

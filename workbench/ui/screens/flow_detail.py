@@ -78,10 +78,11 @@ class FlowDetailScreen(Screen[None]):
     FlowDetailScreen #body-lines { height: 1fr; }
     """
 
-    def __init__(self, source: Source, flow: Flow) -> None:
+    def __init__(self, source: Source, flow: Flow, tab: str = "request") -> None:
         super().__init__()
         self.source = source
         self.flow = flow
+        self.initial_tab = tab  # request, response, body, produced or error
 
     def compose(self) -> Any:
         flow = self.flow
@@ -96,7 +97,7 @@ class FlowDetailScreen(Screen[None]):
             ),
             id="title",
         )
-        with TabbedContent(initial="request"):
+        with TabbedContent(initial=self.initial_tab):
             with TabPane("1 Request", id="request"), VerticalScroll():
                 yield Static(self._request(), id="request-view")
             with TabPane("2 Response", id="response"), VerticalScroll():
