@@ -320,19 +320,19 @@ def _spider_for_crawl(args: list[str], settings: Any) -> Any:
     from scrapy.spiderloader import get_spider_loader
 
     if not args:
-        raise CliError("missing spider name: workbench crawl SPIDER")
-    if len(args) > 1:
-        raise CliError("running more than one spider at a time is not supported yet")
-    name = args[0]
+        raise CliError("missing spider name: workbench crawl SPIDER [SPIDER...]")
     try:
         loader = get_spider_loader(settings)
     except Exception as exc:
         raise CliError(f"cannot load the project's spiders: {type(exc).__name__}: {exc}") from None
     available = sorted(loader.list())
-    if name not in available:
-        listing = ", ".join(available) if available else "none"
-        raise CliError(f"unknown spider {name!r}; spiders in this project: {listing}")
-    return name
+    for name in args:
+        if name not in available:
+            listing = ", ".join(available) if available else "none"
+            raise CliError(f"unknown spider {name!r}; spiders in this project: {listing}")
+    if len(set(args)) != len(args):
+        raise CliError("a spider is named twice (each runs once)")
+    return args[0] if len(args) == 1 else list(args)
 
 
 def _spider_for_file(args: list[str]) -> Any:
@@ -467,6 +467,8 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
             port = listen(pages=pages, slow_delay=slow, review_latency=review_latency)
             host.spider_kwargs.setdefault("url", url_of(port))
 
+    if isinstance(spider, list):  # workbench crawl S1 S2: several crawlers, one process
+        return _several(spider, settings, spargs, opts), settings, opts
     host = CrawlHost(settings, spider, spargs)
     try:
         crawler = host.create()
@@ -478,7 +480,34 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
     return LocalSource(host, prepare), settings, opts
 
 
+def _several(names: list[str], settings: Any, spargs: dict[str, Any], opts: Any) -> Any:
+    """The crawlers of ``workbench crawl S1 S2 …``, sharing one recorder."""
+    from workbench.core.host import CrawlHost
+    from workbench.core.multi import MultiSource
+    from workbench.core.recorder import Limits, Recorder
+
+    if settings.get("JOBDIR"):
+        raise CliError("JOBDIR holds one spider's job: run the spiders one at a time with it")
+    for uri in settings.getdict("FEEDS"):
+        if "%(name)s" not in str(uri):
+            raise CliError(
+                f"the feed {uri} would get every spider's items mixed: put %(name)s in its "
+                "name (e.g. -o '%(name)s.jsonl') so each spider writes its own"
+            )
+    recorder = Recorder(Limits.from_settings(settings))
+    hosts = [CrawlHost(settings, name, spargs, recorder=recorder, capture_log=not n)
+             for n, name in enumerate(names)]  # fmt: skip
+    try:
+        for host in hosts:
+            host.create()
+    except Exception as exc:
+        raise CliError(f"cannot create the crawlers: {type(exc).__name__}: {exc}") from None
+    return MultiSource(hosts)
+
+
 def _summary(source: Any) -> str:
+    if hasattr(source, "select"):
+        source.select(None)  # several crawlers: all of them
     snapshot = source.snapshot()
     status = snapshot.status
     reason = status.finish_reason or status.error or status.state
@@ -1203,7 +1232,8 @@ def run_headless(source: Any) -> int:
         manager = ShellManager(host.create, asyncio.get_running_loop())
         attach(host.create(), manager)
         await source.start()
-        while not host.finished:
+        hosts = getattr(source, "hosts", [host])  # several crawlers: all of them
+        while not all(h.finished for h in hosts):
             hit = source.snapshot().hit
             if hit is not None and not manager.busy:
                 response, request, extra, note = source.shell_target(hit.flow_id)
@@ -1215,7 +1245,8 @@ def run_headless(source: Any) -> int:
                 )
                 source.continue_()
             await asyncio.sleep(0.05)
-        await host.wait()
+        for each in hosts:
+            await each.wait()
 
     try:
         asyncio.run(go())

@@ -94,6 +94,8 @@ class Flow:
     # a files/images pipeline's download: where it stored the file, e.g.
     # "/data/files/full/3f1c….png (downloaded)", set when its item is scraped
     stored: str | None = None
+    # the spider of the crawler that made it (several crawlers in one process)
+    spider: str | None = None
 
     def add_item_id(self, item_id: int) -> None:
         self.items = _appended(self.items, item_id)
@@ -129,6 +131,7 @@ class Flow:
             "requests": [list(r) for r in self.requests],
             "callback_error": self.callback_error,
             "stored": self.stored,
+            "spider": self.spider,
         }
 
 
@@ -141,6 +144,7 @@ class ItemRecord:
     fields: tuple[tuple[str, Any], ...]  # shallow copy of the item's fields
     dropped: str | None = None  # the DropItem message when a pipeline dropped it
     error: str | None = None  # the exception when a pipeline failed on it
+    spider: str | None = None  # the spider of the crawler that scraped it
 
 
 @dataclass(slots=True, frozen=True)
@@ -151,3 +155,4 @@ class LogRecord:
     levelname: str
     logger: str
     message: str  # formatted message, including the traceback if any
+    spider: str | None = None  # the record's spider (Scrapy's extra={"spider": ...}), if any

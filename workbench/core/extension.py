@@ -84,7 +84,7 @@ def recorder_for(crawler: Crawler) -> Recorder:
 def tap_for(crawler: Crawler) -> FlowTap:
     tap = getattr(crawler, TAP_ATTR, None)
     if tap is None:
-        tap = FlowTap(recorder_for(crawler))
+        tap = FlowTap(recorder_for(crawler), getattr(crawler.spidercls, "name", None))
         setattr(crawler, TAP_ATTR, tap)
     return tap
 
@@ -122,8 +122,9 @@ def _reprs(mapping: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
 class FlowTap:
     """Maps live Scrapy objects to flows without keeping them alive."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: Recorder, spider: str | None = None) -> None:
         self.recorder = recorder
+        self.spider = spider  # the flows' spider: several crawlers may share the recorder
         self.flow_of_request: WeakKeyDictionary[Request, Flow] = WeakKeyDictionary()
         self.flow_of_response: WeakKeyDictionary[Any, Flow] = WeakKeyDictionary()
         self.parent_of_request: WeakKeyDictionary[Request, int] = WeakKeyDictionary()
@@ -162,6 +163,7 @@ class FlowTap:
             response_class=type(response).__name__ if response is not None else None,
             error_traceback=error_traceback,
             request_body=request.body or None,
+            spider=self.spider,
         )
         recorder.add_flow(flow, response.body if response is not None else None)
         self.flow_of_request[request] = flow
@@ -341,7 +343,7 @@ class RecorderExtension:
 
     def item_scraped(self, item: Any, response: Response | None, spider: Any) -> None:
         flow = self.tap.flow_for(response)
-        self.recorder.add_item(item, flow.id if flow else None)
+        self.recorder.add_item(item, flow.id if flow else None, spider=self.tap.spider)
         if self.media is None:
             self.media = media_pipelines(self.crawler)
         if self.media:
@@ -352,14 +354,18 @@ class RecorderExtension:
     ) -> None:
         flow = self.tap.flow_for(response)
         reason = f"{type(exception).__name__}: {exception}"
-        self.recorder.add_item(item, flow.id if flow else None, dropped=reason)
+        self.recorder.add_item(
+            item, flow.id if flow else None, dropped=reason, spider=self.tap.spider
+        )
 
     def item_error(
         self, item: Any, response: Response | None, spider: Any, failure: Failure
     ) -> None:
         flow = self.tap.flow_for(response)
         reason = f"{failure.type.__name__}: {failure.value}"
-        self.recorder.add_item(item, flow.id if flow else None, error=reason)
+        self.recorder.add_item(
+            item, flow.id if flow else None, error=reason, spider=self.tap.spider
+        )
 
     def spider_error(self, failure: Failure, response: Response | None, spider: Any) -> None:
         self.recorder.spider_errors += 1

@@ -105,9 +105,13 @@ class CrawlHost:
         spider: type | str,
         spider_kwargs: dict[str, Any] | None = None,
         recorder: Recorder | None = None,
+        capture_log: bool = True,
     ) -> None:
         self.settings = settings
-        self.shared_recorder = recorder  # several crawls in turn, one recorder (check)
+        # several crawls, in turn (check) or together (crawl S1 S2), one recorder;
+        # together, only one of them routes the process's logging into it
+        self.shared_recorder = recorder
+        self.capture_log = capture_log
         self.spider = spider
         self.spider_kwargs = dict(spider_kwargs or {})
         self.runner: _Runner | None = None
@@ -141,8 +145,9 @@ class CrawlHost:
         """Start the crawl; returns once it is under way (see :meth:`wait`)."""
         crawler = self.create()
         assert self.runner is not None and self.recorder is not None
-        self._log_capture = LogCapture(self.recorder, crawler.settings)
-        self._log_capture.install()
+        if self.capture_log:
+            self._log_capture = LogCapture(self.recorder, crawler.settings)
+            self._log_capture.install()
         ensure_reactor(self.settings)
         if self.settings.getbool("TWISTED_REACTOR_ENABLED", True):
             from twisted.internet import reactor

@@ -28,8 +28,14 @@ class RecorderLogHandler(logging.Handler):
                 message = f"{message}\n{self.formatException(record.exc_info)}"
             elif record.exc_text:
                 message = f"{message}\n{record.exc_text}"
+            spider = getattr(getattr(record, "spider", None), "name", None)
             self.recorder.add_log(
-                record.levelno, record.levelname, record.name, message, record.created
+                record.levelno,
+                record.levelname,
+                record.name,
+                message,
+                record.created,
+                spider if type(spider) is str else None,
             )
         except Exception:  # never let logging break the crawl
             self.handleError(record)

@@ -151,6 +151,8 @@ class Recorder:
         self.items_scraped = 0
         self.items_dropped = 0
         self.items_failed = 0
+        # spider -> [scraped, dropped, failed], when several crawlers share the recorder
+        self.items_by_spider: dict[str, list[int]] = {}
         self.spider_errors = 0
         self.log_counts: dict[str, int] = {}
 
@@ -179,6 +181,7 @@ class Recorder:
         flow_id: int | None,
         dropped: str | None = None,
         error: str | None = None,
+        spider: str | None = None,
     ) -> ItemRecord:
         fields = _item_fields(item)
         record = ItemRecord(
@@ -189,21 +192,37 @@ class Recorder:
             fields=fields,
             dropped=dropped,
             error=error,
+            spider=spider,
         )
         self.items.append(record)
-        if dropped is not None:
+        kind = 1 if dropped is not None else 2 if error is not None else 0
+        if kind == 1:
             self.items_dropped += 1
-        elif error is not None:
+        elif kind == 2:
             self.items_failed += 1
         else:
             self.items_scraped += 1
+        if spider is not None:
+            counts = self.items_by_spider.get(spider)
+            if counts is None:
+                counts = self.items_by_spider[spider] = [0, 0, 0]
+            counts[kind] += 1
         flow = self._flows_by_id.get(flow_id) if flow_id is not None else None
         if flow is not None and dropped is None and error is None:
             flow.add_item_id(record.id)
         return record
 
-    def add_log(self, level: int, levelname: str, logger: str, message: str, when: float) -> None:
-        self.log.append(LogRecord(next(self._log_ids), when, level, levelname, logger, message))
+    def add_log(
+        self,
+        level: int,
+        levelname: str,
+        logger: str,
+        message: str,
+        when: float,
+        spider: str | None = None,
+    ) -> None:
+        record = LogRecord(next(self._log_ids), when, level, levelname, logger, message, spider)
+        self.log.append(record)
         self.log_counts[levelname] = self.log_counts.get(levelname, 0) + 1
 
     # -- reading ----------------------------------------------------------

@@ -49,6 +49,16 @@ class Sample:
 
 
 @dataclass(frozen=True, slots=True)
+class CrawlerLine:
+    """One crawler of several in the process (``workbench crawl S1 S2``)."""
+
+    spider: str
+    state: str
+    pages: int
+    items: int
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     time: float
     spider: str
@@ -75,6 +85,9 @@ class Snapshot:
     breakpoints_version: int = 0
     attached: str = ""  # e.g. "pid 1234": the crawl runs in another process
     warning: str = ""  # e.g. the attached crawl is not answering
+    # several crawlers in one process: each one, and the one panels show (None: all)
+    crawlers: tuple[CrawlerLine, ...] = ()
+    scope: str | None = None
 
     @property
     def elapsed(self) -> float:
@@ -230,8 +243,9 @@ class LocalSource(RecorderReads):
         now = time.time()
         bps = self.breakpoints_manager
         pages = int(stats.get("response_received_count", 0))
+        scraped, dropped, failed = self._item_counts(rec, stats)
         if not host.finished:
-            self.history.sample(now, pages, rec.items_scraped)
+            self.history.sample(now, pages, scraped)
         status = host.status()
         self.probe.sample(pages, status.in_flight, status.queued)
         spider = getattr(crawler, "spider", None) if crawler is not None else None
@@ -247,9 +261,9 @@ class LocalSource(RecorderReads):
             finished=host.finished_at,
             flows_total=rec.flows.total,
             flows_kept=len(rec.flows),
-            items_scraped=rec.items_scraped,
-            items_dropped=rec.items_dropped,
-            items_failed=rec.items_failed,
+            items_scraped=scraped,
+            items_dropped=dropped,
+            items_failed=failed,
             items_total=rec.items.total,
             items_kept=len(rec.items),
             log_total=rec.log.total,
@@ -263,6 +277,10 @@ class LocalSource(RecorderReads):
             hits_waiting=len(bps.pending),
             breakpoints_version=bps.version,
         )
+
+    def _item_counts(self, rec: Any, stats: dict[str, Any]) -> tuple[int, int, int]:
+        """Items scraped, dropped and failed (the recorder's: all of them)."""
+        return rec.items_scraped, rec.items_dropped, rec.items_failed
 
     def body(self, flow_id: int) -> StoredBody | None:
         return self.recorder.body(flow_id)

@@ -100,6 +100,13 @@ class WorkbenchApp(App[None]):
         Binding("i", "new_request", "Inject", show=False, tooltip="Inject a new request from curl"),
         Binding("K", "checks", "Checks", show=False, tooltip="Contract checks (workbench check)"),
         Binding("T", "parse_tree", "Parse tree", show=False, tooltip="The tree of workbench parse"),
+        Binding(
+            "S",
+            "cycle_crawler",
+            "Crawler",
+            show=False,
+            tooltip="Several spiders at once: show all of them, or the next one",
+        ),
         Binding("1", "show_panel('flows')", "Flows", show=False, tooltip="Show the flows"),
         Binding("2", "show_panel('queue')", "Queue", show=False, tooltip="Show the queue"),
         Binding("3", "show_panel('items')", "Items", show=False, tooltip="Show the items"),
@@ -201,6 +208,16 @@ class WorkbenchApp(App[None]):
             self.action_checks()
         if hasattr(self.source, "parse_tree"):
             self.action_parse_tree()
+        self.refresh_panels()
+
+    def action_cycle_crawler(self) -> None:
+        """``workbench crawl S1 S2``: every panel shows all the crawlers, or one."""
+        if len(getattr(self.source, "parts", ())) < 2:
+            self.notify("One crawler here (workbench crawl S1 S2 runs several).")
+            return
+        scope = self.source.cycle()
+        shown = f"crawler {scope}" if scope else "all the crawlers"
+        self.notify(f"Showing {clean_line(shown, 60)} (S: the next).", timeout=3)
         self.refresh_panels()
 
     def action_parse_tree(self) -> None:

@@ -18,13 +18,25 @@ STATE_STYLE = {
     "failed": ("✗ failed", "bold white on red"),
 }
 
+SYMBOL_STYLE = {  # a crawler's state symbol, among several
+    "starting": "cyan",
+    "running": "green",
+    "paused": "yellow",
+    "closing": "magenta",
+    "finished": "blue",
+    "failed": "bold red",
+}
+
 
 def status_text(snapshot: Snapshot) -> Text:
     status = snapshot.status
     label, style = STATE_STYLE.get(status.state, (status.state, "bold"))
     text = Text()
     text.append(f" {label} ", style=style)
-    text.append(f" {clean_line(snapshot.spider, 40)} ", style="bold")
+    if len(snapshot.crawlers) > 1:
+        _crawlers(text, snapshot)
+    else:
+        text.append(f" {clean_line(snapshot.spider, 40)} ", style="bold")
     if snapshot.attached:
         text.append(f"⇄ {clean_line(snapshot.attached, 40)} ", style="cyan")
     if snapshot.warning:
@@ -58,3 +70,16 @@ class StatusBar(Static):
 
     def show(self, snapshot: Snapshot) -> None:
         self.update(status_text(snapshot), layout=False)  # one line, always
+
+
+def _crawlers(text: Text, snapshot: Snapshot) -> None:
+    """Several crawlers: the one shown (S switches), then each with its state and pages."""
+    scope = snapshot.scope
+    text.append(f" [{clean_line(scope, 30) if scope else 'all'}] ", style="bold reverse")
+    for line in snapshot.crawlers:
+        symbol = STATE_STYLE.get(line.state, (line.state, ""))[0].split()[0]
+        text.append(" ")
+        text.append(clean_line(line.spider, 30), style="bold" if line.spider == scope else "")
+        text.append(f" {symbol}", style=SYMBOL_STYLE.get(line.state, ""))
+        text.append(f" {fmt.number(line.pages)}p {fmt.number(line.items)}i", style="dim")
+    text.append(" ")

@@ -78,6 +78,7 @@ class FlowsPanel(Panel):
         self.kept: list[Flow] = []  # mirror of the recorder's ring
         self.last_snapshot: Snapshot | None = None
         self.total_seen = 0
+        self.scope: str | None = None  # several crawlers: the one shown (None: all)
 
     def compose(self) -> Any:
         yield Input(
@@ -106,12 +107,18 @@ class FlowsPanel(Panel):
         oldest = self.mirror(self.kept, new, snapshot.flows_kept)
         if oldest is not None:  # the recorder dropped its oldest flows
             self.table.trim_before(oldest)
+        if snapshot.scope != self.scope:  # another crawler (S)
+            self.scope = snapshot.scope
+            self.table.set_rows([f for f in self.kept[: len(self.kept) - len(new)]
+                                 if self._match(f)])  # fmt: skip
         matching = [f for f in new if self._match(f)]
         self.table.append_rows(matching)
         self.last_snapshot = snapshot
         self._title(snapshot)
 
     def _match(self, flow: Flow) -> bool:
+        if self.scope is not None and flow.spider != self.scope:
+            return False
         if self.filter.matches_all:
             return True
         try:

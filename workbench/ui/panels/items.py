@@ -64,6 +64,7 @@ class ItemsPanel(Panel):
         self.value_width: dict[tuple[str, str], int] = {}
         self.item_type: str | None = None  # None: follow the most common type
         self.any_reason = False
+        self.scope: str | None = None  # several crawlers: the one shown (None: all)
 
     def compose(self) -> Any:
         yield Static("", id="items-type")
@@ -118,10 +119,9 @@ class ItemsPanel(Panel):
         return cells
 
     def _rows(self) -> list[ItemRecord]:
-        kind = self.shown_type
-        if kind == ALL:
-            return list(self.kept)
-        return [r for r in self.kept if r.item_class == kind]
+        kind, scope = self.shown_type, self.scope
+        return [r for r in self.kept if (kind == ALL or r.item_class == kind)
+                and (scope is None or r.spider == scope)]  # fmt: skip
 
     def _learn(self, new: list[ItemRecord]) -> bool:
         """Note types and fields; True when the table's columns must change."""
@@ -169,6 +169,9 @@ class ItemsPanel(Panel):
     def refresh_from(self, snapshot: Snapshot) -> None:
         new = self.source.items_since(self.cursor)
         self.cursor = snapshot.items_total
+        if snapshot.scope != self.scope:  # another crawler (S)
+            self.scope = snapshot.scope
+            self.table.set_rows(self._rows())
         if new:
             oldest = self.mirror(self.kept, new, snapshot.items_kept)
             changed = self._learn(new)
@@ -179,8 +182,9 @@ class ItemsPanel(Panel):
                 table.set_columns(self._columns())
                 table.set_rows(self._rows())
             else:
-                kind = self.shown_type
-                table.append_rows([r for r in new if kind == ALL or r.item_class == kind])
+                kind, scope = self.shown_type, self.scope
+                table.append_rows([r for r in new if (kind == ALL or r.item_class == kind)
+                                   and (scope is None or r.spider == scope)])  # fmt: skip
             self._update_type_line()
         dropped = snapshot.items_total - snapshot.items_kept
         parts = [f"{fmt.number(snapshot.items_scraped)} scraped"]

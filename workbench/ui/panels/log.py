@@ -74,6 +74,7 @@ class LogPanel(Panel):
         self.kept: list[LogRecord] = []
         self.min_level = logging.DEBUG
         self.search: re.Pattern[str] | None = None
+        self.scope: str | None = None  # several crawlers: the one shown (None: all)
 
     def compose(self) -> Any:
         with Horizontal(id="log-bar"):
@@ -93,6 +94,8 @@ class LogPanel(Panel):
     def _match(self, record: LogRecord) -> bool:
         if record.level < self.min_level:
             return False
+        if self.scope is not None and record.spider not in (None, self.scope):
+            return False  # another crawler's (lines of no crawler show in every scope)
         return self.search is None or bool(self.search.search(record.message))
 
     def refresh_from(self, snapshot: Snapshot) -> None:
@@ -101,6 +104,10 @@ class LogPanel(Panel):
         oldest = self.mirror(self.kept, new, snapshot.log_kept)
         if oldest is not None:
             self.table.trim_before(oldest)
+        if snapshot.scope != self.scope:  # another crawler (S)
+            self.scope = snapshot.scope
+            self.table.set_rows([r for r in self.kept[: len(self.kept) - len(new)]
+                                 if self._match(r)])  # fmt: skip
         self.table.append_rows([r for r in new if self._match(r)])
         counts = snapshot.log_counts
         parts = [f"{k} {counts[k]}" for k in ("ERROR", "WARNING", "INFO", "DEBUG") if k in counts]

@@ -125,6 +125,8 @@ class FlowDetailScreen(Screen[None]):
             ("Slot", flow.slot or "-"),
             ("Parent flow", parent),
         ]
+        if flow.spider:  # the crawler's (workbench crawl S1 S2 runs several)
+            rows.insert(0, ("Spider", flow.spider))
         meta = Table.grid(padding=(0, 2))
         meta.add_column(style="bold green", no_wrap=True)
         meta.add_column()

@@ -1,0 +1,174 @@
+"""`workbench crawl S1 S2`: several crawlers in one process, all or one in every panel."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import demo_settings
+from tests.test_app_crawl import wait_for, widget_text
+from tests.test_cli import env, run, site
+from workbench.core.host import CrawlHost
+from workbench.core.multi import MultiSource, combined_state, summed_stats
+from workbench.core.recorder import Recorder
+from workbench.demo.spider import DemoSpider
+from workbench.ui.app import WorkbenchApp
+from workbench.ui.status_bar import status_text
+from workbench.ui.widgets.record_table import RecordTable
+
+SPIDERS = """
+import scrapy
+
+
+class CatalogueSpider(scrapy.Spider):
+    name = "catalogue"
+
+    def __init__(self, url=None, **kw):
+        super().__init__(**kw)
+        self.start_urls = [url + "catalogue/page-1.html"]
+
+    def parse(self, response):
+        for href in response.css("article h3 a::attr(href)").getall():
+            yield response.follow(href, self.parse_book)
+        next_page = response.css("li.next a::attr(href)").get()
+        if next_page:
+            yield response.follow(next_page, self.parse)
+
+    def parse_book(self, response):
+        yield {"name": response.css("h1::text").get()}
+
+
+class ApiSpider(scrapy.Spider):
+    name = "api"
+
+    def __init__(self, url=None, **kw):
+        super().__init__(**kw)
+        self.start_urls = [url + "api/products?page=1"]
+
+    def parse(self, response):
+        data = response.json()
+        for product in data["products"]:
+            yield {"api_name": product["name"]}
+        if data.get("next"):
+            yield response.follow(data["next"], self.parse)
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("several")
+    subprocess.run([sys.executable, "-m", "scrapy", "startproject", "shop", str(root)],
+                   check=True, capture_output=True, env=env())  # fmt: skip
+    settings = root / "shop" / "settings.py"
+    settings.write_text(settings.read_text() + textwrap.dedent("""
+        ROBOTSTXT_OBEY = False
+        TELNETCONSOLE_ENABLED = False
+        DOWNLOAD_DELAY = 0
+    """))  # fmt: skip
+    (root / "shop" / "spiders" / "two.py").write_text(SPIDERS)
+    with site(30) as url:
+        yield root, url
+
+
+def test_two_spiders_run_together_each_with_its_own_feed(project, tmp_path):
+    root, url = project
+    feed = tmp_path / "%(name)s.jsonl"
+    result = run("crawl", "catalogue", "api", "-a", f"url={url}", "-o", str(feed),
+                 cwd=root, WORKBENCH_NO_UI="1")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "spider catalogue + api finished (finished)" in result.stdout
+    assert ", 60 items" in result.stdout
+    books = [json.loads(line) for line in (tmp_path / "catalogue.jsonl").read_text().splitlines()]
+    api = [json.loads(line) for line in (tmp_path / "api.jsonl").read_text().splitlines()]
+    assert len(books) == len(api) == 30
+    assert {b["name"] for b in books} == {a["api_name"] for a in api}
+
+
+def test_several_spiders_refuse_what_they_cannot_share(project, tmp_path):
+    root, _url = project
+    cases = [
+        (["-o", str(tmp_path / "all.jsonl")], "would get every spider's items mixed"),
+        (["-s", f"JOBDIR={tmp_path / 'job'}"], "JOBDIR holds one spider's job"),
+    ]
+    for extra, needle in cases:
+        result = run("crawl", "catalogue", "api", *extra, cwd=root)
+        assert result.returncode == 1 and needle in result.stderr, result.stderr
+    twice = run("crawl", "api", "api", cwd=root)
+    assert twice.returncode == 1 and "named twice" in twice.stderr
+    unknown = run("crawl", "api", "nope", cwd=root)
+    assert unknown.returncode == 1 and "unknown spider 'nope'" in unknown.stderr
+
+
+def test_summed_stats_and_combined_state():
+    stats = summed_stats([
+        {"item_scraped_count": 3, "memusage/max": 10, "start_time": 5, "finish_reason": "a"},
+        {"item_scraped_count": 4, "memusage/max": 30, "start_time": 2, "finish_reason": "b"},
+    ])  # fmt: skip
+    assert stats == {"item_scraped_count": 7, "memusage/max": 30, "start_time": 2,
+                     "finish_reason": "a, b"}  # fmt: skip
+    assert combined_state(["finished", "running"]) == "running"
+    assert combined_state(["finished", "paused"]) == "paused"
+    assert combined_state(["paused", "running"]) == "running"
+    assert combined_state(["finished", "failed"]) == "failed"
+    assert combined_state(["finished", "finished"]) == "finished"
+
+
+class BooksSpider(DemoSpider):
+    name = "books"
+
+
+class ShopSpider(DemoSpider):
+    name = "shop"
+
+
+async def test_every_panel_shows_all_the_crawlers_or_one(demo_url):
+    recorder = Recorder()
+    hosts = [
+        CrawlHost(demo_settings(), cls, {"url": demo_url}, recorder=recorder, capture_log=not n)
+        for n, cls in enumerate((BooksSpider, ShopSpider))
+    ]
+    source = MultiSource(hosts)
+    app = WorkbenchApp(source)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(lambda: all(h.finished for h in hosts), pilot)
+        app.refresh_panels()
+        await pilot.pause()
+        line = status_text(app.last_snapshot).plain
+        assert "finished  [all]" in line and "books ■" in line and "shop ■" in line
+        flows = app.query_one("#flow-table", RecordTable)
+        spiders = {f.spider for f in flows.rows}
+        assert spiders == {"books", "shop"}
+        per_crawler = {n: sum(1 for f in flows.rows if f.spider == n) for n in spiders}
+
+        await pilot.press("S")  # books only
+        await pilot.pause()
+        assert {f.spider for f in flows.rows} == {"books"}
+        assert len(flows.rows) == per_crawler["books"]
+        assert "[books]" in status_text(app.last_snapshot).plain
+        pages = app.last_snapshot.pages
+        await pilot.press("3")
+        await pilot.pause()
+        items = app.query_one("#items-table", RecordTable)
+        assert items.rows and {r.spider for r in items.rows} == {"books"}
+        await pilot.press("5")
+        await pilot.pause()
+        log = app.query_one("#log-table", RecordTable)
+        assert {r.spider for r in log.rows} <= {"books", None}
+        await pilot.press("S")  # shop only
+        await pilot.pause()
+        assert {r.spider for r in log.rows} <= {"shop", None}
+        await pilot.press("4")
+        await pilot.pause()
+        assert app.last_snapshot.pages == pages  # the same site, crawled the same way
+        await pilot.press("S")  # all again: the stats add up
+        await pilot.pause()
+        assert app.last_snapshot.pages == 2 * pages
+        assert "Spider books + shop" in widget_text(app.query_one("#stats-summary"))
+        await pilot.press("8")
+        await pilot.pause()
+        view = source.pace()
+        assert {r.key.split("/")[0] for r in view.rows} == {"books", "shop"}

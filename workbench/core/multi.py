@@ -1,0 +1,345 @@
+"""Several crawlers in one process: ``workbench crawl SPIDER1 SPIDER2 …``.
+
+As in Scrapy's docs ("Running multiple spiders in the same process"), the
+crawlers run together on one reactor, each with its own engine, scheduler,
+downloader and stats.  They share one recorder, whose records carry their
+spider's name, so flows, items and log lines keep one cursor for the panels.
+
+:class:`MultiSource` is what the panels read.  Its *scope* is one crawler or
+all of them: scoped, every read and control goes to that crawler (its stats,
+queue, slots, pause); with all, the stats are summed, the queues and slots
+listed one crawler after another (slot keys as ``spider/slot``), and pause and
+stop act on every crawler.  Flows, items and log lines are filtered by the
+panels on the snapshot's ``scope``.  Live objects and memory are the process's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from workbench.core.host import CrawlHost, CrawlStatus, ensure_reactor
+from workbench.core.pace import PaceView
+from workbench.core.queue import QueueView
+from workbench.core.recorder import Recorder
+from workbench.core.replay import ReplayResult
+from workbench.core.source import CrawlerLine, LocalSource, Snapshot
+
+SEP = "/"  # between a crawler's spider and one of its slots: "books/127.0.0.1"
+
+# the order in which the states of several crawlers sum up to one
+_STATE_ORDER = ("running", "closing", "starting", "paused", "failed", "finished")
+
+
+class CrawlerPart(LocalSource):
+    """One of the crawlers, read on its own (its own stats, history, controls)."""
+
+    def __init__(self, host: CrawlHost, name: str) -> None:
+        super().__init__(host)
+        self.name = name
+
+    def _item_counts(self, rec: Any, stats: dict[str, Any]) -> tuple[int, int, int]:
+        scraped, dropped, failed = rec.items_by_spider.get(self.name, (0, 0, 0))
+        return scraped, dropped, failed
+
+
+def combined_state(states: list[str]) -> str:
+    """One state for several crawlers: running while any runs, paused when every
+    live one is, finished when all are (failed when one failed)."""
+    live = [s for s in states if s not in ("finished", "failed")]
+    if not live:
+        return "failed" if "failed" in states else "finished"
+    return min(live, key=_STATE_ORDER.index)
+
+
+def summed_stats(all_stats: list[dict[str, Any]]) -> dict[str, Any]:
+    """Scrapy stats of several crawlers as one: counts summed; peaks and times the
+    largest; start the earliest; anything else kept when all agree."""
+    out: dict[str, Any] = {}
+    for stats in all_stats:
+        for key, value in stats.items():
+            if key not in out:
+                out[key] = value
+                continue
+            old = out[key]
+            if key == "start_time":
+                out[key] = min(old, value)
+            elif key == "finish_time":
+                out[key] = max(old, value)
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                if key == "finish_reason" and old != value:
+                    out[key] = f"{old}, {value}"
+            elif "max" in key or "elapsed" in key or "startup" in key:
+                out[key] = max(old, value)
+            else:
+                out[key] = old + value
+    return out
+
+
+class MultiSource(LocalSource):
+    """Several crawlers of one process, as one source with a scope."""
+
+    def __init__(
+        self,
+        hosts: list[CrawlHost],
+        prepare: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.hosts = hosts
+        self.parts = [CrawlerPart(h, _name(h)) for h in hosts]
+        self.scope: str | None = None  # the crawler shown, None: all of them
+        super().__init__(hosts[0], prepare)  # its history: of all of them
+
+    # -- which crawler -----------------------------------------------------------
+
+    def crawlers(self) -> list[str]:
+        return [p.name for p in self.parts]
+
+    def select(self, name: str | None) -> None:
+        if name is not None and name not in self.crawlers():
+            raise ValueError(f"no crawler {name!r}")
+        self.scope = name
+
+    def cycle(self) -> str | None:
+        """The next scope: all, then each crawler in turn."""
+        names = [None, *self.crawlers()]
+        self.scope = names[(names.index(self.scope) + 1) % len(names)]
+        return self.scope
+
+    @property
+    def part(self) -> CrawlerPart | None:
+        """The crawler in scope (None: all)."""
+        for part in self.parts:
+            if part.name == self.scope:
+                return part
+        return None
+
+    def _part_of_flow(self, flow_id: int | None) -> CrawlerPart:
+        flow = self.flow(flow_id) if flow_id is not None else None
+        for part in self.parts:
+            if flow is not None and part.name == flow.spider:
+                return part
+        return self.part or self.parts[0]
+
+    @property  # type: ignore[override]
+    def host(self) -> CrawlHost:
+        """The crawler in scope, or the first one (what is the process's anyway)."""
+        part = self.part
+        return part.host if part is not None else self.hosts[0]
+
+    @host.setter
+    def host(self, value: CrawlHost) -> None:  # LocalSource.__init__ sets it
+        pass
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.parts[0].recorder  # shared
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        ensure_reactor(self.hosts[0].settings)
+        if self.prepare is not None:
+            await self.prepare()
+        for host in self.hosts:
+            await host.start()
+
+    def close(self) -> None:
+        for host in self.hosts:
+            host.close()
+
+    # -- reads ------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        snaps = [p.snapshot() for p in self.parts]
+        lines = tuple(
+            CrawlerLine(p.name, s.status.state, s.pages, s.items_scraped)
+            for p, s in zip(self.parts, snaps, strict=True)
+        )
+        for part, snap in zip(self.parts, snaps, strict=True):
+            if part.name == self.scope:
+                return dataclasses.replace(snap, crawlers=lines, scope=part.name)
+        now = time.time()
+        statuses = [s.status for s in snaps]
+        state = combined_state([s.state for s in statuses])
+        reasons = sorted({s.finish_reason for s in statuses if s.finish_reason})
+        status = CrawlStatus(
+            state,
+            sum(s.in_flight for s in statuses),
+            sum(s.queued for s in statuses),
+            ", ".join(reasons) if state in ("finished", "failed") and reasons else None,
+            "; ".join(s.error for s in statuses if s.error) or None,
+        )
+        stats = summed_stats([s.stats for s in snaps])
+        rec = self.recorder
+        finished = status.state in ("finished", "failed")
+        if not finished:
+            pages = int(stats.get("response_received_count", 0))
+            self.history.sample(now, pages, rec.items_scraped)
+        started = [s.started for s in snaps if s.started is not None]
+        ends = [s.finished for s in snaps if s.finished is not None]
+        hit = next((s.hit for s in snaps if s.hit is not None), None)
+        first = snaps[0]
+        return dataclasses.replace(
+            first,
+            time=now,
+            spider=" + ".join(self.crawlers()),
+            status=status,
+            stats=stats,
+            started=min(started) if started else None,
+            finished=max(ends) if finished and ends else None,
+            items_scraped=rec.items_scraped,
+            items_dropped=rec.items_dropped,
+            items_failed=rec.items_failed,
+            history=tuple(self.history.samples),
+            hit=hit,
+            hits_waiting=sum(s.hits_waiting for s in snaps),
+            breakpoints_version=sum(s.breakpoints_version for s in snaps),
+            crawlers=lines,
+            scope=None,
+        )
+
+    def queue(self, offset: int = 0, limit: int = 100) -> QueueView:
+        part = self.part
+        if part is not None:
+            return part.queue(offset, limit)
+        views, page, start = [], [], offset
+        for part in self.parts:  # one crawler's queue after another
+            view = part.queue(start, max(0, limit - len(page)))
+            views.append((part.name, view))
+            if start < view.total:
+                page += [_prefixed(r, part.name) for r in view.page]
+                start = 0
+            else:
+                start -= view.total
+        return QueueView(
+            total=sum(v.total for _, v in views),
+            groups=tuple(_prefixed(g, n) for n, v in views for g in v.groups),
+            page=tuple(page[:limit]),
+            offset=offset,
+            slots=tuple(
+                dataclasses.replace(s, key=f"{n}{SEP}{s.key}") for n, v in views for s in v.slots
+            ),
+            in_flight=sum(v.in_flight for _, v in views),
+            took=sum(v.took for _, v in views),
+        )
+
+    # -- controls -----------------------------------------------------------------
+
+    def _targets(self) -> list[CrawlerPart]:
+        part = self.part
+        return [part] if part is not None else self.parts
+
+    def toggle_pause(self) -> bool | None:
+        """Pause (or resume) the crawler in scope, or all of them: they pause when
+        any of them runs, and resume otherwise."""
+        targets = [p for p in self._targets() if not p.host.finished]
+        if not targets:
+            return None
+        running = any(p.host.status().state == "running" for p in targets)
+        for part in targets:
+            if running:
+                part.host.pause()
+            else:
+                part.host.resume()
+        return running
+
+    def stop(self) -> bool:
+        stopping = [part.stop() for part in self._targets()]
+        return any(stopping)
+
+    # breakpoints: the crawler in scope's (LocalSource's, through self.host); a hit
+    # of any crawler is shown, and continue/step go to the crawler that has it
+
+    def _hit_part(self) -> CrawlerPart:
+        for part in self.parts:
+            if part.breakpoints_manager.current is not None:
+                return part
+        return self.part or self.parts[0]
+
+    def continue_(self) -> bool:
+        return self._hit_part().continue_()
+
+    def step(self) -> bool:
+        return self._hit_part().step()
+
+    def shell_target(self, flow_id: int | None) -> tuple[Any, Any, dict[str, Any], str]:
+        if flow_id is None:
+            return self._hit_part().shell_target(None)
+        return self._part_of_flow(flow_id).shell_target(flow_id)
+
+    async def replay(self, flow_id: int) -> ReplayResult:
+        return await self._part_of_flow(flow_id).replay(flow_id)
+
+    # -- pace ----------------------------------------------------------------------
+
+    def pace(self, selected: str | None = None, points: int = 900) -> PaceView | None:
+        part = self.part
+        if part is not None:
+            return part.pace(selected, points)
+        owner, slot = self._slot_owner(selected)
+        views = [(p, p.pace(slot if p is owner else None, points)) for p in self.parts]
+        present = [(p, v) for p, v in views if v is not None]
+        if not present:
+            return None
+        rows = tuple(
+            dataclasses.replace(r, key=f"{p.name}{SEP}{r.key}") for p, v in present for r in v.rows
+        )
+        adjustments = sorted(
+            (
+                dataclasses.replace(a, slot=f"{p.name}{SEP}{a.slot}")
+                for p, v in present
+                for a in v.adjustments
+            ),
+            key=lambda a: a.time,
+        )
+        mine = next((v for p, v in present if p is owner), None)
+        first = present[0][1]
+        return dataclasses.replace(
+            first,
+            rows=rows,
+            selected=selected if mine is not None and mine.selected is not None else None,
+            series=mine.series if mine is not None and mine.selected is not None else (),
+            adjustments=tuple(adjustments[-200:]),
+            adjustments_total=sum(v.adjustments_total for _, v in present),
+            in_flight=sum(v.in_flight for _, v in present),
+            total_concurrency=sum(v.total_concurrency for _, v in present),
+        )
+
+    def _slot_owner(self, key: str | None) -> tuple[CrawlerPart | None, str | None]:
+        """The crawler of a ``spider/slot`` key, and the slot's own key."""
+        if key is None or self.part is not None:
+            return self.part, key
+        name, _, slot = key.partition(SEP)
+        for part in self.parts:
+            if part.name == name:
+                return part, slot
+        return None, None
+
+    def _slot_call(self, key: str | None, call: Callable[[CrawlerPart, str | None], str]) -> str:
+        if key is None:
+            live = [p for p in self._targets() if not p.host.finished]
+            return "; ".join(f"{p.name}: {call(p, None)}" for p in live)
+        owner, slot = self._slot_owner(key)
+        if owner is None:
+            raise ValueError(f"no slot {key!r}")
+        return call(owner, slot)
+
+    def set_slot_delay(self, key: str | None, seconds: float) -> str:
+        return self._slot_call(key, lambda p, k: p.set_slot_delay(k, seconds))
+
+    def set_slot_concurrency(self, key: str | None, value: int) -> str:
+        return self._slot_call(key, lambda p, k: p.set_slot_concurrency(k, value))
+
+    def set_slot_autothrottle(self, key: str | None, on: bool) -> str:
+        return self._slot_call(key, lambda p, k: p.set_slot_autothrottle(k, on))
+
+
+def _name(host: CrawlHost) -> str:
+    crawler = host.create()
+    return str(getattr(crawler.spidercls, "name", None) or crawler.spidercls.__name__)
+
+
+def _prefixed(record: Any, name: str) -> Any:
+    return dataclasses.replace(record, slot=f"{name}{SEP}{record.slot}")
