@@ -226,3 +226,27 @@ def test_the_cli_opens_a_har_and_says_what_is_wrong(tmp_path):
     assert "WebInspector" in result.stdout
     missing = run("open", str(tmp_path / "none.har"), cwd=tmp_path)
     assert missing.returncode == 1 and "none.har: no such file" in missing.stderr
+
+
+def test_a_har_exported_by_firefox_itself_opens():
+    """tests/data/firefox-153-export.har: written by Firefox 153's Network tool (its HAR
+    auto-export, devtools.netmonitor.har.enableAutoExportToFile) on a page that loads
+    the demo site's pages in frames, an image and a no-cors fetch: not hand-made."""
+    source = HarSource(DATA / "firefox-153-export.har")
+    flows = source.flows_since(0)
+    assert source.snapshot().stats["har/creator"] == "Firefox 153.8.0"
+    assert [(f.status, f.url.split("/", 3)[3]) for f in flows] == [
+        (304, "index.html"),
+        (200, "catalogue/page-1.html"),
+        (404, "missing.html"),
+        (200, "static/logo.png"),
+        (200, "api/products?page=1"),
+        (404, "favicon.ico"),
+    ]
+    start, page, missing, logo, api, _ = flows
+    assert b"<title>HAR capture</title>" in source.body(start.id).body  # a 304 with its body
+    assert b"<article" in source.body(page.id).body
+    assert missing.size == 271 and b"<h1>Not found</h1>" in source.body(missing.id).body
+    assert source.body(logo.id).body.startswith(b"\x89PNG")  # base64 in the file
+    assert api.size == 0  # an opaque (no-cors) response: Firefox kept no body
+    assert source.curl(page.id).startswith("curl ")
