@@ -250,3 +250,24 @@ def test_a_har_exported_by_firefox_itself_opens():
     assert source.body(logo.id).body.startswith(b"\x89PNG")  # base64 in the file
     assert api.size == 0  # an opaque (no-cors) response: Firefox kept no body
     assert source.curl(page.id).startswith("curl ")
+
+
+def test_a_har_written_by_chromiums_devtools_opens():
+    """tests/data/chromium-devtools-export.har: written by Chromium's DevTools HAR writer
+    (the code behind Network > Export HAR, run in the DevTools window with preserve log
+    on) while the browser loaded the demo site's pages, images and no-cors fetches."""
+    from workbench.ui.format import status_cell
+
+    source = HarSource(DATA / "chromium-devtools-export.har")
+    flows = source.flows_since(0)
+    assert source.snapshot().stats["har/creator"] == "WebInspector 537.36"
+    assert len(flows) == 10
+    by_path = {f.url.split("/", 3)[3]: f for f in flows}
+    assert b"<article" in source.body(by_path["catalogue/page-1.html"].id).body
+    assert source.body(by_path["static/logo.png"].id).body.startswith(b"\x89PNG")
+    assert by_path["missing.html"].status == 404
+    aborted = by_path["api/products?page=1"]  # headers came, then Chrome dropped the body
+    assert aborted.status == 200 and aborted.error.startswith("net::ERR_ABORTED")
+    assert status_cell(aborted).plain == "aborted"
+    blocked = HarSource(DATA / "chrome.har").flows_since(0)[2]
+    assert status_cell(blocked).plain == "blocked"  # net::ERR_BLOCKED_BY_CLIENT

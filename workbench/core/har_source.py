@@ -92,10 +92,11 @@ def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
     status = response.get("status")
     ok = isinstance(status, int) and not isinstance(status, bool) and status > 0
     error = None
+    browser_error = _text(entry.get("_error") or response.get("_error"), 2000)
     if not ok:
-        error = (
-            _text(entry.get("_error") or response.get("_error"), 2000) or "no response (status 0)"
-        )
+        error = browser_error or "no response (status 0)"
+    elif browser_error:  # the headers came, then the load failed (Chrome: net::ERR_ABORTED)
+        error = f"{browser_error} (after a {status} response: its body was not read)"
     body = _body(response.get("content")) if ok else None
     content = response.get("content") if isinstance(response.get("content"), dict) else {}
     size = int(_number(content.get("size"), len(body) if body is not None else 0))

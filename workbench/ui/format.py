@@ -55,6 +55,12 @@ ERROR_LABELS = (
     ("SSL", "TLS"),
     ("TunnelError", "tunnel"),
     ("IgnoreRequest", "ignored"),
+    # a browser's (a HAR's _error)
+    ("ERR_NAME_NOT_RESOLVED", "DNS"),
+    ("ERR_CONNECTION_REFUSED", "refused"),
+    ("ERR_TIMED_OUT", "timeout"),
+    ("ERR_CONNECTION_RESET", "dropped"),
+    ("ERR_CERT", "TLS"),
 )
 
 
@@ -64,6 +70,8 @@ def error_label(error: str | None) -> str:
     for needle, label in ERROR_LABELS:
         if needle in head:
             return label
+    if head.startswith("net::ERR_"):  # a browser's: ERR_ABORTED, ERR_BLOCKED_BY_CLIENT...
+        return head[9:].split("_", 1)[0].split()[0].lower()
     return head.split(":", 1)[0]
 
 
