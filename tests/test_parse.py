@@ -253,3 +253,25 @@ async def test_the_parse_screen_opens_flows_selectors_and_items():
         await pilot.press("T")  # back to the tree from the panels
         await pilot.pause()
         assert isinstance(app.screen, ParseScreen)
+
+
+async def test_parse_in_a_browser_draws_the_tree(project):
+    """--web: Textual's web driver has pipes for stdin and stdout, yet it is no script."""
+    import os
+    import signal
+
+    from tests.test_web import CHROMIUM, _served, chromium_page
+
+    if CHROMIUM is None and not os.environ.get("CI_REQUIRE_CHROMIUM"):
+        pytest.skip("no chromium here")
+    root, url = project
+    proc = subprocess.Popen([*WORKBENCH, "parse", url, "--spider", "books", "--web"],
+                            cwd=root, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        async with chromium_page(_served(proc)) as page:
+            await page.wait_for(r"Parse to depth 1 \(done\): 1 response, 1 item, 4 requests")
+            await page.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)

@@ -789,6 +789,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interactive() -> bool:
+    """A terminal to draw on: a tty, or a browser page (--web runs us under Textual's
+    web driver, with pipes for stdin and stdout)."""
+    if "web_driver" in os.environ.get("TEXTUAL_DRIVER", ""):
+        return True
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
