@@ -162,3 +162,20 @@ def test_snapshot_parse_tree(snap_compare):
     app = WorkbenchApp(parse_source(), autostart=False)
 
     assert snap_compare(app, press=["wait:200"], terminal_size=SIZE)  # it opens on the tree
+
+
+def test_snapshot_several_crawlers(snap_compare):
+    """workbench crawl books api: the status line shows the scope and each crawler."""
+    import dataclasses
+
+    from workbench.core.source import CrawlerLine
+
+    source = FakeSource()
+    one = source.snapshot
+    lines = (CrawlerLine("books", "running", 120, 100), CrawlerLine("api", "finished", 3, 30))
+    source.snapshot = lambda: dataclasses.replace(  # type: ignore[method-assign]
+        one(), spider="books + api", crawlers=lines, scope=None
+    )
+    app = WorkbenchApp(source, autostart=False)
+
+    assert snap_compare(app, press=["wait:200"], terminal_size=SIZE)
