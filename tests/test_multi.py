@@ -135,6 +135,10 @@ async def test_every_panel_shows_all_the_crawlers_or_one(demo_url):
     app = WorkbenchApp(source)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_for(lambda: all(h.finished for h in hosts), pilot)
+        from workbench.shell.session import manager_for
+
+        # inspect_response() in either spider opens the workbench shell
+        assert all(manager_for(h.crawler) is app.shell for h in hosts)
         app.refresh_panels()
         await pilot.pause()
         line = status_text(app.last_snapshot).plain

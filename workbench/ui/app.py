@@ -503,8 +503,11 @@ class WorkbenchApp(App[None]):
         kwargs: dict[str, Any] = {"suspend": self._suspended}
         if self.shell_console is not None:
             kwargs = {"console": self.shell_console}
-        self.shell = ShellManager(host.create, asyncio.get_running_loop(), **kwargs)
-        attach_shell(host.create(), self.shell)
+        source = self.source  # its host: the crawler in scope (several crawlers: S)
+        self.shell = ShellManager(lambda: source.host.create(), asyncio.get_running_loop(),
+                                  **kwargs)  # fmt: skip
+        for each in getattr(source, "hosts", None) or [host]:  # inspect_response in any
+            attach_shell(each.create(), self.shell)
 
     @contextlib.contextmanager
     def _suspended(self) -> Iterator[None]:
