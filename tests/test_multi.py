@@ -176,3 +176,21 @@ async def test_every_panel_shows_all_the_crawlers_or_one(demo_url):
         await pilot.pause()
         view = source.pace()
         assert {r.key.split("/")[0] for r in view.rows} == {"books", "shop"}
+
+
+def test_breakpoints_with_all_in_scope_are_every_crawlers(demo_url):
+    recorder = Recorder()
+    hosts = [CrawlHost(demo_settings(), cls, {"url": demo_url}, recorder=recorder)
+             for cls in (BooksSpider, ShopSpider)]  # fmt: skip
+    source = MultiSource(hosts)
+    bp = source.add_breakpoint("~s 404")
+    books, shop = source.parts
+    assert [b.text for b in books.breakpoints()] == [b.text for b in shop.breakpoints()]
+    source.select("shop")
+    source.add_breakpoint("error")  # the crawler in scope only
+    assert len(shop.breakpoints()) == 2 and len(books.breakpoints()) == 1
+    source.select(None)
+    assert source.toggle_breakpoint(bp.id) is False  # off in both
+    assert not books.breakpoints()[0].enabled and not shop.breakpoints()[0].enabled
+    source.remove_breakpoint(bp.id)
+    assert books.breakpoints() == [] and [b.text for b in shop.breakpoints()] == ["error"]

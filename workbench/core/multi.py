@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from workbench.core.breakpoints import Breakpoint
 from workbench.core.host import CrawlHost, CrawlStatus, ensure_reactor
 from workbench.core.pace import PaceView
 from workbench.core.queue import QueueView
@@ -249,8 +250,41 @@ class MultiSource(LocalSource):
         stopping = [part.stop() for part in self._targets()]
         return any(stopping)
 
-    # breakpoints: the crawler in scope's (LocalSource's, through self.host); a hit
-    # of any crawler is shown, and continue/step go to the crawler that has it
+    # breakpoints: the crawler in scope's; with all, every crawler's, the first one's
+    # list standing for them (a breakpoint is the same in each when its text is).
+    # A hit of any crawler is shown, and continue/step go to the crawler that has it.
+
+    def breakpoints(self) -> list[Breakpoint]:
+        return (self.part or self.parts[0]).breakpoints()
+
+    def add_breakpoint(self, text: str) -> Breakpoint:
+        added = [part.add_breakpoint(text) for part in self._targets()]
+        return added[0]
+
+    def _each_like(self, bp_id: int) -> list[tuple[CrawlerPart, int]]:
+        """(crawler, id) of the breakpoint ``bp_id`` and of its likes in the others."""
+        first = self.part or self.parts[0]
+        mine = next((b for b in first.breakpoints() if b.id == bp_id), None)
+        if mine is None or self.part is not None:
+            return [(first, bp_id)]
+        found = [(first, bp_id)]
+        for part in self.parts[1:]:
+            like = next((b for b in part.breakpoints() if b.text == mine.text), None)
+            if like is not None:
+                found.append((part, like.id))
+        return found
+
+    def edit_breakpoint(self, bp_id: int, text: str) -> Breakpoint:
+        edited = [part.edit_breakpoint(i, text) for part, i in self._each_like(bp_id)]
+        return edited[0]
+
+    def remove_breakpoint(self, bp_id: int) -> None:
+        for part, i in self._each_like(bp_id):
+            part.remove_breakpoint(i)
+
+    def toggle_breakpoint(self, bp_id: int) -> bool:
+        states = [part.toggle_breakpoint(i) for part, i in self._each_like(bp_id)]
+        return states[0]
 
     def _hit_part(self) -> CrawlerPart:
         for part in self.parts:
