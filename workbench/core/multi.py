@@ -299,9 +299,9 @@ class MultiSource(LocalSource):
         return self._hit_part().step()
 
     def shell_target(self, flow_id: int | None) -> tuple[Any, Any, dict[str, Any], str]:
-        if flow_id is None:
-            return self._hit_part().shell_target(None)
-        return self._part_of_flow(flow_id).shell_target(flow_id)
+        part = self._hit_part() if flow_id is None else self._part_of_flow(flow_id)
+        response, request, extra, note = part.shell_target(flow_id)
+        return response, request, {**extra, "crawler": part.host.crawler}, note
 
     async def replay(self, flow_id: int) -> ReplayResult:
         return await self._part_of_flow(flow_id).replay(flow_id)

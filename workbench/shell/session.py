@@ -106,6 +106,7 @@ class ShellManager:
         self.offered: dict[str, Any] = {}  # names offered to the next shell
         self._thread: threading.Thread | None = None
         self._namespace: ShellNamespace | None = None
+        self._crawler: Any = None  # the open shell's
 
     # -- what other parts of workbench hand to the shell -----------------------
 
@@ -125,7 +126,9 @@ class ShellManager:
         extra: dict[str, Any] | None,
         note: str,
     ) -> tuple[ShellNamespace, str, bool]:
-        crawler = self.crawler_of()
+        # a crawler named in ``extra`` (several in the process: the response's) or ours
+        crawler = (extra or {}).get("crawler") or self.crawler_of()
+        self._crawler = crawler
         ns = ShellNamespace(
             crawler,
             self.loop,
@@ -149,8 +152,8 @@ class ShellManager:
         self.busy = False
         self._namespace = None
         self.sessions += 1
+        crawler, self._crawler = self._crawler or self.crawler_of(), None
         if was_running:
-            crawler = self.crawler_of()
             resume_engine(getattr(crawler, "_engine", None))
 
     def _thread_main(self, ns: ShellNamespace, banner: str, done: Callable[[], None]) -> None:
@@ -323,6 +326,7 @@ def inspect_response(response: Any, spider: Any) -> None:
     manager.open_nested(
         response=response,
         request=getattr(response, "request", None),
+        extra={"crawler": crawler},  # several crawlers: this spider's
         note=f"inspect_response() called from {_caller()}; the callback continues on exit.",
     )
     return None
