@@ -22,7 +22,7 @@ from typing import Any
 logger = logging.getLogger("workbench")
 
 SUBCOMMANDS = {
-    "crawl": "Run a spider of the current Scrapy project in the workbench",
+    "crawl": "Run a spider of the current Scrapy project (or several at once) in the workbench",
     "runspider": "Run the spider in a Python file in the workbench (no project needed)",
     "demo": "Crawl the bundled demo site in the workbench (no project, no network)",
     "bench": "Scrapy's benchmark (scrapy bench) in the workbench: pages/min, live",
@@ -119,7 +119,7 @@ def _command_class(name: str) -> type:
 
         def syntax(self) -> str:
             return {
-                "crawl": "[options] <spider>",
+                "crawl": "[options] <spider> [<spider> ...]",
                 "runspider": "[options] <spider_file>",
                 "demo": "[options]",
                 "bench": "[options]",
