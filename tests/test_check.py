@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.ptyrun import PtyProcess
-from tests.test_cli import WORKBENCH, env, run, site
+from tests.test_cli import WORKBENCH, env, run, site, startproject
 
 SPIDERS = '''
 import scrapy
@@ -78,18 +75,14 @@ class PlainSpider(scrapy.Spider):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("checked")
-    subprocess.run([sys.executable, "-m", "scrapy", "startproject", "shop", str(root)],
-                   check=True, capture_output=True, env=env())  # fmt: skip
-    settings = root / "shop" / "settings.py"
-    settings.write_text(settings.read_text() + textwrap.dedent("""
+    settings = """
         ROBOTSTXT_OBEY = False
         TELNETCONSOLE_ENABLED = False
         SPIDER_CONTRACTS = {"shop.spiders.checked.HasTitle": 10}
-    """))  # fmt: skip
+    """
     with site(30) as url:
-        (root / "shop" / "spiders" / "checked.py").write_text(SPIDERS.replace("{url}", url))
-        yield root
+        spiders = {"checked": SPIDERS.replace("{url}", url)}
+        yield startproject(tmp_path_factory.mktemp("checked"), spiders, settings)
 
 
 def test_list_names_each_spiders_checked_callbacks(project):

@@ -60,6 +60,25 @@ def site(pages: int = 30):
         proc.wait(10)
 
 
+QUIET_PROJECT = """
+    ROBOTSTXT_OBEY = False
+    TELNETCONSOLE_ENABLED = False
+    DOWNLOAD_DELAY = 0
+"""
+
+
+def startproject(root: Path, spiders: dict[str, str], settings: str = QUIET_PROJECT) -> Path:
+    """``scrapy startproject shop`` in ``root``, with these spider modules (name: text)
+    and these lines added to its settings."""
+    subprocess.run([sys.executable, "-m", "scrapy", "startproject", "shop", str(root)],
+                   check=True, capture_output=True, env=env())  # fmt: skip
+    path = root / "shop" / "settings.py"
+    path.write_text(path.read_text() + textwrap.dedent(settings))
+    for name, text in spiders.items():
+        (root / "shop" / "spiders" / f"{name}.py").write_text(text)
+    return root
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess[str], needle: str) -> None:
     assert result.returncode == 1, result
     assert "Traceback" not in result.stderr

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from tests.conftest import demo_settings
 from tests.test_app_crawl import wait_for, widget_text
-from tests.test_cli import env, run, site
+from tests.test_cli import run, site, startproject
 from workbench.core.host import CrawlHost
 from workbench.core.multi import MultiSource, combined_state, summed_stats
 from workbench.core.recorder import Recorder
@@ -60,16 +57,7 @@ class ApiSpider(scrapy.Spider):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("several")
-    subprocess.run([sys.executable, "-m", "scrapy", "startproject", "shop", str(root)],
-                   check=True, capture_output=True, env=env())  # fmt: skip
-    settings = root / "shop" / "settings.py"
-    settings.write_text(settings.read_text() + textwrap.dedent("""
-        ROBOTSTXT_OBEY = False
-        TELNETCONSOLE_ENABLED = False
-        DOWNLOAD_DELAY = 0
-    """))  # fmt: skip
-    (root / "shop" / "spiders" / "two.py").write_text(SPIDERS)
+    root = startproject(tmp_path_factory.mktemp("several"), {"two": SPIDERS})
     with site(30) as url:
         yield root, url
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
@@ -15,7 +13,7 @@ from scrapy.http import HtmlResponse
 
 from tests.fakes import BASE, FakeSource
 from tests.ptyrun import PtyProcess
-from tests.test_cli import WORKBENCH, env, run, site
+from tests.test_cli import WORKBENCH, env, run, site, startproject
 from workbench.core.parse import ParseTree, request_state
 from workbench.ui.app import WorkbenchApp
 
@@ -57,16 +55,7 @@ class ShelfSpider(CrawlSpider):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("parsed")
-    subprocess.run([sys.executable, "-m", "scrapy", "startproject", "shop", str(root)],
-                   check=True, capture_output=True, env=env())  # fmt: skip
-    settings = root / "shop" / "settings.py"
-    settings.write_text(settings.read_text() + textwrap.dedent("""
-        ROBOTSTXT_OBEY = False
-        TELNETCONSOLE_ENABLED = False
-        DOWNLOAD_DELAY = 0
-    """))  # fmt: skip
-    (root / "shop" / "spiders" / "books.py").write_text(SPIDERS)
+    root = startproject(tmp_path_factory.mktemp("parsed"), {"books": SPIDERS})
     with site(30) as url:
         yield root, url
 
