@@ -7,33 +7,35 @@ from textual.binding import Binding
 
 from tests.fakes import FakeSource
 from workbench.ui.app import PANELS, WorkbenchApp
-from workbench.ui.screens.breakpoints import BreakpointDialog, BreakpointsScreen
-from workbench.ui.screens.curl import CurlScreen, NewRequestScreen
-from workbench.ui.screens.dialogs import ConfirmScreen, PromptScreen
+from workbench.ui.screens.breakpoints import BreakpointsScreen
+from workbench.ui.screens.dialogs import ConfirmScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen
-from workbench.ui.screens.live_objects import LiveObjectsScreen
-from workbench.ui.screens.prefs import PrefsScreen
 from workbench.ui.screens.replay import ReplayScreen
 from workbench.ui.screens.selectors import SelectorScreen
-from workbench.ui.screens.text_view import TextScreen
 from workbench.ui.widgets.record_table import RecordTable
 
-SCREENS = [
-    FlowDetailScreen,
-    HelpScreen,
-    TextScreen,
-    ConfirmScreen,
-    PromptScreen,
-    BreakpointsScreen,
-    BreakpointDialog,
-    SelectorScreen,
-    ReplayScreen,
-    CurlScreen,
-    NewRequestScreen,
-    LiveObjectsScreen,
-    PrefsScreen,
-]
+
+def _screens() -> list[type]:
+    """Every screen class of workbench.ui.screens (a new one is checked without listing)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.screen import Screen
+
+    import workbench.ui.screens as package
+
+    found = []
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Screen) and cls.__module__ == module.__name__:
+                found.append(cls)
+    return found
+
+
+SCREENS = _screens()
 OWNERS = [WorkbenchApp, RecordTable, *SCREENS] + [cls for _, _, cls in PANELS]
 
 
