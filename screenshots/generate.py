@@ -11,6 +11,7 @@ The crawl is paused part-way so the queue has something in it, then each
 panel is saved as SVG with App.save_screenshot().  A second crawl, the leaky
 demo (``workbench demo --leaky``), gives the Refs, live objects and Memory
 screenshots (its leak window shortened so it is flagged within seconds).
+``workbench parse`` of the demo's home page to depth 2 gives the parse tree.
 A third, ``workbench demo --throttle`` (AutoThrottle on, slow reviews with
 bursts of 503s), gives the Slots screenshot: the reviews slot's delay
 converging, held at 1 s from the keyboard, then handed back to AutoThrottle
@@ -99,10 +100,40 @@ async def generate(
         await pilot.press("space")
         await host.wait()
     host.close()
+    await parsed(camera, size)
     if not quick:
         await leaky(camera, size)
         await throttled(camera, size)
     return camera.written
+
+
+async def parsed(camera: Camera, size: tuple[int, int]) -> None:
+    """``workbench parse URL -d 2`` of the demo site's home page: the tree."""
+    import argparse
+
+    from workbench.core.parse import ParseCommand
+    from workbench.core.source import ParseSource
+
+    class ParsedDemo(DemoSpider):  # parse replaces start(): not on DemoSpider itself
+        pass
+
+    settings = Settings()
+    settings.set("LOG_LEVEL", "INFO")
+    settings.set("TELNETCONSOLE_ENABLED", False)
+    url = url_of(listen(pages=60, slow_delay=0.3))
+    opts = argparse.Namespace(depth=2, callback=None, rules=False, meta=None, cbkwargs=None,
+                              output=None, pipelines=False)  # fmt: skip
+    command = ParseCommand()
+    command.start_for(ParsedDemo, url, opts)
+    host = CrawlHost(settings, ParsedDemo, {"url": url})
+    command.attach(host.create(), url, opts)
+    app = WorkbenchApp(ParseSource(host, command))
+    async with app.run_test(size=size) as pilot:
+        while command.tree is None or not command.tree.finished:
+            await pilot.pause(0.1)
+        await pilot.pause(1.0)
+        await camera.shoot(app, pilot, "parse_tree")
+    host.close()
 
 
 async def throttled(camera: Camera, size: tuple[int, int]) -> None:

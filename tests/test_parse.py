@@ -264,3 +264,20 @@ async def test_parse_in_a_browser_draws_the_tree(project):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
+
+
+async def test_a_tree_first_drawn_after_the_crawl_keeps_its_responses_foldable():
+    """The screen may first look at a parse that is already over (a fast local site)."""
+    from textual.widgets import Tree
+
+    source = parse_source()
+    source.parse_tree().finished = True
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=(140, 36)) as pilot:
+        await pilot.pause()
+        tree = app.screen.query_one(Tree)
+        listing = tree.root.children[1]
+        assert listing.data == ("node", 2) and listing.allow_expand and listing.is_expanded
+        assert request_state(source.parse_tree(), source.parse_tree().node(1).requests[0]) == (
+            "downloaded"
+        )

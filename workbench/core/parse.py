@@ -179,6 +179,8 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 def request_state(tree: ParseTree, entry: ParseRequest) -> str:
     """Why a request has no node (yet): what the tree shows next to it."""
+    if entry.child is not None:
+        return "downloaded"
     if entry.error:
         return f"failed: {entry.error}"
     if entry.dropped:

@@ -166,6 +166,7 @@ class ParseScreen(Screen[None]):
             if tnode is None:
                 tnode = widget.root if not self._node_of else widget.root.add("", expand=True)
             tnode.data = ("node", node.id)
+            tnode.allow_expand = True  # a response: its items and requests go under it
             self._node_of[node.id] = tnode
         shown = (node.done, node.error, node.callback, len(node.items), len(node.requests))
         if self._labels.get(node.id) != shown:
@@ -272,7 +273,7 @@ class ParseScreen(Screen[None]):
         elif data[0] == "request" and node is not None:
             entry = node.requests[data[2]]
             title = f"Request {entry.method} {entry.url}"
-            state = request_state(tree, entry) if entry.child is None else "downloaded"
+            state = request_state(tree, entry)
             text = (f"{entry.method} {entry.url}\ncallback: {entry.callback}\n"
                     f"returned by: {node.callback} on {node.url}\nstate: {state}")  # fmt: skip
         elif data[0] in ("node", "more") and node is not None:
