@@ -98,6 +98,11 @@ def test_summed_stats_and_combined_state():
     ])  # fmt: skip
     assert stats == {"item_scraped_count": 7, "memusage/max": 30, "start_time": 2,
                      "finish_reason": "a, b"}  # fmt: skip
+    # LogStats leaves the per-minute rates None for a crawl under a minute
+    rates = summed_stats([{"items_per_minute": None, "elapsed_time_seconds": None},
+                          {"items_per_minute": 30.0, "elapsed_time_seconds": 2.0},
+                          {"items_per_minute": None, "elapsed_time_seconds": 1.0}])  # fmt: skip
+    assert rates == {"items_per_minute": 30.0, "elapsed_time_seconds": 2.0}
     assert combined_state(["finished", "running"]) == "running"
     assert combined_state(["finished", "paused"]) == "paused"
     assert combined_state(["paused", "running"]) == "running"
@@ -186,3 +191,71 @@ def test_breakpoints_with_all_in_scope_are_every_crawlers(demo_url):
     assert not books.breakpoints()[0].enabled and not shop.breakpoints()[0].enabled
     source.remove_breakpoint(bp.id)
     assert books.breakpoints() == [] and [b.text for b in shop.breakpoints()] == ["error"]
+
+
+async def test_quitting_while_shown_a_finished_crawler_stops_the_others(demo_url):
+    """q asks first, and stops every crawler, whichever one the panels show."""
+    from workbench.ui.screens.dialogs import ConfirmScreen
+
+    recorder = Recorder()
+    quick = CrawlHost(demo_settings(), BooksSpider, {"url": demo_url}, recorder=recorder)
+    slow = CrawlHost(demo_settings(DOWNLOAD_DELAY=0.5, CONCURRENT_REQUESTS=1), ShopSpider,
+                     {"url": demo_url}, recorder=recorder, capture_log=False)  # fmt: skip
+    source = MultiSource([quick, slow])
+    app = WorkbenchApp(source)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(lambda: quick.finished, pilot)
+        assert not slow.finished
+        source.select("books")  # the finished one
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)  # the process still crawls
+        await pilot.press("y")
+        await wait_for(lambda: slow.finished, pilot, timeout=30)
+    assert slow.crawler.stats.get_value("finish_reason") == "shutdown"
+    assert source.probe.tracker.pace  # the process's probe was sampled (live refs, memory)
+    assert not any(p.probe.tracker.pace for p in source.parts)  # once, not per crawler
+
+
+async def test_the_items_panel_learns_the_types_of_the_crawler_shown():
+    import dataclasses
+
+    from tests.fakes import FakeSource
+    from workbench.core.events import ItemRecord
+
+    source = FakeSource()
+    source.items = [dataclasses.replace(r, spider="books") for r in source.items] + [
+        ItemRecord(20 + n, 0.0, None, "Review", (("stars", n),), spider="reviews") for n in range(5)
+    ]  # more reviews than products: "all" follows Review
+    one = source.snapshot
+    scope: list[str | None] = [None]
+    source.snapshot = lambda: dataclasses.replace(one(), scope=scope[0],  # type: ignore[method-assign]
+                                                  items_total=8, items_kept=8)  # fmt: skip
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=(140, 36)) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        panel = app.query_one("ItemsPanel")
+        assert panel.shown_type == "Review"
+        scope[0] = "books"
+        app.refresh_panels()
+        await pilot.pause()
+        assert panel.shown_type == "Product" and len(panel.table.rows) == 3
+        assert set(panel.type_counts) == {"Product"}
+
+
+def test_continue_goes_to_the_hit_shown(demo_url):
+    """Scoped, the crawler's own hit is shown (and continued) before another's."""
+    from types import SimpleNamespace
+
+    hosts = [CrawlHost(demo_settings(), cls, {"url": demo_url}, recorder=Recorder())
+             for cls in (BooksSpider, ShopSpider)]  # fmt: skip
+    source = MultiSource(hosts)
+    held = {"books": "hit in books", "shop": "hit in shop"}
+    source.parts = [SimpleNamespace(name=n, breakpoints_manager=SimpleNamespace(current=h))
+                    for n, h in held.items()]  # fmt: skip
+    assert source._hit_part().name == "books"  # all: the first held
+    source.select("shop")
+    assert source._hit_part().name == "shop"  # its own
+    source.parts[1].breakpoints_manager.current = None
+    assert source._hit_part().name == "books"  # none of its own: the other's, still shown

@@ -497,6 +497,7 @@ def _several(names: list[str], settings: Any, spargs: dict[str, Any], opts: Any)
     recorder = Recorder(Limits.from_settings(settings))
     hosts = [CrawlHost(settings, name, spargs, recorder=recorder, capture_log=not n)
              for n, name in enumerate(names)]  # fmt: skip
+    hosts[0].log_settings = settings  # every crawler's log: the project's LOG_LEVEL, not a spider's
     try:
         for host in hosts:
             host.create()
@@ -510,7 +511,8 @@ def _summary(source: Any) -> str:
         source.select(None)  # several crawlers: all of them
     snapshot = source.snapshot()
     status = snapshot.status
-    reason = status.finish_reason or status.error or status.state
+    failed = status.error if status.state == "failed" else None
+    reason = failed or status.finish_reason or status.error or status.state
     from workbench.ui.format import duration
 
     return (
@@ -687,7 +689,9 @@ def _stop_after_app(app: Any, source: Any, run: AppRun) -> None:
     it as Scrapy's first Ctrl-C would, so feeds are closed and JOBDIR is left
     consistent.  Ctrl-C or another SIGTERM meanwhile forces it."""
     host = getattr(source, "host", None)
-    if host is None or host.task is None or host.finished:
+    hosts = getattr(source, "hosts", None) or ([host] if host is not None else [])
+    tasks = {h.task for h in hosts if h.task is not None and not h.finished}
+    if not tasks:  # several crawlers: every one of them, whatever the scope
         return
     if app.signalled:
         why = f"{app.signalled} received"
@@ -700,12 +704,14 @@ def _stop_after_app(app: Any, source: Any, run: AppRun) -> None:
         "feeds are closed). Ctrl-C again forces it."
     )
     logger.warning("%s; stopping the crawl gracefully.", why)
-    source.stop()
+    getattr(source, "stop_all", source.stop)()
 
     async def closed() -> None:
         forced = asyncio.ensure_future(run.force.wait())
-        await asyncio.wait({host.task, forced}, return_when=asyncio.FIRST_COMPLETED)
+        every = asyncio.ensure_future(asyncio.wait(tasks))
+        await asyncio.wait({every, forced}, return_when=asyncio.FIRST_COMPLETED)
         forced.cancel()
+        every.cancel()
 
     run.loop.run_until_complete(closed())
     if run.force.is_set():
@@ -1234,9 +1240,10 @@ def run_headless(source: Any) -> int:
     async def go() -> None:
         host = source.host
         manager = ShellManager(host.create, asyncio.get_running_loop())
-        attach(host.create(), manager)
-        await source.start()
         hosts = getattr(source, "hosts", [host])  # several crawlers: all of them
+        for each in hosts:  # inspect_response() in any of them
+            attach(each.create(), manager)
+        await source.start()
         while not all(h.finished for h in hosts):
             hit = source.snapshot().hit
             if hit is not None and not manager.busy:

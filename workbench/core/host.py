@@ -112,6 +112,7 @@ class CrawlHost:
         # together, only one of them routes the process's logging into it
         self.shared_recorder = recorder
         self.capture_log = capture_log
+        self.log_settings: Settings | None = None  # several crawlers: not one spider's
         self.spider = spider
         self.spider_kwargs = dict(spider_kwargs or {})
         self.runner: _Runner | None = None
@@ -146,7 +147,7 @@ class CrawlHost:
         crawler = self.create()
         assert self.runner is not None and self.recorder is not None
         if self.capture_log:
-            self._log_capture = LogCapture(self.recorder, crawler.settings)
+            self._log_capture = LogCapture(self.recorder, self.log_settings or crawler.settings)
             self._log_capture.install()
         ensure_reactor(self.settings)
         if self.settings.getbool("TWISTED_REACTOR_ENABLED", True):

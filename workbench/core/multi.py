@@ -37,6 +37,8 @@ _STATE_ORDER = ("running", "closing", "starting", "paused", "failed", "finished"
 class CrawlerPart(LocalSource):
     """One of the crawlers, read on its own (its own stats, history, controls)."""
 
+    sample_probe = False  # the process's: MultiSource samples it
+
     def __init__(self, host: CrawlHost, name: str) -> None:
         super().__init__(host)
         self.name = name
@@ -69,9 +71,11 @@ def summed_stats(all_stats: list[dict[str, Any]]) -> dict[str, Any]:
                 out[key] = min(old, value)
             elif key == "finish_time":
                 out[key] = max(old, value)
-            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            elif not _number(value) or not _number(old):
                 if key == "finish_reason" and old != value:
                     out[key] = f"{old}, {value}"
+                elif not _number(old) and _number(value):  # e.g. None: under a minute
+                    out[key] = value
             elif "max" in key or "elapsed" in key or "startup" in key:
                 out[key] = max(old, value)
             else:
@@ -158,9 +162,22 @@ class MultiSource(LocalSource):
             CrawlerLine(p.name, s.status.state, s.pages, s.items_scraped)
             for p, s in zip(self.parts, snaps, strict=True)
         )
+        # live objects and memory are the process's: sampled once, for all crawlers
+        self.probe.sample(
+            sum(s.pages for s in snaps),
+            sum(s.status.in_flight for s in snaps),
+            sum(s.status.queued for s in snaps),
+        )
+        hit = next((s.hit for s in snaps if s.hit is not None), None)
         for part, snap in zip(self.parts, snaps, strict=True):
-            if part.name == self.scope:
-                return dataclasses.replace(snap, crawlers=lines, scope=part.name)
+            if part.name == self.scope:  # its hit first, else another crawler's
+                return dataclasses.replace(
+                    snap,
+                    crawlers=lines,
+                    scope=part.name,
+                    hit=snap.hit or hit,
+                    hits_waiting=sum(s.hits_waiting for s in snaps),
+                )
         now = time.time()
         statuses = [s.status for s in snaps]
         state = combined_state([s.state for s in statuses])
@@ -180,7 +197,6 @@ class MultiSource(LocalSource):
             self.history.sample(now, pages, rec.items_scraped)
         started = [s.started for s in snaps if s.started is not None]
         ends = [s.finished for s in snaps if s.finished is not None]
-        hit = next((s.hit for s in snaps if s.hit is not None), None)
         first = snaps[0]
         return dataclasses.replace(
             first,
@@ -250,6 +266,15 @@ class MultiSource(LocalSource):
         stopping = [part.stop() for part in self._targets()]
         return any(stopping)
 
+    # the process (quitting, a signal): every crawler, whatever the scope
+
+    def process_state(self) -> str:
+        return combined_state([p.host.status().state for p in self.parts])
+
+    def stop_all(self) -> bool:
+        stopping = [part.stop() for part in self.parts]
+        return any(stopping)
+
     # breakpoints: the crawler in scope's; with all, every crawler's, the first one's
     # list standing for them (a breakpoint is the same in each when its text is).
     # A hit of any crawler is shown, and continue/step go to the crawler that has it.
@@ -287,7 +312,8 @@ class MultiSource(LocalSource):
         return states[0]
 
     def _hit_part(self) -> CrawlerPart:
-        for part in self.parts:
+        """The crawler whose hit is shown: the one in scope's, else the first held."""
+        for part in [self.part, *self.parts] if self.part is not None else self.parts:
             if part.breakpoints_manager.current is not None:
                 return part
         return self.part or self.parts[0]
@@ -368,6 +394,10 @@ class MultiSource(LocalSource):
 
     def set_slot_autothrottle(self, key: str | None, on: bool) -> str:
         return self._slot_call(key, lambda p, k: p.set_slot_autothrottle(k, on))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _name(host: CrawlHost) -> str:

@@ -204,6 +204,7 @@ class LocalSource(RecorderReads):
     """Reads a crawl running in this process."""
 
     resumed_job: Any = None  # a JOBDIR this crawl resumes (workbench.core.jobdir.JobReport)
+    sample_probe = True  # one of several crawlers: the process's probe is sampled once
 
     def __init__(
         self, host: CrawlHost, prepare: Callable[[], Awaitable[None]] | None = None
@@ -247,7 +248,8 @@ class LocalSource(RecorderReads):
         if not host.finished:
             self.history.sample(now, pages, scraped)
         status = host.status()
-        self.probe.sample(pages, status.in_flight, status.queued)
+        if self.sample_probe:
+            self.probe.sample(pages, status.in_flight, status.queued)
         spider = getattr(crawler, "spider", None) if crawler is not None else None
         name = getattr(spider, "name", None) or getattr(
             getattr(crawler, "spidercls", None), "name", "?"

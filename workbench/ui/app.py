@@ -402,7 +402,13 @@ class WorkbenchApp(App[None]):
         self.refresh_panels()
 
     def _state(self) -> str:
-        return self.source.snapshot().status.state
+        """The process's crawl state (several crawlers: all of them, whatever is shown)."""
+        whole = getattr(self.source, "process_state", None)
+        return whole() if whole is not None else self.source.snapshot().status.state
+
+    def _stop_all(self) -> bool:
+        stop_all = getattr(self.source, "stop_all", None)
+        return stop_all() if stop_all is not None else self.source.stop()
 
     @property
     def remote(self) -> bool:
@@ -430,15 +436,7 @@ class WorkbenchApp(App[None]):
             )
             return
         if state == "closing":
-            self.push_screen(
-                ConfirmScreen(
-                    "The crawl is already closing (waiting for in-flight requests and feeds).\n"
-                    "Force it to stop now? Feeds and JOBDIR may be left incomplete, "
-                    "and workbench will exit.",
-                    yes="Force stop",
-                ),
-                self._force_answer,
-            )
+            self._ask_force()
             return
         if self.source.stop():
             self.notify(
@@ -447,6 +445,17 @@ class WorkbenchApp(App[None]):
                 title="Stopping",
             )
         self.refresh_panels()
+
+    def _ask_force(self) -> None:
+        self.push_screen(
+            ConfirmScreen(
+                "The crawl is already closing (waiting for in-flight requests and feeds).\n"
+                "Force it to stop now? Feeds and JOBDIR may be left incomplete, "
+                "and workbench will exit.",
+                yes="Force stop",
+            ),
+            self._force_answer,
+        )
 
     def _remote_stop_answer(self, answer: bool | None) -> None:
         if answer and self.source.stop():
@@ -468,7 +477,7 @@ class WorkbenchApp(App[None]):
             self.exit()
             return
         if state == "closing":
-            self.action_stop_crawl()
+            self._ask_force()
             return
         self.push_screen(
             ConfirmScreen(
@@ -481,7 +490,7 @@ class WorkbenchApp(App[None]):
     def _quit_answer(self, answer: bool | None) -> None:
         if not answer:
             return
-        self.source.stop()
+        self._stop_all()
         self.notify(
             "Stopping gracefully; workbench quits when the crawl has closed.", title="Quitting"
         )

@@ -118,10 +118,13 @@ class ItemsPanel(Panel):
             cells.append(clean_line(record.dropped or record.error or "", 300))
         return cells
 
+    def _in_scope(self, record: ItemRecord) -> bool:
+        return self.scope is None or record.spider == self.scope
+
     def _rows(self) -> list[ItemRecord]:
-        kind, scope = self.shown_type, self.scope
+        kind = self.shown_type
         return [r for r in self.kept if (kind == ALL or r.item_class == kind)
-                and (scope is None or r.spider == scope)]  # fmt: skip
+                and self._in_scope(r)]  # fmt: skip
 
     def _learn(self, new: list[ItemRecord]) -> bool:
         """Note types and fields; True when the table's columns must change."""
@@ -169,12 +172,19 @@ class ItemsPanel(Panel):
     def refresh_from(self, snapshot: Snapshot) -> None:
         new = self.source.items_since(self.cursor)
         self.cursor = snapshot.items_total
-        if snapshot.scope != self.scope:  # another crawler (S)
+        if snapshot.scope != self.scope:  # another crawler (S): its types and fields
             self.scope = snapshot.scope
+            self.type_counts, self.fields_of, self.value_width = {}, {}, {}
+            self.any_reason = False
+            self._learn([r for r in self.kept if self._in_scope(r)])
+            if self.item_type not in self.type_counts:
+                self.item_type = None  # a type this crawler has not: its own commonest
+            self.table.set_columns(self._columns())
             self.table.set_rows(self._rows())
+            self._update_type_line()
         if new:
             oldest = self.mirror(self.kept, new, snapshot.items_kept)
-            changed = self._learn(new)
+            changed = self._learn([r for r in new if self._in_scope(r)])
             table = self.table
             if oldest is not None:
                 table.trim_before(oldest)
@@ -182,9 +192,9 @@ class ItemsPanel(Panel):
                 table.set_columns(self._columns())
                 table.set_rows(self._rows())
             else:
-                kind, scope = self.shown_type, self.scope
+                kind = self.shown_type
                 table.append_rows([r for r in new if (kind == ALL or r.item_class == kind)
-                                   and (scope is None or r.spider == scope)])  # fmt: skip
+                                   and self._in_scope(r)])  # fmt: skip
             self._update_type_line()
         dropped = snapshot.items_total - snapshot.items_kept
         parts = [f"{fmt.number(snapshot.items_scraped)} scraped"]
