@@ -13,7 +13,7 @@ import pytest
 from tests.fakes import FakeSource
 from tests.test_cli import run
 from workbench.core.events import Flow
-from workbench.core.har import REDACTED, har_entry, har_from_flows, save_har
+from workbench.core.har import REDACTED, har_entry, har_from_flows, save_har, write_har
 from workbench.core.har_source import HarError, HarSource
 from workbench.core.recorder import StoredBody
 from workbench.ui.app import WorkbenchApp
@@ -271,3 +271,15 @@ def test_a_har_written_by_chromiums_devtools_opens():
     assert status_cell(aborted).plain == "aborted"
     blocked = HarSource(DATA / "chrome.har").flows_since(0)[2]
     assert status_cell(blocked).plain == "blocked"  # net::ERR_BLOCKED_BY_CLIENT
+
+
+def test_odd_browser_errors_and_workbench_own_dropped_flows(tmp_path):
+    from workbench.ui.format import error_label
+
+    assert error_label("net::ERR_") == "error" and error_label("net::ERR__X") == "x"
+    ignored = flow(id=1, url="http://127.0.0.1/bomb", status=200, error="IgnoreRequest: too big")
+    path = tmp_path / "mine.har"
+    kept = StoredBody(b"<html>kept</html>", 17, False)
+    write_har(path, har_from_flows([ignored], lambda f: kept, version="x"))
+    (back,) = HarSource(path).flows_since(0)
+    assert back.status == 200 and back.error == "IgnoreRequest: too big"  # no browser's note

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
 import time
 
 import pytest
+import scrapy
 from scrapy import Request
 from scrapy.http import HtmlResponse
 
+from tests.conftest import demo_settings
 from tests.fakes import BASE, FakeSource
 from tests.ptyrun import PtyProcess
 from tests.test_cli import WORKBENCH, env, run, site, startproject
-from workbench.core.parse import ParseTree, request_state
+from workbench.core.host import CrawlHost
+from workbench.core.parse import ParseCommand, ParseTree, request_state
 from workbench.ui.app import WorkbenchApp
 
 SPIDERS = """
@@ -281,3 +285,47 @@ async def test_a_tree_first_drawn_after_the_crawl_keeps_its_responses_foldable()
         assert request_state(source.parse_tree(), source.parse_tree().node(1).requests[0]) == (
             "downloaded"
         )
+
+
+# -- ParseCommand on a real crawl of the demo site, in this process -----------------------
+
+
+class _Boom(scrapy.Spider):
+    name = "boom"
+
+    async def agen(self, response):
+        yield {"a": 1}
+        raise ValueError("agen broke")
+
+
+async def _parse(url: str, spidercls: type, **options) -> ParseCommand:
+    defaults = dict(depth=1, callback=None, rules=False, meta=None, cbkwargs=None, output=None,
+                    pipelines=False)  # fmt: skip
+    opts = argparse.Namespace(**{**defaults, **options})
+    command = ParseCommand()
+    command.start_for(spidercls, url, opts)
+    host = CrawlHost(demo_settings(), spidercls)
+    command.attach(host.create(), url, opts)
+    await host.start()
+    await host.wait()
+    host.close()
+    return command
+
+
+async def test_an_async_generator_callbacks_error_is_on_its_node(demo_url):
+    class Spider(_Boom):
+        pass
+
+    command = await _parse(demo_url, Spider, callback="agen")
+    node = command.tree.node(1)
+    assert node.error == "ValueError: agen broke"
+    assert node.items == [{"a": 1}] and node.done  # what it yielded before, as scrapy parse
+
+
+async def test_a_start_request_that_cannot_be_made_says_why(demo_url):
+    class Spider(_Boom):
+        pass
+
+    command = await _parse(demo_url, Spider, callback="nosuch")
+    assert command.tree.root_error == "ValueError: Cannot find callback 'nosuch' in spider: boom"
+    assert command.tree.nodes == []

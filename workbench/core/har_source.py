@@ -93,11 +93,14 @@ def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
     ok = isinstance(status, int) and not isinstance(status, bool) and status > 0
     error = None
     browser_error = _text(entry.get("_error") or response.get("_error"), 2000)
+    body = _body(response.get("content")) if ok else None
     if not ok:
         error = browser_error or "no response (status 0)"
-    elif browser_error:  # the headers came, then the load failed (Chrome: net::ERR_ABORTED)
+    elif browser_error and not body and not isinstance(entry.get("_workbench"), dict):
+        # a browser's: the headers came, then the load failed (Chrome: net::ERR_ABORTED)
         error = f"{browser_error} (after a {status} response: its body was not read)"
-    body = _body(response.get("content")) if ok else None
+    elif browser_error:  # workbench's own: a response dropped once downloaded
+        error = browser_error
     content = response.get("content") if isinstance(response.get("content"), dict) else {}
     size = int(_number(content.get("size"), len(body) if body is not None else 0))
     timings = entry.get("timings") if isinstance(entry.get("timings"), dict) else {}

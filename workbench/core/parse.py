@@ -19,6 +19,7 @@ logs it as usual), or filtered before the scheduler (offsite).
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,9 +135,10 @@ class ParseTree:
         self.version += 1
         return requests
 
-    def failed(self, node: ParseNode, error: str) -> None:
+    def failed(self, node: ParseNode, error: str, done: bool = True) -> None:
+        """The callback failed (``done``: and nothing more will come of it)."""
         node.error = error
-        node.done = True
+        node.done = node.done or done
         self.version += 1
 
     def mark(self, link: Any, *, error: str | None = None, dropped: str | None = None) -> None:
@@ -203,6 +205,7 @@ class ParseCommand(ScrapyParseCommand):
         self.recorder: Any = None
         self._tap: Any = None
         self._record_items = True
+        self._running: ParseNode | None = None  # the node whose callback is being called
 
     def attach(self, crawler: Any, url: str, opts: Any) -> ParseTree:
         """Record the crawl of ``crawler``: a tree of ``url`` to ``opts.depth``."""
@@ -220,7 +223,13 @@ class ParseCommand(ScrapyParseCommand):
         command = self
 
         async def start(spider: Any) -> Any:
-            request = command.prepare_request(spider, Request(url), opts)
+            try:
+                request = command.prepare_request(spider, Request(url), opts)
+            except Exception as exc:  # e.g. -c names no callback of the spider
+                if command.tree is not None:
+                    command.tree.root_error = f"{type(exc).__name__}: {exc}"
+                    command.tree.version += 1
+                raise
             if command.tree is not None:
                 request.errback = _recording_errback(command.tree, None, request.errback)
             yield request
@@ -251,14 +260,25 @@ class ParseCommand(ScrapyParseCommand):
         node = tree.node_of(response) if tree is not None else None
         if tree is None or node is None:
             return super().run_callback(response, callback, cb_kwargs)
+        self._running = node
         try:
             result = super().run_callback(response, callback, cb_kwargs)
         except Exception as exc:  # a plain (not generator) callback raised
             tree.failed(node, f"{type(exc).__name__}: {exc}")
             raise
+        finally:
+            self._running = None
         return result.addCallbacks(
             functools.partial(self._collected, node), functools.partial(self._failed, node)
         )
+
+    def iterate_spider_output(self, result: Any) -> Any:
+        node = self._running
+        if node is not None and self.tree is not None and inspect.isasyncgen(result):
+            # scrapy parse logs an async generator's error and keeps what it yielded:
+            # the node notes the error too
+            result = _noting_errors(result, self.tree, node)
+        return super().iterate_spider_output(result)
 
     # -- recording ---------------------------------------------------------------
 
@@ -322,6 +342,15 @@ class ParseCommand(ScrapyParseCommand):
                 entry.dropped = "filtered as offsite: not in the spider's allowed_domains"
         self.tree.finished = True
         self.tree.version += 1
+
+
+async def _noting_errors(output: Any, tree: ParseTree, node: ParseNode) -> Any:
+    try:
+        async for value in output:
+            yield value
+    except Exception as exc:
+        tree.failed(node, f"{type(exc).__name__}: {exc}", done=False)  # what it yielded follows
+        raise
 
 
 class _Named:

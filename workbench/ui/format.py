@@ -71,7 +71,8 @@ def error_label(error: str | None) -> str:
         if needle in head:
             return label
     if head.startswith("net::ERR_"):  # a browser's: ERR_ABORTED, ERR_BLOCKED_BY_CLIENT...
-        return head[9:].split("_", 1)[0].split()[0].lower()
+        words = head[9:].replace("_", " ").split()
+        return words[0].lower() if words else "error"
     return head.split(":", 1)[0]
 
 

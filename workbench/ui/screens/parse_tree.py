@@ -231,7 +231,7 @@ class ParseScreen(Screen[None]):
             if data[0] == "request":
                 entry = self.tree.node(data[1]).requests[data[2]]  # type: ignore[union-attr]
                 why = request_state(self.tree, entry)
-                self.notify(f"No response for this request: {clean_line(why, 300)}.")
+                self.notify(f"No response for this request: {clean_line(why, 300)}.", markup=False)
             else:
                 self.notify("No response yet.", severity="warning")
             return None
