@@ -44,7 +44,8 @@ def status_text(snapshot: Snapshot) -> Text:
     if status.state == "paused":
         text.append(f" {status.in_flight} still in flight ", style="yellow")
     if status.state in ("finished", "failed"):
-        reason = status.finish_reason or status.error or "?"
+        failed = status.error if status.state == "failed" else None  # e.g. one of several
+        reason = failed or status.finish_reason or status.error or "?"
         text.append(f" ({clean_line(reason, 80)}) ", style="dim")
     stats = snapshot.stats
     errors = int(stats.get("log_count/ERROR", 0))
