@@ -259,3 +259,18 @@ def test_continue_goes_to_the_hit_shown(demo_url):
     assert source._hit_part().name == "shop"  # its own
     source.parts[1].breakpoints_manager.current = None
     assert source._hit_part().name == "books"  # none of its own: the other's, still shown
+
+
+def test_the_pace_of_all_the_crawlers_is_one_series():
+    from workbench.core.multi import merged_series
+    from workbench.core.pace import PacePoint
+
+    def point(t, delay, responses, latency):
+        return PacePoint(t, delay, 1, 2, 1, responses, float(responses), latency)
+
+    books = (point(10.2, 1.0, 3, 0.1), point(11.2, 1.0, 1, 0.3))
+    api = (point(10.7, 3.0, 1, 0.5),)
+    first, second = merged_series([books, api])
+    assert (first.delay, first.responses, first.rate, first.active) == (2.0, 4, 4.0, 4)
+    assert abs(first.latency - (3 * 0.1 + 0.5) / 4) < 1e-9  # weighted by responses
+    assert (second.responses, second.latency) == (1, 0.3)

@@ -22,7 +22,7 @@ from typing import Any
 
 from workbench.core.breakpoints import Breakpoint
 from workbench.core.host import CrawlHost, CrawlStatus, ensure_reactor
-from workbench.core.pace import PaceView
+from workbench.core.pace import PacePoint, PaceView
 from workbench.core.queue import QueueView
 from workbench.core.recorder import Recorder
 from workbench.core.replay import ReplayResult
@@ -356,11 +356,12 @@ class MultiSource(LocalSource):
         )
         mine = next((v for p, v in present if p is owner), None)
         first = present[0][1]
+        chosen = mine is not None and mine.selected is not None
         return dataclasses.replace(
             first,
             rows=rows,
-            selected=selected if mine is not None and mine.selected is not None else None,
-            series=mine.series if mine is not None and mine.selected is not None else (),
+            selected=selected if chosen else None,
+            series=mine.series if chosen else merged_series([v.series for _, v in present]),
             adjustments=tuple(adjustments[-200:]),
             adjustments_total=sum(v.adjustments_total for _, v in present),
             in_flight=sum(v.in_flight for _, v in present),
@@ -394,6 +395,36 @@ class MultiSource(LocalSource):
 
     def set_slot_autothrottle(self, key: str | None, on: bool) -> str:
         return self._slot_call(key, lambda p, k: p.set_slot_autothrottle(k, on))
+
+
+def merged_series(series: list[tuple[PacePoint, ...]]) -> tuple[PacePoint, ...]:
+    """Several crawlers' whole-crawl pace as one, second by second: counts and rates
+    added, the delay the mean of the crawlers', the latency weighted by responses."""
+    seconds: dict[int, list[PacePoint]] = {}
+    for points in series:
+        own = {int(point.time): point for point in points}  # one a second per crawler
+        for second, point in own.items():
+            seconds.setdefault(second, []).append(point)
+    out = []
+    for second in sorted(seconds):
+        points = seconds[second]
+        answered = [p for p in points if p.latency is not None and p.responses]
+        weight = sum(p.responses for p in answered)
+        out.append(
+            PacePoint(
+                time=max(p.time for p in points),
+                delay=sum(p.delay for p in points) / len(points),
+                concurrency=sum(p.concurrency for p in points),
+                active=sum(p.active for p in points),
+                transferring=sum(p.transferring for p in points),
+                responses=sum(p.responses for p in points),
+                rate=sum(p.rate for p in points),
+                latency=sum(p.latency * p.responses for p in answered) / weight  # type: ignore[operator]
+                if weight
+                else None,
+            )
+        )
+    return tuple(out)
 
 
 def _number(value: Any) -> bool:
