@@ -1264,7 +1264,8 @@ def run_headless(source: Any) -> int:
     finally:
         stop_reactor_threads()
         source.close()
-    print(_summary(source))
+    if not getattr(source, "quiet_summary", False):  # parse: its report follows, alone
+        print(_summary(source))
     return 1 if source.snapshot().status.state == "failed" else 0
 
 
