@@ -35,9 +35,9 @@ PAGES = 400
 SIZE = (150, 42)
 
 # What an attach could change in the crawl: signal receivers, log handlers, the
-# download-error chain, attributes on the crawler, the stash.
+# download-error chain, attributes on the crawler, the stash, the collector's frozen heap.
 FINGERPRINT = """\
-import json, logging
+import gc, json, logging
 from pydispatch.dispatcher import getAllReceivers, liveReceivers
 from scrapy import signals as _s
 _sigs = {n: getattr(_s, n) for n in dir(_s) if not n.startswith("_")}
@@ -52,6 +52,7 @@ print(json.dumps({
     "process_exception": [getattr(m, "__qualname__", "?") for m in _chain],
     "attrs": sorted(a for a in vars(crawler) if a.startswith("workbench")),
     "stash": sorted(k for k in stash if k != "workbench_shell"),
+    "frozen": gc.get_freeze_count() > 0,
 }))
 """
 
@@ -128,6 +129,7 @@ def test_remote_source_reads_the_crawl_and_detaches_clean(crawl):
     assert installed != before
     assert "RecorderLogHandler" in installed["root_handlers"]
     assert installed["stash"] == ["workbench_agent"]
+    assert installed["frozen"] and not before["frozen"]  # the crawl's heap, out of the way
     try:
         # polls bring flows, stats, items and log lines
         wait(lambda: source.poll_once() or source.snapshot().flows_total >= 20)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import itertools
 import json
 import logging
@@ -310,6 +311,24 @@ class Agent:
             self._add_log_handler(handler)
         self.recorder = extension.recorder_for(crawler)
         self.memprobe = MemoryProbe(lambda: crawler)
+        self._freeze_heap()
+
+    def _freeze_heap(self) -> None:
+        """Move what the crawl holds now (and the modules just imported) out of the
+        garbage collector's way, as ``workbench crawl`` does for its own at start.
+
+        A full collection walks every tracked object; the crawl's long-lived
+        heap (settings, components, queued requests), walked again and again,
+        is most of what attaching costs a CPU-bound crawl.  Frozen objects are
+        still freed by reference counting; only a reference cycle among them
+        waits for the detach, which unfreezes.  A crawl that froze its own heap
+        (``workbench crawl``) is left as it is.
+        """
+        if gc.get_freeze_count():
+            return
+        gc.collect()  # what is garbage now is not frozen
+        gc.freeze()
+        self.undo.append(gc.unfreeze)
 
     def _pace_monitor(self) -> Any:
         """The crawl's pace monitor, installed when the Slots panel first asks for it."""
