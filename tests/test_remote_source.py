@@ -200,6 +200,7 @@ def test_attach_probe_installs_only_the_probe_where_workbench_could_record(crawl
             installed["attrs"] == []
             and installed["process_exception"] == before["process_exception"]
         )
+        assert installed["frozen"]  # the crawl's heap out of the collector's way here too
         wait(lambda: source.poll_once() or source.snapshot().flows_total > 0)
         assert source.snapshot().attached == f"attached to pid {proc.pid} (probe)"
         assert source.flows_since(0)[0].url.startswith("http://127.0.0.1:")

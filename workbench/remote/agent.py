@@ -279,6 +279,7 @@ class Agent:
             self._install_full(crawler)
         else:
             self._install_probe(crawler)
+        self._freeze_heap()
         self._lease = asyncio.get_running_loop().call_later(self.lease / 4, self._check_lease)
 
     def _has_recorder(self) -> bool:
@@ -311,7 +312,6 @@ class Agent:
             self._add_log_handler(handler)
         self.recorder = extension.recorder_for(crawler)
         self.memprobe = MemoryProbe(lambda: crawler)
-        self._freeze_heap()
 
     def _freeze_heap(self) -> None:
         """Move what the crawl holds now (and the modules just imported) out of the
