@@ -99,6 +99,8 @@ def test_summed_stats_and_combined_state():
     assert stats == {"item_scraped_count": 7, "memusage/max": 30, "start_time": 2,
                      "finish_reason": "a, b"}  # fmt: skip
     # LogStats leaves the per-minute rates None for a crawl under a minute
+    logs = summed_stats([{"log_count/ERROR": 3}, {"log_count/ERROR": 3}])
+    assert logs == {"log_count/ERROR": 3}  # each crawler's counter counts every line
     rates = summed_stats([{"items_per_minute": None, "elapsed_time_seconds": None},
                           {"items_per_minute": 30.0, "elapsed_time_seconds": 2.0},
                           {"items_per_minute": None, "elapsed_time_seconds": 1.0}])  # fmt: skip
@@ -242,6 +244,11 @@ async def test_the_items_panel_learns_the_types_of_the_crawler_shown():
         await pilot.pause()
         assert panel.shown_type == "Product" and len(panel.table.rows) == 3
         assert set(panel.type_counts) == {"Product"}
+        await pilot.press("t")  # all types, chosen
+        scope[0] = None
+        app.refresh_panels()
+        await pilot.pause()
+        assert panel.item_type == "*" and len(panel.table.rows) == 8  # kept across scopes
 
 
 def test_continue_goes_to_the_hit_shown(demo_url):
@@ -274,3 +281,29 @@ def test_the_pace_of_all_the_crawlers_is_one_series():
     assert (first.delay, first.responses, first.rate, first.active) == (2.0, 4, 4.0, 4)
     assert abs(first.latency - (3 * 0.1 + 0.5) / 4) < 1e-9  # weighted by responses
     assert (second.responses, second.latency) == (1, 0.3)
+    assert second.delay == 2.0 and second.rate == 2.0  # api's last point stands in
+    # a crawler's timer near a whole second: two samples in one second, none in the next
+    jittery = (point(20.1, 1.0, 5, 0.1), point(20.9, 1.0, 5, 0.1), point(22.5, 1.0, 5, 0.1))
+    steady = (point(20.5, 1.0, 5, 0.1), point(21.5, 1.0, 5, 0.1), point(22.5, 1.0, 5, 0.1))
+    merged = merged_series([jittery, steady])
+    assert sum(p.responses for p in merged) == 30  # every response counted once
+    assert [p.rate for p in merged] == [10.0, 10.0, 10.0]  # no dip where a sample is missing
+
+
+def test_quitting_asks_to_stop_a_paused_crawler_while_another_closes(demo_url):
+    from types import SimpleNamespace
+
+    hosts = [CrawlHost(demo_settings(), cls, {"url": demo_url}, recorder=Recorder())
+             for cls in (BooksSpider, ShopSpider)]  # fmt: skip
+    source = MultiSource(hosts)
+
+    def states(*names):
+        for part, name in zip(source.parts, names, strict=True):
+            part.host = SimpleNamespace(status=lambda n=name: SimpleNamespace(state=n))
+
+    states("closing", "paused")
+    assert source.process_state() == "running"  # the paused one is stopped gracefully
+    states("closing", "finished")
+    assert source.process_state() == "closing"  # only a force is left to offer
+    states("finished", "failed")
+    assert source.process_state() == "failed"

@@ -359,3 +359,43 @@ def test_a_crawl_that_ends_while_attached_is_finished_unless_it_died(tmp_path):
     assert RemoteSource(SimpleNamespace(job=job), job_file_local=False)._ended(running).state == (
         "finished"
     )
+
+
+def test_the_heap_freeze_is_the_process_s_held_by_every_agent_and_undone_by_the_last():
+    """Two crawlers with RemoteControl in one process, one agent each; a heap summary
+    in between; the crawl freezing more of its own."""
+    import gc
+    from types import SimpleNamespace
+
+    from workbench.remote import agent as agent_module
+
+    was_frozen = gc.get_freeze_count()
+    gc.unfreeze()
+    try:
+        one, two = SimpleNamespace(undo=[]), SimpleNamespace(undo=[])
+        agent_module.Agent._freeze_heap(one)
+        agent_module.Agent._freeze_heap(two)
+        state = getattr(sys, agent_module.FREEZE_ATTR)
+        assert gc.get_freeze_count() and state["holders"] == 2
+        gc.unfreeze()  # a heap summary (frozen objects are invisible to it)
+        agent_module.Agent._refreeze(one)
+        assert gc.get_freeze_count()
+        one.undo.pop()()  # the first detaches: the other still holds it
+        assert gc.get_freeze_count() and state["holders"] == 1
+        two.undo.pop()()  # the last: unfrozen, as before the attach
+        assert not gc.get_freeze_count() and not hasattr(sys, agent_module.FREEZE_ATTR)
+
+        gc.freeze()  # a crawl that froze its own heap: no agent touches it
+        agent_module.Agent._freeze_heap(one)
+        assert not one.undo and not hasattr(sys, agent_module.FREEZE_ATTR)
+        gc.unfreeze()
+
+        agent_module.Agent._freeze_heap(one)
+        kept = [[n] for n in range(10)]  # new tracked objects of the crawl's
+        gc.freeze()  # the crawl froze more after the attach: left as it is
+        one.undo.pop()()
+        assert gc.get_freeze_count() and kept
+    finally:
+        gc.unfreeze()
+        if was_frozen:
+            gc.freeze()

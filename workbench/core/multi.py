@@ -76,7 +76,7 @@ def summed_stats(all_stats: list[dict[str, Any]]) -> dict[str, Any]:
                     out[key] = f"{old}, {value}"
                 elif not _number(old) and _number(value):  # e.g. None: under a minute
                     out[key] = value
-            elif "max" in key or "elapsed" in key or "startup" in key:
+            elif _largest(key):
                 out[key] = max(old, value)
             else:
                 out[key] = old + value
@@ -269,7 +269,12 @@ class MultiSource(LocalSource):
     # the process (quitting, a signal): every crawler, whatever the scope
 
     def process_state(self) -> str:
-        return combined_state([p.host.status().state for p in self.parts])
+        """What quitting must deal with: "running" while any crawler runs or is
+        paused (it is stopped gracefully), "closing" when the live ones all close."""
+        states = [p.host.status().state for p in self.parts]
+        if any(s in ("running", "paused") for s in states):
+            return "running"
+        return combined_state(states)
 
     def stop_all(self) -> bool:
         stopping = [part.stop() for part in self.parts]
@@ -398,33 +403,61 @@ class MultiSource(LocalSource):
 
 
 def merged_series(series: list[tuple[PacePoint, ...]]) -> tuple[PacePoint, ...]:
-    """Several crawlers' whole-crawl pace as one, second by second: counts and rates
-    added, the delay the mean of the crawlers', the latency weighted by responses."""
-    seconds: dict[int, list[PacePoint]] = {}
+    """Several crawlers' whole-crawl pace as one, second by second: responses and
+    rates added, the delay the mean of the crawlers', the latency weighted by
+    responses.  Each crawler samples on its own timer, so a second may hold two of
+    its points (their responses add up, the rest is the later one's) or none (its
+    last point stands in, with no responses)."""
+    own: list[dict[int, PacePoint]] = []
     for points in series:
-        own = {int(point.time): point for point in points}  # one a second per crawler
-        for second, point in own.items():
-            seconds.setdefault(second, []).append(point)
+        seconds: dict[int, PacePoint] = {}
+        for point in points:
+            second = int(point.time)
+            earlier = seconds.get(second)
+            if earlier is not None:  # two samples in one second: keep every response
+                responses = earlier.responses + point.responses
+                latency = _weighted([earlier, point])
+                point = dataclasses.replace(point, responses=responses, latency=latency)
+            seconds[second] = point
+        own.append(seconds)
+    everything = sorted({second for seconds in own for second in seconds})
+    last: list[PacePoint | None] = [None] * len(own)
     out = []
-    for second in sorted(seconds):
-        points = seconds[second]
-        answered = [p for p in points if p.latency is not None and p.responses]
-        weight = sum(p.responses for p in answered)
+    for second in everything:
+        points = []
+        for n, seconds in enumerate(own):
+            point = seconds.get(second)
+            if point is None and last[n] is not None:  # no sample this second
+                point = dataclasses.replace(last[n], responses=0, latency=None)  # type: ignore[arg-type]
+            if point is not None:
+                last[n] = point
+                points.append(point)
         out.append(
             PacePoint(
-                time=max(p.time for p in points),
+                time=second + 0.999,
                 delay=sum(p.delay for p in points) / len(points),
                 concurrency=sum(p.concurrency for p in points),
                 active=sum(p.active for p in points),
                 transferring=sum(p.transferring for p in points),
                 responses=sum(p.responses for p in points),
                 rate=sum(p.rate for p in points),
-                latency=sum(p.latency * p.responses for p in answered) / weight  # type: ignore[operator]
-                if weight
-                else None,
+                latency=_weighted(points),
             )
         )
     return tuple(out)
+
+
+def _weighted(points: list[PacePoint]) -> float | None:
+    """The mean latency of these points' responses."""
+    answered = [p for p in points if p.latency is not None and p.responses]
+    weight = sum(p.responses for p in answered)
+    return sum(p.latency * p.responses for p in answered) / weight if weight else None  # type: ignore[operator]
+
+
+def _largest(key: str) -> bool:
+    """Stats that are not added up: peaks, times, and the log counts (each
+    crawler's LogCounterHandler sits on the root logger and counts every line)."""
+    return "max" in key or "elapsed" in key or "startup" in key or key.startswith("log_count/")
 
 
 def _number(value: Any) -> bool:

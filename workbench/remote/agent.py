@@ -33,6 +33,7 @@ import itertools
 import json
 import logging
 import os
+import sys
 import time
 import zlib
 from collections import deque
@@ -41,6 +42,8 @@ from typing import Any
 from scrapy import signals
 
 LEASE = 60.0  # seconds without a poll before the agent removes itself
+# on sys: {"holders": agents holding the heap's freeze, "count": gc.get_freeze_count()}
+FREEZE_ATTR = "_workbench_agent_freeze"
 RECENT_FLOWS = 2000  # what a new client gets first
 PROBE_FLOWS = 5000  # flows a probe keeps
 PROBE_LOG = 5000
@@ -323,12 +326,29 @@ class Agent:
         still freed by reference counting; only a reference cycle among them
         waits for the detach, which unfreezes.  A crawl that froze its own heap
         (``workbench crawl``) is left as it is.
+
+        The freeze is the process's, and several agents may share it (one per
+        crawler with RemoteControl): a count on ``sys`` says how many hold it;
+        the last to leave unfreezes, unless the crawl has frozen more since.
         """
-        if gc.get_freeze_count():
-            return
-        gc.collect()  # what is garbage now is not frozen
-        gc.freeze()
-        self.undo.append(gc.unfreeze)
+        state = getattr(sys, FREEZE_ATTR, None)
+        if state is None:
+            if gc.get_freeze_count():
+                return  # the crawl's own freeze: not ours to undo
+            gc.collect()  # what is garbage now is not frozen
+            gc.freeze()
+            state = {"holders": 0, "count": gc.get_freeze_count()}
+            setattr(sys, FREEZE_ATTR, state)
+        state["holders"] += 1
+        self.undo.append(_release_heap)
+
+    def _refreeze(self) -> None:
+        """A heap summary or a referrer search unfroze the heap (frozen objects are
+        invisible to them): freeze it again while an agent holds the freeze."""
+        state = getattr(sys, FREEZE_ATTR, None)
+        if state is not None and not gc.get_freeze_count():
+            gc.freeze()
+            state["count"] = gc.get_freeze_count()
 
     def _pace_monitor(self) -> Any:
         """The crawl's pace monitor, installed when the Slots panel first asks for it."""
@@ -681,15 +701,24 @@ class Agent:
 
     async def do_referrers(self, client: str, key: int) -> Any:
         self._full("Referrers")
-        return dataclass_to_wire(await self.memprobe.referrers(key))
+        try:
+            return dataclass_to_wire(await self.memprobe.referrers(key))
+        finally:
+            self._refreeze()
 
     async def do_leak_paths(self, client: str, keys: list[str]) -> Any:
         self._full("Leak paths")
-        return await self.memprobe.leak_paths(keys)
+        try:
+            return await self.memprobe.leak_paths(keys)
+        finally:
+            self._refreeze()
 
     async def do_heap_summary(self, client: str) -> Any:
         self._full("A heap summary")
-        return dataclass_to_wire(await self.memprobe.heap_summary())
+        try:
+            return dataclass_to_wire(await self.memprobe.heap_summary())
+        finally:
+            self._refreeze()
 
     def do_body(self, client: str, flow: int, offset: int) -> Any:
         self._full("Response bodies")
@@ -754,6 +783,18 @@ class Agent:
 
 
 STASH_KEY = "workbench_agent"
+
+
+def _release_heap() -> None:
+    state = getattr(sys, FREEZE_ATTR, None)
+    if state is None:
+        return
+    state["holders"] -= 1
+    if state["holders"] > 0:
+        return
+    delattr(sys, FREEZE_ATTR)
+    if gc.get_freeze_count() <= state["count"]:  # the crawl has frozen nothing since
+        gc.unfreeze()
 
 
 def _delattrs(obj: Any, *names: str) -> None:

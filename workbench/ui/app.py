@@ -140,7 +140,8 @@ class WorkbenchApp(App[None]):
         self._setup_themes(theme)
         self.shell_console = shell_console  # tests: a stand-in for the terminal IPython
         self.shell: ShellManager | None = None
-        self._hit_seen: int | None = None
+        # (hit id, flow id): several crawlers number their hits each from 1
+        self._hit_seen: tuple[int, int | None] | None = None
         self.source = source
         self.autostart = autostart
         self.interval = MIN_INTERVAL
@@ -643,9 +644,9 @@ class WorkbenchApp(App[None]):
             ("\n  s shell · c continue · n step · Enter details · B breakpoints", "dim"),
         )
         bar.update(text)
-        if self._hit_seen == hit.id:
+        if self._hit_seen == (hit.id, hit.flow_id):
             return
-        self._hit_seen = hit.id
+        self._hit_seen = (hit.id, hit.flow_id)
         bar.set_class(True, "-hit")
         self.refresh_bindings()
         if hit.flow_id is not None and self.screen is self.status_bar.screen:

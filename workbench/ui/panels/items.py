@@ -177,7 +177,7 @@ class ItemsPanel(Panel):
             self.type_counts, self.fields_of, self.value_width = {}, {}, {}
             self.any_reason = False
             self._learn([r for r in self.kept if self._in_scope(r)])
-            if self.item_type not in self.type_counts:
+            if self.item_type not in (None, ALL, *self.type_counts):
                 self.item_type = None  # a type this crawler has not: its own commonest
             self.table.set_columns(self._columns())
             self.table.set_rows(self._rows())
