@@ -148,8 +148,7 @@ class ParseScreen(Screen[None]):
         for node in tree.nodes:
             self._sync_node(widget, tree, node)
         for key, tnode in self._requests.items():
-            parent = tree.node(key[0])
-            entry = parent.requests[key[1]] if parent is not None else None
+            entry = tree.request_of(key)
             if entry is None or entry.child is not None:
                 continue
             state = request_state(tree, entry)
@@ -212,14 +211,16 @@ class ParseScreen(Screen[None]):
 
     # -- actions -----------------------------------------------------------------
 
+    def _cursor(self) -> Data:
+        cursor = self.query_one(Tree).cursor_node
+        return cursor.data if cursor is not None and cursor.data else ("root",)
+
     def _target(self) -> tuple[ParseNode | None, Data]:
         """The parse node of the cursor (a request's: the node of its response)."""
-        cursor = self.query_one(Tree).cursor_node
-        data: Data = cursor.data if cursor is not None and cursor.data else ("root",)
+        data = self._cursor()
         tree = self.tree
         if data[0] == "request":
-            parent = tree.node(data[1])
-            entry = parent.requests[data[2]] if parent is not None else None
+            entry = tree.request_of(data[1:])
             if entry is not None and entry.child is not None:
                 return tree.node(entry.child), ("node", entry.child)
         if data[0] in ("node", "item", "more"):
@@ -228,8 +229,8 @@ class ParseScreen(Screen[None]):
 
     def _flow_of(self, node: ParseNode | None, data: Data) -> Any:
         if node is None:
-            if data[0] == "request":
-                entry = self.tree.node(data[1]).requests[data[2]]  # type: ignore[union-attr]
+            entry = self.tree.request_of(data[1:]) if data[0] == "request" else None
+            if entry is not None:
                 why = request_state(self.tree, entry)
                 self.notify(f"No response for this request: {clean_line(why, 300)}.", markup=False)
             else:
@@ -261,8 +262,7 @@ class ParseScreen(Screen[None]):
         self.app.push_screen(SelectorScreen(self.source, flow))
 
     def action_view(self) -> None:
-        cursor = self.query_one(Tree).cursor_node
-        data: Data = cursor.data if cursor is not None and cursor.data else ("root",)
+        data = self._cursor()
         tree = self.tree
         node = tree.node(data[1]) if len(data) > 1 else None
         from workbench.ui.screens.text_view import TextScreen
