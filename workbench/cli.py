@@ -316,20 +316,26 @@ def _project_settings() -> Any:
         raise CliError(f"cannot load the project settings: {type(exc).__name__}: {exc}") from None
 
 
-def _spider_for_crawl(args: list[str], settings: Any) -> Any:
+def _spider_loader(settings: Any, names: Sequence[str] = ()) -> Any:
+    """The project's spider loader, once each of ``names`` is known to be a spider of it."""
     from scrapy.spiderloader import get_spider_loader
 
-    if not args:
-        raise CliError("missing spider name: workbench crawl SPIDER [SPIDER...]")
     try:
         loader = get_spider_loader(settings)
     except Exception as exc:
         raise CliError(f"cannot load the project's spiders: {type(exc).__name__}: {exc}") from None
     available = sorted(loader.list())
-    for name in args:
+    for name in names:
         if name not in available:
             listing = ", ".join(available) if available else "none"
             raise CliError(f"unknown spider {name!r}; spiders in this project: {listing}")
+    return loader
+
+
+def _spider_for_crawl(args: list[str], settings: Any) -> Any:
+    if not args:
+        raise CliError("missing spider name: workbench crawl SPIDER [SPIDER...]")
+    _spider_loader(settings, args)
     if len(set(args)) != len(args):
         raise CliError("a spider is named twice (each runs once)")
     return args[0] if len(args) == 1 else list(args)
@@ -361,22 +367,14 @@ def _spider_for_file(args: list[str]) -> Any:
 def _spider_for_parse(args: list[str], opts: argparse.Namespace, settings: Any) -> Any:
     """scrapy parse's spider: --spider, or the one spider that handles the URL."""
     from scrapy import Request
-    from scrapy.spiderloader import get_spider_loader
     from w3lib.url import is_url
 
     if len(args) != 1 or not is_url(args[0]):
         raise CliError("parse takes one URL, e.g. workbench parse https://example.com/page")
     if opts.depth < 1:
         raise CliError("--depth must be at least 1")
-    try:
-        loader = get_spider_loader(settings)
-    except Exception as exc:
-        raise CliError(f"cannot load the project's spiders: {type(exc).__name__}: {exc}") from None
+    loader = _spider_loader(settings, [opts.spider] if opts.spider else [])
     if opts.spider:
-        available = sorted(loader.list())
-        if opts.spider not in available:
-            listing = ", ".join(available) if available else "none"
-            raise CliError(f"unknown spider {opts.spider!r}; spiders in this project: {listing}")
         return loader.load(opts.spider)
     matches = loader.find_by_request(Request(args[0]))
     if len(matches) != 1:
@@ -1050,7 +1048,6 @@ def check(argv: list[str]) -> int:
 
 
 def _check(opts: argparse.Namespace) -> int:
-    from scrapy.spiderloader import get_spider_loader
     from scrapy.utils.conf import arglist_to_dict
 
     from workbench.core.contracts import CheckRun, check_settings, contract_listing
@@ -1067,13 +1064,8 @@ def _check(opts: argparse.Namespace) -> int:
     settings.set("LOG_ENABLED", False, priority="command")  # as scrapy check
     check_settings(settings)
     check_theme(opts.theme)
-    loader = get_spider_loader(settings)
-    available = sorted(loader.list())
-    for name in opts.spiders:
-        if name not in available:
-            raise CliError(f"unknown spider {name!r}; spiders in this project: "
-                           f"{', '.join(available) or 'none'}")  # fmt: skip
-    classes = [loader.load(name) for name in (opts.spiders or available)]
+    loader = _spider_loader(settings, opts.spiders)
+    classes = [loader.load(name) for name in (opts.spiders or sorted(loader.list()))]
     from workbench.core.contracts import contracts_manager
 
     conman = contracts_manager(settings)
