@@ -112,20 +112,18 @@ class MultiSource(LocalSource):
         self.scope = names[(names.index(self.scope) + 1) % len(names)]
         return self.scope
 
+    def _part_named(self, name: str | None) -> CrawlerPart | None:
+        return next((part for part in self.parts if part.name == name), None)
+
     @property
     def part(self) -> CrawlerPart | None:
         """The crawler in scope (None: all)."""
-        for part in self.parts:
-            if part.name == self.scope:
-                return part
-        return None
+        return self._part_named(self.scope)
 
     def _part_of_flow(self, flow_id: int | None) -> CrawlerPart:
         flow = self.flow(flow_id) if flow_id is not None else None
-        for part in self.parts:
-            if flow is not None and part.name == flow.spider:
-                return part
-        return self.part or self.parts[0]
+        mine = self._part_named(flow.spider) if flow is not None else None
+        return mine or self.part or self.parts[0]
 
     @property  # type: ignore[override]
     def host(self) -> CrawlHost:
@@ -169,6 +167,7 @@ class MultiSource(LocalSource):
             sum(s.status.queued for s in snaps),
         )
         hit = next((s.hit for s in snaps if s.hit is not None), None)
+        hits_waiting = sum(s.hits_waiting for s in snaps)
         for part, snap in zip(self.parts, snaps, strict=True):
             if part.name == self.scope:  # its hit first, else another crawler's
                 return dataclasses.replace(
@@ -176,22 +175,22 @@ class MultiSource(LocalSource):
                     crawlers=lines,
                     scope=part.name,
                     hit=snap.hit or hit,
-                    hits_waiting=sum(s.hits_waiting for s in snaps),
+                    hits_waiting=hits_waiting,
                 )
         now = time.time()
         statuses = [s.status for s in snaps]
         state = combined_state([s.state for s in statuses])
+        finished = state in ("finished", "failed")
         reasons = sorted({s.finish_reason for s in statuses if s.finish_reason})
         status = CrawlStatus(
             state,
             sum(s.in_flight for s in statuses),
             sum(s.queued for s in statuses),
-            ", ".join(reasons) if state in ("finished", "failed") and reasons else None,
+            ", ".join(reasons) if finished and reasons else None,
             "; ".join(s.error for s in statuses if s.error) or None,
         )
         stats = summed_stats([s.stats for s in snaps])
         rec = self.recorder
-        finished = status.state in ("finished", "failed")
         if not finished:
             pages = int(stats.get("response_received_count", 0))
             self.history.sample(now, pages, rec.items_scraped)
@@ -211,7 +210,7 @@ class MultiSource(LocalSource):
             items_failed=rec.items_failed,
             history=tuple(self.history.samples),
             hit=hit,
-            hits_waiting=sum(s.hits_waiting for s in snaps),
+            hits_waiting=hits_waiting,
             breakpoints_version=sum(s.breakpoints_version for s in snaps),
             crawlers=lines,
             scope=None,
@@ -378,10 +377,8 @@ class MultiSource(LocalSource):
         if key is None or self.part is not None:
             return self.part, key
         name, _, slot = key.partition(SEP)
-        for part in self.parts:
-            if part.name == name:
-                return part, slot
-        return None, None
+        owner = self._part_named(name)
+        return (owner, slot) if owner is not None else (None, None)
 
     def _slot_call(self, key: str | None, call: Callable[[CrawlerPart, str | None], str]) -> str:
         if key is None:
