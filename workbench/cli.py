@@ -687,7 +687,7 @@ def _stop_after_app(app: Any, source: Any, run: AppRun) -> None:
     it as Scrapy's first Ctrl-C would, so feeds are closed and JOBDIR is left
     consistent.  Ctrl-C or another SIGTERM meanwhile forces it."""
     host = getattr(source, "host", None)
-    hosts = getattr(source, "hosts", None) or ([host] if host is not None else [])
+    hosts = source.all_hosts() if host is not None else []
     tasks = {h.task for h in hosts if h.task is not None and not h.finished}
     if not tasks:  # several crawlers: every one of them, whatever the scope
         return
@@ -702,7 +702,7 @@ def _stop_after_app(app: Any, source: Any, run: AppRun) -> None:
         "feeds are closed). Ctrl-C again forces it."
     )
     logger.warning("%s; stopping the crawl gracefully.", why)
-    getattr(source, "stop_all", source.stop)()
+    source.stop_all()
 
     async def closed() -> None:
         forced = asyncio.ensure_future(run.force.wait())
@@ -1232,7 +1232,7 @@ def run_headless(source: Any) -> int:
     async def go() -> None:
         host = source.host
         manager = ShellManager(host.create, asyncio.get_running_loop())
-        hosts = getattr(source, "hosts", [host])  # several crawlers: all of them
+        hosts = source.all_hosts()  # several crawlers: all of them
         for each in hosts:  # inspect_response() in any of them
             attach(each.create(), manager)
         await source.start()

@@ -275,6 +275,9 @@ class MultiSource(LocalSource):
             return "running"
         return combined_state(states)
 
+    def all_hosts(self) -> list[CrawlHost]:
+        return list(self.hosts)
+
     def stop_all(self) -> bool:
         stopping = [part.stop() for part in self.parts]
         return any(stopping)

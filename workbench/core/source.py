@@ -226,6 +226,14 @@ class LocalSource(RecorderReads):
     def close(self) -> None:
         self.host.close()
 
+    def all_hosts(self) -> list[CrawlHost]:
+        """Every crawl of the process (several with ``workbench crawl S1 S2``)."""
+        return [self.host]
+
+    def stop_all(self) -> bool:
+        """Stop every crawl of the process, whichever one the panels show."""
+        return self.stop()
+
     @property
     def recorder(self) -> Any:
         recorder = self.host.recorder

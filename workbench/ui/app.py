@@ -516,7 +516,7 @@ class WorkbenchApp(App[None]):
         source = self.source  # its host: the crawler in scope (several crawlers: S)
         self.shell = ShellManager(lambda: source.host.create(), asyncio.get_running_loop(),
                                   **kwargs)  # fmt: skip
-        for each in getattr(source, "hosts", None) or [host]:  # inspect_response in any
+        for each in source.all_hosts():  # inspect_response() in any of them
             attach_shell(each.create(), self.shell)
 
     @contextlib.contextmanager
