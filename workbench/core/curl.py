@@ -1,12 +1,14 @@
 """Export a flow's request as a curl command; add a request to the crawl from one.
 
-Export uses Scrapy's :func:`~scrapy.utils.request.request_to_curl`, whose
-output leaves the URL unquoted (``?`` and ``&`` then mean something to the
-shell) and does not escape quotes or keep repeated spaces in values.  So the
-URL is quoted, and when Scrapy's own parser would not read the command back
-to the same request, every argument is quoted with :func:`shlex.quote`
-instead.  Import uses :meth:`scrapy.Request.from_curl`, with errors a person
-can act on and the options it ignored reported.
+Export writes Scrapy's format (``curl -X METHOD URL --data-raw BODY -H ...``)
+but quotes every word itself: Scrapy's :func:`~scrapy.utils.request.request_to_curl`
+leaves the method and URL unquoted and puts values in single quotes as they
+are, so a recorded request (from the web, or a HAR file) could run commands
+when pasted.  Printable words are quoted with :func:`shlex.quote`; a word with
+control characters is written in bash's ``$'...'`` quoting (see :func:`_word`),
+so the command is one line of printable text.  Import uses
+:meth:`scrapy.Request.from_curl`, with errors a person can act on and the
+options it ignored reported.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
-from scrapy.utils.curl import curl_to_request_kwargs
-from scrapy.utils.request import request_to_curl
 
 from workbench.core.events import Flow
 from workbench.core.rebuild import RebuildError, rebuild_request
+from workbench.core.sanitize import clean_line
 
 INJECTED_META = "workbench_injected"
 # Methods of scrapy.Spider (and common framework hooks) that are not callbacks.
@@ -36,43 +37,53 @@ class CurlError(ValueError):
     """A curl command that cannot be exported or turned into a request."""
 
 
-def _first_values(request: Request) -> list[tuple[str, str]]:
-    return [
-        (k.decode("latin-1"), v[0].decode("latin-1"))
-        for k, v in request.headers.items()
-        if v and k.decode("latin-1").title() != "Cookie"
-    ]
+def _word(value: str | bytes, what: str) -> str:
+    """One shell word that bash reads back as exactly ``value`` (bytes as they are).
+
+    Printable text is quoted with :func:`shlex.quote`.  A word with any other
+    character (control bytes, C1, bidi overrides, invalid UTF-8) is written in
+    bash's ANSI-C quoting, ``$'...'``, those characters as ``\\xHH`` bytes: the
+    command stays one line of printable text and pastes as the request.  A quote
+    inside ``$'...'`` is ``\\x27`` too (``\\'`` would confuse bash's history
+    expansion).  A NUL cannot be in an argument: :class:`CurlError`.
+    """
+    raw = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+    if b"\0" in raw:
+        raise CurlError(f"the request's {what} holds a NUL byte: a command line cannot carry it")
+    text = raw.decode("utf-8", "surrogateescape")
+    if text.isprintable():
+        return shlex.quote(text)
+    out = ["$'"]
+    for char in text:
+        if char.isprintable() and char not in "\\'":
+            out.append(char)
+        else:
+            data = char.encode("utf-8", "surrogateescape")
+            out.append("".join(f"\\x{byte:02x}" for byte in data))
+    out.append("'")
+    return "".join(out)
 
 
-def _round_trips(command: str, request: Request) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = curl_to_request_kwargs(command)
-        again = Request(**parsed)
-    except Exception:
-        return False
-    return (
-        again.method == request.method
-        and again.url == request.url
-        and again.body == request.body
-        and _first_values(again) == _first_values(request)
-    )
-
-
-def _quoted_curl(request: Request) -> str:
-    parts = ["curl", "-X", request.method, shlex.quote(request.url)]
-    if request.body:
-        parts += ["--data-raw", shlex.quote(request.body.decode("utf-8"))]
-    for name, values in request.headers.items():
-        if values:
-            header = f"{name.decode('latin-1')}: {values[0].decode('latin-1')}"
-            parts += ["-H", shlex.quote(header)]
-    return " ".join(parts)
+def _cookie_pairs(cookies: Any) -> list[str]:
+    if isinstance(cookies, dict):
+        return [f"{k}={v}" for k, v in cookies.items()]
+    if isinstance(cookies, list):
+        return [
+            f"{c.get('name')}={c.get('value')}"
+            for c in cookies
+            if isinstance(c, dict) and c.get("name")
+        ]
+    return []
 
 
 def request_curl(request: Request) -> str:
-    """A shell-safe curl command for ``request`` (first value of each header)."""
+    """A curl command for ``request`` (first value of each header), safe to paste.
+
+    Every word is quoted (see :func:`_word`), so a method, URL, header or body
+    with shell syntax or terminal control characters in it is passed to curl as
+    it is and runs nothing else.  Without such characters Scrapy's
+    :meth:`~scrapy.Request.from_curl` reads the command back to the same request.
+    """
     if request.body:
         try:
             request.body.decode("utf-8")
@@ -80,13 +91,22 @@ def request_curl(request: Request) -> str:
             raise CurlError(
                 "the request body is binary (not UTF-8): a curl command cannot carry it"
             ) from None
-    command = request_to_curl(request)
-    bare = f"curl -X {request.method} {request.url}"
-    if command.startswith(bare):
-        command = f"curl -X {request.method} {shlex.quote(request.url)}" + command[len(bare) :]
-    if not _round_trips(command, request):
-        command = _quoted_curl(request)
-    return command
+    if request.url.startswith("-"):
+        raise CurlError("the URL starts with '-': curl would read it as an option")
+    parts = ["curl", "-X", _word(request.method, "method"), _word(request.url, "URL")]
+    if request.body:
+        parts += ["--data-raw", _word(request.body, "body")]
+    for name, values in request.headers.items():
+        if not values:
+            continue
+        if name.startswith(b"@"):
+            raise CurlError("a header name starts with '@': curl -H would read a file")
+        what = f"header {clean_line(name.decode('utf-8', 'replace'), 60)}"
+        parts += ["-H", _word(name + b": " + values[0], what)]
+    pairs = _cookie_pairs(request.cookies)
+    if pairs:
+        parts += ["--cookie", _word("; ".join(pairs), "cookies")]
+    return " ".join(parts)
 
 
 def flow_to_curl(flow: Flow) -> str:
