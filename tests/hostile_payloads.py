@@ -49,3 +49,19 @@ def marker(n: int) -> str:
 def header_safe(payload: str) -> bool:
     """Payloads an HTTP header line can carry at all (no CR, LF or NUL)."""
     return not any(c in payload for c in "\r\n\x00\x85\u2028\u2029")
+
+
+# Invisible characters that hide or fake text (not in CONTROLS: test_hostile sends
+# those through a body, which keeps the joiners and soft hyphens).  Escaped by
+# clean() and clean_line():
+INVISIBLE = [
+    "\u200b", "\u2060", "\u2061", "\u2062", "\u2063", "\u2064", "\u206a", "\u206f",
+    "\ufff9", "\ufffa", "\ufffb", "\u180e", "\U000e0001", "\U000e0041", "\U000e007f",
+]  # fmt: skip
+# ...by clean_line() only (URLs, keys, names); a body keeps them:
+INVISIBLE_ONE_LINE = [
+    "\u00ad", "\u200c", "\u200d", "\u034f", "\u115f", "\u1160", "\u3164", "\uffa0",
+    "\u17b4", "\u180b", "\U000e0100",
+]  # fmt: skip
+# Lone surrogates (a JSON "\ud800" escape gives one): no encoding can write them.
+SURROGATES = ["\ud800", "\udbff", "\udc00", "\udfff", "a\ud83dz"]

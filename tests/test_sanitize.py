@@ -91,3 +91,30 @@ def test_invalid_bytes_are_counted_and_a_big_body_is_decoded_from_its_start():
     shown = render_body("http://127.0.0.1/", utf8, big, limit=100_000)
     assert "decoded the first" in shown.note and "not valid" not in shown.note
     assert len(shown.text) == 100_000
+
+
+def test_invisible_characters_are_shown_as_escapes():
+    from tests.hostile_payloads import INVISIBLE, INVISIBLE_ONE_LINE
+
+    assert clean_line("pay\u200bpal.com") == "pay\\u200bpal.com"
+    assert clean_line("a\U000e0041\U000e0042b") == "a\\U000e0041\\U000e0042b"
+    assert clean_line("soft\u00adhyphen") == "soft\\xadhyphen"
+    for char in INVISIBLE:
+        shown = f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}"
+        assert clean(f"a{char}b") == clean_line(f"a{char}b") == f"a{shown}b", repr(char)
+    for char in INVISIBLE_ONE_LINE:
+        assert char not in clean_line(f"a{char}b"), repr(char)
+        assert clean(f"a{char}b") == f"a{char}b", repr(char)  # a body keeps it
+    # Persian needs its zero-width non-joiner, an emoji sequence its joiner
+    assert clean("می\u200cخواهم 👩\u200d💻") == "می\u200cخواهم 👩\u200d💻"
+
+
+def test_lone_surrogates_are_escaped_and_encodable():
+    from tests.hostile_payloads import SURROGATES
+
+    assert clean('"\ud800"') == '"\\ud800"'
+    assert clean_line("a\ud83dz") == "a\\ud83dz"
+    for text in SURROGATES:
+        for out in (clean(text), clean_line(text)):
+            out.encode("utf-8")  # never raises: nothing a terminal cannot write
+    assert clean("ok 😀") == "ok 😀"  # a real astral character is kept
