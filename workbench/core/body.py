@@ -8,8 +8,10 @@ bounded; binary bodies become a hex dump; the result is sanitised.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from dataclasses import dataclass
+from itertools import accumulate
 
 from scrapy.http import Headers, Response, TextResponse
 from scrapy.responsetypes import responsetypes
@@ -18,6 +20,10 @@ from workbench.core.sanitize import clean
 
 DISPLAY_LIMIT = 512 * 1024  # characters of text shown at most
 HEX_LIMIT = 16 * 1024  # bytes shown as hex at most
+# deeper JSON is shown raw: its pretty form grows with the square of the depth,
+# and json recurses (a body nested 100,000 deep raises RecursionError)
+MAX_JSON_DEPTH = 100
+MAX_JSON_DIGITS = 4300  # Python's int limit (sys.int_info.default_max_str_digits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +165,66 @@ def _peek(encoding: str, body: bytes) -> str:
     return f"decompresses to {human_size(len(out))}"
 
 
+class _ShownRaw(ValueError):
+    """JSON that is not pretty-printed; the message says why."""
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def json_depth(text: str) -> int:
+    """How deep the brackets of ``text`` nest, outside strings (no recursion)."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+def _json_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_JSON_DIGITS:
+        raise _ShownRaw("JSON number too long to pretty-print; shown raw")
+    return int(digits)
+
+
+def _json_float(digits: str) -> float:
+    value = float(digits)
+    if value in (float("inf"), float("-inf")):  # 1e999: pretty-printed, it would read Infinity
+        raise _ShownRaw("JSON number out of a float's range; shown raw")
+    return value
+
+
+def _json_constant(name: str) -> float:
+    raise _ShownRaw(f"JSON with {name} (not standard JSON); shown raw")
+
+
+def pretty_json(text: str, limit: int = DISPLAY_LIMIT) -> tuple[str, str]:
+    """``text`` indented (at most about ``limit`` characters of it) and a note; or
+    ``text`` itself and why, when it is not JSON or not worth printing.  Never raises:
+    not on depth, huge numbers, NaN or lone surrogates."""
+    try:
+        if json_depth(text) > MAX_JSON_DEPTH:
+            raise _ShownRaw("JSON nested too deep to pretty-print; shown raw")
+        data = json.loads(
+            text, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant
+        )
+        chunks = json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(data)
+        shown, size = [], 0
+        for chunk in chunks:  # stop once past the limit: the pretty form may be far bigger
+            shown.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                break
+        return "".join(shown), ""
+    except _ShownRaw as exc:
+        return text, str(exc)
+    except RecursionError:
+        return text, "JSON nested too deep to pretty-print; shown raw"
+    except ValueError:
+        return text, "invalid JSON"
+    except Exception as exc:  # whatever else json may raise: the text, as it came
+        return text, f"JSON not pretty-printed ({type(exc).__name__}); shown raw"
+
+
 def render_body(
     url: str,
     headers: Headers | None,
@@ -208,10 +274,9 @@ def render_body(
     if invalid > 0:
         notes.append(f"{invalid:,} bytes not valid {encoding} (shown as \ufffd)")
     if kind == "json":
-        try:
-            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        except ValueError:
-            notes.append("invalid JSON")
+        text, note = pretty_json(text, limit)
+        if note:
+            notes.append(note)
     if len(text) > limit:
         notes.append(f"showing the first {human_size(limit)} characters")
         text = text[:limit]
