@@ -8,9 +8,16 @@ crash `workbench attach`, reach the token, or turn into a traceback.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
+import socket
 import subprocess
+import sys
+import threading
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -19,6 +26,10 @@ from scrapy import Request
 from workbench.core.curl import CurlError, flow_to_curl
 from workbench.core.events import Flow
 from workbench.core.rebuild import rebuild_request
+from workbench.remote import client as client_module
+from workbench.remote.client import CrawlGone, RemoteControlClient, RemoteError
+from workbench.remote.jobs import Job, JobFileError, list_jobs, parse_job, read_job
+from workbench.remote.ssh import parse_listing
 
 BASH = shutil.which("bash")
 needs_bash = pytest.mark.skipif(BASH is None, reason="bash is not installed")
@@ -141,3 +152,387 @@ def test_curl_export_round_trips_through_scrapy_where_it_can():
 def test_what_a_command_line_cannot_carry_is_refused(flow, message):
     with pytest.raises(CurlError, match=message):
         flow_to_curl(flow)
+
+
+# -- the RemoteControl client: whatever answers on the port ------------------------------
+
+TOKEN = "s3cret-token-value"
+PWNED = b"\x1b]0;PWNED\x07 SSH-2.0-OpenSSH_9.2 \x9b31m not HTTP\r\n\r\n"
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/net/tcp").exists(), reason="the listener check reads /proc (Linux)"
+)
+
+
+class FakeServer:
+    """A TCP server on 127.0.0.1 in a thread of this process (so this process's pid
+    owns the listening socket): it records what it receives and answers with
+    ``reply(conn, stop)``."""
+
+    def __init__(self, reply) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.received = bytearray()
+        self.sent = 0
+        self.reply = reply
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    self.received += conn.recv(65536)
+                    self.reply(self, conn)
+                except OSError:
+                    pass
+
+    def send(self, conn: socket.socket, data: bytes) -> None:
+        conn.sendall(data)
+        self.sent += len(data)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(10)
+
+    def __enter__(self) -> FakeServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def garbage(server: FakeServer, conn: socket.socket) -> None:
+    server.send(conn, PWNED)
+
+
+def trickle(server: FakeServer, conn: socket.socket) -> None:
+    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60:  # one byte a second
+        server.send(conn, bytes([byte]))
+        if server.stop.wait(1.0):
+            return
+
+
+def flood(server: FakeServer, conn: socket.socket) -> None:
+    server.send(conn, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+    chunk = b"[" * (1024 * 1024)
+    for _ in range(20):  # 20 MB, no Content-Length: until the connection closes
+        server.send(conn, chunk)
+
+
+def announced_flood(server: FakeServer, conn: socket.socket) -> None:
+    server.send(conn, b"HTTP/1.1 200 OK\r\nContent-Length: 20971520\r\n\r\n[")
+
+
+def deep_json(server: FakeServer, conn: socket.socket) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    server.send(conn, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def ok(server: FakeServer, conn: socket.socket) -> None:
+    body = b'{"ok": true}'
+    server.send(conn, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def make_job(tmp_path: Path, port: int, pid: int | None = None, **fields) -> Job:
+    values = dict(
+        path=tmp_path / f"{pid or os.getpid()}-abc.json", pid=pid or os.getpid(), port=port,
+        spider="books", project=None, scrapy_version="2.19.0", start_time=None, token=TOKEN,
+    )  # fmt: skip
+    values.update(fields)
+    return Job(**values)
+
+
+def assert_one_clean_line(message: str) -> None:
+    assert "\n" not in message and "\r" not in message
+    assert "PWNED" not in message and "\x1b" not in message and "\x9b" not in message
+    assert TOKEN not in message and "Traceback" not in message
+
+
+def test_garbage_on_the_port_is_a_one_line_error(tmp_path):
+    with FakeServer(garbage) as server:
+        client = RemoteControlClient(make_job(tmp_path, server.port))
+        with pytest.raises(RemoteError) as info:
+            client.status()
+    assert_one_clean_line(str(info.value))
+    assert "does not speak HTTP as the crawl does (BadStatusLine)" in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_a_trickle_ends_at_the_deadline(tmp_path):
+    with FakeServer(trickle) as server:
+        client = RemoteControlClient(make_job(tmp_path, server.port), timeout=2)
+        started = time.monotonic()
+        with pytest.raises(RemoteError, match=r"did not answer /status in 2 s"):
+            client.status()
+        assert time.monotonic() - started < 3.5  # the total, not 2 s per byte
+        assert server.sent >= 2  # it was trickling
+
+
+@pytest.mark.parametrize("reply", [flood, announced_flood], ids=["20 MB", "Content-Length"])
+def test_an_answer_of_20_mb_is_refused(tmp_path, reply):
+    with FakeServer(reply) as server:
+        client = RemoteControlClient(make_job(tmp_path, server.port), timeout=20)
+        tracemalloc.start()
+        try:
+            with pytest.raises(RemoteError, match=r"sent more than 16 MB for /status") as info:
+                client.status()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert_one_clean_line(str(info.value))
+    assert peak < 24 * 1024**2  # the answer kept, not 20 MB twice over
+
+
+def test_json_nested_too_deep_is_not_an_answer(tmp_path):
+    with FakeServer(deep_json) as server:
+        client = RemoteControlClient(make_job(tmp_path, server.port))
+        with pytest.raises(RemoteError, match="answer to /status is not JSON"):
+            client.status()
+
+
+LISTENER = """\
+import socket, sys
+server = socket.create_server(("127.0.0.1", 0))
+print(server.getsockname()[1], flush=True)
+while True:
+    conn, _ = server.accept()
+    with conn:
+        data = conn.recv(65536)
+        with open(sys.argv[1], "ab") as f:
+            f.write(data or b"(connected, nothing sent)")
+        body = b'{"ok": true}'
+        conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
+"""
+
+
+@pytest.fixture
+def other_listener(tmp_path):
+    """A process that listens on 127.0.0.1: (pid, port, the file of what it received)."""
+    record = tmp_path / "received.bin"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LISTENER, str(record)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        port = int(proc.stdout.readline())
+        yield proc.pid, port, record
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+@needs_proc
+def test_the_token_goes_only_to_the_job_files_pid(tmp_path, other_listener):
+    pid, port, record = other_listener
+    # a job file whose pid (this test process) is not what listens on its port
+    client = RemoteControlClient(make_job(tmp_path, port, pid=os.getpid()))
+    with pytest.raises(RemoteError, match=r"refusing to send the token: what listens on port"):
+        client.status()
+    assert not record.exists()  # refused before connecting: no token, not even a connection
+    # the same port with the listener's own pid: the token goes, the answer comes
+    assert RemoteControlClient(make_job(tmp_path, port, pid=pid)).status() == {"ok": True}
+    assert f"Authorization: Bearer {TOKEN}".encode() in record.read_bytes()
+
+
+@needs_proc
+def test_a_stale_pid_or_another_users_port_is_refused(tmp_path, other_listener, monkeypatch):
+    pid, port, record = other_listener
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(30)
+    with pytest.raises(CrawlGone, match=r"has ended; something else listens"):
+        RemoteControlClient(make_job(tmp_path, port, pid=dead.pid)).status()
+    me = os.getuid()
+    monkeypatch.setattr(client_module.os, "getuid", lambda: me + 1)
+    with pytest.raises(RemoteError, match=rf"port {port} is served by uid {me}, not by you"):
+        RemoteControlClient(make_job(tmp_path, port, local=False)).status()
+    # the listener's uid is "ours", but the job's pid is another user's process
+    (listener,) = client_module.listeners(port)
+    monkeypatch.setattr(client_module, "listeners", lambda port: [(me + 1, listener[1])])
+    with pytest.raises(RemoteError, match=r"pid \d+ of the job file is not your process"):
+        RemoteControlClient(make_job(tmp_path, port, pid=pid)).status()
+    assert not record.exists()
+
+
+@needs_proc
+def test_through_a_tunnel_only_the_listeners_user_is_checked(tmp_path, other_listener):
+    _, port, record = other_listener
+    # an SSH forward: ssh (or its ControlMaster) listens, not the remote crawl's pid
+    job = make_job(tmp_path, port, pid=os.getpid(), local=False)
+    assert RemoteControlClient(job).status() == {"ok": True}
+    assert record.exists()
+
+
+def test_without_proc_the_pid_must_be_alive(tmp_path, monkeypatch):
+    monkeypatch.setattr(client_module, "listeners", lambda port: None)  # macOS, the BSDs
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(30)
+    with FakeServer(ok) as server:
+        assert RemoteControlClient(make_job(tmp_path, server.port)).status() == {"ok": True}
+        with pytest.raises(CrawlGone):
+            RemoteControlClient(make_job(tmp_path, server.port, pid=dead.pid)).status()
+
+
+def test_nothing_listening_is_the_crawl_gone(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        port = sock.getsockname()[1]
+    with pytest.raises(CrawlGone, match="no longer answers"):
+        RemoteControlClient(make_job(tmp_path, port)).status()
+
+
+def test_a_token_with_cr_lf_is_never_sent_nor_shown(tmp_path):
+    evil = "abc\r\nX-Evil: 1"
+    with FakeServer(ok) as server:
+        client = RemoteControlClient(make_job(tmp_path, server.port, token=evil))
+        with pytest.raises(RemoteError, match="not one word of visible ASCII") as info:
+            client.status()
+        assert evil not in str(info.value) and "X-Evil" not in str(info.value)
+        assert server.received == b""
+    path = write_job_file(tmp_path / "jobs", "1-evil.json", token=evil)
+    with pytest.raises(JobFileError, match="token is not one word") as info:
+        read_job(path)
+    assert "X-Evil" not in str(info.value) and "\n" not in str(info.value)
+
+
+# -- the command line: one line, never a traceback ----------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_workbench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args],
+        capture_output=True, text=True, cwd=cwd, env=env, timeout=120,
+    )  # fmt: skip
+
+
+def write_job_file(directory: Path, name: str, raw: str | None = None, **fields) -> Path:
+    directory.mkdir(mode=0o700, exist_ok=True)
+    content = {
+        "version": 1, "pid": os.getpid(), "port": 40000, "token": TOKEN, "spider": "books",
+        "project": "shop", "scrapy_version": "2.19.0", "start_time": 1_790_000_000.0, **fields,
+    }  # fmt: skip
+    path = directory / name
+    path.write_text(raw if raw is not None else json.dumps(content))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("reply", "token", "needle"),
+    [
+        (garbage, TOKEN, "does not speak HTTP as the crawl does"),
+        (ok, "abc\r\nX-Evil: 1", "no running crawl matches"),  # the job file is refused
+    ],
+    ids=["garbage", "token with CR/LF"],
+)
+def test_attach_says_one_line(tmp_path, reply, token, needle):
+    with FakeServer(reply) as server:
+        write_job_file(tmp_path / "jobs", f"{os.getpid()}-x.json", port=server.port, token=token)
+        result = run_workbench(
+            "attach", "--jobs-dir", str(tmp_path / "jobs"), str(os.getpid()), cwd=tmp_path
+        )
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("workbench attach: error: ") and needle in line
+    assert_one_clean_line(result.stderr.rstrip("\n"))
+    assert "X-Evil" not in result.stderr + result.stdout
+
+
+# -- job files: each bad one is one problem, the listing goes on -------------------------
+
+BAD_JOB_FILES = {
+    "pid 10**30": {"pid": 10**30},
+    "pid true": {"pid": True},
+    "start_time 1e999": '"start_time": 1e999',
+    "start_time NaN": '"start_time": NaN',
+    "start_time -Infinity": '"start_time": -Infinity',
+    "start_time 10**400": {"start_time": 10**400},
+    "start_time 1e300": {"start_time": 1e300},  # time.localtime() cannot take it
+    "5,000-digit int": '"port": ' + "9" * 5000,
+    "lone surrogate": '"spider": "\\ud800"',
+    "deep JSON": '"extra": ' + "[" * 30_000 + "]" * 30_000,
+    "token CR/LF": {"token": "abc\r\nX-Evil: 1"},
+    "not an object": "[1, 2]",
+}
+
+
+def bad_job_text(spec: dict | str) -> str:
+    good = {
+        "version": 1, "pid": os.getpid(), "port": 40000, "token": TOKEN, "spider": "books",
+        "project": "shop", "scrapy_version": "2.19.0", "start_time": 1_790_000_000.0,
+    }  # fmt: skip
+    if isinstance(spec, dict):
+        return json.dumps({**good, **spec})
+    if spec.startswith("["):
+        return spec
+    key = spec.split(":")[0].strip('"')
+    rest = json.dumps({k: v for k, v in good.items() if k != key})
+    return rest[:-1] + ", " + spec + "}"
+
+
+def test_bad_job_files_are_one_problem_each_and_the_listing_goes_on(tmp_path):
+    directory = tmp_path / "jobs"
+    good = write_job_file(directory, "1-good.json")
+    for number, spec in enumerate(BAD_JOB_FILES.values(), 2):
+        write_job_file(directory, f"{number}-bad.json", raw=bad_job_text(spec))
+    odd_name = os.path.join(os.fsencode(directory), b"\xff\x1b-odd.json")
+    with open(odd_name, "w") as f:
+        f.write(bad_job_text({}))
+    os.chmod(odd_name, 0o600)
+    found = list_jobs(directory)
+    assert [job.path for job in found.jobs] == [good]
+    assert len(found.problems) == len(BAD_JOB_FILES) + 1, found.problems
+    for problem in found.problems:
+        assert "\n" not in problem and "X-Evil" not in problem and TOKEN not in problem
+        problem.encode("utf-8")  # printable: no lone surrogates
+    assert any("\\xff" in p and "its name is not UTF-8" in p for p in found.problems)
+    # the command line: the good crawl listed, one line per bad file, valid JSON
+    result = run_workbench("ps", "--jobs-dir", str(directory), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == len(BAD_JOB_FILES) + 1
+    assert all(line.startswith("workbench ps: ") for line in result.stderr.splitlines())
+    assert len(result.stdout.splitlines()) == 2 and "books" in result.stdout
+    listed = run_workbench("ps", "--jobs-dir", str(directory), "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+
+    def strict(name):
+        raise ValueError(f"{name} is not JSON")
+
+    (job,) = json.loads(listed.stdout, parse_constant=strict)
+    assert job["pid"] == os.getpid() and job["start_time"] == 1_790_000_000.0
+
+
+def test_job_file_content_limits():
+    with pytest.raises(JobFileError, match="nested too deeply"):
+        parse_job(Path("1-x.json"), "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(JobFileError, match="a number too long to read"):
+        parse_job(Path("1-x.json"), '{"pid": ' + "1" * 5000 + "}")
+    job = make_job(Path("."), 1, start_time=float("nan"))
+    assert job.public()["start_time"] is None  # what ps --json prints is always JSON
+
+
+def test_a_bad_ssh_listing_line_is_one_problem():
+    good = base64.b64encode(bad_job_text({"pid": 42}).encode()).decode()
+    text = "\n".join([
+        "uid " + "9" * 5000,  # not a uid: a problem, the listing goes on
+        "uid 0" if os.getuid() == 0 else f"uid {os.getuid()}",
+        f"dir {os.getuid()} 700",
+        "file garbage",
+        f"file {os.getuid()} 600 10 1 /j/42-a.json",
+        good,
+    ])  # fmt: skip
+    found = parse_listing(text, "box")
+    assert [j.pid for j in found.jobs] == [42] and len(found.problems) == 2
+    assert not found.jobs[0].local  # its pid is a process over there, not here

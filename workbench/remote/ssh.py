@@ -60,45 +60,46 @@ def _stat(uid: int, mode: str, size: int = 0) -> os.stat_result:
 
 
 def parse_listing(text: str, where: str) -> JobList:
-    """The script's output as checked jobs (the checks ``workbench ps`` makes locally)."""
+    """The script's output as checked jobs (the checks ``workbench ps`` makes locally).
+
+    A line that is not what the script writes is one problem, and the listing goes on.
+    """
     result = JobList([], [], [])
     lines = iter(text.splitlines())
     uid: int | None = None
     for line in lines:
         kind, _, rest = line.partition(" ")
-        if kind == "uid":
-            uid = int(rest)
-        elif kind == "nodir":
-            return result
-        elif kind == "dir":
-            owner, mode = rest.split()[:2]
-            try:
+        try:
+            if kind == "uid":
+                uid = int(rest)
+            elif kind == "nodir":
+                return result
+            elif kind == "dir":
+                owner, mode = rest.split()[:2]
                 label = f"{where} jobs directory"
                 check_private(label, _stat(int(owner), mode), "job directory", uid)
-            except JobFileError as exc:
-                result.problems.append(str(exc))
-                return result
-        elif kind == "notfile":
-            result.problems.append(f"refusing {where}:{rest}: not a regular file")
-        elif kind == "file":
-            owner, mode, size, alive, path = rest.split(" ", 4)
-            content = next(lines, "")
-            remote = PurePosixPath(path)
-            label = f"{where}:{path}"
-            try:
+            elif kind == "notfile":
+                result.problems.append(f"refusing {where}:{rest}: not a regular file")
+            elif kind == "file":
+                owner, mode, size, alive, path = rest.split(" ", 4)
+                content = next(lines, "")
+                label = f"{where}:{path}"
                 check_private(label, _stat(int(owner), mode), "job file", uid)
                 if int(size) > MAX_JOB_FILE:
                     raise JobFileError(f"refusing job file {label}: too large")
-                data = base64.b64decode(content, validate=True).decode("utf-8")
-                job = parse_job(remote, data)  # type: ignore[arg-type]
-            except JobFileError as exc:
-                result.problems.append(str(exc))
-                continue
-            except (ValueError, binascii.Error) as exc:  # bad base64 or UTF-8
-                result.problems.append(f"cannot read job file {label}: {exc}")
-                continue
-            if alive == "1":
-                result.jobs.append(job)
+                try:
+                    data = base64.b64decode(content, validate=True).decode("utf-8")
+                except (ValueError, binascii.Error) as exc:  # bad base64 or UTF-8
+                    raise JobFileError(f"cannot read job file {label}: {exc}") from None
+                job = parse_job(PurePosixPath(path), data, local=False)  # type: ignore[arg-type]
+                if alive == "1":
+                    result.jobs.append(job)
+        except JobFileError as exc:
+            result.problems.append(str(exc))
+            if kind == "dir":
+                return result
+        except (ValueError, OverflowError):  # a line the script does not write
+            result.problems.append(f"{where}: cannot read the job listing at {line[:80]!r}")
     result.jobs.sort(key=lambda j: (j.start_time or 0.0, j.pid))
     return result
 
@@ -109,7 +110,9 @@ def list_remote_jobs(host: str, remote_dir: str | None = None, timeout: float = 
     if remote_dir:
         argv.append(shlex.quote(remote_dir))
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, errors="replace", timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         raise SshError(f"ssh {host} did not answer in {timeout:g} s") from None
     if done.returncode != 0:
@@ -136,7 +139,7 @@ class Tunnel:
             [ssh_command(), "-N", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=no",
              "-L", forward, host],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True,
+            text=True, errors="replace",
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while not self._listening():
@@ -155,8 +158,12 @@ class Tunnel:
 
     @property
     def job(self) -> Job:
-        """The job as seen through the tunnel: the same token, the local port."""
-        return dataclasses.replace(self.remote_job, port=self.port)
+        """The job as seen through the tunnel: the same token, the local port.
+
+        Not ``local``: what listens on the port is ssh (or its ControlMaster), not
+        the crawl's pid, so the client checks only that the listener is this user's.
+        """
+        return dataclasses.replace(self.remote_job, port=self.port, local=False)
 
     def close(self) -> None:
         if self.proc.poll() is None:
