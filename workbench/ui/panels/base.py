@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.containers import Vertical
+from textual.content import Content
 
 from workbench.core.source import Snapshot, Source
 
@@ -38,9 +40,13 @@ class Panel(Vertical):
         self.source = source
         self.border_title = self.TITLE
 
-    def set_subtitle(self, text: str) -> None:
-        """Change the border subtitle only when it differs (each change repaints)."""
-        if text != self.border_subtitle:
+    def set_subtitle(self, text: str | Text) -> None:
+        """Change the border subtitle only when it differs (each change repaints).
+
+        A str is Textual markup: only for text written here.  Anything that
+        carries data from the crawl (a slot key, a filter) comes as a Text."""
+        markup = Content.from_rich_text(text).markup if isinstance(text, Text) else text
+        if markup != self.border_subtitle:
             self.border_subtitle = text
 
     @staticmethod
@@ -61,4 +67,4 @@ class Panel(Vertical):
 
     def show_error(self, exc: BaseException) -> None:
         """Contain a panel failure: say so in the panel's title, keep the app alive."""
-        self.border_subtitle = f"[red]panel error: {type(exc).__name__}[/]"
+        self.border_subtitle = Text(f"panel error: {type(exc).__name__}", style="red")

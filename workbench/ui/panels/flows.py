@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar
 
-from rich.markup import escape
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
@@ -132,15 +131,15 @@ class FlowsPanel(Panel):
 
     def _title(self, snapshot: Snapshot) -> None:
         shown = len(self.table.rows)
-        parts = [f"{fmt.number(shown)} shown"]
-        if not self.filter.matches_all:
-            parts.append(f"filter: {escape(clean_line(self.filter.expression, 60))}")
+        parts = [Text(f"{fmt.number(shown)} shown")]
+        if not self.filter.matches_all:  # typed text: never markup
+            parts.append(Text(f"filter: {clean_line(self.filter.expression, 60)}"))
         dropped = snapshot.flows_total - snapshot.flows_kept
         if dropped:
-            parts.append(f"[yellow]{fmt.number(dropped)} oldest dropped (limit)[/]")
+            parts.append(Text(f"{fmt.number(dropped)} oldest dropped (limit)", style="yellow"))
         if not self.table.follow:
-            parts.append("follow off (G/End)")
-        self.set_subtitle(" · ".join(parts))
+            parts.append(Text("follow off (G/End)"))
+        self.set_subtitle(Text(" · ").join(parts))
 
     @property
     def filter_text(self) -> str:
@@ -203,13 +202,16 @@ class FlowsPanel(Panel):
         try:
             written = await asyncio.to_thread(save_har, self.source, flows, path, with_bodies)
         except OSError as exc:
-            self.notify(f"Cannot save {path}: {exc}", title="HAR", severity="error")
+            message = clean_line(f"Cannot save {path}: {exc}", 500)
+            self.notify(message, title="HAR", severity="error", markup=False)
             return
-        self.notify(
-            f"{len(flows):,} flows saved to {written} (credentials redacted"
+        self.notify(  # the path is the current directory's: not markup
+            clean_line(f"{len(flows):,} flows saved to {written}", 500)
+            + " (credentials redacted"
             + ("" if with_bodies else "; no bodies: attached")
             + ")",
             title="HAR",
+            markup=False,
         )
 
     def action_selectors(self) -> None:

@@ -215,7 +215,12 @@ class MemoryPanel(Panel):
             summary = await self.source.heap_summary()
         except Exception as exc:
             logger.exception("The heap summary failed")
-            self.notify(f"{type(exc).__name__}: {exc}", title="Heap summary", severity="error")
+            self.notify(
+                clean_line(f"{type(exc).__name__}: {exc}", 500),
+                title="Heap summary",
+                severity="error",
+                markup=False,
+            )
             return
         self.notify(
             f"Heap summary {summary.id}: {summary.objects:,} objects in "

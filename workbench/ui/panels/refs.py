@@ -224,21 +224,23 @@ class RefsPanel(Panel):
         for row in ordered[:3]:
             assert row.leak is not None
             cause = holder(row)
+            path = clean_line(row.leak.path or "", 300)
             if cause is not None:
                 lines.append(
                     Text.assemble(
                         ("⚠ ", "bold yellow"),
-                        f"{row.name} grows too, held by the {cause}s: "
-                        f"{row.leak.path} ({row.leak.path_share})",
+                        f"{clean_line(row.name, 60)} grows too, held by the "
+                        f"{clean_line(cause, 60)}s: {path} ({row.leak.path_share})",
                     )
                 )
                 continue
-            lines.append(Text.assemble(("⚠ Possible leak: ", "bold red"), row.leak.message))
-            if row.leak.path:
+            message = clean_line(row.leak.message, 300)
+            lines.append(Text.assemble(("⚠ Possible leak: ", "bold red"), message))
+            if path:
                 lines.append(
                     Text.assemble(
                         "  held by ",
-                        (row.leak.path, "bold"),
+                        (path, "bold"),
                         f"  ({row.leak.path_share}) · Enter on the class to see each object",
                     )
                 )
@@ -269,14 +271,22 @@ class RefsPanel(Panel):
             for key, path in paths.items():
                 name = clean_line(key.rsplit(".", 1)[-1], 60)
                 if path is None:
-                    self.notify(f"No referrer path found for {name}.", timeout=4)
+                    self.notify(f"No referrer path found for {name}.", timeout=4, markup=False)
                 elif announce:
                     self.notify(
-                        clean_line(path, 300), title=f"What holds the {name} objects", timeout=15
+                        clean_line(path, 300),
+                        title=f"What holds the {name} objects",
+                        timeout=15,
+                        markup=False,
                     )
         except Exception as exc:
             logger.exception("Searching the referrers of %s failed", class_keys)
-            self.notify(f"{type(exc).__name__}: {exc}", title="Search failed", severity="error")
+            self.notify(
+                clean_line(f"{type(exc).__name__}: {exc}", 500),
+                title="Search failed",
+                severity="error",
+                markup=False,
+            )
         finally:
             self.searching.difference_update(class_keys)
         self.app.call_later(self.app.refresh_panels)  # type: ignore[attr-defined]
@@ -314,7 +324,8 @@ class RefsPanel(Panel):
             return
         self.source.ignore_ref_class(row.key, not row.ignored)
         verb = "Showing" if row.ignored else "Ignoring"
-        self.notify(f"{verb} {clean_line(row.name, 80)} (and its subclasses).", timeout=3)
+        name = clean_line(row.name, 80)
+        self.notify(f"{verb} {name} (and its subclasses).", timeout=3, markup=False)
         self._refresh()
 
     def action_toggle_show_ignored(self) -> None:
@@ -333,7 +344,8 @@ class RefsPanel(Panel):
         if row.key in self.searching:
             self.notify("Already searching.", timeout=2)
             return
-        self.notify(f"Searching what holds the oldest {clean_line(row.name, 60)} objects…")
+        name = clean_line(row.name, 60)
+        self.notify(f"Searching what holds the oldest {name} objects…", markup=False)
         self._search([row.key], announce=True)
         self._refresh()
 

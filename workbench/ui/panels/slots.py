@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from rich.markup import escape
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -296,16 +295,18 @@ class SlotsPanel(Panel):
         if shown_rows != self._adjustments_shown:  # new rows (every table row is re-drawn)
             self._adjustments_shown = shown_rows
             adjustments.set_rows(list(view.adjustments))
-        # border titles are markup: a slot key like "[::1]" is escaped
-        which = escape(clean_line(view.selected, 60)) if view.selected is not None else "all slots"
-        adjustments.border_title = (
+        # a str border title is markup: a slot key (untrusted: "[/]") goes in a Text
+        which = clean_line(view.selected, 60) if view.selected is not None else "all slots"
+        adjustments.border_title = Text(
             f"Delay adjustments: {which} (newest last; {view.adjustments_total:,} in all)"
         )
         limit = view.total_concurrency or "no limit"
         self.set_subtitle(
-            f"{len(view.rows)} slots · {view.in_flight} in flight (CONCURRENT_REQUESTS "
-            f"{limit}) · charts: {which}, {self.step:g}s a column (+/- zoom) · "
-            "d delay · C concurrency · a AutoThrottle"
+            Text(
+                f"{len(view.rows)} slots · {view.in_flight} in flight (CONCURRENT_REQUESTS "
+                f"{limit}) · charts: {which}, {self.step:g}s a column (+/- zoom) · "
+                "d delay · C concurrency · a AutoThrottle"
+            )
         )
 
     def _draw_charts(self, view: PaceView) -> None:

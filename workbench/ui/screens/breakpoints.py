@@ -46,7 +46,7 @@ class BreakpointDialog(ModalScreen[str | None]):
 
     def compose(self) -> Any:
         with Vertical():
-            yield Static(self.title_text, id="bp-title")
+            yield Static(self.title_text, id="bp-title", markup=False)
             yield Input(self.value, placeholder="response: ~s 404", id="bp-input")
             yield Static("", id="bp-error")
             yield Static(DIALOG_HELP, id="bp-help", markup=False)
@@ -65,7 +65,7 @@ class BreakpointDialog(ModalScreen[str | None]):
         try:
             parse_breakpoint(text)
         except ValueError as exc:
-            error.update(Text(f"✗ {exc}"))
+            error.update(Text(f"✗ {clean_line(str(exc), 400)}"))
             return False
         error.update("")
         return True
@@ -125,7 +125,7 @@ class BreakpointsScreen(Screen[None]):
             table.add_row(
                 str(bp.id),
                 Text("●", style="bold red") if bp.enabled else Text("○", style="dim"),
-                bp.kind if not bp.one_shot else "step",
+                Text(bp.kind if not bp.one_shot else "step"),  # a str cell is markup
                 Text(clean_line(bp.expression or "(any)", 200)),
                 str(bp.hits),
             )

@@ -40,7 +40,7 @@ class CurlScreen(ModalScreen[None]):
 
     def compose(self) -> Any:
         with Vertical() as box:
-            box.border_title = self.title_text
+            box.border_title = Text(self.title_text)  # a str would be markup
             yield Static(Text(clean(self.command)), id="curl-command")
             yield Static(
                 "Copied to the clipboard (if your terminal allows it; else select the text "
@@ -109,7 +109,7 @@ class NewRequestScreen(ModalScreen[str | None]):
                     "parse",
                     id="curl-callback",
                     suggester=SuggestFromList(callbacks, case_sensitive=True),
-                    tooltip="A method of the spider: " + ", ".join(callbacks),
+                    tooltip=Text("A method of the spider: " + ", ".join(callbacks)),
                 )
             yield Static("", id="curl-error", classes="-hidden")
             with Horizontal(id="buttons"):

@@ -37,7 +37,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> Any:
         with Vertical():
-            yield Static(self.question, id="question")
+            yield Static(self.question, id="question", markup=False)  # str: plain text
             with Horizontal():
                 # \[ : the key hints are text, not markup
                 yield Button(f"{self.yes} \\[y]", variant="warning", id="yes")
@@ -88,7 +88,9 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(self.title_text, id="prompt-title", markup=False)
             yield Input(self.value, id="prompt-input", select_on_focus=True)
             yield Static("", id="prompt-error", markup=False)
-            yield Static(self.hint + "  Enter applies, Escape cancels.", id="prompt-hint")
+            yield Static(
+                self.hint + "  Enter applies, Escape cancels.", id="prompt-hint", markup=False
+            )
 
     def on_mount(self) -> None:
         self.query_one("#prompt-input", Input).focus()

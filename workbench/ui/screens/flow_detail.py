@@ -46,14 +46,27 @@ def header_lines(headers: Any) -> Text:
 
 
 def field_table(rows: list[tuple[str, Any]]) -> Table:
+    """Name: value rows.  Every cell is a Text: a str cell would be Rich markup."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for name, value in rows:
         table.add_row(
-            clean_line(name, 100),
+            Text(clean_line(name, 100)),
             value if isinstance(value, Text) else Text(clean_line(str(value), 4000)),
         )
+    return table
+
+
+def pairs_table(pairs: tuple[tuple[str, str], ...]) -> Table | Text:
+    """Meta or cb_kwargs: untrusted keys and reprs, as text (never markup)."""
+    if not pairs:
+        return Text("(empty)", style="dim")
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold green", no_wrap=True)
+    table.add_column()
+    for key, value in pairs:
+        table.add_row(Text(clean_line(key, 100)), Text(clean_line(value, 400)))
     return table
 
 
@@ -127,24 +140,14 @@ class FlowDetailScreen(Screen[None]):
         ]
         if flow.spider:  # the crawler's (workbench crawl S1 S2 runs several)
             rows.insert(0, ("Spider", flow.spider))
-        meta = Table.grid(padding=(0, 2))
-        meta.add_column(style="bold green", no_wrap=True)
-        meta.add_column()
-        for key, value in flow.meta:
-            meta.add_row(clean_line(key, 100), Text(clean_line(value, 400)))
-        kwargs = Table.grid(padding=(0, 2))
-        kwargs.add_column(style="bold green", no_wrap=True)
-        kwargs.add_column()
-        for key, value in flow.cb_kwargs:
-            kwargs.add_row(clean_line(key, 100), Text(clean_line(value, 400)))
         return Group(
             field_table(rows),
             Text("\nHeaders", style="bold underline"),
             header_lines(flow.request_headers),
             Text("\nMeta", style="bold underline"),
-            meta if flow.meta else Text("(empty)", style="dim"),
+            pairs_table(flow.meta),
             Text("\ncb_kwargs", style="bold underline"),
-            kwargs if flow.cb_kwargs else Text("(empty)", style="dim"),
+            pairs_table(flow.cb_kwargs),
         )
 
     def _response(self) -> Group:

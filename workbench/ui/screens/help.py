@@ -45,7 +45,8 @@ def bindings_table(sections: list[tuple[str, list[BindingType]]]) -> Table:
             if not isinstance(binding, Binding):
                 continue
             description = binding.tooltip or binding.description or binding.action
-            table.add_row(_key_label(binding.key), description)
+            # Text cells: a str cell is Rich markup ("[", "]" are keys here)
+            table.add_row(Text(_key_label(binding.key)), Text(description))
         table.add_row("", "")
     return table
 

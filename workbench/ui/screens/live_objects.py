@@ -19,7 +19,7 @@ from textual.widgets import Footer, Static
 
 from workbench.core.memprobe import LiveObject, ObjectList
 from workbench.core.referrers import ReferrerReport
-from workbench.core.sanitize import clean_line
+from workbench.core.sanitize import clean, clean_line
 from workbench.core.source import Source
 from workbench.ui.panels.refs import age
 from workbench.ui.widgets.record_table import Column, RecordTable
@@ -114,7 +114,8 @@ class LiveObjectsScreen(Screen[None]):
             table.action_first()  # the oldest: the likeliest leak
         shown = len(listing.objects)
         more = f", the oldest {shown:,} shown" if listing.total > shown else ""
-        table.border_title = f"{self.class_name}: {listing.total:,} live, oldest first{more}"
+        # Text: a str border title is markup, and a class name is anyone's
+        table.border_title = Text(f"{self.class_name}: {listing.total:,} live, oldest first{more}")
         table.border_subtitle = "Enter: who holds it · s: shell · r: reload"
 
     def _current(self) -> LiveObject | None:
@@ -132,7 +133,8 @@ class LiveObjectsScreen(Screen[None]):
         self.query_one("#referrers-text", Static).update(
             Text(f"Searching what holds 0x{obj.key:x}…", style="italic")
         )
-        self.query_one("#referrers").border_title = f"Referrers of {clean_line(obj.label, 100)}"
+        label = clean_line(obj.label, 100)  # a repr: "[1, 2]", "{'[/]': ...}"
+        self.query_one("#referrers").border_title = Text(f"Referrers of {label}")
         self.run_worker(self._search(obj), group="referrers", exclusive=True)
 
     async def _search(self, obj: LiveObject) -> None:
@@ -141,7 +143,7 @@ class LiveObjectsScreen(Screen[None]):
             report = await self.source.referrers(obj.key)
         except Exception as exc:
             logger.exception("Searching the referrers failed")
-            text.update(Text(f"{type(exc).__name__}: {exc}", style="red"))
+            text.update(Text(clean(f"{type(exc).__name__}: {exc}"), style="red"))
             return
         text.update(report_text(report))
 

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
+from workbench.core.sanitize import clean_line
 from workbench.ui.screens.text_view import TextScreen
 
 
@@ -34,6 +35,7 @@ class PrefsScreen(TextScreen):
         try:
             path.write_text(self.raw, encoding="utf-8")
         except OSError as exc:
-            self.notify(f"Could not write {path}: {exc}", severity="error")
+            message = clean_line(f"Could not write {path}: {exc}", 500)
+            self.notify(message, severity="error", markup=False)
             return
-        self.notify(f"Wrote {path}", timeout=6)
+        self.notify(clean_line(f"Wrote {path}", 500), timeout=6, markup=False)

@@ -324,7 +324,8 @@ class SelectorScreen(Screen[None]):
         offer = getattr(self.app, "offer_to_shell", None)
         if callable(offer):
             offer(line, values)
-        self.notify(clean_line(line, 300), title="Copied as Python", timeout=4)
+        # a selector is full of brackets: a[href], //div[@id]
+        self.notify(clean_line(line, 300), title="Copied as Python", timeout=4, markup=False)
 
     def action_next_match(self) -> None:
         if self.document is not None and not self.query_one(BodyView).next_match():

@@ -29,7 +29,7 @@ class TextScreen(Screen[None]):
 
     def compose(self) -> Any:
         scroll = VerticalScroll()
-        scroll.border_title = self.title_text
+        scroll.border_title = Text(self.title_text)  # a str would be markup
         with scroll:
             yield Static(Text(self.text))
         yield Footer()
