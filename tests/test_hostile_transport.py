@@ -9,6 +9,7 @@ crash `workbench attach`, reach the token, or turn into a traceback.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -25,6 +26,8 @@ from scrapy import Request
 
 from workbench.core.curl import CurlError, flow_to_curl
 from workbench.core.events import Flow
+from workbench.core.har import save_har
+from workbench.core.har_source import HarError, HarSource
 from workbench.core.rebuild import rebuild_request
 from workbench.remote import client as client_module
 from workbench.remote.client import CrawlGone, RemoteControlClient, RemoteError
@@ -536,3 +539,157 @@ def test_a_bad_ssh_listing_line_is_one_problem():
     found = parse_listing(text, "box")
     assert [j.pid for j in found.jobs] == [42] and len(found.problems) == 2
     assert not found.jobs[0].local  # its pid is a process over there, not here
+
+
+# -- HAR files: a one-line HarError, or the bad fields read as absent --------------------
+
+
+def har_text(entry_extra: str = "", request_extra: str = "", response_extra: str = "") -> str:
+    """One entry, with raw JSON text spliced in (NaN, 1e999 and the like are not
+    what json.dumps writes)."""
+    return (
+        '{"log": {"entries": [{"startedDateTime": "2026-01-01T00:00:00Z", '
+        '"request": {"method": "GET", "url": "http://127.0.0.1/a"' + request_extra + "}, "
+        '"response": {"status": 200, "headers": [], '
+        '"content": {"size": 3, "mimeType": "text/html", "text": "abc"}' + response_extra + "}"
+        + entry_extra + "}]}}"
+    )  # fmt: skip
+
+
+LOADABLE_HARS = {
+    "size 1e999": har_text(response_extra=', "bodySize": 1e999').replace(
+        '"size": 3', '"size": 1e999'
+    ),
+    "size NaN": har_text().replace('"size": 3', '"size": NaN'),
+    "size -Infinity": har_text().replace('"size": 3', '"size": -Infinity'),
+    "size 10**4000": har_text().replace('"size": 3', '"size": ' + "9" * 4000),
+    "wait 1e999": har_text(entry_extra=', "timings": {"wait": 1e999}, "time": 1e999'),
+    "wait NaN": har_text(entry_extra=', "timings": {"wait": NaN}, "time": NaN'),
+    "time 1e300": har_text(entry_extra=', "timings": {"wait": 1e300}, "time": 1e300'),
+    "status 10**4000": har_text().replace('"status": 200', '"status": ' + "9" * 4000),
+    "depth 10**4000": har_text(
+        entry_extra=', "_workbench": {"depth": ' + "9" * 4000 + ', "priority": -1e999}'
+    ),
+    "date 9999": har_text().replace("2026-01-01T00:00:00Z", "9999-12-31T23:59:59+14:00"),
+    "date 0001": har_text().replace("2026-01-01T00:00:00Z", "0001-01-01T00:00:00-14:00"),
+    "lone surrogates": har_text(
+        request_extra=', "headers": [{"name": "X-\\udc80", "value": "\\ud800v"}], '
+        '"postData": {"text": "\\udfff"}',
+        entry_extra=', "_workbench": {"meta": {"k\\ud800": "\\udc00"}, "callback": "\\ud801"}',
+    )
+    .replace('"text": "abc"', '"text": "a\\ud800bc"')
+    .replace("http://127.0.0.1/a", "http://127.0.0.1/\\udc80"),
+    "url http://[": har_text().replace("http://127.0.0.1/a", "http://[::1/x"),
+    "meta nested deep": har_text(
+        entry_extra=', "_workbench": {"meta": {"k": ' + "[" * 900 + "]" * 900 + "}}"
+    ),
+}
+BROKEN_HARS = {
+    "100,000-deep JSON": ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
+    "5,000-digit number": (har_text().replace('"size": 3', '"size": ' + "9" * 5000), "4300 digits"),
+}
+
+
+def assert_sane(flow: Flow) -> None:
+    """Nothing the app could trip on later: finite, bounded numbers; encodable text."""
+    import math
+
+    for value in (flow.time, flow.latency):
+        assert value is None or (math.isfinite(value) and 0 <= value < 1e11), flow
+    assert 0 <= flow.size <= 2**53 and abs(flow.depth) <= 2**63 and abs(flow.priority) <= 2**63
+    assert flow.status is None or 100 <= flow.status <= 999
+    texts = [flow.method, flow.url, flow.callback or "", flow.slot or "", flow.error or ""]
+    texts += [k + v for k, v in flow.meta + flow.cb_kwargs]
+    for text in texts:
+        text.encode("utf-8")
+
+
+@pytest.mark.parametrize("name", list(LOADABLE_HARS))
+def test_bad_har_fields_load_as_absent(tmp_path, name):
+    path = tmp_path / "x.har"
+    path.write_text(LOADABLE_HARS[name])
+    source = HarSource(path)
+    (flow,) = source.flows_since(0)
+    assert_sane(flow)
+    body = source.body(flow.id)
+    assert body is None or body.body.decode("utf-8")
+    source.snapshot()
+    # what the app does with a flow: curl export, and HAR export back to a file
+    with contextlib.suppress(CurlError):
+        flow_to_curl(flow)
+    saved = save_har(source, [flow], tmp_path / "again.har")
+    json.loads(saved.read_text(encoding="utf-8"))
+    HarSource(saved)
+
+
+@pytest.mark.parametrize("name", list(BROKEN_HARS))
+def test_unreadable_hars_are_one_line_errors(tmp_path, name):
+    text, needle = BROKEN_HARS[name]
+    path = tmp_path / "x.har"
+    path.write_text(text)
+    with pytest.raises(HarError, match=needle) as info:
+        HarSource(path)
+    assert "\n" not in str(info.value)
+
+
+def test_workbench_open_never_prints_a_traceback(tmp_path):
+    cases = {**LOADABLE_HARS, **{k: v for k, (v, _) in BROKEN_HARS.items()}}
+    for number, text in enumerate(cases.values()):
+        path = tmp_path / f"{number}.har"
+        path.write_text(text)
+    # one process opens them all (a process each would take long on two cores)
+    script = (
+        "import sys\n"
+        "from workbench.core.har_source import HarError, HarSource\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n"
+        "        HarSource(path)\n"
+        "        print('ok', path)\n"
+        "    except HarError as exc:\n"
+        "        print('error', exc)\n"
+    )
+    paths = [str(tmp_path / f"{n}.har") for n in range(len(cases))]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", script, *paths], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(cases)
+    assert sum(line.startswith("ok ") for line in lines) == len(LOADABLE_HARS)
+    # and the command itself, on the worst two
+    for path, needle in ((paths[-2], "nested too deeply"), (paths[-1], "4300 digits")):
+        result = run_workbench("open", path, cwd=tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("workbench open: error: ") and needle in line
+
+
+async def test_the_app_runs_on_every_bad_field(tmp_path):
+    """Loaded is not enough: the panels and the flow detail draw each of those flows."""
+    from workbench.ui.app import WorkbenchApp
+    from workbench.ui.screens.flow_detail import FlowDetailScreen
+
+    entries = []
+    for text in LOADABLE_HARS.values():
+        entries += json.loads(text, parse_constant=lambda name: name)["log"]["entries"]
+    path = tmp_path / "all.har"
+    # json.loads keeps NaN/Infinity as the strings "NaN"...: put the literals back
+    text = json.dumps({"log": {"entries": entries}}, allow_nan=True)
+    for literal in ("NaN", "Infinity", "-Infinity"):
+        text = text.replace(f'"{literal}"', literal)
+    path.write_text(text)
+    source = HarSource(path)
+    assert len(source.flows_since(0)) == len(LOADABLE_HARS)
+    app = WorkbenchApp(source)
+    async with app.run_test(size=(140, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("home")
+        for _ in range(len(LOADABLE_HARS)):
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, FlowDetailScreen)
+            await pilot.press(*"123x")  # request, response, body; the curl export
+            await pilot.pause()
+            await pilot.press("escape", "down")
+    assert app.return_code in (None, 0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -82,12 +83,24 @@ def _phrase(status: int | None) -> str:
 
 
 def _iso(when: float) -> str:
-    return datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="milliseconds")
+    try:
+        moment = datetime.fromtimestamp(when, timezone.utc)
+    except (OverflowError, ValueError, OSError):  # inf, NaN, past the year 9999
+        moment = datetime.fromtimestamp(0, timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _seconds(value: float | None) -> float:
+    return value if value is not None and math.isfinite(value) and value >= 0 else 0.0
 
 
 def har_entry(flow: Flow, body: StoredBody | None, secrets: bool = False) -> dict[str, Any]:
-    latency_ms = round((flow.latency or 0.0) * 1000, 3)
-    query = urlsplit(flow.url).query
+    latency = _seconds(flow.latency)
+    latency_ms = round(latency * 1000, 3)
+    try:
+        query = urlsplit(flow.url).query
+    except ValueError:  # "http://[" and the like: a URL read from a broken HAR
+        query = ""
     request_body = flow.request_body or b""
     request: dict[str, Any] = {
         "method": flow.method,
@@ -115,7 +128,7 @@ def har_entry(flow: Flow, body: StoredBody | None, secrets: bool = False) -> dic
         "bodySize": flow.size if flow.status is not None else -1,
     }
     entry: dict[str, Any] = {
-        "startedDateTime": _iso(flow.time - (flow.latency or 0.0)),
+        "startedDateTime": _iso(flow.time - latency),
         "time": latency_ms,
         "request": request,
         "response": response,
@@ -166,7 +179,8 @@ def write_har(path: str | os.PathLike[str], har: dict[str, Any]) -> Path:
     target = Path(path).expanduser()
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        # a lone surrogate (UTF-8 cannot carry it) is written as its JSON escape \udxxx
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
             json.dump(har, f, ensure_ascii=False, indent=1)
         os.replace(tmp, target)
     finally:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 import time
 from collections import Counter
 from datetime import datetime
@@ -33,6 +35,14 @@ from workbench.core.replay import ReplayResult
 from workbench.core.source import RecorderReads, Snapshot
 
 MAX_FILE = 2 * 1024**3  # a HAR larger than this is refused (it is read whole)
+# Bounds past which a number is not a real value of its field, but a hostile or
+# broken file's: such a field is read as absent (the app must never meet inf, NaN
+# or a 4000-digit int later, when it formats or adds them).
+MAX_SIZE = 2**53  # bytes
+MAX_MS = 1e10  # ~115 days of wait or total time
+MAX_INT = 2**63  # depth, priority
+LATEST = 1e11  # a start time after the year 5000 is not one
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 READ_ONLY = "not available in a saved session (a HAR file): it needs a live crawl"
 
 
@@ -40,8 +50,20 @@ class HarError(ValueError):
     """A file that is not a HAR this can read; the message says where."""
 
 
+def _valid(text: str) -> str:
+    """``text`` without lone surrogates (JSON can write them; UTF-8 cannot carry them)."""
+    return LONE_SURROGATE.sub("\ufffd", text) if not text.isascii() else text
+
+
 def _text(value: Any, limit: int = 1_000_000) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+    return _valid(value[:limit]) if isinstance(value, str) else ""
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        return _valid(repr(value)[:200])
+    except (RecursionError, ValueError):  # nested too deeply; an int past 4300 digits
+        return "…"
 
 
 def _pairs(headers: Any) -> HeaderPairs | None:
@@ -50,7 +72,7 @@ def _pairs(headers: Any) -> HeaderPairs | None:
     grouped: dict[bytes, list[bytes]] = {}
     for header in headers:
         if isinstance(header, dict) and isinstance(header.get("name"), str):
-            name = header["name"].encode("utf-8", "replace")
+            name = _text(header["name"], 10_000).encode("utf-8")
             grouped.setdefault(name, []).append(_text(header.get("value")).encode("utf-8"))
     return tuple((k, tuple(v)) for k, v in grouped.items()) or None
 
@@ -59,15 +81,19 @@ def _when(text: Any, default: float) -> float:
     if not isinstance(text, str):
         return default
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+        when = datetime.fromisoformat(text[:100].replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError, OSError):
         return default
+    return when if 0 <= when < LATEST else default
 
 
-def _number(value: Any, default: float = -1) -> float:
-    return (
-        float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
-    )
+def _number(value: Any, default: float = -1, limit: float = MAX_SIZE) -> float:
+    """A finite number of at most ``limit`` (inf, NaN, 1e999, huge ints: ``default``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    if isinstance(value, int):
+        return float(value) if -limit <= value <= limit else default
+    return value if math.isfinite(value) and -limit <= value <= limit else default
 
 
 def _body(content: Any) -> bytes | None:
@@ -78,7 +104,7 @@ def _body(content: Any) -> bytes | None:
             return base64.b64decode(content["text"], validate=False)
         except (binascii.Error, ValueError):
             return None
-    return content["text"].encode("utf-8")
+    return _valid(content["text"]).encode("utf-8")
 
 
 def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
@@ -90,7 +116,7 @@ def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
     if not url:
         raise HarError(f"{where}: entry {number} has no request URL")
     status = response.get("status")
-    ok = isinstance(status, int) and not isinstance(status, bool) and status > 0
+    ok = isinstance(status, int) and not isinstance(status, bool) and 0 < status < 1000
     error = None
     browser_error = _text(entry.get("_error") or response.get("_error"), 2000)
     body = _body(response.get("content")) if ok else None
@@ -104,7 +130,8 @@ def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
     content = response.get("content") if isinstance(response.get("content"), dict) else {}
     size = int(_number(content.get("size"), len(body) if body is not None else 0))
     timings = entry.get("timings") if isinstance(entry.get("timings"), dict) else {}
-    wait, total = _number(timings.get("wait")), _number(entry.get("time"))
+    wait = _number(timings.get("wait"), limit=MAX_MS)
+    total = _number(entry.get("time"), limit=MAX_MS)
     latency = (wait if wait >= 0 else total) / 1000 if max(wait, total) >= 0 else None
     started = _when(entry.get("startedDateTime"), 0.0)
     ours = entry.get("_workbench") if isinstance(entry.get("_workbench"), dict) else {}
@@ -113,10 +140,16 @@ def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
     def pairs_of(value: Any) -> tuple[tuple[str, str], ...]:
         if not isinstance(value, dict):
             return ()
-        return tuple((str(k)[:200], _text(v, 2000) or repr(v)[:200]) for k, v in value.items())
+        return tuple((_text(k, 200), _text(v, 2000) or _short_repr(v)) for k, v in value.items())
 
     def integer(value: Any, default: int = 0) -> int:
-        return int(value) if isinstance(value, int) and not isinstance(value, bool) else default
+        ok = isinstance(value, int) and not isinstance(value, bool) and -MAX_INT <= value <= MAX_INT
+        return value if ok else default
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # "http://[" and the like
+        host = None
 
     flow = Flow(
         id=number,
@@ -130,7 +163,7 @@ def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
         callback=_text(ours.get("callback"), 200) or None,
         depth=integer(ours.get("depth")),
         priority=integer(ours.get("priority")),
-        slot=_text(ours.get("slot"), 200) or urlsplit(url).hostname,
+        slot=_text(ours.get("slot"), 200) or host,
         request_headers=_pairs(request.get("headers")),
         response_headers=_pairs(response.get("headers")) if ok else None,
         meta=pairs_of(ours.get("meta")),
@@ -149,18 +182,33 @@ def read_har(path: Path) -> tuple[dict[str, Any], list[tuple[Flow, bytes | None]
         if path.stat().st_size > MAX_FILE:
             raise HarError(f"{path}: larger than {MAX_FILE // 1024**3} GiB")
         with open(path, "rb") as f:
-            data = json.load(f)
+            # NaN, Infinity and -Infinity (not JSON, but Python writes them) read as absent
+            data = json.load(f, parse_constant=lambda name: None)
     except FileNotFoundError:
         raise HarError(f"{path}: no such file") from None
     except OSError as exc:
         raise HarError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HarError(f"{path}: not JSON: {exc}") from None
+    except ValueError:  # Python's limit on the digits of an int
+        raise HarError(f"{path}: a number of more than 4300 digits: not a HAR") from None
+    except RecursionError:
+        raise HarError(f"{path}: JSON nested too deeply to read: not a HAR") from None
     log = data.get("log") if isinstance(data, dict) else None
     if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
         raise HarError(f"{path}: not a HAR file (no log.entries)")
-    flows = [_flow(n, e, str(path)) for n, e in enumerate(log["entries"], 1)]
+    flows = [_checked_flow(n, e, str(path)) for n, e in enumerate(log["entries"], 1)]
     return log, flows
+
+
+def _checked_flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
+    """:func:`_flow`, any surprise in the entry as a one-line :class:`HarError`."""
+    try:
+        return _flow(number, entry, where)
+    except HarError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise HarError(f"{where}: entry {number} cannot be read ({type(exc).__name__})") from None
 
 
 class HarSource(RecorderReads):
