@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -693,3 +694,58 @@ async def test_the_app_runs_on_every_bad_field(tmp_path):
             await pilot.pause()
             await pilot.press("escape", "down")
     assert app.return_code in (None, 0)
+
+
+# -- the remote shell's history: what was typed into a crawl can hold secrets --------------
+
+
+class EchoShell:
+    timeout = 30.0
+
+    def run(self, source: str) -> str:
+        return f"ran {source}\n"
+
+    def completions(self, text: str) -> list[str]:
+        return []
+
+
+def test_the_shell_history_is_private_and_existing_modes_are_fixed(tmp_path, monkeypatch, capsys):
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from workbench.remote.repl import history_path, interact
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    path = history_path()
+    assert path.is_relative_to(tmp_path)
+    # as an earlier version left them: 0755 and 0644
+    path.parent.mkdir(parents=True, mode=0o755)
+    path.parent.chmod(0o755)
+    path.write_text("\n# old\n+token = 'abc'\n")
+    path.chmod(0o644)
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("secret = 'hunter2'\r")
+        pipe.send_text("\x04")
+        assert interact(EchoShell(), {"spider": "books", "pid": 1}) == 0
+    assert "ran secret = 'hunter2'" in capsys.readouterr().out
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "hunter2" in path.read_text() and "token = 'abc'" in path.read_text()
+    # a fresh one is created private
+    path.unlink()
+    path.parent.rmdir()
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("1\r\x04")
+        interact(EchoShell(), {"spider": "books", "pid": 1})
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # a symlink in its place is not followed: the history is then kept in memory only
+    path.unlink()
+    target = tmp_path / "elsewhere"
+    path.symlink_to(target)
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("2\r\x04")
+        interact(EchoShell(), {"spider": "books", "pid": 1})
+    assert "history not saved" in capsys.readouterr().out
+    assert not target.exists()

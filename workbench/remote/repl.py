@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import codeop
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 from workbench.core.sanitize import clean
 from workbench.remote.client import RemoteControlClient, RemoteError
+from workbench.remote.jobs import shown
 
 NAMESPACE_KEY = "workbench_shell"
 
@@ -125,11 +127,29 @@ def history_path() -> Path:
     return Path(user_state_dir("workbench", appauthor=False), "remote_shell_history")
 
 
+def private_history(path: Path) -> Path | None:
+    """``path`` made ready for the shell's history: the file 0600 in a 0700 directory
+    (as RemoteControl's job files), the modes of ones that exist fixed too.  What
+    was typed into a crawl's process can hold secrets.  None when it cannot be made
+    private (another user's directory, a symlink): the history is then not kept."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    return path
+
+
 def interact(shell: RemoteShell, status: dict[str, Any], note: str = "") -> int:
     """The prompt loop (a terminal is needed)."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import Completer, Completion
-    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.history import FileHistory, History, InMemoryHistory
     from prompt_toolkit.lexers import PygmentsLexer
     from pygments.lexers.python import PythonLexer
 
@@ -142,10 +162,10 @@ def interact(shell: RemoteShell, status: dict[str, Any], note: str = "") -> int:
             for name in shell.completions(typed):
                 yield Completion(name, start_position=-len(prefix))
 
-    path = history_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_history(history_path())
+    history: History = FileHistory(str(path)) if path is not None else InMemoryHistory()
     session: PromptSession[str] = PromptSession(
-        history=FileHistory(str(path)),
+        history=history,
         lexer=PygmentsLexer(PythonLexer),
         completer=RemoteCompleter(),
         complete_while_typing=False,
@@ -160,6 +180,8 @@ def interact(shell: RemoteShell, status: dict[str, Any], note: str = "") -> int:
     )
     if note:
         print(clean(note))
+    if path is None:
+        print(f"(history not saved: {clean(shown(history_path().parent))} cannot be made private)")
     number = 1
     while True:
         lines: list[str] = []
