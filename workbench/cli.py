@@ -511,10 +511,12 @@ def _summary(source: Any) -> str:
     status = snapshot.status
     failed = status.error if status.state == "failed" else None
     reason = failed or status.finish_reason or status.error or status.state
+    from workbench.core.sanitize import clean_line
     from workbench.ui.format import duration
 
     return (
-        f"workbench: spider {snapshot.spider} {status.state} ({reason}): "
+        f"workbench: spider {clean_line(str(snapshot.spider), 200)} {status.state} "
+        f"({clean_line(str(reason), 500)}): "
         f"{snapshot.pages} pages, {snapshot.items_scraped} items"
         + (f", {snapshot.items_dropped} dropped" if snapshot.items_dropped else "")
         + f" in {duration(snapshot.elapsed)}"
@@ -554,26 +556,46 @@ def run_web(name: str, argv: list[str], port: int) -> int:
     path = directory / "summary.txt"
     os.environ[WEB_SUMMARY_ENV] = str(path)
     interrupted = False
+    # SIGTERM and a closed terminal (SIGHUP) end the server as Ctrl+C does: the
+    # page's crawl first stops gracefully (its session is waited for)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    for sig, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(sig, _as_ctrl_c)
     try:
-        asyncio.run(serve([name, *without_web(argv)], port, f"workbench {name}", print))
+        asyncio.run(serve([name, *without_web(argv)], port, f"workbench {name}", say_out))
     except KeyboardInterrupt:
         interrupted = True
-        print("workbench: stopped serving", file=sys.stderr)
+        say("workbench: stopped serving")
     except OSError as exc:  # the port is taken
         print(f"workbench {name}: error: cannot serve: {exc}", file=sys.stderr)
         return 1
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         summary = path.read_text(encoding="utf-8").strip() if path.exists() else ""
         path.unlink(missing_ok=True)
         directory.rmdir()
     code = 0
     if summary:
         first, _, text = summary.partition("\n")
-        print(text)
+        say(text, err=False)  # the session wrote it; still, nothing raw reaches the terminal
         code = int(first) if first.isdigit() else 0
     elif not interrupted:
         print("workbench: the browser session ended", file=sys.stderr)
     return 130 if interrupted else code
+
+
+def _as_ctrl_c(sig: int, frame: Any) -> None:
+    if sig == signal.SIGHUP:
+        from workbench.ui.app import leave_terminal
+
+        leave_terminal()
+    signal.raise_signal(signal.SIGINT)
+
+
+def say_out(text: str) -> None:
+    say(text, err=False)
 
 
 def _web_output() -> Any:
@@ -598,6 +620,7 @@ def run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int:
 
 def _run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int:
     from workbench.core.host import stop_reactor_threads
+    from workbench.core.watchdog import SHUTDOWN_GRACE, WATCHDOG
     from workbench.ui.app import WorkbenchApp
 
     app = WorkbenchApp(source, theme=theme, panel=panel)
@@ -609,22 +632,44 @@ def _run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int
             _web_output()
             if not app.forced:
                 _stop_after_app(app, source, run)
+            # the crawl is over and the app gone: the rest takes seconds, or is stuck
+            WATCHDOG.arm(SHUTDOWN_GRACE, "the crawl finished")
     finally:
         run.remove()
         stop_reactor_threads()
         source.close()
+    print_leftovers(app)
     if not getattr(source, "quiet_summary", False):  # a saved session, checks: their own
-        print(_summary(source))
+        say(_summary(source), err=False)
     if app.forced:
-        print("workbench: forced shutdown; feeds and JOBDIR may be incomplete", file=sys.stderr)
+        say("workbench: forced shutdown; feeds and JOBDIR may be incomplete")
         return 1
     if app.start_error:
-        print(f"workbench: could not start the crawl: {app.start_error}", file=sys.stderr)
+        say(f"workbench: could not start the crawl: {app.start_error}")
         return 1
     if app.ui_error is not None:
         return 1  # the traceback is above the summary
     status = source.snapshot().status
     return 1 if status.state == "failed" else 0
+
+
+def say(text: str, err: bool = True) -> None:
+    """A line (or lines) for the user's terminal after the app: the text may hold
+    what a web page wrote (a spider's error, a remote crawl's name), so control
+    characters are made visible; the terminal may be gone (EIO), which is no error."""
+    from workbench.core.sanitize import clean
+
+    with contextlib.suppress(OSError, ValueError):
+        print(clean(text), file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def print_leftovers(app: Any) -> None:
+    """What logging printed while the app had the terminal (``LeftoverOutput``)."""
+    leftover = app.leftover_output
+    if leftover.dropped:
+        say(f"workbench: {leftover.dropped:,} earlier lines of output were dropped")
+    for line in leftover.lines:
+        say(line)
 
 
 class AppRun:
@@ -635,25 +680,51 @@ class AppRun:
     between the app and what follows it: to the app while it runs (it exits,
     see ``WorkbenchApp.on_signal``), then to the graceful stop, where SIGTERM or
     SIGINT force it and SIGHUP (the terminal closed) does not.  A signal that was
-    ignored when workbench started (``nohup``) stays ignored."""
+    ignored when workbench started (``nohup``) stays ignored.
+
+    The handlers are plain ``signal.signal`` ones that hand the signal to the
+    loop: they run even when the loop is stuck (a thread holding it, a blocked
+    write), so a second SIGTERM or SIGINT always ends the process — through the
+    forced stop when the loop answers, through the watchdog within
+    ``FORCE_GRACE`` seconds when it does not, and at once on a third."""
 
     def __init__(self, app: Any) -> None:
+        from workbench.core.watchdog import APP_EXIT_GRACE, WATCHDOG
+
         self.loop = loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self.app = app
         self.app_done = False
+        self.watchdog = WATCHDOG
+        # the app has this long to close once asked to (Textual's shutdown stuck)
+        app.exit_requested = lambda: WATCHDOG.arm(APP_EXIT_GRACE, "the interface was closed")
         # Textual's driver takes SIGTSTP and SIGCONT and leaves its handlers
         # behind: a SIGCONT afterwards (the kernel sends one with SIGHUP when
         # the terminal closes) would restart the dead app's terminal mode.
         self.job_control = {s: signal.getsignal(s) for s in (signal.SIGTSTP, signal.SIGCONT)}
         self.force = asyncio.Event()
-        self.handled: list[int] = []
+        self.previous: dict[int, Any] = {}
+        self.forcing = 0  # SIGTERM and SIGINT received
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            if signal.getsignal(sig) is signal.SIG_IGN:
+            previous = signal.getsignal(sig)
+            if previous is signal.SIG_IGN:
                 continue
-            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-                loop.add_signal_handler(sig, self.handle, sig)
-                self.handled.append(sig)
+            with contextlib.suppress(ValueError):  # not the main thread (tests)
+                signal.signal(sig, self._received)
+                self.previous[sig] = previous
+
+    def _received(self, sig: int, frame: Any) -> None:
+        """The Python-level handler: count, then let the loop handle it."""
+        from workbench.core.watchdog import FORCE_GRACE
+
+        if sig != signal.SIGHUP:
+            self.forcing += 1
+            if self.forcing >= 3:
+                os._exit(128 + sig)
+            if self.forcing == 2:  # the loop forces; if it cannot, this does
+                self.watchdog.arm(FORCE_GRACE, f"a second {signal.Signals(sig).name}")
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            self.loop.call_soon_threadsafe(self.handle, sig)
 
     def run(self) -> None:
         """Run the app; when it has exited, signals go to what follows it."""
@@ -661,6 +732,11 @@ class AppRun:
             self.app.run(loop=self.loop)
         finally:
             self.app_done = True
+            from workbench.core.heap import abandon_summaries
+
+            abandon_summaries()  # a heap summary in progress must not hold the exit
+            if self.forcing < 2:
+                self.watchdog.disarm()  # the app is gone; the graceful stop has its own time
             for sig, handler in self.job_control.items():
                 with contextlib.suppress(ValueError, OSError, TypeError):
                     signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
@@ -676,10 +752,19 @@ class AppRun:
             self.force.set()
 
     def remove(self) -> None:
-        for sig in self.handled:
+        """Back to the handlers from before, but a closed terminal (SIGHUP) from
+        now on only sends the rest of the output nowhere: the summary, the HAR file
+        and the feeds' last lines are still written."""
+        for sig, previous in self.previous.items():
             with contextlib.suppress(Exception):
-                self.loop.remove_signal_handler(sig)
-        self.handled.clear()
+                signal.signal(sig, _hung_up if sig == signal.SIGHUP else previous)
+        self.previous.clear()
+
+
+def _hung_up(sig: int, frame: Any) -> None:
+    from workbench.ui.app import leave_terminal
+
+    leave_terminal()
 
 
 def _stop_after_app(app: Any, source: Any, run: AppRun) -> None:
@@ -697,7 +782,7 @@ def _stop_after_app(app: Any, source: Any, run: AppRun) -> None:
         why = "the interface failed (the traceback is above)"
     else:
         why = "the interface has closed"
-    _say(
+    say(
         f"workbench: {why}; stopping the crawl gracefully (in-flight requests finish, "
         "feeds are closed). Ctrl-C again forces it."
     )
@@ -715,12 +800,6 @@ def _stop_after_app(app: Any, source: Any, run: AppRun) -> None:
     if run.force.is_set():
         app.forced = True
         logger.warning("Forced shutdown after %s.", why)
-
-
-def _say(text: str) -> None:
-    """A line for the user's terminal, which may be gone (SIGHUP)."""
-    with contextlib.suppress(OSError):
-        print(text, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -753,6 +832,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
+    from workbench.core.watchdog import WATCHDOG
+
+    WATCHDOG.log_file = settings.get("LOG_FILE")  # where a stuck exit's stacks go too
     if opts.web:
         source.close()  # the browser session's own process runs the crawl
         return run_web(name, rest, opts.port)
@@ -762,9 +844,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         source.resumed_job = inspect_job(jobdir)
         if source.resumed_job is not None:
-            print(f"workbench: {source.resumed_job.summary()}", file=sys.stderr)
+            say(f"workbench: {source.resumed_job.summary()}")
             if source.resumed_job.problem:
-                print(f"workbench: warning: {source.resumed_job.problem}", file=sys.stderr)
+                say(f"workbench: warning: {source.resumed_job.problem}")
         previous = source.prepare
 
         async def prepare() -> None:  # the crawl starts: the job is in use from now on
@@ -784,11 +866,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         mark_stopped(jobdir)  # closed cleanly: the next run resumes without a warning
     if name == "bench":
-        print(bench_result(source.snapshot()))
+        say(bench_result(source.snapshot()), err=False)
     if name == "parse":
         code = report_parse(source, opts) or code
     if opts.har:
-        code = save_har_at_exit(source, opts.har) or code
+        from workbench.core.watchdog import WATCHDOG
+
+        with WATCHDOG.paused():  # a large session takes its time to write
+            code = save_har_at_exit(source, opts.har) or code
     return code
 
 
@@ -809,7 +894,7 @@ def report_parse(source: Any, opts: argparse.Namespace) -> int:
         from workbench.core.sanitize import clean_line
 
         why = tree.root_error or source.snapshot().status.error or "the crawl was stopped"
-        _say(f"workbench parse: error: no response for {tree.url}: {clean_line(why, 400)}")
+        say(f"workbench parse: error: no response for {tree.url}: {clean_line(why, 400)}")
         return 1
     return 0
 
@@ -822,9 +907,9 @@ def save_har_at_exit(source: Any, path: str) -> int:
     try:
         written = save_har(source, flows, path)
     except OSError as exc:
-        print(f"workbench: cannot save the HAR file: {exc}", file=sys.stderr)
+        say(f"workbench: cannot save the HAR file: {exc}")
         return 1
-    print(f"workbench: {len(flows):,} flows saved to {written} as HAR (credentials redacted)")
+    say(f"workbench: {len(flows):,} flows saved to {written} as HAR (credentials redacted)", False)
     return 0
 
 
@@ -1114,7 +1199,7 @@ def _report_checks(run: Any) -> int:
         if outcome.result != "pass":
             kind = "FAIL" if outcome.result == "fail" else "ERROR"
             print("=" * 70)
-            print(f"{kind}: [{outcome.spider}] {outcome.callback} ({outcome.contract})")
+            say(f"{kind}: [{outcome.spider}] {outcome.callback} ({outcome.contract})", False)
             print("-" * 70)
             print(clean(outcome.traceback or outcome.message).rstrip())
     print("-" * 70)
@@ -1167,22 +1252,28 @@ def run_attached(
     except (RemoteError, ValueError) as exc:
         print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
         return 1
+    from workbench.core.watchdog import SHUTDOWN_GRACE, WATCHDOG
+
     app = WorkbenchApp(source, theme=theme)
-    run = AppRun(app)  # SIGTERM, SIGINT, SIGHUP: detach, as q does
+    run = AppRun(app)  # SIGTERM, SIGINT, SIGHUP, a closed terminal: detach, as q does
     try:
         run.run()
     finally:
+        WATCHDOG.arm(SHUTDOWN_GRACE, "detaching")  # the detach's calls are bounded in time
         run.remove()
         source.close()
+    print_leftovers(app)
     snapshot = source.snapshot()
     pid = client.job.pid
     if source.gone:
-        print(f"workbench: the crawl (pid {pid}) has ended: {_summary(source).split(': ', 1)[1]}")
+        say(f"workbench: the crawl (pid {pid}) has ended: {_summary(source).split(': ', 1)[1]}",
+            err=False)  # fmt: skip
         return 0
     what = "removed what it installed" if not hello.get("existing") else "left its recorder"
-    print(
+    say(
         f"workbench: detached from {clean_line(snapshot.spider, 40)} (pid {pid}), "
-        f"{what}; the crawl goes on ({snapshot.status.state})."
+        f"{what}; the crawl goes on ({snapshot.status.state}).",
+        err=False,
     )
     return 0
 
@@ -1257,7 +1348,7 @@ def run_headless(source: Any) -> int:
         stop_reactor_threads()
         source.close()
     if not getattr(source, "quiet_summary", False):  # parse: its report follows, alone
-        print(_summary(source))
+        say(_summary(source), err=False)
     return 1 if source.snapshot().status.state == "failed" else 0
 
 

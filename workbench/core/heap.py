@@ -83,6 +83,20 @@ def unfreeze() -> None:
         gc.unfreeze()
 
 
+class SummaryAbandoned(Exception):
+    """The process is on its way out: the summary in progress was dropped."""
+
+
+_abandon = threading.Event()
+
+
+def abandon_summaries() -> None:
+    """Stop the heap summary in progress at its next chunk:
+    the app has gone and nobody will read it, and the process must not wait for
+    it (it would hold the exit for seconds, at full CPU)."""
+    _abandon.set()
+
+
 def summarize(progress: Callable[[float, str], None] | None = None) -> tuple[list[HeapRow], int]:
     """Rows by type (biggest first) and the number of objects, with progress."""
     report = progress or (lambda fraction, phase: None)
@@ -93,6 +107,8 @@ def summarize(progress: Callable[[float, str], None] | None = None) -> tuple[lis
     counts: dict[str, list[int]] = {}
     try:
         for start in range(0, total, CHUNK):
+            if _abandon.is_set():
+                raise SummaryAbandoned
             report(start / max(total, 1), f"summarising {start:,} of {total:,} objects")
             for name, count, size in summary.summarize(objects[start : start + CHUNK]):
                 row = counts.get(name)
@@ -140,6 +156,7 @@ class MemoryWatch:
             if self.running:
                 raise RuntimeError("a heap summary is already running")
             self.running, self.error = True, None
+            _abandon.clear()  # a summary asked for now is wanted
         began = time.perf_counter()
         try:
             rows, objects = summarize(self._progress)

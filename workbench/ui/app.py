@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
+import io
 import logging
 import os
 import re
@@ -151,6 +153,8 @@ class WorkbenchApp(App[None]):
         self.forced = False
         self.signalled: str | None = None  # "SIGTERM", "SIGHUP", "SIGINT": why the app left
         self.in_shell = False  # a shell has the terminal (the app is suspended)
+        self.leftover_output = LeftoverOutput()  # printed by logging while the app ran
+        self.exit_requested: Any = None  # called once the app is asked to exit (a watchdog)
         self._timer: Any = None
 
     # -- layout ----------------------------------------------------------------
@@ -329,7 +333,32 @@ class WorkbenchApp(App[None]):
         logger.warning("Received %s; workbench exits and the crawl stops gracefully.", name)
         if sig == signal.SIGHUP:
             leave_terminal()
+        if not self.remote:  # now, not once the app has gone: it takes a moment to close
+            with contextlib.suppress(Exception):
+                self._stop_all()
         self.exit()
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        if self.exit_requested is not None:
+            self.exit_requested()
+        super().exit(*args, **kwargs)
+
+    def terminal_lost(self) -> None:
+        """The terminal is gone (the driver read EOF or EIO, or a write failed) without
+        a SIGHUP reaching us: leave as SIGHUP does."""
+        if self.signalled is None:
+            self.on_signal(signal.SIGHUP)
+
+    def get_driver_class(self) -> Any:
+        """Textual's terminal driver, made to notice a closed terminal (``ui.terminal``)."""
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:
+            from workbench.ui.terminal import GuardedLinuxDriver
+
+            return GuardedLinuxDriver
+        return driver
 
     def _schedule(self) -> None:
         if self._timer is not None:
@@ -717,13 +746,22 @@ class WorkbenchApp(App[None]):
     # -- messages -----------------------------------------------------------------
 
     def on_print(self, event: events.Print) -> None:
-        """Log what was printed, a line at a time (logger "stdout" or "stderr")."""
+        """Log what was printed, a line at a time (logger "stdout" or "stderr").
+
+        A handler that itself writes to stdout or stderr (logging's last resort
+        when nothing else handles the record, as in ``workbench attach``) would
+        be captured again, and so on for ever: what logging prints here is kept
+        for after the app instead (``leftover_output``)."""
         text = self._printed[event.stderr] + event.text
         *lines, rest = text.split("\n")
         self._printed[event.stderr] = rest[-100_000:]
         target = logging.getLogger("stderr" if event.stderr else "stdout")
-        for line in lines:
-            target.log(logging.WARNING if event.stderr else logging.INFO, "%s", line)
+        with (
+            contextlib.redirect_stdout(self.leftover_output),
+            contextlib.redirect_stderr(self.leftover_output),
+        ):
+            for line in lines:
+                target.log(logging.WARNING if event.stderr else logging.INFO, "%s", line)
 
     def on_record_table_selected(self, event: RecordTable.Selected) -> None:
         if event.table.id == "flow-table":
@@ -778,6 +816,25 @@ class WorkbenchApp(App[None]):
     def _request_added(self, message: str | None) -> None:
         if message:
             self.notify(clean_line(message, 500), title="Request added", timeout=6, markup=False)
+
+
+class LeftoverOutput(io.StringIO):
+    """What logging printed while the app had the terminal: the last lines, kept
+    to be printed after the app (bounded: a flood keeps its end)."""
+
+    LIMIT = 200
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: collections.deque[str] = collections.deque(maxlen=self.LIMIT)
+        self.dropped = 0
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if len(self.lines) == self.LIMIT:
+                self.dropped += 1
+            self.lines.append(line[:2000])
+        return len(text)
 
 
 def leave_terminal() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import os
 import re
 import secrets
 import shlex
@@ -140,6 +141,33 @@ async def _end(service: AppService) -> None:
         await process.wait()  # the crawl's summary is written by then
 
 
+def _watch_terminal() -> bool:
+    """The server's terminal closing ends it as Ctrl+C does, SIGHUP or not (the
+    kernel's SIGHUP goes to the terminal's session leader, maybe a shell): its
+    stdin then reads EOF or EIO.  What is typed meanwhile is read and ignored."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, ValueError, OSError):
+        return False
+    if not os.isatty(fd):
+        return False
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(fd)
+            from workbench.ui.app import leave_terminal
+
+            leave_terminal()
+            signal.raise_signal(signal.SIGINT)
+
+    asyncio.get_running_loop().add_reader(fd, readable)
+    return True
+
+
 def child_command(argv: list[str]) -> str:
     """The shell command textual-serve runs for the session (exec: the process it
     holds, and signals, is workbench's own, not a shell's)."""
@@ -166,9 +194,14 @@ async def serve(argv: list[str], port: int, title: str, say: Any) -> None:
     try:
         site = web.TCPSite(runner, "127.0.0.1", server.port)
         await site.start()
+        watching = _watch_terminal()
         say(f"workbench: open {server.url} in a browser (Ctrl+C stops)")
         say("workbench: the crawl starts with the page and stops, gracefully, when it closes")
-        await server.done.wait()
+        try:
+            await server.done.wait()
+        finally:
+            if watching:
+                asyncio.get_running_loop().remove_reader(sys.stdin.fileno())
     finally:
         if server.service is not None and not server.done.is_set():
             # Ctrl+C here: the session's crawl stops gracefully before the page goes
