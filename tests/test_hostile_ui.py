@@ -27,7 +27,7 @@ from workbench.core.liverefs import LeakHint, RefRow
 from workbench.core.memprobe import LiveObject, ObjectList
 from workbench.core.recorder import StoredBody
 from workbench.ui.app import WorkbenchApp
-from workbench.ui.screens.flow_detail import FlowDetailScreen
+from workbench.ui.screens.flow_detail import PAIRS_LIMIT, FlowDetailScreen
 
 SIZE = (140, 36)
 JSON = Headers({"Content-Type": "application/json"})
@@ -295,3 +295,47 @@ async def test_brackets_in_panels_titles_and_notifications_are_text():
         messages = " ".join(str(n.message) for n in app._notifications)
         assert "No referrer path found for [/]Leaky." in messages
         assert "Ignoring [/]Leaky" in messages
+
+
+# -- 3. 100,000 headers ------------------------------------------------------------------
+
+MANY = 100_000
+
+
+class ManyHeadersSource(FakeSource):
+    """Flow 2 answered with 100,000 headers; flow 3 was requested with as many."""
+
+    def __init__(self) -> None:
+        super().__init__("finished")
+        many = tuple((f"X-Header-{n:06d}".encode(), (f"value {n}".encode(),)) for n in range(MANY))
+        self.flows[1].response_headers = many
+        self.flows[2].request_headers = many
+        self.flows[2].meta = tuple((f"key{n}", repr(n)) for n in range(MANY))
+
+
+@pytest.mark.parametrize(("flow_id", "tab"), [(2, "response"), (3, "request")])
+async def test_100000_headers_open_at_once_and_all_scroll_into_view(flow_id, tab):
+    """Before: 11.5 s in one Static (every header rendered); now the first lines are
+    drawn and the whole list is a line view that draws the rows on screen."""
+    from workbench.ui.widgets.body_view import BodyView
+
+    source = ManyHeadersSource()
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        began = time.perf_counter()
+        await app.push_screen(FlowDetailScreen(source, source.flow(flow_id), tab=tab))
+        await pilot.pause()
+        opened = time.perf_counter() - began
+        assert opened < 3.0, f"the {tab} tab took {opened:.2f} s"
+        screen = app.screen
+        view = screen.query_one(f"#{tab}-headers", BodyView)
+        assert view.has_focus  # j/k, PgUp/PgDn, g/G scroll the headers
+        assert f"Headers ({MANY:,})" in widget_text(screen.query_one(f"#{tab}-view"))
+        assert "X-Header-000000: value 0" in widget_text(view)
+        await pilot.press("G")
+        await pilot.pause()
+        assert f"X-Header-{MANY - 1:06d}: value {MANY - 1}" in widget_text(view)
+        if tab == "request":  # 100,000 meta keys: the first ones, and how many more
+            shown = widget_text(screen.query_one("#request-view"))
+            assert f"… {MANY - PAIRS_LIMIT:,} more" in shown

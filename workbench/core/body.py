@@ -12,10 +12,12 @@ import re
 import zlib
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Any
 
 from scrapy.http import Headers, Response, TextResponse
 from scrapy.responsetypes import responsetypes
 
+from workbench.core.events import header_items
 from workbench.core.sanitize import clean
 
 DISPLAY_LIMIT = 512 * 1024  # characters of text shown at most
@@ -79,6 +81,21 @@ def hexdump(data: bytes, limit: int = HEX_LIMIT) -> str:
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
         lines.append(f"{offset:08x}  {hexpart:<47}  {text}")
     return "\n".join(lines)
+
+
+DECODING_HEADERS = (b"content-type", b"content-encoding", b"content-disposition")
+
+
+def decoding_headers(headers: Any) -> Headers | None:
+    """The headers that decide how a body decodes (its type, charset, encoding, file
+    name), as a ``Headers``: from frozen pairs, a ``Headers`` or a mapping.  A response
+    with 100,000 headers would cost half a second each time a Response copies them."""
+    kept = [
+        (name, values)
+        for name, values in header_items(headers)
+        if (name if isinstance(name, bytes) else str(name).encode()).lower() in DECODING_HEADERS
+    ]
+    return Headers(kept) if kept else None
 
 
 def response_class(url: str, headers: Headers | None, body: bytes) -> type[Response]:

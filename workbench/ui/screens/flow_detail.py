@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from rich.console import Group
@@ -13,8 +14,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from workbench.core.body import render_body
-from workbench.core.events import Flow, as_headers, header_items
+from workbench.core.body import decoding_headers, render_body
+from workbench.core.events import Flow, header_items
 from workbench.core.sanitize import clean, clean_line
 from workbench.core.source import Source
 from workbench.ui import format as fmt
@@ -28,21 +29,54 @@ SYNTAX_LIMIT = 200_000  # characters highlighted at most; beyond that, a BodyVie
 BODY_LIMIT = 8_000_000  # characters of a body shown at most (the view renders rows on screen)
 
 
+HEADER_LIMIT = 200  # header lines drawn in a tab; past that, all go to a BodyView below
+PAIRS_LIMIT = 200  # meta or cb_kwargs rows drawn (a HAR file may carry any number)
+
+
+def _header_pairs(headers: Any) -> Iterator[tuple[str, str]]:
+    """(name, value) of every header line, cleaned for one line."""
+    for name, values in header_items(headers):
+        key = clean_line(name.decode("latin-1") if isinstance(name, bytes) else str(name), 200)
+        for value in values:
+            val = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            yield key, clean_line(val, 4000)
+
+
+def header_count(headers: Any) -> int:
+    return sum(len(values) for _, values in header_items(headers))
+
+
 def header_lines(headers: Any) -> Text:
     text = Text()
     if not headers:
         text.append("(none)", style="dim")
         return text
-    for name, values in header_items(headers):
-        key = name.decode("latin-1") if isinstance(name, bytes) else str(name)
-        for value in values:
-            val = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-            text.append(clean_line(key, 200), style="bold cyan")
-            text.append(": ")
-            text.append(clean_line(val, 4000))
-            text.append("\n")
+    for key, value in _header_pairs(headers):
+        text.append(key, style="bold cyan")
+        text.append(": ")
+        text.append(value)
+        text.append("\n")
     text.rstrip()
     return text
+
+
+def headers_part(headers: Any) -> list[Any]:
+    """The Headers heading and lines; past HEADER_LIMIT lines, only the heading
+    (the tab lists them all in a BodyView below: see FlowDetailScreen._fields_pane)."""
+    count = header_count(headers)
+    if count <= HEADER_LIMIT:
+        return [Text("\nHeaders", style="bold underline"), header_lines(headers)]
+    return [
+        Text.assemble(
+            (f"\nHeaders ({count:,})", "bold underline"),
+            ("  all of them below: j/k, PgUp/PgDn, g/G scroll", "dim"),
+        )
+    ]
+
+
+def header_list(headers: Any) -> str:
+    """Every header, one a line, for a BodyView (which draws only the rows on screen)."""
+    return "\n".join(f"{key}: {value}" for key, value in _header_pairs(headers))
 
 
 def field_table(rows: list[tuple[str, Any]]) -> Table:
@@ -65,8 +99,10 @@ def pairs_table(pairs: tuple[tuple[str, str], ...]) -> Table | Text:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold green", no_wrap=True)
     table.add_column()
-    for key, value in pairs:
+    for key, value in pairs[:PAIRS_LIMIT]:
         table.add_row(Text(clean_line(key, 100)), Text(clean_line(value, 400)))
+    if len(pairs) > PAIRS_LIMIT:
+        table.add_row(Text(f"… {len(pairs) - PAIRS_LIMIT:,} more", style="dim"), Text(""))
     return table
 
 
@@ -89,6 +125,8 @@ class FlowDetailScreen(Screen[None]):
     FlowDetailScreen #title { height: auto; padding: 0 1; background: $panel; }
     FlowDetailScreen #body-info { height: auto; }
     FlowDetailScreen #body-lines { height: 1fr; }
+    FlowDetailScreen .-above-headers { height: auto; max-height: 50%; }
+    FlowDetailScreen #request-headers, FlowDetailScreen #response-headers { height: 1fr; }
     """
 
     def __init__(self, source: Source, flow: Flow, tab: str = "request") -> None:
@@ -111,10 +149,11 @@ class FlowDetailScreen(Screen[None]):
             id="title",
         )
         with TabbedContent(initial=self.initial_tab):
-            with TabPane("1 Request", id="request"), VerticalScroll():
-                yield Static(self._request(), id="request-view")
-            with TabPane("2 Response", id="response"), VerticalScroll():
-                yield Static(self._response(), id="response-view")
+            with TabPane("1 Request", id="request"):
+                yield from self._fields_pane("request", self._request(), flow.request_headers)
+            with TabPane("2 Response", id="response"):
+                headers = flow.response_headers if flow.status is not None else None
+                yield from self._fields_pane("response", self._response(), headers)
             with TabPane("3 Body", id="body"):
                 yield from self._body_widgets()
             with TabPane("4 Produced", id="produced"), VerticalScroll():
@@ -142,8 +181,7 @@ class FlowDetailScreen(Screen[None]):
             rows.insert(0, ("Spider", flow.spider))
         return Group(
             field_table(rows),
-            Text("\nHeaders", style="bold underline"),
-            header_lines(flow.request_headers),
+            *headers_part(flow.request_headers),
             Text("\nMeta", style="bold underline"),
             pairs_table(flow.meta),
             Text("\ncb_kwargs", style="bold underline"),
@@ -166,11 +204,16 @@ class FlowDetailScreen(Screen[None]):
         ]
         if flow.stored:  # a files/images pipeline's download
             rows.append(("Stored", Text(clean_line(flow.stored, 2000), style="cyan")))
-        return Group(
-            field_table(rows),
-            Text("\nHeaders", style="bold underline"),
-            header_lines(flow.response_headers),
-        )
+        return Group(field_table(rows), *headers_part(flow.response_headers))
+
+    def _fields_pane(self, tab: str, fields: Group, headers: Any) -> Any:
+        """A tab's fields, scrolled; past HEADER_LIMIT header lines, every header in a
+        BodyView below them (100,000 headers: only the rows on screen are drawn)."""
+        many = header_count(headers) > HEADER_LIMIT
+        with VerticalScroll(classes="-above-headers" if many else None):
+            yield Static(fields, id=f"{tab}-view")
+        if many:
+            yield BodyView(header_list(headers), id=f"{tab}-headers")
 
     def _body_widgets(self) -> Any:
         """The body: highlighted when it is short; beyond SYNTAX_LIMIT characters a
@@ -192,7 +235,7 @@ class FlowDetailScreen(Screen[None]):
                 yield Static(message, id="body-view")
             return
         rendered = render_body(
-            flow.url, as_headers(flow.response_headers), stored.body, stored.size, BODY_LIMIT
+            flow.url, decoding_headers(flow.response_headers), stored.body, stored.size, BODY_LIMIT
         )
         info = Text(
             f"{rendered.kind} · {fmt.size(rendered.size)}"
@@ -264,9 +307,11 @@ class FlowDetailScreen(Screen[None]):
         """The shown tab's content takes the keys: j/k, PgUp/PgDn, g/G scroll it.
         (Always the active pane's, whatever order the activations came in.)"""
         pane = self.query_one(TabbedContent).active_pane
-        scrollers = pane.query("BodyView, VerticalScroll") if pane is not None else None
+        if pane is None:
+            return
+        scrollers = [*pane.query(BodyView), *pane.query(VerticalScroll)]  # the long list first
         if scrollers:
-            scrollers.first().focus()
+            scrollers[0].focus()
 
     def action_selectors(self) -> None:
         self.app.push_screen(SelectorScreen(self.source, self.flow))

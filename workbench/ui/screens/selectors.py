@@ -19,8 +19,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from workbench.core.body import human_size
-from workbench.core.events import Flow, as_headers
+from workbench.core.body import decoding_headers, human_size
+from workbench.core.events import Flow
 from workbench.core.sanitize import clean_line
 from workbench.core.selectors import KINDS, SelectorDocument, SelectorResult, python_line
 from workbench.core.source import Source
@@ -118,7 +118,7 @@ class SelectorScreen(Screen[None]):
                 "The body is no longer kept (older bodies are dropped past "
                 "WORKBENCH_MAX_BODIES / WORKBENCH_MAX_BODY_BYTES)."
             )
-        headers = as_headers(flow.response_headers)
+        headers = decoding_headers(flow.response_headers)  # 100,000 headers cost nothing
         document = SelectorDocument(flow.url, headers, stored.body, stored.size)
         if not document.selectable:
             what = clean_line(document.decoded.content_type or "no content type", 80)

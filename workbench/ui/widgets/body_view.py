@@ -159,7 +159,8 @@ class BodyView(ScrollView, can_focus=True):
         """Scroll so that ``offset`` shows near the top third of the view."""
         row = self.offset_row(offset)
         height = max(1, self.scrollable_content_region.height)
-        top, bottom = int(self.scroll_y), int(self.scroll_y) + height
+        top = self.scroll_offset.y
+        bottom = top + height
         if not top <= row < bottom:
             self.scroll_to(y=max(0, row - height // 3), animate=False)
 
@@ -176,7 +177,9 @@ class BodyView(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         self._ensure_layout()
         width = self.scrollable_content_region.width
-        index = int(self.scroll_y) + y
+        # scroll_offset rounds, as Textual does when it decides to repaint: int() would
+        # draw one row early after a scroll that ends on x.5 or more (no last row)
+        index = self.scroll_offset.y + y
         base = self.rich_style
         if index >= len(self._rows) or width <= 0:
             return Strip([Segment(" " * max(0, width), base)], max(0, width))
