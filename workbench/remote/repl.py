@@ -213,6 +213,7 @@ def interact(shell: RemoteShell, status: dict[str, Any], note: str = "") -> int:
         except KeyboardInterrupt:
             print("KeyboardInterrupt (the entry may still be running in the crawl)")
             continue
-        if out:
+        if out:  # what the crawl printed: page text, likely; nothing raw reaches the terminal
+            out = clean(out)
             print(out, end="" if out.endswith("\n") else "\n")
         number += 1

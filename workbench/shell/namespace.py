@@ -28,6 +28,7 @@ from w3lib.url import any_to_uri
 from workbench.core.breakpoints import SHELL_META
 from workbench.core.extension import recorder_for
 from workbench.core.queue import walk_queue
+from workbench.core.sanitize import clean
 
 HELPERS = [
     ("fetch(url[, redirect=True])", "download a URL through the crawler; rebinds response"),
@@ -123,7 +124,7 @@ class ShellNamespace:
         return "\n".join(f"[s] {line}" for line in lines) + "\n"
 
     def shelp(self) -> None:
-        print(self.help_text())
+        _say(self.help_text().rstrip("\n"))
 
     # -- running on the loop ------------------------------------------------------
 
@@ -163,28 +164,28 @@ class ShellNamespace:
         request.meta[SHELL_META] = True
         engine = getattr(self.crawler, "engine", None)
         if engine is None or getattr(engine, "spider", None) is None:
-            print("[s] fetch() needs a running crawl; this one has finished.")
+            _say("[s] fetch() needs a running crawl; this one has finished.")
             return
         try:
             response = self.run(engine.download_async(request))
         except IgnoreRequest as exc:
-            print(f"[s] The request was ignored: {exc or type(exc).__name__}")
+            _say(f"[s] The request was ignored: {exc or type(exc).__name__}")
             return
         except KeyboardInterrupt:
-            print("[s] fetch() interrupted.")
+            _say("[s] fetch() interrupted.")
             return
         except Exception as exc:
-            print(f"[s] fetch() failed: {type(exc).__name__}: {exc}")
+            _say(f"[s] fetch() failed: {type(exc).__name__}: {exc}")
             return
         self.bind(request=request, response=response)
-        print(f"[s] response = <{response.status} {response.url}>")
+        _say(f"[s] response = <{response.status} {response.url}>")
 
     def view(self, response: Response | None = None) -> str | None:
         """Open the response in a browser; with none available, print the file's path."""
         if response is None:
             response = (self.live() if self.live is not None else self.vars).get("response")
         if response is None:
-            print("[s] No response to view.")
+            _say("[s] No response to view.")
             return None
         written: list[str] = []
 
@@ -199,13 +200,13 @@ class ShellNamespace:
         try:
             opened = open_in_browser(response, _openfunc=opener)
         except TypeError as exc:  # not HTML or text
-            print(f"[s] Cannot view this response: {exc}")
+            _say(f"[s] Cannot view this response: {exc}")
             return None
         path = written[0].removeprefix("file://") if written else None
         if opened:
-            print(f"[s] Opened in a browser: {path}")
+            _say(f"[s] Opened in a browser: {path}")
         else:
-            print(f"[s] No browser available; the page is saved as {path}")
+            _say(f"[s] No browser available; the page is saved as {path}")
         return path
 
     def queued(self, n: int = 20) -> list[Request]:
@@ -232,3 +233,9 @@ def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return getattr(loop, "_thread_id", None) == threading.get_ident()
+
+
+def _say(text: str) -> None:
+    """A line the shell prints on workbench's behalf: it may hold a URL, an
+    exception or a repr from the web, so control characters are made visible."""
+    print(clean(text))

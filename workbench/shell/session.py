@@ -35,6 +35,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from workbench.core.host import resume_engine
+from workbench.core.sanitize import clean
 from workbench.shell.namespace import ShellNamespace
 
 logger = logging.getLogger(__name__)
@@ -146,7 +147,8 @@ class ShellManager:
             banner += f"[s] {note}\n"
         if was_running:
             banner += "[s] The crawl is paused; it resumes when you leave the shell.\n"
-        return ns, banner, was_running
+        # the note names a breakpoint's error, the names list reprs: text from the web
+        return ns, clean(banner), was_running
 
     def _finish(self, was_running: bool) -> None:
         self.busy = False
