@@ -155,6 +155,7 @@ class WorkbenchApp(App[None]):
         self.in_shell = False  # a shell has the terminal (the app is suspended)
         self.leftover_output = LeftoverOutput()  # printed by logging while the app ran
         self.exit_requested: Any = None  # called once the app is asked to exit (a watchdog)
+        self.exiting = False  # exit() was called: input is ignored from then on
         self._timer: Any = None
 
     # -- layout ----------------------------------------------------------------
@@ -194,7 +195,13 @@ class WorkbenchApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._remember_theme = True
         for problem in self.theme_problems:
-            self.notify(clean_line(problem, 400), title="Theme", severity="warning", timeout=15)
+            self.notify(
+                clean_line(problem, 400),
+                title="Theme",
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
         self._setup_shell()
         job = getattr(self.source, "resumed_job", None)  # a JOBDIR to resume (core.jobdir)
         if self.autostart and job is not None and job.problem:
@@ -222,7 +229,7 @@ class WorkbenchApp(App[None]):
             return
         scope = self.source.cycle()
         shown = f"crawler {scope}" if scope else "all the crawlers"
-        self.notify(f"Showing {clean_line(shown, 60)} (S: the next).", timeout=3)
+        self.notify(f"Showing {clean_line(shown, 60)} (S: the next).", timeout=3, markup=False)
         self.refresh_panels()
 
     def action_parse_tree(self) -> None:
@@ -260,14 +267,15 @@ class WorkbenchApp(App[None]):
             self.start_error = f"{type(exc).__name__}: {exc}"
             logger.exception("Could not start the crawl")
             self.notify(
-                self.start_error,
+                clean_line(self.start_error, 500),
                 title="Could not start the crawl",
                 severity="error",
                 timeout=30,
+                markup=False,
             )
             return
         if job is not None:
-            self.notify(clean_line(job.summary(), 400), title="JOBDIR", timeout=20)
+            self.notify(clean_line(job.summary(), 400), title="JOBDIR", timeout=20, markup=False)
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the app held may now be collected again
@@ -309,7 +317,11 @@ class WorkbenchApp(App[None]):
             try:
                 remember_theme(theme.name)
             except OSError as exc:
-                self.notify(f"cannot remember the theme: {exc}", severity="warning")
+                self.notify(
+                    f"cannot remember the theme: {clean_line(str(exc), 300)}",
+                    severity="warning",
+                    markup=False,
+                )
 
     @property
     def ui_error(self) -> BaseException | None:
@@ -339,9 +351,17 @@ class WorkbenchApp(App[None]):
         self.exit()
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
+        self.exiting = True
         if self.exit_requested is not None:
             self.exit_requested()
         super().exit(*args, **kwargs)
+
+    async def on_event(self, event: events.Event) -> None:
+        # Keys and clicks after q (the app is closing): a screen pushed now would be
+        # mounted half-way through the shutdown, and crash it (NoMatches).
+        if self.exiting and isinstance(event, events.InputEvent):
+            return
+        await super().on_event(event)
 
     def terminal_lost(self) -> None:
         """The terminal is gone (the driver read EOF or EIO, or a write failed) without
@@ -599,7 +619,7 @@ class WorkbenchApp(App[None]):
         try:
             note = await asyncio.to_thread(source.shell_target, flow_id)
         except Exception as exc:
-            self.notify(clean_line(str(exc), 300), title="No shell", severity="error")
+            self.notify(clean_line(str(exc), 300), title="No shell", severity="error", markup=False)
             return
         snapshot = source.snapshot()
         status = {"spider": snapshot.spider, "pid": source.job.pid,
@@ -619,6 +639,7 @@ class WorkbenchApp(App[None]):
                 title="No shell in the browser",
                 severity="warning",
                 timeout=20,
+                markup=False,
             )
         else:
             self.notify("This terminal cannot hand over to a shell.", severity="error")
@@ -629,7 +650,7 @@ class WorkbenchApp(App[None]):
             return
         target = self.source.shell_object(object_key)  # type: ignore[attr-defined]
         if not target[2]:  # collected meanwhile
-            self.notify(target[3], severity="warning")
+            self.notify(clean_line(str(target[3]), 300), severity="warning", markup=False)
             return
         self.run_worker(self._open_shell_on(lambda: target), group="shell")
 
@@ -642,7 +663,12 @@ class WorkbenchApp(App[None]):
             self._no_shell_here()
         except Exception as exc:
             logger.exception("The shell failed")
-            self.notify(f"{type(exc).__name__}: {exc}", title="Shell failed", severity="error")
+            self.notify(
+                clean_line(f"{type(exc).__name__}: {exc}", 300),
+                title="Shell failed",
+                severity="error",
+                markup=False,
+            )
         self.refresh_panels()
 
     def offer_to_shell(self, line: str, value: Any = None) -> None:
@@ -719,7 +745,9 @@ class WorkbenchApp(App[None]):
         def added(text: str | None) -> None:
             if text:
                 bp = self.source.add_breakpoint(text)
-                self.notify(f"Breakpoint {bp.id}: {bp.text}", timeout=3)
+                self.notify(
+                    f"Breakpoint {bp.id}: {clean_line(bp.text, 200)}", timeout=3, markup=False
+                )
 
         self.push_screen(BreakpointDialog("New breakpoint (B lists them)", value), added)
 
