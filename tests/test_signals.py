@@ -101,7 +101,7 @@ def test_the_terminal_closing_stops_the_crawl_gracefully(crawl):
     os.close(term.master)  # the terminal window closes: the kernel sends SIGHUP
     term.master = os.open(os.devnull, os.O_RDONLY)  # for close() at the end
     term.proc.wait(60)
-    assert term.proc.returncode == 0
+    assert term.proc.returncode == 0, log.read_text()[-4000:]
     items = json.loads(out.read_text())
     assert 0 < len(items) < 60
     text = log.read_text()

@@ -774,8 +774,8 @@ def _stop_after_app(app: Any, source: Any, run: AppRun) -> None:
     host = getattr(source, "host", None)
     hosts = source.all_hosts() if host is not None else []
     tasks = {h.task for h in hosts if h.task is not None and not h.finished}
-    if not tasks:  # several crawlers: every one of them, whatever the scope
-        return
+    if not tasks and not app.stopped_on_signal:  # several crawlers: every one, whatever the scope
+        return  # (a crawl the signal stopped may have closed already: it is still said)
     if app.signalled:
         why = f"{app.signalled} received"
     elif app.ui_error is not None:
@@ -796,7 +796,8 @@ def _stop_after_app(app: Any, source: Any, run: AppRun) -> None:
         forced.cancel()
         every.cancel()
 
-    run.loop.run_until_complete(closed())
+    if tasks:
+        run.loop.run_until_complete(closed())
     if run.force.is_set():
         app.forced = True
         logger.warning("Forced shutdown after %s.", why)

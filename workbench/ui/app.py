@@ -156,6 +156,7 @@ class WorkbenchApp(App[None]):
         self.leftover_output = LeftoverOutput()  # printed by logging while the app ran
         self.exit_requested: Any = None  # called once the app is asked to exit (a watchdog)
         self.exiting = False  # exit() was called: input is ignored from then on
+        self.stopped_on_signal = False  # a signal (or the terminal closing) stopped the crawl
         self._timer: Any = None
 
     # -- layout ----------------------------------------------------------------
@@ -338,6 +339,8 @@ class WorkbenchApp(App[None]):
         if sig == signal.SIGINT and self.in_shell:
             return  # Ctrl-C typed in the shell: it interrupts the shell's code, not the app
         if self.signalled is not None:
+            if sig == signal.SIGHUP:  # the terminal closing (its EOF, then the signal) never forces
+                return
             self.forced = not self.remote
             self.exit(return_code=1)
             return
@@ -347,7 +350,7 @@ class WorkbenchApp(App[None]):
             leave_terminal()
         if not self.remote:  # now, not once the app has gone: it takes a moment to close
             with contextlib.suppress(Exception):
-                self._stop_all()
+                self.stopped_on_signal = self._stop_all()
         self.exit()
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
