@@ -19,7 +19,7 @@ import traceback
 import unittest
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy.contracts import ContractsManager
 from scrapy.settings import SETTINGS_PRIORITIES
@@ -28,6 +28,9 @@ from scrapy.utils.misc import load_object
 
 from workbench.core.host import CrawlHost
 from workbench.core.recorder import Recorder
+
+if TYPE_CHECKING:
+    from scrapy import Spider
 
 _CASE = re.compile(r"\[(?P<spider>[^\]]*)\] (?P<method>\S+) \((?P<what>.*)\)$")
 
@@ -108,7 +111,7 @@ def check_settings(settings: Any) -> None:
     settings.set("FEEDS", {}, priority=priority)
 
 
-def contract_listing(conman: ContractsManager, spiders: list[type]) -> str:
+def contract_listing(conman: ContractsManager, spiders: list[type[Spider]]) -> str:
     """What ``scrapy check --list`` prints: each spider and its checked callbacks."""
     blocks = []
     for spidercls in sorted(spiders, key=lambda s: s.name):
@@ -131,7 +134,7 @@ def contracts_start(conman: ContractsManager, results: unittest.TestResult) -> A
 class CheckRun:
     """The spiders' checks, one crawl after another, into one recorder."""
 
-    def __init__(self, settings: Any, spiders: list[type], spargs: dict[str, Any]) -> None:
+    def __init__(self, settings: Any, spiders: list[type[Spider]], spargs: dict[str, Any]) -> None:
         self.settings = settings
         self.spiders = list(spiders)
         self.spargs = spargs
@@ -142,7 +145,8 @@ class CheckRun:
         self.finished = False
         start = contracts_start(self.conman, self.results)
         for spidercls in self.spiders:
-            spidercls.start = start  # as scrapy check does
+            # as scrapy check does (which also ignores mypy's method-assign)
+            spidercls.start = start  # type: ignore[method-assign]
         self.hosts = [CrawlHost(settings, s, spargs, recorder=self.recorder) for s in self.spiders]
 
     def _flow_of(self, callback: str) -> int | None:

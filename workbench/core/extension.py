@@ -257,8 +257,9 @@ def media_pipelines(crawler: Any) -> list[tuple[str, str]]:
         field = getattr(pipeline, "images_result_field", None) or pipeline.files_result_field
         store = getattr(pipeline, "store", None)
         root = getattr(store, "basedir", None)
-        if root is None and getattr(store, "bucket", None):
-            root = f"{type(store).__name__}:{store.bucket}/{getattr(store, 'prefix', '')}"
+        bucket = getattr(store, "bucket", None)
+        if root is None and bucket:
+            root = f"{type(store).__name__}:{bucket}/{getattr(store, 'prefix', '')}"
         found.append((str(field), str(root or "").rstrip("/")))
     return found
 

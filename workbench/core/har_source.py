@@ -59,6 +59,11 @@ def _text(value: Any, limit: int = 1_000_000) -> str:
     return _valid(value[:limit]) if isinstance(value, str) else ""
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object, or an empty one for anything else."""
+    return value if isinstance(value, dict) else {}
+
+
 def _short_repr(value: Any) -> str:
     try:
         return _valid(repr(value)[:200])
@@ -110,8 +115,8 @@ def _body(content: Any) -> bytes | None:
 def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
     if not isinstance(entry, dict):
         raise HarError(f"{where}: entry {number} is not an object")
-    request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
-    response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+    request = _object(entry.get("request"))
+    response = _object(entry.get("response"))
     url = _text(request.get("url"), 100_000)
     if not url:
         raise HarError(f"{where}: entry {number} has no request URL")
@@ -127,15 +132,15 @@ def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
         error = f"{browser_error} (after a {status} response: its body was not read)"
     elif browser_error:  # workbench's own: a response dropped once downloaded
         error = browser_error
-    content = response.get("content") if isinstance(response.get("content"), dict) else {}
+    content = _object(response.get("content"))
     size = int(_number(content.get("size"), len(body) if body is not None else 0))
-    timings = entry.get("timings") if isinstance(entry.get("timings"), dict) else {}
+    timings = _object(entry.get("timings"))
     wait = _number(timings.get("wait"), limit=MAX_MS)
     total = _number(entry.get("time"), limit=MAX_MS)
     latency = (wait if wait >= 0 else total) / 1000 if max(wait, total) >= 0 else None
     started = _when(entry.get("startedDateTime"), 0.0)
-    ours = entry.get("_workbench") if isinstance(entry.get("_workbench"), dict) else {}
-    post = request.get("postData") if isinstance(request.get("postData"), dict) else {}
+    ours = _object(entry.get("_workbench"))
+    post = _object(request.get("postData"))
 
     def pairs_of(value: Any) -> tuple[tuple[str, str], ...]:
         if not isinstance(value, dict):
@@ -232,7 +237,7 @@ class HarSource(RecorderReads):
         )
         for flow, body in flows:
             self.recorder.add_flow(flow, body)
-        creator = self.log.get("creator") if isinstance(self.log.get("creator"), dict) else {}
+        creator = _object(self.log.get("creator"))
         self.creator = f"{_text(creator.get('name'), 60)} {_text(creator.get('version'), 30)}"
         times = [f.time for f, _ in flows if f.time > 0]
         self.started = min(times) if times else None

@@ -52,10 +52,10 @@ def ensure_reactor(settings: Settings) -> None:
 
     if not isinstance(reactor, asyncioreactor.AsyncioSelectorReactor):
         raise HostError(f"another Twisted reactor is already installed: {type(reactor).__name__}")
-    if reactor._asyncioEventloop is not loop:  # type: ignore[attr-defined]
+    if reactor._asyncioEventloop is not loop:
         raise HostError("the Twisted reactor is bound to another asyncio loop")
     if not reactor.running:
-        reactor.startRunning(installSignalHandlers=False)  # type: ignore[attr-defined]
+        reactor.startRunning(installSignalHandlers=False)
 
 
 def stop_reactor_threads() -> None:
@@ -154,8 +154,10 @@ class CrawlHost:
             from twisted.internet import reactor
 
             if not getattr(reactor, "_workbench_setup", False):
-                self.runner._setup_reactor(install_signal_handlers=False)  # type: ignore[attr-defined]
-                reactor._workbench_setup = True  # type: ignore[attr-defined]
+                # CrawlerProcessBase's method on an AsyncCrawlerRunner: it reads only
+                # self.settings, which both have
+                self.runner._setup_reactor(install_signal_handlers=False)  # type: ignore[misc]
+                reactor._workbench_setup = True
         log_scrapy_info(self.settings)
         self.started_at = time.time()
         self.task = self.runner.crawl(crawler, **self.spider_kwargs)

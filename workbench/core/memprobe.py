@@ -95,8 +95,9 @@ class MemoryProbe:
         return self.tracker.prefs_text()
 
     @staticmethod
-    def _oldest_first(cls: type | None) -> list[tuple[Any, int]]:
-        """(object, creation time) of the class's live objects, oldest first."""
+    def _oldest_first(cls: type | None) -> list[tuple[Any, float]]:
+        """(object, creation time) of the class's live objects, oldest first (trackref's
+        monotonic_ns() ints, which its annotation calls float)."""
         from scrapy.utils.trackref import live_refs
 
         wdict = live_refs.get(cls) if cls is not None else None

@@ -23,7 +23,7 @@ from typing import Any
 from workbench.core.breakpoints import Breakpoint
 from workbench.core.host import CrawlHost, CrawlStatus, ensure_reactor
 from workbench.core.pace import PacePoint, PaceView
-from workbench.core.queue import QueueView
+from workbench.core.queue import QueuedRequest, QueueView
 from workbench.core.recorder import Recorder
 from workbench.core.replay import ReplayResult
 from workbench.core.source import CrawlerLine, LocalSource, Snapshot
@@ -125,7 +125,7 @@ class MultiSource(LocalSource):
         mine = self._part_named(flow.spider) if flow is not None else None
         return mine or self.part or self.parts[0]
 
-    @property  # type: ignore[override]
+    @property
     def host(self) -> CrawlHost:
         """The crawler in scope, or the first one (what is the process's anyway)."""
         part = self.part
@@ -220,7 +220,9 @@ class MultiSource(LocalSource):
         part = self.part
         if part is not None:
             return part.queue(offset, limit)
-        views, page, start = [], [], offset
+        views: list[tuple[str, QueueView]] = []
+        page: list[QueuedRequest] = []
+        start = offset
         for part in self.parts:  # one crawler's queue after another
             view = part.queue(start, max(0, limit - len(page)))
             views.append((part.name, view))
@@ -363,12 +365,16 @@ class MultiSource(LocalSource):
         )
         mine = next((v for p, v in present if p is owner), None)
         first = present[0][1]
-        chosen = mine is not None and mine.selected is not None
+        chosen = mine if mine is not None and mine.selected is not None else None
         return dataclasses.replace(
             first,
             rows=rows,
-            selected=selected if chosen else None,
-            series=mine.series if chosen else merged_series([v.series for _, v in present]),
+            selected=selected if chosen is not None else None,
+            series=(
+                chosen.series
+                if chosen is not None
+                else merged_series([v.series for _, v in present])
+            ),
             adjustments=tuple(adjustments[-200:]),
             adjustments_total=sum(v.adjustments_total for _, v in present),
             in_flight=sum(v.in_flight for _, v in present),
@@ -424,24 +430,25 @@ def merged_series(series: list[tuple[PacePoint, ...]]) -> tuple[PacePoint, ...]:
     last: list[PacePoint | None] = [None] * len(own)
     out = []
     for second in everything:
-        points = []
+        current: list[PacePoint] = []
         for n, seconds in enumerate(own):
-            point = seconds.get(second)
-            if point is None and last[n] is not None:  # no sample this second
-                point = dataclasses.replace(last[n], responses=0, latency=None)  # type: ignore[arg-type]
-            if point is not None:
-                last[n] = point
-                points.append(point)
+            here = seconds.get(second)
+            before = last[n]
+            if here is None and before is not None:  # no sample this second
+                here = dataclasses.replace(before, responses=0, latency=None)
+            if here is not None:
+                last[n] = here
+                current.append(here)
         out.append(
             PacePoint(
                 time=second + 0.999,
-                delay=sum(p.delay for p in points) / len(points),
-                concurrency=sum(p.concurrency for p in points),
-                active=sum(p.active for p in points),
-                transferring=sum(p.transferring for p in points),
-                responses=sum(p.responses for p in points),
-                rate=sum(p.rate for p in points),
-                latency=_weighted(points),
+                delay=sum(p.delay for p in current) / len(current),
+                concurrency=sum(p.concurrency for p in current),
+                active=sum(p.active for p in current),
+                transferring=sum(p.transferring for p in current),
+                responses=sum(p.responses for p in current),
+                rate=sum(p.rate for p in current),
+                latency=_weighted(current),
             )
         )
     return tuple(out)
@@ -449,9 +456,9 @@ def merged_series(series: list[tuple[PacePoint, ...]]) -> tuple[PacePoint, ...]:
 
 def _weighted(points: list[PacePoint]) -> float | None:
     """The mean latency of these points' responses."""
-    answered = [p for p in points if p.latency is not None and p.responses]
-    weight = sum(p.responses for p in answered)
-    return sum(p.latency * p.responses for p in answered) / weight if weight else None  # type: ignore[operator]
+    answered = [(p.latency, p.responses) for p in points if p.latency is not None and p.responses]
+    weight = sum(responses for _, responses in answered)
+    return sum(latency * responses for latency, responses in answered) / weight if weight else None
 
 
 def _largest(key: str) -> bool:

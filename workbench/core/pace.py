@@ -35,7 +35,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from scrapy import signals
 from scrapy.settings import SETTINGS_PRIORITIES
@@ -102,6 +102,15 @@ class Adjustment:
     transferring: int = 0
     size: int = 0
     detail: str = ""
+
+
+class _ResponseFields(TypedDict):
+    """The fields of an :class:`Adjustment` that come from the response."""
+
+    status: int
+    latency: float | None
+    transferring: int
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +370,7 @@ class PaceMonitor:
         now: float,
     ) -> None:
         key = track.key
-        common = {
+        common: _ResponseFields = {
             "status": response.status,
             "latency": latency,
             "transferring": len(slot.transferring),

@@ -119,7 +119,7 @@ class ParseTree:
 
     def collected(self, node: ParseNode, output: list[Any]) -> list[Request]:
         """The callback's output is in: keep its items and requests (returned)."""
-        requests = []
+        requests: list[Request] = []
         for value in output:
             if isinstance(value, Request):
                 value.meta[PARENT_KEY] = (node.id, len(requests))
@@ -199,8 +199,9 @@ class ParseCommand(ScrapyParseCommand):
 
     def __init__(self) -> None:
         super().__init__()
-        self.items = {}  # per instance: Scrapy's are class attributes
-        self.requests = {}
+        # per instance: Scrapy's are class attributes (ClassVar), shared by every command
+        self.items = {}  # type: ignore[misc]
+        self.requests = {}  # type: ignore[misc]
         self.tree: ParseTree | None = None
         self.recorder: Any = None
         self._tap: Any = None
@@ -312,7 +313,11 @@ class ParseCommand(ScrapyParseCommand):
     def scraped_data(self, args: Any) -> list[Any]:
         output = super().scraped_data(args)
         for value in output:  # the followed requests: parse's wrapper as their callback
-            if isinstance(value, Request) and PARENT_KEY in value.meta:
+            if (
+                isinstance(value, Request)
+                and PARENT_KEY in value.meta
+                and value.callback is not None  # it is: scrapy parse set its wrapper
+            ):
                 name = callback_label(value.meta.get("_callback")) or "parse"
                 value.callback = _Named(value.callback, name)
         return output

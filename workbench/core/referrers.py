@@ -272,7 +272,7 @@ class _Search:
 
     def _running_frames(self) -> list[types.FrameType]:
         """The frames other threads are running: their locals are invisible to the gc."""
-        frames = []
+        frames: list[types.FrameType] = []
         me = threading.get_ident()
         for tid, frame in sys._current_frames().items():
             if tid == me:

@@ -505,7 +505,7 @@ class CheckSource(LocalSource):
         self._task: asyncio.Task[None] | None = None
         self.stopped = False
 
-    @property  # type: ignore[override]
+    @property
     def host(self) -> Any:
         return self.run.host
 
