@@ -265,6 +265,14 @@ class PanelsSource(BracketSource):
 async def test_brackets_in_panels_titles_and_notifications_are_text():
     source = PanelsSource()
     app = WorkbenchApp(source, autostart=False)
+    said: list[str] = []  # every notification, even one that expired (a loaded machine)
+    notify = app.notify
+
+    def keep(message, *args, **kwargs):
+        said.append(str(message))
+        return notify(message, *args, **kwargs)
+
+    app.notify = keep  # type: ignore[method-assign]
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         await pilot.press("3", "t", "G", "enter")  # the "[/]Item" type; the item, in full
@@ -293,6 +301,7 @@ async def test_brackets_in_panels_titles_and_notifications_are_text():
             panel.query_one("#pace-adjustments").border_title
         )
         messages = " ".join(str(n.message) for n in app._notifications)
+        messages += " ".join(said)
         assert "No referrer path found for [/]Leaky." in messages
         assert "Ignoring [/]Leaky" in messages
 
