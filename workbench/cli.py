@@ -110,7 +110,7 @@ def _command_class(name: str) -> type:
 
         base = ParseCommand
 
-    class Command(base):  # type: ignore[valid-type,misc]
+    class Command(base):
         requires_project = name in ("crawl", "parse")
         if name == "bench":  # scrapy bench's own: 10 s, stats every second
             from scrapy.commands.bench import Command as _Bench

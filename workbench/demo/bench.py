@@ -8,6 +8,12 @@ own process, on 127.0.0.1 and a free port.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    # the reactor as a class: Twisted's zope interfaces need the mypy-zope plugin
+    from twisted.internet.posixbase import PosixReactorBase
+
 INTERFACE = "127.0.0.1"
 
 
@@ -19,7 +25,7 @@ def listen_bench(port: int = 0) -> str:
 
     site = Site(Root())
     site.noisy = False
-    listening = reactor.listenTCP(port, site, interface=INTERFACE)
+    listening = cast("PosixReactorBase", reactor).listenTCP(port, site, interface=INTERFACE)
     return f"http://{INTERFACE}:{listening.getHost().port}"
 
 

@@ -191,10 +191,10 @@ def interact(shell: RemoteShell, status: dict[str, Any], note: str = "") -> int:
                 lines.append(session.prompt(prompt))
                 source = "\n".join(lines)
                 try:
-                    complete = codeop.compile_command(source, "<remote>", "exec")
+                    complete = codeop.compile_command(source, "<remote>", "exec") is not None
                 except (SyntaxError, ValueError, OverflowError):
                     complete = True  # let the crawl's side report it
-                if complete is not None or (len(lines) > 1 and not lines[-1].strip()):
+                if complete or (len(lines) > 1 and not lines[-1].strip()):
                     break
         except KeyboardInterrupt:
             print("KeyboardInterrupt")

@@ -55,12 +55,12 @@ def decode(tp: Any, data: Any) -> Any:
         return value(data) if tp is Any else None
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return decode(args[0], data) if len(args) == 1 else value(data)
-    if dataclasses.is_dataclass(tp):
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        return decode(members[0], data) if len(members) == 1 else value(data)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a class, not an instance
         if not isinstance(data, dict):
             raise ValueError(f"{tp.__name__}: expected an object")
-        hints = _hints(tp)  # type: ignore[arg-type]
+        hints = _hints(tp)
         kwargs = {}
         for f in dataclasses.fields(tp):
             if f.name in data:

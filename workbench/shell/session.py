@@ -82,7 +82,8 @@ def ipython_console(
         shell(local_ns=namespace, global_ns=namespace)
     finally:
         with contextlib.suppress(Exception):
-            shell.history_manager.end_session()
+            if shell.history_manager is not None:
+                shell.history_manager.end_session()
         InteractiveShellEmbed.clear_instance()
 
 
@@ -140,7 +141,7 @@ class ShellManager:
         self._namespace = ns
         engine = getattr(crawler, "_engine", None)
         was_running = engine is not None and engine.running and not engine.paused
-        if was_running:
+        if engine is not None and was_running:
             engine.pause()
         banner = ns.help_text()
         if note:
@@ -295,13 +296,13 @@ class _NestedPump:
         owed = len(loop._ready)
         task = asyncio.current_task(loop)
         if task is not None:
-            asyncio.tasks._leave_task(loop, task)  # type: ignore[attr-defined]
+            asyncio.tasks._leave_task(loop, task)
         try:
             while not condition():
                 loop._run_once()
         finally:
             if task is not None:
-                asyncio.tasks._enter_task(loop, task)  # type: ignore[attr-defined]
+                asyncio.tasks._enter_task(loop, task)
             for _ in range(owed - len(loop._ready)):
                 loop.call_soon(_noop)
 
@@ -353,7 +354,7 @@ def install() -> None:
 
     if scrapy.shell.inspect_response is not inspect_response:
         _scrapy_inspect_response = scrapy.shell.inspect_response
-        scrapy.shell.inspect_response = inspect_response  # type: ignore[assignment]
+        scrapy.shell.inspect_response = inspect_response
 
 
 def _init_fallback() -> None:
