@@ -24,8 +24,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from workbench.core.events import Flow
+from workbench.core.multi import MultiSource
 from workbench.core.sanitize import clean_line
-from workbench.core.source import Snapshot, Source
+from workbench.core.source import LocalSource, Snapshot, Source
 from workbench.shell.session import Console, ShellManager
 from workbench.shell.session import attach as attach_shell
 from workbench.ui.panels.base import Panel
@@ -225,10 +226,11 @@ class WorkbenchApp(App[None]):
 
     def action_cycle_crawler(self) -> None:
         """``workbench crawl S1 S2``: every panel shows all the crawlers, or one."""
-        if len(getattr(self.source, "parts", ())) < 2:
+        source = self.source
+        if not isinstance(source, MultiSource) or len(source.parts) < 2:
             self.notify("One crawler here (workbench crawl S1 S2 runs several).")
             return
-        scope = self.source.cycle()
+        scope = source.cycle()
         shown = f"crawler {scope}" if scope else "all the crawlers"
         self.notify(f"Showing {clean_line(shown, 60)} (S: the next).", timeout=3, markup=False)
         self.refresh_panels()
@@ -423,7 +425,7 @@ class WorkbenchApp(App[None]):
         self._schedule()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.tabbed_content.id == "panels" and self.is_mounted:
+        if event.tabbed_content.id == "panels":
             self.call_later(self.refresh_panels)
             panels = event.pane.query(Panel)
             wanted = panels.first().DEFAULT_FOCUS if panels else None
@@ -559,13 +561,12 @@ class WorkbenchApp(App[None]):
     # -- shell -------------------------------------------------------------------
 
     def _setup_shell(self) -> None:
-        host = getattr(self.source, "host", None)
-        if host is None:  # a remote source has no local shell
+        source = self.source  # its host: the crawler in scope (several crawlers: S)
+        if not isinstance(source, LocalSource):  # a remote crawl or a HAR: no local shell
             return
         kwargs: dict[str, Any] = {"suspend": self._suspended}
         if self.shell_console is not None:
             kwargs = {"console": self.shell_console}
-        source = self.source  # its host: the crawler in scope (several crawlers: S)
         self.shell = ShellManager(lambda: source.host.create(), asyncio.get_running_loop(),
                                   **kwargs)  # fmt: skip
         for each in source.all_hosts():  # inspect_response() in any of them

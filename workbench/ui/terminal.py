@@ -86,16 +86,22 @@ class GuardedLinuxDriver(LinuxDriver):
 
     def __init__(self, app: Any, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # ours, not Driver._loop: Textual's send_message() posts the input thread's
+        # events to that one, set in Driver.__init__
+        self._app_loop: asyncio.AbstractEventLoop | None = None
         self._lost = threading.Event()
-        self._file = TerminalFile(self._file, self._report_lost)  # type: ignore[arg-type]
+        file = self._file
+        assert file is not None  # sys.__stderr__, which LinuxDriver writes to as well
+        # Textual types its private _file as the TextIOWrapper it puts there; its writer
+        # thread only calls write(), flush() and fileno()
+        self._file = TerminalFile(file, self._report_lost)  # type: ignore[assignment]
 
     @property
     def lost(self) -> bool:
         return self._lost.is_set()
 
     def start_application_mode(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._app_loop = asyncio.get_running_loop()
         if self._lost.is_set():  # resuming after a shell, with no terminal left
             self._report_lost()
             return
@@ -105,7 +111,7 @@ class GuardedLinuxDriver(LinuxDriver):
         first = not self._lost.is_set()
         self._lost.set()
         self.exit_event.set()  # the input thread ends
-        loop = self._loop
+        loop = self._app_loop
         handler = getattr(self._app, "terminal_lost", None)
         if first and loop is not None and handler is not None:
             with contextlib.suppress(RuntimeError):  # the loop has closed: we are done anyway

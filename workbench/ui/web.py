@@ -92,7 +92,7 @@ class WebServer(Server):
             "application": {"name": self.title},
         }
 
-    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """textual-serve's own, but the session's app is asked to stop with SIGTERM
         (workbench's graceful stop, as q) and the server ends with the session."""
         if self.busy:
@@ -108,7 +108,8 @@ class WebServer(Server):
                 self.command,
                 write_bytes=websocket.send_bytes,
                 write_str=websocket.send_str,
-                close=websocket.close,
+                # textual-serve passes it too; its annotation wants a close() -> None
+                close=websocket.close,  # type: ignore[arg-type]
                 download_manager=self.download_manager,
                 debug=False,
             )

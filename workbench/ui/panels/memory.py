@@ -110,10 +110,10 @@ class MemoryPanel(Panel):
         if view.running:
             progress.update(total=100, progress=view.progress * 100)
         self._show_heap(view)
-        state = f"heap summary running: {view.phase}" if view.running else "h: heap summary"
+        doing = f"heap summary running: {view.phase}" if view.running else "h: heap summary"
         count = len(view.summaries)
         self.set_subtitle(
-            f"{count} heap summar{'y' if count == 1 else 'ies'} · {state}"
+            f"{count} heap summar{'y' if count == 1 else 'ies'} · {doing}"
             + (" · d: diff" if count >= 2 else "")
         )
 

@@ -85,7 +85,12 @@ class BreakpointsScreen(Screen[None]):
         Binding("q,escape", "app.pop_screen", "Back"),
         Binding("a", "add", "Add", tooltip="Add a breakpoint"),
         Binding("e", "edit", "Edit", tooltip="Edit the selected breakpoint (also Enter)"),
-        Binding("space", "toggle", "On/off", tooltip="Enable or disable the selected breakpoint"),
+        Binding(
+            "space",
+            "toggle_breakpoint",
+            "On/off",
+            tooltip="Enable or disable the selected breakpoint",
+        ),
         Binding("d,delete", "delete", "Delete", tooltip="Delete the selected breakpoint"),
     ]
 
@@ -166,7 +171,7 @@ class BreakpointsScreen(Screen[None]):
 
         self.app.push_screen(BreakpointDialog(f"Edit breakpoint {bp.id}", bp.text), edited)
 
-    def action_toggle(self) -> None:
+    def action_toggle_breakpoint(self) -> None:  # not DOMNode's action_toggle(attribute)
         bp = self._selected()
         if bp is not None:
             self.source.toggle_breakpoint(bp.id)

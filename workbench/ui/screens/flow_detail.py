@@ -231,6 +231,7 @@ class FlowDetailScreen(Screen[None]):
                 style="yellow",
             )
         if message is not None or stored is None:
+            assert message is not None  # each branch above that leaves stored None sets it
             with VerticalScroll():
                 yield Static(message, id="body-view")
             return

@@ -120,11 +120,11 @@ class ParseScreen(Screen[None]):
         self.set_interval(0.5, self.update)
 
     @property
-    def tree(self) -> ParseTree:
+    def parse_tree(self) -> ParseTree:  # not DOMNode.tree (Textual's DOM, for its log)
         return self.source.parse_tree()
 
     def _root_label(self) -> Text:
-        tree = self.tree
+        tree = self.parse_tree
         label = Text.assemble(("d1 ", "dim"), "GET ", clean_line(tree.url, 400))
         if tree.root_error:
             label.append(f"  failed: {clean_line(tree.root_error, 300)}", style="bold red")
@@ -137,7 +137,7 @@ class ParseScreen(Screen[None]):
     # -- keeping the tree up to date ---------------------------------------------
 
     def update(self) -> None:
-        tree = self.tree
+        tree = self.parse_tree
         self._title(tree)
         if tree.version == self._version:
             return
@@ -218,7 +218,7 @@ class ParseScreen(Screen[None]):
     def _target(self) -> tuple[ParseNode | None, Data]:
         """The parse node of the cursor (a request's: the node of its response)."""
         data = self._cursor()
-        tree = self.tree
+        tree = self.parse_tree
         if data[0] == "request":
             entry = tree.request_of(data[1:])
             if entry is not None and entry.child is not None:
@@ -229,9 +229,9 @@ class ParseScreen(Screen[None]):
 
     def _flow_of(self, node: ParseNode | None, data: Data) -> Any:
         if node is None:
-            entry = self.tree.request_of(data[1:]) if data[0] == "request" else None
+            entry = self.parse_tree.request_of(data[1:]) if data[0] == "request" else None
             if entry is not None:
-                why = request_state(self.tree, entry)
+                why = request_state(self.parse_tree, entry)
                 self.notify(f"No response for this request: {clean_line(why, 300)}.", markup=False)
             else:
                 self.notify("No response yet.", severity="warning")
@@ -263,7 +263,7 @@ class ParseScreen(Screen[None]):
 
     def action_view(self) -> None:
         data = self._cursor()
-        tree = self.tree
+        tree = self.parse_tree
         node = tree.node(data[1]) if len(data) > 1 else None
         from workbench.ui.screens.text_view import TextScreen
 
