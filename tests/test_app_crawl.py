@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.conftest import demo_settings
 from workbench.core.host import CrawlHost
 from workbench.core.source import LocalSource
@@ -12,6 +14,8 @@ from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.status_bar import status_text
 from workbench.ui.widgets.record_table import RecordTable
+
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
 
 
 async def wait_for(predicate, pilot, timeout: float = 60.0) -> None:

@@ -10,6 +10,8 @@ import pytest
 from tests.ptyrun import PtyProcess
 from tests.test_cli import WORKBENCH, env
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -6,6 +6,8 @@ stand-in console records what the shell would have been given.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import demo_settings
 from tests.test_app_crawl import wait_for, widget_text
 from workbench.core.host import CrawlHost
@@ -15,6 +17,8 @@ from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.breakpoints import BreakpointDialog, BreakpointsScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.widgets.record_table import RecordTable
+
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
 
 
 def recording_console(calls: list[dict]):

@@ -20,6 +20,8 @@ from workbench.remote.client import RemoteControlClient, RemoteError, find_job
 from workbench.remote.jobs import JobFileError, list_jobs
 from workbench.remote.repl import RemoteShell
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 REPO = Path(__file__).resolve().parents[1]
 SPIDER = REPO / "workbench" / "demo" / "spider.py"
 

@@ -15,6 +15,8 @@ from workbench.ui.screens.replay import ReplayScreen
 from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.widgets.record_table import RecordTable
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 
 def _screens() -> list[type]:
     """Every screen class of workbench.ui.screens (a new one is checked without listing)."""

@@ -17,6 +17,8 @@ import pytest
 from tests.ptyrun import PtyProcess
 from workbench.demo.spider import expected_item_count
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 REPO = Path(__file__).resolve().parents[1]
 WORKBENCH = [sys.executable, "-m", "workbench.cli"]
 

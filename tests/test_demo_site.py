@@ -23,6 +23,8 @@ import pytest
 from workbench.demo.site import LOGO_PNG, product
 from workbench.demo.spider import DemoSpider, expected_item_count
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 REPO = Path(__file__).resolve().parents[1]
 SPIDER = REPO / "workbench" / "demo" / "spider.py"
 PAGES = 45

@@ -20,6 +20,8 @@ from tests.hostile_payloads import PAYLOADS, header_safe, marker
 from tests.ptyrun import PtyProcess
 from tests.test_cli import WORKBENCH, env
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 SPIDER = """
 import scrapy
 from tests.hostile_payloads import PAYLOADS

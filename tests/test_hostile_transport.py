@@ -35,6 +35,8 @@ from workbench.remote.client import CrawlGone, RemoteControlClient, RemoteError
 from workbench.remote.jobs import Job, JobFileError, list_jobs, parse_job, read_job
 from workbench.remote.ssh import parse_listing
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 BASH = shutil.which("bash")
 needs_bash = pytest.mark.skipif(BASH is None, reason="bash is not installed")
 

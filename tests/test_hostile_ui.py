@@ -29,6 +29,8 @@ from workbench.core.recorder import StoredBody
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.flow_detail import PAIRS_LIMIT, FlowDetailScreen
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 SIZE = (140, 36)
 JSON = Headers({"Content-Type": "application/json"})
 DEEP = "[" * 100_000 + "]" * 100_000

@@ -17,6 +17,8 @@ from workbench.ui.app import WorkbenchApp
 from workbench.ui.status_bar import status_text
 from workbench.ui.widgets.record_table import RecordTable
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 SPIDERS = """
 import scrapy
 

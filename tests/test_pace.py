@@ -27,6 +27,8 @@ from workbench.core.pace import (
 from workbench.core.source import LocalSource
 from workbench.demo.spider import REVIEWS_SLOT, DemoSpider, expected_item_count
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 # -- the policy, as data ---------------------------------------------------------
 
 

@@ -21,6 +21,8 @@ from workbench.core.host import CrawlHost
 from workbench.core.parse import ParseCommand, ParseTree, request_state
 from workbench.ui.app import WorkbenchApp
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 SPIDERS = """
 import scrapy
 from scrapy.linkextractors import LinkExtractor

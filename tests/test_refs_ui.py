@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from scrapy.http import HtmlResponse
 
 from tests.fakes import FakeSource
@@ -15,6 +16,8 @@ from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.live_objects import LiveObjectsScreen
 from workbench.ui.screens.prefs import PrefsScreen
 from workbench.ui.widgets.record_table import RecordTable
+
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
 
 SIZE = (140, 40)
 

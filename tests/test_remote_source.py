@@ -29,6 +29,8 @@ from workbench.remote.source import AgentClient, Refused, RemoteSource
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.widgets.record_table import RecordTable
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 REPO = Path(__file__).resolve().parents[1]
 SPIDER = REPO / "workbench" / "demo" / "spider.py"
 PAGES = 400

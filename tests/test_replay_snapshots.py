@@ -11,6 +11,8 @@ import pytest
 from tests.fakes import FakeSource
 from workbench.ui.app import WorkbenchApp
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 SIZE = (100, 40)
 PRODUCT = ["k"] * 5 + ["enter"]  # flow 7: /product/1.html
 FAILED_CALLBACK = ["k"] * 3 + ["enter"]  # flow 9: its callback raised

@@ -18,6 +18,8 @@ from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.replay import ReplayScreen
 from workbench.ui.widgets.record_table import RecordTable
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 
 @pytest.mark.parametrize("owner", [ReplayScreen, CurlScreen, NewRequestScreen])
 def test_every_binding_has_an_action_and_a_description(owner):

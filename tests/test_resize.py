@@ -7,6 +7,8 @@ import pytest
 from tests.fakes import FakeSource
 from workbench.ui.app import PANELS, WorkbenchApp
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 
 @pytest.mark.parametrize("key", [title[0] for _, title, _ in PANELS])
 async def test_tiny_terminal_does_not_crash(key):

@@ -11,6 +11,8 @@ import pytest
 from tests.selector_fakes import PageSource
 from workbench.ui.app import WorkbenchApp
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 SIZE = (140, 36)
 
 

@@ -28,6 +28,8 @@ from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.widgets.body_view import BodyView
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 URL = "http://127.0.0.1:8000/product/1.html"
 API = "http://127.0.0.1:8000/api/products?page=1"
 HTML = Headers({"Content-Type": "text/html; charset=utf-8"})

@@ -6,9 +6,13 @@ import json
 import textwrap
 import time
 
+import pytest
+
 from tests.ptyrun import PtyProcess
 from tests.test_cli import WORKBENCH, env, site
 from workbench.demo.spider import expected_item_count
+
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
 
 PROMPT = r"In \[{n}\]: "
 

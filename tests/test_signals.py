@@ -23,6 +23,8 @@ from tests.ptyrun import PtyProcess
 from tests.test_cli import WORKBENCH, env, site
 from workbench.core.jobdir import inspect_job
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 SPIDER = """
 import asyncio
 import scrapy

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from rich.text import Text
 
 from tests.conftest import demo_settings
@@ -20,6 +21,8 @@ from workbench.ui.panels.slots import AllSlots, seconds, slot_cells
 from workbench.ui.screens.dialogs import PromptScreen
 from workbench.ui.widgets.record_table import RecordTable
 from workbench.ui.widgets.time_chart import TimeChart, ago, columns, nice_ceiling
+
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
 
 SIZE = (140, 40)
 

@@ -13,6 +13,8 @@ from workbench.ui import themes
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.themes import ThemeError, load_theme_file, load_themes
 
+pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
+
 REPO = Path(__file__).resolve().parents[1]
 TEXT_COLOURS = ("red", "green", "yellow", "blue", "magenta", "cyan")
 

@@ -30,10 +30,13 @@ import pytest
 from tests.test_cli import WORKBENCH, env
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI_REQUIRE_CHROMIUM"),
-    reason="Debian's chromium is not installed (.ci/run installs it)",
-)
+pytestmark = [
+    pytest.mark.slow,  # a browser: the full suite
+    pytest.mark.skipif(
+        CHROMIUM is None and not os.environ.get("CI_REQUIRE_CHROMIUM"),
+        reason="Debian's chromium is not installed (.ci/run installs it)",
+    ),
+]
 
 CAPTURE = """
 window.__frames = [];

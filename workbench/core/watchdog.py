@@ -75,7 +75,7 @@ class Watchdog:
         return self._deadline is not None
 
     @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
+    def paused(self, grace: float | None = None) -> Iterator[None]:
         """Lift the deadline for a step that may rightly take long (saving a
         large HAR file); set it again, from now, afterwards."""
         with self._cond:
@@ -87,7 +87,7 @@ class Watchdog:
         try:
             yield
         finally:
-            self.arm(SHUTDOWN_GRACE, why)
+            self.arm(SHUTDOWN_GRACE if grace is None else grace, why)
 
     def _run(self) -> None:
         with self._cond:
