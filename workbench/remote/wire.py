@@ -35,7 +35,7 @@ def value(data: Any) -> Any:
     """A stat or an item field: JSON, plus datetimes and repr() stand-ins."""
     if isinstance(data, dict):
         if set(data) == {"__datetime__"}:
-            return datetime.datetime.fromtimestamp(data["__datetime__"], tz=datetime.UTC)
+            return datetime.datetime.fromtimestamp(data["__datetime__"], tz=datetime.timezone.utc)
         if set(data) == {"__repr__"}:
             return Shown(str(data["__repr__"]))
         return {k: value(v) for k, v in data.items()}
