@@ -287,7 +287,7 @@ class Breakpoints:
                 return self._hit(
                     bp,
                     flow,
-                    error=f"{failure.type.__name__}: {failure.value}",
+                    error=f"{type(failure.value).__name__}: {failure.value}",
                     failure=failure,
                     exception=failure.value,
                     response=response,

@@ -363,7 +363,7 @@ class RecorderExtension:
         self, item: Any, response: Response | None, spider: Any, failure: Failure
     ) -> None:
         flow = self.tap.flow_for(response)
-        reason = f"{failure.type.__name__}: {failure.value}"
+        reason = f"{type(failure.value).__name__}: {failure.value}"
         self.recorder.add_item(
             item, flow.id if flow else None, error=reason, spider=self.tap.spider
         )
@@ -373,7 +373,7 @@ class RecorderExtension:
         flow = self.tap.flow_for(response)
         if flow is None:
             return
-        flow.callback_error = f"{failure.type.__name__}: {failure.value}"
+        flow.callback_error = f"{type(failure.value).__name__}: {failure.value}"
         flow.callback_traceback = failure.getTraceback()
 
 
