@@ -8,6 +8,7 @@ thread pool is stopped at the end, or pytest would hang after passing.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -54,3 +55,28 @@ def demo_settings(**overrides) -> Settings:
     for name, value in overrides.items():
         settings.set(name, value, priority="cmdline")
     return settings
+
+
+@pytest.fixture
+def quiet_pytest_logging():
+    """pytest keeps every log record, and Scrapy's "Crawled (200)" records hold
+    their response in ``args``: a true holder, but not the spider's leak."""
+    handlers = [(h, h.level) for h in logging.getLogger().handlers]
+    for handler, _ in handlers:
+        handler.setLevel(logging.WARNING)
+    yield
+    for handler, level in handlers:
+        handler.setLevel(level)
+
+
+@pytest.fixture
+async def pace_site(reactor):
+    """A demo site whose reviews take 0.2 s and never burst."""
+    from scrapy.utils.defer import maybe_deferred_to_future
+
+    from workbench.demo.site import build_site, listen, url_of
+
+    site = build_site(pages=30, slow_delay=0.05, review_latency=0.2, burst_length=0)
+    port = listen(site=site)
+    yield url_of(port), site.resource
+    await maybe_deferred_to_future(port.stopListening())

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.conftest import demo_settings
+from tests.helpers.app import wait_for, widget_text
 from workbench.core.host import CrawlHost
 from workbench.core.source import LocalSource
 from workbench.demo.spider import DemoSpider, expected_item_count
@@ -16,21 +15,6 @@ from workbench.ui.status_bar import status_text
 from workbench.ui.widgets.record_table import RecordTable
 
 pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
-
-
-async def wait_for(predicate, pilot, timeout: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await pilot.pause(0.05)
-
-
-def widget_text(widget) -> str:
-    """The text a widget draws on the terminal, line by line."""
-    from textual.geometry import Region
-
-    size = widget.size
-    return "\n".join(s.text for s in widget.render_lines(Region(0, 0, size.width, size.height)))
 
 
 async def test_every_panel_shows_the_real_crawl(demo_url, tmp_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import demo_settings
-from tests.test_app_crawl import wait_for, widget_text
+from tests.helpers.app import wait_for, widget_text
 from workbench.core.host import CrawlHost
 from workbench.core.source import LocalSource
 from workbench.demo.spider import DemoSpider, expected_item_count

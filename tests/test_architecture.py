@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +51,17 @@ def test_core_does_not_import_ui_in_source():
                 ):
                     offenders.append(f"{path.relative_to(root)}: {stripped}")
     assert offenders == []
+
+
+def test_no_test_module_imports_another():
+    """Shared helpers live in tests/helpers/ (or conftest.py): a test module can be
+    moved, renamed or run alone without breaking another."""
+    import ast
+
+    tests = Path(__file__).resolve().parent
+    offenders = []
+    for path in sorted(tests.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests.test_"):
+                offenders.append(f"{path.name}:{node.lineno} imports {node.module}")
+    assert not offenders, offenders

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.processes import SITE_PAGES, WORKBENCH, env, run, site_process
 from tests.ptyrun import PtyProcess
-from tests.test_cli import WORKBENCH, env, run
-from tests.test_demo_site import PAGES as SITE_PAGES
-from tests.test_demo_site import _site_process
 from workbench.demo.spider import expected_item_count
 from workbench.remote.client import RemoteControlClient, RemoteError, find_job
 from workbench.remote.jobs import JobFileError, list_jobs
@@ -32,7 +30,7 @@ def crawl(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("attach")
     jobs_dir = tmp / "jobs"
     out = tmp / "items.jsonl"
-    with _site_process() as (_, url):
+    with site_process() as (_, url):
         proc = subprocess.Popen(
             [sys.executable, "-m", "scrapy", "runspider", str(SPIDER), "-a", f"url={url}",
              "-a", "api=0", "-s", "DOWNLOAD_DELAY=0.3", "-s", f"REMOTE_CONTROL_JOBS_DIR={jobs_dir}",

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from tests.fakes import FakeSource
-from tests.test_cli import env
+from tests.helpers.processes import env
 from workbench.ui.app import WorkbenchApp
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.processes import WORKBENCH, env, run, site, startproject
 from tests.ptyrun import PtyProcess
-from tests.test_cli import WORKBENCH, env, run, site, startproject
 
 pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
 

@@ -3,90 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import select
 import subprocess
 import sys
 import textwrap
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.processes import WORKBENCH, assert_one_line_error, env, run, site
 from tests.ptyrun import PtyProcess
 from workbench.demo.spider import expected_item_count
 
 pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
-
-REPO = Path(__file__).resolve().parents[1]
-WORKBENCH = [sys.executable, "-m", "workbench.cli"]
-
-
-def env() -> dict[str, str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.lower().endswith("_proxy") and k != "SCRAPY_SETTINGS_MODULE"
-    }
-    clean["PYTHONPATH"] = str(REPO)
-    return clean
-
-
-def run(*args: str, cwd: Path | None = None, **extra) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*WORKBENCH, *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd or REPO,
-        env={**env(), **extra},
-        timeout=120,
-    )
-
-
-@contextmanager
-def site(pages: int = 30):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench.demo.site", "--pages", str(pages)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env(),
-    )
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "demo site did not start"
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-QUIET_PROJECT = """
-    ROBOTSTXT_OBEY = False
-    TELNETCONSOLE_ENABLED = False
-    DOWNLOAD_DELAY = 0
-"""
-
-
-def startproject(root: Path, spiders: dict[str, str], settings: str = QUIET_PROJECT) -> Path:
-    """``scrapy startproject shop`` in ``root``, with these spider modules (name: text)
-    and these lines added to its settings."""
-    subprocess.run([sys.executable, "-m", "scrapy", "startproject", "shop", str(root)],
-                   check=True, capture_output=True, env=env())  # fmt: skip
-    path = root / "shop" / "settings.py"
-    path.write_text(path.read_text() + textwrap.dedent(settings))
-    for name, text in spiders.items():
-        (root / "shop" / "spiders" / f"{name}.py").write_text(text)
-    return root
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], needle: str) -> None:
-    assert result.returncode == 1, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert needle in lines[0], lines[0]
 
 
 def test_version():

@@ -7,19 +7,17 @@ environment and urllib is told to use no proxy, so the tests are offline.
 from __future__ import annotations
 
 import json
-import os
 import re
-import select
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.processes import SITE_PAGES, env, site_process
 from workbench.demo.site import LOGO_PNG, product
 from workbench.demo.spider import DemoSpider, expected_item_count
 
@@ -27,43 +25,7 @@ pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: th
 
 REPO = Path(__file__).resolve().parents[1]
 SPIDER = REPO / "workbench" / "demo" / "spider.py"
-PAGES = 45
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARS}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return env
-
-
-@contextmanager
-def _site_process(*args: str, stderr=subprocess.DEVNULL):
-    """Start ``python -m workbench.demo.site``; yields (process, url)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench.demo.site", "--pages", str(PAGES), *args],
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        text=True,
-        env=_env(),
-        cwd=REPO,
-    )
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        line = proc.stdout.readline().strip() if ready else ""
-        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", line), f"bad URL line: {line!r}"
-        yield proc, line
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        proc.stdout.close()
-        if proc.stderr:
-            proc.stderr.close()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -86,7 +48,7 @@ def _get(url: str) -> tuple[int, str, bytes, dict]:
 
 @pytest.fixture(scope="module")
 def site_url():
-    with _site_process("--slow-delay", "0.2") as (_, url):
+    with site_process("--slow-delay", "0.2") as (_, url):
         yield url
 
 
@@ -94,10 +56,10 @@ def site_url():
 def crawl(tmp_path_factory):
     """A full crawl of a fresh 45-product site: (items, log text, return code)."""
     tmp = tmp_path_factory.mktemp("crawl")
-    with _site_process() as (_, url):
+    with site_process() as (_, url):
         cmd = [sys.executable, "-m", "scrapy", "runspider", str(SPIDER), "-a", f"url={url}"]
         cmd += ["-O", "out.jsonl", "-s", "LOG_LEVEL=INFO"]
-        done = subprocess.run(cmd, cwd=tmp, env=_env(), capture_output=True, text=True, timeout=120)
+        done = subprocess.run(cmd, cwd=tmp, env=env(), capture_output=True, text=True, timeout=120)
     out = tmp / "out.jsonl"
     items = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
     return items, done.stdout + done.stderr, done.returncode
@@ -127,7 +89,7 @@ def test_spider_requires_url():
     with pytest.raises(ValueError, match="api"):
         DemoSpider(url="http://127.0.0.1:1/", api="yes")
     assert DemoSpider(url="http://127.0.0.1:1").url == "http://127.0.0.1:1/"
-    assert expected_item_count(PAGES) == PAGES + 3
+    assert expected_item_count(SITE_PAGES) == SITE_PAGES + 3
 
 
 # -- plain HTTP against the standalone site -----------------------------------
@@ -138,8 +100,8 @@ ENDPOINTS = [
     ("catalogue/page-3.html", 200, "text/html"),
     ("catalogue/page-4.html", 404, "text/html"),
     ("product/1.html", 200, "text/html"),
-    (f"product/{PAGES}.html", 200, "text/html"),
-    (f"product/{PAGES + 1}.html", 404, "text/html"),
+    (f"product/{SITE_PAGES}.html", 200, "text/html"),
+    (f"product/{SITE_PAGES + 1}.html", 404, "text/html"),
     ("product/0.html", 404, "text/html"),
     ("api/products?page=1", 200, "application/json"),
     ("api/products?page=9", 404, "application/json"),
@@ -205,7 +167,7 @@ def test_api_pages(site_url):
             assert (record["name"], record["price"], record["url"]) == (p.name, p.price, p.url)
             ids.append(record["id"])
         url = data["next"] and site_url + data["next"].lstrip("/")
-    assert ids == list(range(1, PAGES + 1))
+    assert ids == list(range(1, SITE_PAGES + 1))
 
 
 def test_redirect_flaky_slow_legacy_asset(site_url):
@@ -234,7 +196,7 @@ def test_reviews_are_slow_and_refused_in_bursts():
         True, True, False, False, True, False,
     ]  # fmt: skip
     args = ("--review-latency", "0.3", "--burst-every", "3", "--burst-length", "1")
-    with _site_process(*args) as (_, url):
+    with site_process(*args) as (_, url):
         time.sleep(1.05)  # out of the first burst
         began = time.monotonic()
         status, ctype, body, _ = _get(url + "reviews/4.html")
@@ -249,7 +211,7 @@ def test_reviews_are_slow_and_refused_in_bursts():
 
 
 def test_standalone_site_is_quiet_and_exits_cleanly():
-    with _site_process(stderr=subprocess.PIPE) as (proc, url):
+    with site_process(stderr=subprocess.PIPE) as (proc, url):
         assert _get(url + "product/1.html")[0] == 200
         proc.terminate()
         assert proc.wait(10) == 0
@@ -289,7 +251,7 @@ reactor.run()
 def test_listen_binds_to_loopback_only():
     done = subprocess.run(
         [sys.executable, "-c", LISTEN_SCRIPT],
-        env=_env(),
+        env=env(),
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -309,12 +271,12 @@ def test_listen_binds_to_loopback_only():
 def test_crawl_item_count(crawl):
     items, log, returncode = crawl
     assert returncode == 0, log[-3000:]
-    assert len(items) == expected_item_count(PAGES)
+    assert len(items) == expected_item_count(SITE_PAGES)
     products = [i for i in items if "upc" in i]
-    assert sorted(i["id"] for i in products) == list(range(1, PAGES + 1))
+    assert sorted(i["id"] for i in products) == list(range(1, SITE_PAGES + 1))
 
 
-@pytest.mark.parametrize("pid", [1, 7, PAGES])
+@pytest.mark.parametrize("pid", [1, 7, SITE_PAGES])
 def test_crawl_products_match_generator(crawl, pid):
     (item,) = [i for i in crawl[0] if i.get("id") == pid]
     p = product(pid)
@@ -343,7 +305,7 @@ def test_crawl_stats(crawl):
         assert _stat(log, f"downloader/response_status_count/{status}") == 1
     assert _stat(log, "retry/count") == 1
     assert _stat(log, "httperror/response_ignored_status_count/404") == 1
-    assert _stat(log, "demo/api_records") == PAGES
-    assert _stat(log, "item_scraped_count") == expected_item_count(PAGES)
+    assert _stat(log, "demo/api_records") == SITE_PAGES
+    assert _stat(log, "item_scraped_count") == expected_item_count(SITE_PAGES)
     assert _stat(log, "log_count/ERROR") is None
     assert "'finish_reason': 'finished'" in log

@@ -18,7 +18,7 @@ import pytest
 import scrapy
 
 from tests.conftest import demo_settings
-from tests.test_app_crawl import widget_text
+from tests.helpers.app import widget_text
 from workbench.core.host import CrawlHost
 from workbench.core.source import LocalSource
 from workbench.ui.app import WorkbenchApp

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeSource
-from tests.test_cli import run
+from tests.helpers.processes import run
 from workbench.core.events import Flow
 from workbench.core.har import REDACTED, har_entry, har_from_flows, save_har, write_har
 from workbench.core.har_source import HarError, HarSource

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.helpers.processes import WORKBENCH, env
 from tests.hostile_payloads import PAYLOADS, marker
 from tests.ptyrun import PtyProcess
-from tests.test_cli import WORKBENCH, env
 
 pytestmark = pytest.mark.slow
 

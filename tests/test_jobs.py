@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import env, run
-from tests.test_demo_site import _site_process
+from tests.helpers.processes import env, run, site_process
 from workbench.remote import jobs
 from workbench.remote.jobs import JobFileError, list_jobs, read_job
 
@@ -42,7 +41,7 @@ def _job_file(directory: Path, name: str = "4242-abc.json", mode: int = 0o600, *
 
 def test_a_real_crawl_is_listed_then_cleaned_when_gone(tmp_path):
     jobs_dir = tmp_path / "jobs"
-    with _site_process() as (_, url):
+    with site_process() as (_, url):
         crawl = subprocess.Popen(
             [sys.executable, "-m", "scrapy", "runspider", str(SPIDER), "-a", f"url={url}",
              "-s", "DOWNLOAD_DELAY=0.2", "-s", f"REMOTE_CONTROL_JOBS_DIR={jobs_dir}",

@@ -3,45 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 
-import pytest
 from scrapy.http import HtmlResponse
 
-from tests.conftest import demo_settings
-from workbench.core.host import CrawlHost
-from workbench.core.liverefs import RefTracker, class_key
-from workbench.core.source import LocalSource
-from workbench.demo.spider import DemoSpider
-
-
-@pytest.fixture
-def quiet_pytest_logging():
-    """pytest keeps every log record, and Scrapy's "Crawled (200)" records hold
-    their response in ``args``: a true holder, but not the spider's leak."""
-    handlers = [(h, h.level) for h in logging.getLogger().handlers]
-    for handler, _ in handlers:
-        handler.setLevel(logging.WARNING)
-    yield
-    for handler, level in handlers:
-        handler.setLevel(level)
-
-
-def leaky_source():
-    """(site port, host, source) for the leaky demo spider on a 3,000-product site,
-    with a leak window of 3 s so a test sees the trend in seconds, not a minute."""
-    from workbench.demo.site import listen, url_of
-
-    port = listen(pages=3000, per_page=20)
-    host = CrawlHost(
-        demo_settings(DOWNLOAD_DELAY=0.005, LOG_LEVEL="WARNING"),
-        DemoSpider,
-        {"url": url_of(port), "leak": "1", "api": "0"},
-    )
-    source = LocalSource(host)
-    source.probe.tracker = RefTracker(interval=0.2, window=3.0, min_rise=10)
-    return port, host, source
+from tests.helpers.leaks import leaky_source
+from workbench.core.liverefs import class_key
 
 
 async def test_leaky_demo_is_flagged_and_its_holder_named(reactor, quiet_pytest_logging):

@@ -9,7 +9,7 @@ from pathlib import Path
 import scrapy
 
 from tests.conftest import demo_settings
-from tests.test_app_crawl import widget_text
+from tests.helpers.app import widget_text
 from workbench.core.filters import parse_filter
 from workbench.core.host import CrawlHost
 from workbench.core.source import LocalSource

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from tests.conftest import demo_settings
-from tests.test_app_crawl import wait_for, widget_text
-from tests.test_cli import run, site, startproject
+from tests.helpers.app import wait_for, widget_text
+from tests.helpers.processes import run, site, startproject
 from workbench.core.host import CrawlHost
 from workbench.core.multi import MultiSource, combined_state, summed_stats
 from workbench.core.recorder import Recorder

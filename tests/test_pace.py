@@ -66,19 +66,6 @@ async def _crawl(url: str, **settings) -> tuple[CrawlHost, LocalSource]:
     return host, source
 
 
-@pytest.fixture
-async def pace_site(reactor):
-    """A demo site whose reviews take 0.2 s and never burst."""
-    from scrapy.utils.defer import maybe_deferred_to_future
-
-    from workbench.demo.site import build_site, listen, url_of
-
-    site = build_site(pages=30, slow_delay=0.05, review_latency=0.2, burst_length=0)
-    port = listen(site=site)
-    yield url_of(port), site.resource
-    await maybe_deferred_to_future(port.stopListening())
-
-
 async def test_rows_match_slots_and_latencies(pace_site):
     url, _ = pace_site
     host, source = await _crawl(

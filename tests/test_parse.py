@@ -10,15 +10,13 @@ import time
 
 import pytest
 import scrapy
-from scrapy import Request
-from scrapy.http import HtmlResponse
 
 from tests.conftest import demo_settings
-from tests.fakes import BASE, FakeSource
+from tests.helpers.parse import parse_source
+from tests.helpers.processes import WORKBENCH, env, run, site, startproject
 from tests.ptyrun import PtyProcess
-from tests.test_cli import WORKBENCH, env, run, site, startproject
 from workbench.core.host import CrawlHost
-from workbench.core.parse import ParseCommand, ParseTree, request_state
+from workbench.core.parse import ParseCommand, request_state
 from workbench.ui.app import WorkbenchApp
 
 pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
@@ -162,35 +160,6 @@ def test_the_tree_of_a_real_parse_opens_each_node(project):
 # -- the tree, from real Scrapy responses, on a fake source ------------------------------
 
 
-def _response(request: Request, depth: int) -> HtmlResponse:
-    request.meta["_depth"] = depth
-    return HtmlResponse(request.url, request=request, body=b"<html></html>")
-
-
-def parse_source() -> FakeSource:
-    """A parse to depth 2: the home page, its catalogue page (3 products), a 404,
-    a duplicate, and a request still waiting; hostile text in an item and a URL."""
-    source = FakeSource("finished")
-    flows = source.flows_since(0)
-    tree = ParseTree(f"{BASE}/", 2)
-    home = tree.enter(_response(Request(f"{BASE}/"), 1), flows[0].id)
-    home.callback = "parse"
-    links = tree.collected(home, [
-        {"title": "Home \x1b[2J| Demo Books"},
-        Request(f"{BASE}/catalogue/page-1.html", callback=None),
-        Request(f"{BASE}/missing.html"),
-        Request(f"{BASE}/old-catalogue"),
-        Request(f"{BASE}/evil\x1b]0;PWNED\x07.html"),
-    ])  # fmt: skip
-    listing = tree.enter(_response(links[0], 2), flows[1].id)
-    listing.callback = "parse_listing"
-    tree.collected(listing, [Request(f"{BASE}/product/{n}.html") for n in (1, 2, 3)])
-    tree.mark(links[1].meta["workbench_parse"], error="HttpError: Ignoring non-200 response")
-    tree.mark(links[2].meta["workbench_parse"], dropped="dropped by the scheduler: a duplicate")
-    source.parse_tree = lambda: tree  # type: ignore[attr-defined]
-    return source
-
-
 def test_request_states_say_why_there_is_no_response():
     tree = parse_source().parse_tree()
     entries = tree.node(1).requests
@@ -255,7 +224,7 @@ async def test_parse_in_a_browser_draws_the_tree(project):
     import os
     import signal
 
-    from tests.test_web import CHROMIUM, _served, chromium_page
+    from tests.helpers.browser import CHROMIUM, chromium_page, served
 
     if CHROMIUM is None and not os.environ.get("CI_REQUIRE_CHROMIUM"):
         pytest.skip("no chromium here")
@@ -264,7 +233,7 @@ async def test_parse_in_a_browser_draws_the_tree(project):
                             cwd=root, env=env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        async with chromium_page(_served(proc)) as page:
+        async with chromium_page(served(proc)) as page:
             await page.wait_for(r"Parse to depth 1 \(done\): 1 response, 1 item, 4 requests")
             await page.close()
     finally:

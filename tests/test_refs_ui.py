@@ -8,9 +8,9 @@ import pytest
 from scrapy.http import HtmlResponse
 
 from tests.fakes import FakeSource
+from tests.helpers.app import wait_for, widget_text
+from tests.helpers.leaks import leaky_source
 from tests.memory_fakes import PATH, PREFS
-from tests.test_app_crawl import wait_for, widget_text
-from tests.test_leak_demo import leaky_source, quiet_pytest_logging  # noqa: F401
 from workbench.core.liverefs import class_key
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.live_objects import LiveObjectsScreen
@@ -131,7 +131,7 @@ async def test_memory_panel_heap_and_diff_on_a_fake_source():
         assert "heap summary running: summarising" in panel.border_subtitle
 
 
-async def test_refs_panel_flags_the_leaky_demo(reactor, quiet_pytest_logging):  # noqa: F811
+async def test_refs_panel_flags_the_leaky_demo(reactor, quiet_pytest_logging):
     from scrapy.utils.defer import maybe_deferred_to_future
 
     port, host, source = leaky_source()

@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.app import wait_for, widget_text
+from tests.helpers.processes import WORKBENCH, env, run, site_process, start_plain_crawl
 from tests.ptyrun import PtyProcess
-from tests.test_app_crawl import wait_for, widget_text
-from tests.test_cli import WORKBENCH, env, run
-from tests.test_demo_site import _site_process
 from workbench.core.events import as_headers
 from workbench.demo.spider import expected_item_count
 from workbench.remote import agent as agent_module
 from workbench.remote import wire
-from workbench.remote.client import RemoteControlClient, find_job
-from workbench.remote.jobs import list_jobs
+from workbench.remote.client import RemoteControlClient
 from workbench.remote.source import AgentClient, Refused, RemoteSource
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.widgets.record_table import RecordTable
@@ -65,34 +62,12 @@ def fingerprint(client: RemoteControlClient) -> dict:
     return json.loads(result["output"])
 
 
-def _start_crawl(tmp: Path, url: str, *, block_workbench: bool = False, settings=()):
-    jobs_dir = tmp / "jobs"
-    out = tmp / "items.jsonl"
-    args = ["runspider", str(SPIDER), "-a", f"url={url}", "-s", "DOWNLOAD_DELAY=0.05",
-            "-s", f"REMOTE_CONTROL_JOBS_DIR={jobs_dir}", "-s", f"LOG_FILE={tmp / 'crawl.log'}",
-            "-L", "INFO", "-O", str(out), *settings]  # fmt: skip
-    # a crawl whose environment has no workbench: the agent falls back to a probe
-    block = "sys.modules['workbench'] = None; " if block_workbench else ""
-    code = (
-        f"import sys; {block}from scrapy.cmdline import execute; execute(['scrapy', *sys.argv[1:]])"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, *args],
-        cwd=tmp, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not list_jobs(jobs_dir).jobs and time.monotonic() < deadline:
-        assert proc.poll() is None, "the crawl exited before its RemoteControl server started"
-        time.sleep(0.1)
-    return find_job(jobs_dir, None), jobs_dir, proc, out
-
-
 @pytest.fixture(scope="module")
 def crawl(tmp_path_factory):
     """A plain `scrapy runspider` of the demo site: (job, jobs_dir, process, items file)."""
     tmp = tmp_path_factory.mktemp("remote")
-    with _site_process("--pages", str(PAGES)) as (_, url):
-        job, jobs_dir, proc, out = _start_crawl(tmp, url)
+    with site_process("--pages", str(PAGES)) as (_, url):
+        job, jobs_dir, proc, out = start_plain_crawl(tmp, url)
         try:
             yield job, jobs_dir, proc, out
         finally:
@@ -266,8 +241,8 @@ def test_attach_in_a_terminal_then_the_crawl_finishes_with_every_item(crawl):
 @pytest.fixture
 def probe_crawl(tmp_path):
     """A crawl whose environment cannot import workbench, with a small output cap."""
-    with _site_process("--pages", str(PAGES)) as (_, url):
-        job, _, proc, _ = _start_crawl(
+    with site_process("--pages", str(PAGES)) as (_, url):
+        job, _, proc, _ = start_plain_crawl(
             tmp_path, url, block_workbench=True,
             settings=("-s", "REMOTE_CONTROL_OUTPUT_MAX_BYTES=16384"),
         )  # fmt: skip

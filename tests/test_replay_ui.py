@@ -7,7 +7,7 @@ from textual.binding import Binding
 
 from tests.conftest import demo_settings
 from tests.fakes import FakeSource
-from tests.test_app_crawl import wait_for, widget_text
+from tests.helpers.app import wait_for, widget_text
 from workbench.core.events import as_headers
 from workbench.core.host import CrawlHost
 from workbench.core.source import LocalSource

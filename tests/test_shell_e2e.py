@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from tests.helpers.processes import WORKBENCH, env, site
 from tests.ptyrun import PtyProcess
-from tests.test_cli import WORKBENCH, env, site
 from workbench.demo.spider import expected_item_count
 
 pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.processes import WORKBENCH, env, site
 from tests.ptyrun import PtyProcess
-from tests.test_cli import WORKBENCH, env, site
 from workbench.core.jobdir import inspect_job
 
 pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite

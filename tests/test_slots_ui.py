@@ -9,9 +9,8 @@ from rich.text import Text
 
 from tests.conftest import demo_settings
 from tests.fakes import FakeSource
+from tests.helpers.app import wait_for, widget_text
 from tests.pace_fakes import NOW
-from tests.test_app_crawl import wait_for, widget_text
-from tests.test_pace import pace_site  # noqa: F401
 from workbench.core.host import CrawlHost
 from workbench.core.pace import HELD, pace_for
 from workbench.core.source import LocalSource
@@ -165,7 +164,7 @@ def reviews_row(table):
     return next(r for r in table.rows if r.key == REVIEWS_SLOT)
 
 
-async def test_slots_panel_on_a_real_throttled_crawl(pace_site):  # noqa: F811
+async def test_slots_panel_on_a_real_throttled_crawl(pace_site):
     url, _ = pace_site
     settings = demo_settings(AUTOTHROTTLE_ENABLED=True, AUTOTHROTTLE_START_DELAY=0.5)
     host = CrawlHost(settings, DemoSpider, {"url": url, "reviews": "1"})

@@ -159,7 +159,7 @@ async def test_the_checks_screen_opens_a_failing_checks_flow():
 
 
 def test_snapshot_parse_tree(snap_compare):
-    from tests.test_parse import parse_source
+    from tests.helpers.parse import parse_source
 
     app = WorkbenchApp(parse_source(), autostart=False)
 

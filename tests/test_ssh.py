@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import run
-from tests.test_demo_site import _site_process
-from tests.test_remote_source import PAGES, _start_crawl
+from tests.helpers.processes import run, site_process, start_plain_crawl
 from workbench.remote.client import RemoteControlClient, choose_job
 from workbench.remote.source import RemoteSource
 from workbench.remote.ssh import Tunnel, list_remote_jobs, parse_listing
 
+PAGES = 400  # as the remote-source tests' site
 FAKE = Path(__file__).with_name("fake_ssh.py")
 
 
@@ -43,8 +42,8 @@ def fake_ssh(tmp_path, monkeypatch):
 def remote_crawl(tmp_path):
     remote = tmp_path / "remote"
     remote.mkdir()
-    with _site_process("--pages", str(PAGES)) as (_, url):
-        job, jobs_dir, proc, _ = _start_crawl(remote, url)
+    with site_process("--pages", str(PAGES)) as (_, url):
+        job, jobs_dir, proc, _ = start_plain_crawl(remote, url)
         try:
             yield job, jobs_dir, proc
         finally:

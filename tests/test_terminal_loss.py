@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.processes import WORKBENCH, env, site_process, startproject
 from tests.ptyrun import PtyProcess
-from tests.test_cli import WORKBENCH, env, startproject
-from tests.test_demo_site import _site_process
 
 pytestmark = pytest.mark.slow
 
@@ -145,7 +144,7 @@ def assert_complete_feed(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def site():
-    with _site_process("--pages", "3000") as (_, url):  # crawls that last a while
+    with site_process("--pages", "3000") as (_, url):  # crawls that last a while
         yield url
 
 
@@ -344,7 +343,7 @@ def test_sigterm_while_busy(run, project, site, tmp_path, keys):
 def test_a_second_sigterm_ends_a_crawl_that_will_not_close(run, tmp_path):
     """A request in flight for 60 s: the first SIGTERM starts the graceful stop,
     which waits for it; the second ends it now."""
-    with _site_process("--slow-delay", "60") as (_, url):
+    with site_process("--slow-delay", "60") as (_, url):
         spider = tmp_path / "slow.py"
         spider.write_text(
             "import scrapy\n\nclass Slow(scrapy.Spider):\n    name = 'slow'\n"

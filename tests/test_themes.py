@@ -193,7 +193,7 @@ async def test_an_unknown_remembered_theme_falls_back_and_says_so(config):
 
 
 def test_the_cli_rejects_an_unknown_theme_and_lists_them(tmp_path):
-    from tests.test_cli import assert_one_line_error, run
+    from tests.helpers.processes import assert_one_line_error, run
 
     result = run("demo", "--theme", "nope", cwd=tmp_path)
     assert_one_line_error(result, "unknown theme 'nope'")
