@@ -24,6 +24,17 @@ def test_version():
     assert re.match(r"workbench \d+\.\d+\.\d+ \(Scrapy 2\.\d+", result.stdout)
 
 
+def test_python_m_workbench_is_the_workbench_command():
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "workbench", "--version"], env=env(),
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0 and result.stdout == run("--version").stdout
+    bad = subprocess.run([sys.executable, "-m", "workbench", "nosuch"], env=env(),
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 1 and "unknown command 'nosuch'" in bad.stderr
+
+
 def test_top_help():
     result = run("--help")
     assert result.returncode == 0
