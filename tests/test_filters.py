@@ -347,7 +347,7 @@ def test_help_lists_every_operator():
         assert token in FILTER_HELP
     import workbench.core.filters as module
 
-    assert module.__doc__ and "~cb" in module.__doc__
+    assert module.__doc__ and "OPERATORS" in module.__doc__  # the one list, not a copy
 
 
 # --- errors ---------------------------------------------------------------------
@@ -453,3 +453,30 @@ def test_import_does_not_load_textual():
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_every_operator_of_the_table_parses_and_is_in_the_help_and_the_docs():
+    """OPERATORS is the one list: the parser, the in-app help and the docs' table
+    agree with it (an operator added in one place only fails here)."""
+    import re
+    from pathlib import Path
+
+    from workbench.core.filters import FILTER_HELP, OPERATORS
+
+    samples = {"REGEX": "x", "CODE": "404", "METHOD": "GET", "FIELD": "title"}
+    help_codes = {line.split()[0] for line in FILTER_HELP.splitlines() if line.startswith("~")}
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "keys-and-filters.md").read_text()
+    table = " ".join(line for line in docs.splitlines() if line.startswith("| `~"))
+    doc_codes = set(re.findall(r"`(~\w+)", table))
+    for op in OPERATORS:
+        for code in (op.code, *op.aliases):
+            parse_filter(f"~{code} {samples.get(op.arg, '')}".strip())
+            assert f"~{code}" in doc_codes, f"~{code} is missing from the docs' table"
+        assert f"~{op.code}" in help_codes
+    codes = {f"~{c}" for op in OPERATORS for c in (op.code, *op.aliases)}
+    assert doc_codes == codes, doc_codes ^ codes
+
+
+def test_an_operator_without_argument_is_not_taken_as_an_argument():
+    for expr in ("~u ~media", "~u ~e", "~cb ~a"):
+        assert isinstance(error_of(expr), ValueError), expr

@@ -11,24 +11,10 @@ Grammar (``!`` binds tighter than ``&``, which binds tighter than ``|``)::
     not      := "!" not | primary
     primary  := "(" expr ")" | "~" NAME [ ARG ] | TEXT
 
-Operators::
-
-    ~u REGEX      URL matches
-    ~d REGEX      domain (host) matches
-    ~m METHOD     request method is METHOD
-    ~c CODE       status code: 200, 4xx or 500-599 (~s is the same)
-    ~h REGEX      a request or response header line "Name: value" matches
-    ~hq REGEX     a request header line matches
-    ~hs REGEX     a response header line matches
-    ~t REGEX      response Content-Type matches
-    ~b REGEX      response body matches (may be slow)
-    ~cb REGEX     callback name matches
-    ~e            download error or callback error
-    ~media        a files/images pipeline's download (stored)
-    ~f FIELD      (item breakpoints) the item has FIELD with a non-empty value
-    ~it REGEX     (item breakpoints) the item's class name matches
-    ~a            every flow
-    TEXT          URL matches TEXT (a regex; literal text if not a valid one)
+Operators: :data:`OPERATORS` below is the one list (code, argument, help, node);
+the parser, :data:`FILTER_HELP` (the in-app help) and the docs' table come from
+it or are tested against it.  ``TEXT`` alone matches the URL (a regex; literal
+text if not a valid one).
 
 Lexical rules:
 
@@ -54,34 +40,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from workbench.core.events import header_items
 
-__all__ = ["FILTER_HELP", "FilterError", "FlowFilter", "parse_filter"]
+__all__ = ["FILTER_HELP", "OPERATORS", "FilterError", "FlowFilter", "Operator", "parse_filter"]
 
-FILTER_HELP = """\
-~u REGEX      URL matches
-~d REGEX      domain (host) matches
-~m METHOD     request method is METHOD
-~c CODE       status code: 200, 4xx or 500-599 (~s is the same)
-~h REGEX      a request or response header line "Name: value" matches
-~hq REGEX     a request header line matches
-~hs REGEX     a response header line matches
-~t REGEX      response Content-Type matches
-~b REGEX      response body matches (may be slow)
-~cb REGEX     callback name matches
-~e            download error or callback error
-~media        a files/images pipeline's download (stored)
-~f FIELD      item breakpoints: the item has FIELD (non-empty)
-~it REGEX     item breakpoints: the item's class name matches
-~a            every flow
-TEXT          URL matches TEXT (regex, or literal text if not a valid regex)
-! X           not X
-X & Y         X and Y (also: X Y)
-X | Y         X or Y
-( X )         grouping; ! binds tightest, then &, then |
-"..." '...'   quote arguments with spaces; regexes ignore case"""
 
 BodyProvider = Callable[[Any], "bytes | None"]
 
@@ -388,9 +353,79 @@ _LPAREN, _RPAREN, _NOT, _AND, _OR, _OP, _WORD, _END = (
     "end",
 )
 
-_REGEX_OPS = {"u", "d", "h", "hq", "hs", "t", "b", "cb", "it"}
-_ARG_OPS = _REGEX_OPS | {"c", "s", "m", "f"}
-_NOARG_OPS = {"e", "a"}
+
+@dataclass(frozen=True)
+class Operator:
+    """One ``~code`` of the language: its argument (none, or what it takes), its
+    help line, and how it becomes a node.  ``REGEX`` arguments are compiled by
+    the parser (case-insensitive, with the error's column) and handed over as a
+    pattern; other arguments as text; none, nothing."""
+
+    code: str
+    arg: str  # "", "REGEX", "CODE", "METHOD" or "FIELD"
+    help: str
+    node: Callable[..., Any] | None  # () / (pattern) / (text) -> _Node
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def usage(self) -> str:
+        return f"~{self.code} {self.arg}".rstrip()
+
+
+def _header(name: str, request: bool, response: bool) -> Callable[[re.Pattern[str]], _Node]:
+    return lambda pattern: _Header(name, pattern, request, response)
+
+
+OPERATORS: tuple[Operator, ...] = (
+    Operator("u", "REGEX", "URL matches", lambda p: _Url("~u", p)),
+    Operator("d", "REGEX", "domain (host) matches", lambda p: _Domain("~d", p)),
+    Operator("m", "METHOD", "request method is METHOD", lambda text: _Method(text)),
+    # CODE is read by the parser itself (a code, a class or a range, with errors' columns)
+    Operator("c", "CODE", "status code: 200, 4xx or 500-599 (~s is the same)", None, ("s",)),
+    Operator(
+        "h",
+        "REGEX",
+        'a request or response header line "Name: value" matches',
+        _header("~h", True, True),
+    ),
+    Operator("hq", "REGEX", "a request header line matches", _header("~hq", True, False)),
+    Operator("hs", "REGEX", "a response header line matches", _header("~hs", False, True)),
+    Operator("t", "REGEX", "response Content-Type matches", lambda p: _ContentType("~t", p)),
+    Operator("b", "REGEX", "response body matches (may be slow)", lambda p: _Body("~b", p)),
+    Operator("cb", "REGEX", "callback name matches", lambda p: _Callback("~cb", p)),
+    Operator("e", "", "download error or callback error", lambda: _Error()),
+    Operator("media", "", "a files/images pipeline's download (stored)", lambda: _Media()),
+    Operator(
+        "f",
+        "FIELD",
+        "item breakpoints: the item has FIELD (non-empty)",
+        lambda text: _ItemField(text),
+    ),
+    Operator(
+        "it",
+        "REGEX",
+        "item breakpoints: the item's class name matches",
+        lambda p: _ItemClass("~it", p),
+    ),
+    Operator("a", "", "every flow", lambda: _All()),
+)
+_BY_CODE = {code: op for op in OPERATORS for code in (op.code, *op.aliases)}
+
+FILTER_HELP = "\n".join(
+    [f"{op.usage:<13} {op.help}" for op in OPERATORS]
+    + [
+        "TEXT          URL matches TEXT (regex, or literal text if not a valid regex)",
+        "! X           not X",
+        "X & Y         X and Y (also: X Y)",
+        "X | Y         X or Y",
+        "( X )         grouping; ! binds tightest, then &, then |",
+        "\"...\" '...'   quote arguments with spaces; regexes ignore case",
+    ]
+)
+
+_REGEX_OPS = {code for code, op in _BY_CODE.items() if op.arg == "REGEX"}
+_ARG_OPS = {code for code, op in _BY_CODE.items() if op.arg}
+_NOARG_OPS = {code for code, op in _BY_CODE.items() if not op.arg}
 _OP_NAME = re.compile(r"~\w*")
 _STATUS_CODE = re.compile(r"\d{1,3}")
 _STATUS_CLASS = re.compile(r"([1-9])xx", re.IGNORECASE)
@@ -630,24 +665,20 @@ class _Parser:
 
     def parse_operator(self, op: _Token) -> _Node:
         name = op.value[1:]
-        if name == "e":
-            return _Error()
-        if name == "media":
-            return _Media()
-        if name == "a":
-            return _All()
-        if name not in _ARG_OPS:
+        operator = _BY_CODE.get(name)
+        if operator is None:
             if not name:
                 raise self.error("'~' must be followed by an operator name", op.pos)
             raise self.error(f"unknown operator {op.value}", op.pos)
+        if not operator.arg:
+            assert operator.node is not None
+            return operator.node()
         arg = self.take_argument(op)
-        if name in ("c", "s"):
+        if operator.arg == "CODE" or operator.node is None:
             return self.status(op, arg)
-        if name == "m":
-            return _Method(arg.value)
-        if name == "f":
-            return _ItemField(arg.value)
-        if name == "b":
+        if operator.arg != "REGEX":
+            return operator.node(arg.value)
+        if operator.code == "b":  # the body is bytes: so is its pattern
             self.body_terms += 1
             data = arg.value.encode("utf-8")
             try:
@@ -655,29 +686,14 @@ class _Parser:
             except re.error as exc:
                 index = len(data[: exc.pos or 0].decode("utf-8", "ignore"))
                 raise self.regex_error(op, arg, exc.msg, index) from None
-            return _Body("~b", pattern_b)
+            return operator.node(pattern_b)
         try:
             pattern = re.compile(arg.value, _FLAGS)
         except re.error as exc:
             raise self.regex_error(op, arg, exc.msg, exc.pos or 0) from None
         except (OverflowError, RecursionError) as exc:
             raise self.regex_error(op, arg, str(exc) or "regex too complex", 0) from None
-        if name == "u":
-            return _Url("~u", pattern)
-        if name == "d":
-            return _Domain("~d", pattern)
-        if name == "cb":
-            return _Callback("~cb", pattern)
-        if name == "t":
-            return _ContentType("~t", pattern)
-        if name == "it":
-            return _ItemClass("~it", pattern)
-        if name == "h":
-            return _Header("~h", pattern, True, True)
-        if name == "hq":
-            return _Header("~hq", pattern, True, False)
-        assert name == "hs"
-        return _Header("~hs", pattern, False, True)
+        return operator.node(pattern)
 
     def regex_error(self, op: _Token, arg: _Token, msg: str, index: int) -> FilterError:
         return self.error(f"bad regex for {op.value}: {msg}", arg.source_pos(index))
