@@ -50,15 +50,6 @@ PROBE_LOG = 5000
 TEXT_LIMIT = 8192  # a traceback, a log line
 BODY_CHUNK = 32 * 1024
 UPDATE_WINDOW = 3.0  # seconds after sending a flow in which its callback's results follow
-ALLOWED = frozenset(
-    {
-        "hello", "poll", "detach", "body", "pause", "resume", "stop",
-        "set_delay", "set_concurrency", "set_autothrottle",
-        "refs_baseline", "refs_ignore", "prefs_text", "live_objects",
-        "referrers", "leak_paths", "heap_summary", "shell_target", "inject_curl",
-        "callbacks",
-    }
-)  # fmt: skip
 
 
 class AgentError(Exception):
@@ -434,7 +425,7 @@ class Agent:
     async def call(self, client: str, name: str, args: str) -> str:
         """Run one allowed method; returns the encoded answer (never raises)."""
         budget = self.budget
-        if name not in ALLOWED:
+        if name not in CALLS:
             return _encode({"error": f"unknown call {name!r}"}, budget)
         if self.removed and name != "detach":
             return _encode({"error": "the agent was removed (no poll for a minute)"}, budget)
@@ -782,7 +773,9 @@ class Agent:
         return f"request and response are flow #{flow}, rebuilt from the recorded body"
 
 
-STASH_KEY = "workbench_agent"
+# what a client may call: the Agent's do_* methods, and nothing else
+CALLS = frozenset(name[3:] for name in vars(Agent) if name.startswith("do_"))
+STASH_KEY = "workbench_agent"  # where the agent lives in RemoteControl's stash
 
 
 def _release_heap() -> None:

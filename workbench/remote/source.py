@@ -39,18 +39,17 @@ from workbench.core.referrers import ReferrerReport
 from workbench.core.replay import ReplayResult
 from workbench.core.source import RecorderReads, Snapshot, StatsHistory
 from workbench.remote import wire
+from workbench.remote.agent import LEASE, STASH_KEY
 from workbench.remote.client import CrawlGone, RemoteControlClient, RemoteError
 
 logger = logging.getLogger(__name__)
 
-LEASE = 60.0  # the agent removes itself after this long without a call from any client
 POLL_INTERVAL = 0.5  # seconds: at most two polls a second
 VIEW_TTL = 3.0  # a view nobody asked for since is no longer fetched
 RECORD_BUDGET = 256 * 1024  # bytes of record JSON asked for per poll
 MAX_BODY = 8 * 1024 * 1024  # bytes of a remote body fetched for the detail view
 MAX_ANSWER = 64 * 1024 * 1024  # decompressed
 
-STASH_KEY = "workbench_agent"
 SHELL_NAMESPACE = "workbench_shell"
 AGENT_SOURCE = (Path(__file__).parent / "agent.py").read_text(encoding="utf-8")
 
