@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workbench.core.heap import MemoryWatch
+from workbench.core.leaks.heap import MemoryWatch
 
 
 def allocate(n: int) -> list:

@@ -107,8 +107,8 @@ async def wait_for(predicate: Any, pilot: Any, timeout: float) -> None:
 async def bench(queued: int, flows: int, repeat: int) -> bool:
     from scrapy.utils.defer import maybe_deferred_to_future
 
-    from workbench.core.host import CrawlHost, ensure_reactor
-    from workbench.core.source import LocalSource
+    from workbench.core.control.host import CrawlHost, ensure_reactor
+    from workbench.core.sources.local import LocalSource
     from workbench.demo.site import listen, url_of
     from workbench.ui.app import WorkbenchApp
     from workbench.ui.widgets.record_table import RecordTable
@@ -221,7 +221,7 @@ def main() -> None:
     try:
         ok = asyncio.run(bench(args.queued, args.flows, args.repeat))
     finally:
-        from workbench.core.host import stop_reactor_threads
+        from workbench.core.control.host import stop_reactor_threads
 
         stop_reactor_threads()
     sys.exit(0 if ok else 1)

@@ -405,7 +405,7 @@ def monitor_cost() -> None:
     from scrapy.http import HtmlResponse, Request
     from scrapy.utils.test import get_crawler
 
-    from workbench.core.pace import PaceMonitor
+    from workbench.core.control.pace import PaceMonitor
 
     crawler = get_crawler(settings_dict={"AUTOTHROTTLE_ENABLED": True})
     from scrapy.extensions.throttle import AutoThrottle
@@ -447,7 +447,7 @@ def sample_cost() -> None:
     """One trackref sample with 1,000 and 100,000 live tracked objects."""
     from scrapy.http import HtmlResponse, Request
 
-    from workbench.core.liverefs import RefTracker
+    from workbench.core.leaks.liverefs import RefTracker
 
     for n in (1_000, 100_000):
         kept = [Request(f"http://127.0.0.1/{i}") for i in range(n // 2)]

@@ -33,9 +33,9 @@ from scrapy.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from workbench.core.host import CrawlHost, stop_reactor_threads  # noqa: E402
-from workbench.core.liverefs import RefTracker  # noqa: E402
-from workbench.core.source import LocalSource  # noqa: E402
+from workbench.core.control.host import CrawlHost, stop_reactor_threads  # noqa: E402
+from workbench.core.leaks.liverefs import RefTracker  # noqa: E402
+from workbench.core.sources.local import LocalSource  # noqa: E402
 from workbench.demo.site import listen, url_of  # noqa: E402
 from workbench.demo.spider import DemoSpider  # noqa: E402
 from workbench.ui.app import WorkbenchApp  # noqa: E402
@@ -111,8 +111,8 @@ async def parsed(camera: Camera, size: tuple[int, int]) -> None:
     """``workbench parse URL -d 2`` of the demo site's home page: the tree."""
     import argparse
 
-    from workbench.core.parse import ParseCommand
-    from workbench.core.source import ParseSource
+    from workbench.core.inspection.parse import ParseCommand
+    from workbench.core.sources.local import ParseSource
 
     class ParsedDemo(DemoSpider):  # parse replaces start(): not on DemoSpider itself
         pass

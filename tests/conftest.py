@@ -25,7 +25,7 @@ os.environ["WORKBENCH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="workbench-config-"
 
 @pytest.fixture(scope="session")
 async def reactor():
-    from workbench.core.host import ensure_reactor, stop_reactor_threads
+    from workbench.core.control.host import ensure_reactor, stop_reactor_threads
 
     ensure_reactor(Settings())
     from twisted.internet import reactor as twisted_reactor

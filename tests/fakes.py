@@ -9,14 +9,14 @@ from scrapy.http import Headers
 
 from tests.memory_fakes import FakeMemory
 from tests.pace_fakes import FakePace
-from workbench.core.breakpoints import Breakpoint, Hit, parse_breakpoint
-from workbench.core.events import Flow, ItemRecord, LogRecord, freeze_headers
-from workbench.core.filters import parse_filter
-from workbench.core.host import CrawlStatus
-from workbench.core.queue import QueuedRequest, QueueGroup, QueueView, SlotState
-from workbench.core.recorder import StoredBody
-from workbench.core.replay import ReplayResult
-from workbench.core.source import Sample, Snapshot
+from workbench.core.control.breakpoints import Breakpoint, Hit, parse_breakpoint
+from workbench.core.control.host import CrawlStatus
+from workbench.core.control.scheduler_view import QueuedRequest, QueueGroup, QueueView, SlotState
+from workbench.core.inspection.filters import parse_filter
+from workbench.core.inspection.replay import ReplayResult
+from workbench.core.recording.recorder import StoredBody
+from workbench.core.recording.records import Flow, ItemRecord, LogRecord, freeze_headers
+from workbench.core.sources.local import Sample, Snapshot
 
 T0 = 1_790_000_000.0  # a fixed wall-clock time (UTC)
 BASE = "http://127.0.0.1:8000"
@@ -356,7 +356,7 @@ class FakeSource(FakeMemory, FakePace):
         return f"curl -X {flow.method} '{flow.url}' -H 'User-Agent: Scrapy/2.19.0'"
 
     def inject_curl(self, text: str, callback: str = "parse") -> str:
-        from workbench.core.curl import request_from_curl
+        from workbench.core.inspection.curl import request_from_curl
 
         if callback not in self.callbacks():
             raise ValueError(f"the spider has no method {callback!r}")
@@ -374,7 +374,7 @@ class FakeSource(FakeMemory, FakePace):
 
 def fake_replay(flow: Flow | None) -> ReplayResult:
     """A replay with every kind of row (or an error for a flow whose callback failed)."""
-    from workbench.core.replay import (
+    from workbench.core.inspection.replay import (
         ADDED,
         CHANGED,
         REMOVED,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.core.pace import (
+from workbench.core.control.pace import (
     HELD,
     MAX_CONCURRENCY,
     MAX_DELAY,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.fakes import FakeSource
-from workbench.core.recorder import StoredBody
+from workbench.core.recording.recorder import StoredBody
 
 PRODUCT_PAGE = b"""<!DOCTYPE html>
 <html>

@@ -6,8 +6,8 @@ import pytest
 
 from tests.conftest import demo_settings
 from tests.helpers.app import wait_for, widget_text
-from workbench.core.host import CrawlHost
-from workbench.core.source import LocalSource
+from workbench.core.control.host import CrawlHost
+from workbench.core.sources.local import LocalSource
 from workbench.demo.spider import DemoSpider, expected_item_count
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.flow_detail import FlowDetailScreen

@@ -8,24 +8,25 @@ from pathlib import Path
 
 import pytest
 
+
+def _modules(package: str) -> list[str]:
+    """Every module of a package, found by walking it (no list kept by hand)."""
+    import importlib
+    import pkgutil
+
+    root = importlib.import_module(package)
+    found = [package]
+    for info in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
+        found.append(info.name)
+    return found
+
+
+# the headless packages: core (every module), shell, remote, demo, and the CLI module
 HEADLESS = [
-    "workbench.core.events",
-    "workbench.core.recorder",
-    "workbench.core.extension",
-    "workbench.core.host",
-    "workbench.core.source",
-    "workbench.core.queue",
-    "workbench.core.filters",
-    "workbench.core.body",
-    "workbench.core.sanitize",
-    "workbench.core.logcapture",
-    "workbench.demo.site",
-    "workbench.demo.spider",
-    "workbench.shell",
-    "workbench.remote",
-    "workbench.remote.source",
-    "workbench.remote.agent",
-    "workbench.remote.wire",
+    *_modules("workbench.core"),
+    *_modules("workbench.shell"),
+    *_modules("workbench.remote"),
+    *_modules("workbench.demo"),
     "workbench.cli",
 ]
 
@@ -65,3 +66,19 @@ def test_no_test_module_imports_another():
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests.test_"):
                 offenders.append(f"{path.name}:{node.lineno} imports {node.module}")
     assert not offenders, offenders
+
+
+def test_core_is_grouped_and_no_module_is_named_like_the_standard_library():
+    """core/ is sub-packages that name the architecture, each saying at its top what
+    lives there; no module shadows a standard-library name (queue, selectors...)."""
+    import importlib
+
+    core = Path(__file__).resolve().parents[1] / "workbench" / "core"
+    loose = [p.name for p in core.glob("*.py") if p.name != "__init__.py"]
+    assert loose == [], f"modules outside a sub-package: {loose}"
+    for package in sorted(p for p in core.iterdir() if (p / "__init__.py").exists()):
+        doc = importlib.import_module(f"workbench.core.{package.name}").__doc__
+        assert doc and len(doc) > 60, f"workbench.core.{package.name} says nothing of itself"
+    stdlib = set(sys.stdlib_module_names)
+    clashes = [m for m in _modules("workbench.core") if m.rsplit(".", 1)[-1] in stdlib]
+    assert clashes == [], clashes

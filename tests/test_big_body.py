@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from tests.fakes import FakeSource
-from workbench.core.recorder import StoredBody
+from workbench.core.recording.recorder import StoredBody
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.widgets.body_view import BodyView

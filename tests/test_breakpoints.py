@@ -9,10 +9,10 @@ import scrapy
 from scrapy.exceptions import DropItem
 
 from tests.conftest import demo_settings
-from workbench.core.breakpoints import KINDS, parse_breakpoint
-from workbench.core.filters import FilterError
-from workbench.core.host import CrawlHost
-from workbench.core.source import LocalSource
+from workbench.core.control.breakpoints import KINDS, parse_breakpoint
+from workbench.core.control.host import CrawlHost
+from workbench.core.inspection.filters import FilterError
+from workbench.core.sources.local import LocalSource
 from workbench.demo.spider import DemoSpider, expected_item_count
 
 PAGES = 40
@@ -95,7 +95,7 @@ def test_filter_column_points_into_what_was_typed():
 
 
 def test_every_kind_is_documented():
-    from workbench.core.breakpoints import KIND_HELP
+    from workbench.core.control.breakpoints import KIND_HELP
 
     assert set(KIND_HELP) == set(KINDS)
 
@@ -219,7 +219,7 @@ class BrokenFilterSpider(scrapy.Spider):
 
 
 async def test_a_failing_breakpoint_check_never_breaks_the_crawl(demo_url, monkeypatch):
-    from workbench.core import breakpoints
+    from workbench.core.control import breakpoints
 
     def boom(self, *args):
         raise RuntimeError("bug in a breakpoint")

@@ -10,10 +10,15 @@ from scrapy import Request
 from scrapy.http import Headers
 
 from tests.conftest import demo_settings
-from workbench.core.curl import CurlError, flow_to_curl, request_from_curl, spider_callbacks
-from workbench.core.events import Flow, as_headers
-from workbench.core.host import CrawlHost
-from workbench.core.source import LocalSource
+from workbench.core.control.host import CrawlHost
+from workbench.core.inspection.curl import (
+    CurlError,
+    flow_to_curl,
+    request_from_curl,
+    spider_callbacks,
+)
+from workbench.core.recording.records import Flow, as_headers
+from workbench.core.sources.local import LocalSource
 from workbench.demo.spider import DemoSpider
 
 

@@ -19,8 +19,8 @@ import scrapy
 
 from tests.conftest import demo_settings
 from tests.helpers.app import widget_text
-from workbench.core.host import CrawlHost
-from workbench.core.source import LocalSource
+from workbench.core.control.host import CrawlHost
+from workbench.core.sources.local import LocalSource
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.widgets.record_table import RecordTable
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from scrapy.http import Headers
 
-from workbench.core.events import Flow
-from workbench.core.filters import FILTER_HELP, FilterError, FlowFilter, parse_filter
+from workbench.core.inspection.filters import FILTER_HELP, FilterError, FlowFilter, parse_filter
+from workbench.core.recording.records import Flow
 
 ROOT = Path(__file__).resolve().parent.parent
 _ids = itertools.count(1)
@@ -345,7 +345,7 @@ def test_help_lists_every_operator():
         assert any(line.startswith(op + " ") for line in lines), op
     for token in ("!", "&", "|", "("):
         assert token in FILTER_HELP
-    import workbench.core.filters as module
+    import workbench.core.inspection.filters as module
 
     assert module.__doc__ and "OPERATORS" in module.__doc__  # the one list, not a copy
 
@@ -443,7 +443,7 @@ def test_performance_100k_flows():
 def test_import_does_not_load_textual():
     code = (
         "import sys\n"
-        "import workbench.core.filters\n"
+        "import workbench.core.inspection.filters\n"
         "assert not any(m == 'textual' or m.startswith('textual.') for m in sys.modules), "
         "sorted(m for m in sys.modules if m.startswith('textual'))\n"
     )
@@ -461,7 +461,7 @@ def test_every_operator_of_the_table_parses_and_is_in_the_help_and_the_docs():
     import re
     from pathlib import Path
 
-    from workbench.core.filters import FILTER_HELP, OPERATORS
+    from workbench.core.inspection.filters import FILTER_HELP, OPERATORS
 
     samples = {"REGEX": "x", "CODE": "404", "METHOD": "GET", "FIELD": "title"}
     help_codes = {line.split()[0] for line in FILTER_HELP.splitlines() if line.startswith("~")}

@@ -12,10 +12,10 @@ import pytest
 
 from tests.fakes import FakeSource
 from tests.helpers.processes import run
-from workbench.core.events import Flow
-from workbench.core.har import REDACTED, har_entry, har_from_flows, save_har, write_har
-from workbench.core.har_source import HarError, HarSource
-from workbench.core.recorder import StoredBody
+from workbench.core.formats.har import REDACTED, har_entry, har_from_flows, save_har, write_har
+from workbench.core.recording.recorder import StoredBody
+from workbench.core.recording.records import Flow
+from workbench.core.sources.har_file import HarError, HarSource
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.status_bar import status_text

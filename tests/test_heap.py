@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from scrapy.settings import Settings
 
-from workbench.core.heap import HeapRow, HeapSummary, MemoryWatch
+from workbench.core.leaks.heap import HeapRow, HeapSummary, MemoryWatch
 
 
 class Marker:

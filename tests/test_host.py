@@ -8,8 +8,8 @@ import json
 import scrapy
 
 from tests.conftest import demo_settings
-from workbench.core.host import CrawlHost
-from workbench.core.source import LocalSource
+from workbench.core.control.host import CrawlHost
+from workbench.core.sources.local import LocalSource
 from workbench.demo.spider import DemoSpider, expected_item_count
 
 PAGES = 40

@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 from scrapy import Request
 
-from workbench.core.curl import CurlError, flow_to_curl
-from workbench.core.events import Flow
-from workbench.core.har import save_har
-from workbench.core.har_source import HarError, HarSource
-from workbench.core.rebuild import rebuild_request
+from workbench.core.formats.har import save_har
+from workbench.core.inspection.curl import CurlError, flow_to_curl
+from workbench.core.inspection.rebuild import rebuild_request
+from workbench.core.recording.records import Flow
+from workbench.core.sources.har_file import HarError, HarSource
 from workbench.remote import client as client_module
 from workbench.remote.client import CrawlGone, RemoteControlClient, RemoteError
 from workbench.remote.jobs import Job, JobFileError, list_jobs, parse_job, read_job
@@ -643,7 +643,7 @@ def test_workbench_open_never_prints_a_traceback(tmp_path):
     # one process opens them all (a process each would take long on two cores)
     script = (
         "import sys\n"
-        "from workbench.core.har_source import HarError, HarSource\n"
+        "from workbench.core.sources.har_file import HarError, HarSource\n"
         "for path in sys.argv[1:]:\n"
         "    try:\n"
         "        HarSource(path)\n"

@@ -20,12 +20,12 @@ from textual.content import Content
 from textual.geometry import Region
 
 from tests.fakes import BASE, T0, FakeSource
-from workbench.core.body import pretty_json, render_body
-from workbench.core.events import Flow, ItemRecord, LogRecord, freeze_headers
-from workbench.core.har_source import HarSource
-from workbench.core.liverefs import LeakHint, RefRow
-from workbench.core.memprobe import LiveObject, ObjectList
-from workbench.core.recorder import StoredBody
+from workbench.core.inspection.body import pretty_json, render_body
+from workbench.core.leaks.liverefs import LeakHint, RefRow
+from workbench.core.leaks.memprobe import LiveObject, ObjectList
+from workbench.core.recording.recorder import StoredBody
+from workbench.core.recording.records import Flow, ItemRecord, LogRecord, freeze_headers
+from workbench.core.sources.har_file import HarSource
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.flow_detail import PAIRS_LIMIT, FlowDetailScreen
 

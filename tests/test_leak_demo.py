@@ -8,7 +8,7 @@ import time
 from scrapy.http import HtmlResponse
 
 from tests.helpers.leaks import leaky_source
-from workbench.core.liverefs import class_key
+from workbench.core.leaks.liverefs import class_key
 
 
 async def test_leaky_demo_is_flagged_and_its_holder_named(reactor, quiet_pytest_logging):

@@ -6,7 +6,7 @@ import time
 
 from scrapy.utils.trackref import format_live_refs, live_refs, object_ref
 
-from workbench.core.liverefs import CrawlPace, RefTracker, class_key
+from workbench.core.leaks.liverefs import CrawlPace, RefTracker, class_key
 
 
 class Widget(object_ref):

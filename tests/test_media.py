@@ -10,9 +10,9 @@ import scrapy
 
 from tests.conftest import demo_settings
 from tests.helpers.app import widget_text
-from workbench.core.filters import parse_filter
-from workbench.core.host import CrawlHost
-from workbench.core.source import LocalSource
+from workbench.core.control.host import CrawlHost
+from workbench.core.inspection.filters import parse_filter
+from workbench.core.sources.local import LocalSource
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.widgets.record_table import RecordTable

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 from scrapy.http import HtmlResponse
 
-from workbench.core.liverefs import RefTracker, class_key
-from workbench.core.memprobe import MemoryProbe
+from workbench.core.leaks.liverefs import RefTracker, class_key
+from workbench.core.leaks.memprobe import MemoryProbe
 
 
 def test_leak_samples_never_predate_the_crawl():

@@ -9,9 +9,9 @@ import pytest
 from tests.conftest import demo_settings
 from tests.helpers.app import wait_for, widget_text
 from tests.helpers.processes import run, site, startproject
-from workbench.core.host import CrawlHost
-from workbench.core.multi import MultiSource, combined_state, summed_stats
-from workbench.core.recorder import Recorder
+from workbench.core.control.host import CrawlHost
+from workbench.core.recording.recorder import Recorder
+from workbench.core.sources.multi import MultiSource, combined_state, summed_stats
 from workbench.demo.spider import DemoSpider
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.status_bar import status_text
@@ -225,7 +225,7 @@ async def test_the_items_panel_learns_the_types_of_the_crawler_shown():
     import dataclasses
 
     from tests.fakes import FakeSource
-    from workbench.core.events import ItemRecord
+    from workbench.core.recording.records import ItemRecord
 
     source = FakeSource()
     source.items = [dataclasses.replace(r, spider="books") for r in source.items] + [
@@ -271,8 +271,8 @@ def test_continue_goes_to_the_hit_shown(demo_url):
 
 
 def test_the_pace_of_all_the_crawlers_is_one_series():
-    from workbench.core.multi import merged_series
-    from workbench.core.pace import PacePoint
+    from workbench.core.control.pace import PacePoint
+    from workbench.core.sources.multi import merged_series
 
     def point(t, delay, responses, latency):
         return PacePoint(t, delay, 1, 2, 1, responses, float(responses), latency)

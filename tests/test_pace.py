@@ -10,8 +10,8 @@ import pytest
 from scrapy.extensions.throttle import AutoThrottle
 
 from tests.conftest import demo_settings
-from workbench.core.host import CrawlHost
-from workbench.core.pace import (
+from workbench.core.control.host import CrawlHost
+from workbench.core.control.pace import (
     AT_MAXIMUM,
     AT_MINIMUM,
     CUSTOM,
@@ -24,7 +24,7 @@ from workbench.core.pace import (
     pace_for,
     percentile,
 )
-from workbench.core.source import LocalSource
+from workbench.core.sources.local import LocalSource
 from workbench.demo.spider import REVIEWS_SLOT, DemoSpider, expected_item_count
 
 pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
@@ -207,7 +207,7 @@ def test_idle_slots_are_forgotten_past_the_cap(monkeypatch):
     """A broad crawl's counters stay bounded: the longest-idle dropped slots go first."""
     from types import SimpleNamespace
 
-    from workbench.core import pace
+    from workbench.core.control import pace
 
     monkeypatch.setattr(pace, "MAX_TRACKED", 20)
     live = {"live": object()}

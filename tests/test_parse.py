@@ -15,8 +15,8 @@ from tests.conftest import demo_settings
 from tests.helpers.parse import parse_source
 from tests.helpers.processes import WORKBENCH, env, run, site, startproject
 from tests.ptyrun import PtyProcess
-from workbench.core.host import CrawlHost
-from workbench.core.parse import ParseCommand, request_state
+from workbench.core.control.host import CrawlHost
+from workbench.core.inspection.parse import ParseCommand, request_state
 from workbench.ui.app import WorkbenchApp
 
 pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite

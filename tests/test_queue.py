@@ -8,7 +8,7 @@ import scrapy
 from scrapy.core.scheduler import Scheduler
 from scrapy.utils.test import get_crawler
 
-from workbench.core.queue import peek_page, queue_groups
+from workbench.core.control.scheduler_view import peek_page, queue_groups
 
 
 class _Spider(scrapy.Spider):

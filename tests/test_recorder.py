@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from scrapy.settings import Settings
 
-from workbench.core.events import Flow
-from workbench.core.recorder import BodyStore, Limits, Recorder, Ring
+from workbench.core.recording.recorder import BodyStore, Limits, Recorder, Ring
+from workbench.core.recording.records import Flow
 
 
 def make_flow(recorder: Recorder, url: str = "http://127.0.0.1/x", status: int | None = 200):
@@ -109,7 +109,7 @@ def test_item_fields_are_the_same_by_every_path():
 
 
 def test_meta_reprs_are_short_whatever_the_value():
-    from workbench.core.extension import _reprs
+    from workbench.core.recording.extension import _reprs
 
     long = "x" * 500
     shown = dict(

@@ -10,7 +10,7 @@ from collections import deque
 
 from scrapy.http import HtmlResponse, Request
 
-from workbench.core.referrers import common_path, describe, find_referrers
+from workbench.core.leaks.referrers import common_path, describe, find_referrers
 
 CACHE: list = []  # a module-level cache: the classic leak
 

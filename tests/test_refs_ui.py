@@ -11,7 +11,7 @@ from tests.fakes import FakeSource
 from tests.helpers.app import wait_for, widget_text
 from tests.helpers.leaks import leaky_source
 from tests.memory_fakes import PATH, PREFS
-from workbench.core.liverefs import class_key
+from workbench.core.leaks.liverefs import class_key
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.live_objects import LiveObjectsScreen
 from workbench.ui.screens.prefs import PrefsScreen

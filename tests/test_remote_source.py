@@ -17,7 +17,7 @@ import pytest
 from tests.helpers.app import wait_for, widget_text
 from tests.helpers.processes import WORKBENCH, env, run, site_process, start_plain_crawl
 from tests.ptyrun import PtyProcess
-from workbench.core.events import as_headers
+from workbench.core.recording.records import as_headers
 from workbench.demo.spider import expected_item_count
 from workbench.remote import agent as agent_module
 from workbench.remote import wire
@@ -297,7 +297,7 @@ def test_an_agent_left_behind_removes_itself(probe_crawl):
 
 
 def test_decoding_builds_only_the_named_types():
-    from workbench.core.pace import SlotRow
+    from workbench.core.control.pace import SlotRow
 
     with pytest.raises(ValueError, match="expected int"):
         wire.decode(SlotRow, {"key": "a", "concurrency": "8"})
@@ -318,7 +318,7 @@ def test_attach_needs_a_terminal_for_the_panels(tmp_path):
 def test_a_crawl_that_ends_while_attached_is_finished_unless_it_died(tmp_path):
     from types import SimpleNamespace
 
-    from workbench.core.host import CrawlStatus
+    from workbench.core.control.host import CrawlStatus
     from workbench.remote.jobs import Job
 
     job_file = tmp_path / "1-x.json"

@@ -11,10 +11,9 @@ import uuid
 import pytest
 
 from tests.conftest import demo_settings
-from workbench.core.events import Flow
-from workbench.core.host import CrawlHost
-from workbench.core.rebuild import RebuildError, literal_value, rebuild_request
-from workbench.core.replay import (
+from workbench.core.control.host import CrawlHost
+from workbench.core.inspection.rebuild import RebuildError, literal_value, rebuild_request
+from workbench.core.inspection.replay import (
     ADDED,
     CHANGED,
     REMOVED,
@@ -26,7 +25,8 @@ from workbench.core.replay import (
     diff_items,
     diff_requests,
 )
-from workbench.core.source import LocalSource
+from workbench.core.recording.records import Flow
+from workbench.core.sources.local import LocalSource
 from workbench.demo.spider import DemoSpider
 
 
@@ -284,7 +284,7 @@ def test_non_literal_or_shortened_reprs_are_refused_by_name():
     slot = make_flow(meta=(("download_slot", "<Slot>"), ("depth", "1")))
     assert rebuild_request(slot, spider).meta == {"depth": 1}
     # reprlib shortening: a long string, a long list, a deep structure
-    from workbench.core.extension import _short
+    from workbench.core.recording.extension import _short
 
     for value in ("x" * 500, list(range(50)), [[[1]]]):
         with pytest.raises(RebuildError, match="shortened"):
@@ -370,7 +370,12 @@ def test_requests_are_matched_by_method_and_url():
 
 
 @pytest.mark.parametrize(
-    "module", ["workbench.core.replay", "workbench.core.rebuild", "workbench.core.curl"]
+    "module",
+    [
+        "workbench.core.inspection.replay",
+        "workbench.core.inspection.rebuild",
+        "workbench.core.inspection.curl",
+    ],
 )
 def test_replay_modules_are_headless(module):
     import subprocess

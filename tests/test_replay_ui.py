@@ -8,9 +8,9 @@ from textual.binding import Binding
 from tests.conftest import demo_settings
 from tests.fakes import FakeSource
 from tests.helpers.app import wait_for, widget_text
-from workbench.core.events import as_headers
-from workbench.core.host import CrawlHost
-from workbench.core.source import LocalSource
+from workbench.core.control.host import CrawlHost
+from workbench.core.recording.records import as_headers
+from workbench.core.sources.local import LocalSource
 from workbench.demo.spider import DemoSpider
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.curl import CurlScreen, NewRequestScreen

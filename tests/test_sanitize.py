@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from scrapy.http import Headers
 
-from workbench.core.body import hexdump, render_body
-from workbench.core.sanitize import clean, clean_line, to_text
+from workbench.core.formats.sanitize import clean, clean_line, to_text
+from workbench.core.inspection.body import hexdump, render_body
 
 PAYLOADS = [
     "\x1b]0;PWNED\x07",  # OSC title

@@ -13,8 +13,8 @@ from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from tests.selector_fakes import API_PAGE, PRODUCT_PAGE, PageSource
-from workbench.core import selectors
-from workbench.core.selectors import (
+from workbench.core.inspection import selection as selectors
+from workbench.core.inspection.selection import (
     MAX_SPANS,
     MAX_VALUES,
     VALUE_LIMIT,
@@ -561,6 +561,6 @@ def test_core_selectors_does_not_import_textual():
     import subprocess
     import sys
 
-    code = "import sys, workbench.core.selectors; print('textual' in sys.modules)"
+    code = "import sys, workbench.core.inspection.selection; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -17,8 +17,8 @@ import pytest
 import scrapy
 
 from tests.conftest import demo_settings
-from workbench.core.host import CrawlHost
-from workbench.core.source import LocalSource
+from workbench.core.control.host import CrawlHost
+from workbench.core.sources.local import LocalSource
 from workbench.demo.spider import DemoSpider, expected_item_count
 from workbench.shell import session
 from workbench.shell.namespace import ShellNamespace

@@ -21,7 +21,7 @@ import pytest
 
 from tests.helpers.processes import WORKBENCH, env, site
 from tests.ptyrun import PtyProcess
-from workbench.core.jobdir import inspect_job
+from workbench.core.control.jobdir import inspect_job
 
 pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
 

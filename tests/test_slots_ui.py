@@ -11,9 +11,9 @@ from tests.conftest import demo_settings
 from tests.fakes import FakeSource
 from tests.helpers.app import wait_for, widget_text
 from tests.pace_fakes import NOW
-from workbench.core.host import CrawlHost
-from workbench.core.pace import HELD, pace_for
-from workbench.core.source import LocalSource
+from workbench.core.control.host import CrawlHost
+from workbench.core.control.pace import HELD, pace_for
+from workbench.core.sources.local import LocalSource
 from workbench.demo.spider import REVIEWS_SLOT, DemoSpider
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.panels.slots import AllSlots, seconds, slot_cells

@@ -106,7 +106,7 @@ class _Run:
 
 
 def checks_source() -> FakeSource:
-    from workbench.core.contracts import CheckOutcome
+    from workbench.core.inspection.contracts import CheckOutcome
 
     source = FakeSource("finished")
     flows = source.flows_since(0)
@@ -170,7 +170,7 @@ def test_snapshot_several_crawlers(snap_compare):
     """workbench crawl books api: the status line shows the scope and each crawler."""
     import dataclasses
 
-    from workbench.core.source import CrawlerLine
+    from workbench.core.sources.local import CrawlerLine
 
     source = FakeSource()
     one = source.snapshot

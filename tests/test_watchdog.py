@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from workbench.core.watchdog import EXIT_STUCK, Watchdog
+from workbench.core.control.watchdog import EXIT_STUCK, Watchdog
 
 
 def _watchdog(tmp_path):

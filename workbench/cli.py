@@ -106,7 +106,7 @@ def _command_class(name: str) -> type:
 
     base: type = BaseRunSpiderCommand
     if name == "parse":  # scrapy parse's options and hooks, recording a tree
-        from workbench.core.parse import ParseCommand
+        from workbench.core.inspection.parse import ParseCommand
 
         base = ParseCommand
 
@@ -283,7 +283,7 @@ def _parse(name: str, argv: list[str], settings: Any) -> tuple[Any, argparse.Nam
 
 
 def _breakpoints(opts: argparse.Namespace) -> list[str]:
-    from workbench.core.breakpoints import parse_breakpoint
+    from workbench.core.control.breakpoints import parse_breakpoint
 
     texts = list(opts.breaks)
     if opts.pdb:
@@ -389,8 +389,8 @@ def _spider_for_parse(args: list[str], opts: argparse.Namespace, settings: Any) 
 
 def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
     """Parse a command line; return (source, settings, options) ready for the app."""
-    from workbench.core.host import CrawlHost
-    from workbench.core.source import LocalSource, ParseSource
+    from workbench.core.control.host import CrawlHost
+    from workbench.core.sources.local import LocalSource, ParseSource
     from workbench.shell.session import install
 
     install()  # before spider modules import scrapy.shell.inspect_response
@@ -480,9 +480,9 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
 
 def _several(names: list[str], settings: Any, spargs: dict[str, Any], opts: Any) -> Any:
     """The crawlers of ``workbench crawl S1 S2 …``, sharing one recorder."""
-    from workbench.core.host import CrawlHost
-    from workbench.core.multi import MultiSource
-    from workbench.core.recorder import Limits, Recorder
+    from workbench.core.control.host import CrawlHost
+    from workbench.core.recording.recorder import Limits, Recorder
+    from workbench.core.sources.multi import MultiSource
 
     if settings.get("JOBDIR"):
         raise CliError("JOBDIR holds one spider's job: run the spiders one at a time with it")
@@ -511,7 +511,7 @@ def _summary(source: Any) -> str:
     status = snapshot.status
     failed = status.error if status.state == "failed" else None
     reason = failed or status.finish_reason or status.error or status.state
-    from workbench.core.sanitize import clean_line
+    from workbench.core.formats.sanitize import clean_line
     from workbench.ui.format import duration
 
     return (
@@ -619,8 +619,8 @@ def run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int:
 
 
 def _run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int:
-    from workbench.core.host import stop_reactor_threads
-    from workbench.core.watchdog import SHUTDOWN_GRACE, WATCHDOG
+    from workbench.core.control.host import stop_reactor_threads
+    from workbench.core.control.watchdog import SHUTDOWN_GRACE, WATCHDOG
     from workbench.ui.app import WorkbenchApp
 
     app = WorkbenchApp(source, theme=theme, panel=panel)
@@ -657,7 +657,7 @@ def say(text: str, err: bool = True) -> None:
     """A line (or lines) for the user's terminal after the app: the text may hold
     what a web page wrote (a spider's error, a remote crawl's name), so control
     characters are made visible; the terminal may be gone (EIO), which is no error."""
-    from workbench.core.sanitize import clean
+    from workbench.core.formats.sanitize import clean
 
     with contextlib.suppress(OSError, ValueError):
         print(clean(text), file=sys.stderr if err else sys.stdout, flush=True)
@@ -689,7 +689,7 @@ class AppRun:
     ``FORCE_GRACE`` seconds when it does not, and at once on a third."""
 
     def __init__(self, app: Any) -> None:
-        from workbench.core.watchdog import APP_EXIT_GRACE, WATCHDOG
+        from workbench.core.control.watchdog import APP_EXIT_GRACE, WATCHDOG
 
         self.loop = loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
@@ -715,7 +715,7 @@ class AppRun:
 
     def _received(self, sig: int, frame: Any) -> None:
         """The Python-level handler: count, then let the loop handle it."""
-        from workbench.core.watchdog import FORCE_GRACE
+        from workbench.core.control.watchdog import FORCE_GRACE
 
         if sig != signal.SIGHUP:
             self.forcing += 1
@@ -732,7 +732,7 @@ class AppRun:
             self.app.run(loop=self.loop)
         finally:
             self.app_done = True
-            from workbench.core.heap import abandon_summaries
+            from workbench.core.leaks.heap import abandon_summaries
 
             abandon_summaries()  # a heap summary in progress must not hold the exit
             if self.forcing < 2:
@@ -833,7 +833,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
-    from workbench.core.watchdog import WATCHDOG
+    from workbench.core.control.watchdog import WATCHDOG
 
     WATCHDOG.log_file = settings.get("LOG_FILE")  # where a stuck exit's stacks go too
     if opts.web:
@@ -841,7 +841,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_web(name, rest, opts.port)
     jobdir = settings.get("JOBDIR")
     if jobdir:
-        from workbench.core.jobdir import inspect_job, mark_running
+        from workbench.core.control.jobdir import inspect_job, mark_running
 
         source.resumed_job = inspect_job(jobdir)
         if source.resumed_job is not None:
@@ -863,7 +863,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = run_app(source, theme=settings.get("WORKBENCH_THEME"),
                        panel="stats" if name == "bench" else "flows")  # fmt: skip
     if jobdir and source.snapshot().status.state == "finished":
-        from workbench.core.jobdir import mark_stopped
+        from workbench.core.control.jobdir import mark_stopped
 
         mark_stopped(jobdir)  # closed cleanly: the next run resumes without a warning
     if name == "bench":
@@ -871,7 +871,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name == "parse":
         code = report_parse(source, opts) or code
     if opts.har:
-        from workbench.core.watchdog import WATCHDOG
+        from workbench.core.control.watchdog import WATCHDOG
 
         with WATCHDOG.paused():  # a large session takes its time to write
             code = save_har_at_exit(source, opts.har) or code
@@ -892,7 +892,7 @@ def report_parse(source: Any, opts: argparse.Namespace) -> int:
     tree = command.tree
     command.print_results(opts)
     if command.first_response is None:
-        from workbench.core.sanitize import clean_line
+        from workbench.core.formats.sanitize import clean_line
 
         why = tree.root_error or source.snapshot().status.error or "the crawl was stopped"
         say(f"workbench parse: error: no response for {tree.url}: {clean_line(why, 400)}")
@@ -902,7 +902,7 @@ def report_parse(source: Any, opts: argparse.Namespace) -> int:
 
 def save_har_at_exit(source: Any, path: str) -> int:
     """``--har FILE``: every flow the recorder kept; 1 (and why) if it cannot be written."""
-    from workbench.core.har import save_har
+    from workbench.core.formats.har import save_har
 
     flows = source.flows_since(0)
     try:
@@ -976,7 +976,7 @@ def ps(argv: list[str]) -> int:
     import json
     import time
 
-    from workbench.core.sanitize import clean_line
+    from workbench.core.formats.sanitize import clean_line
 
     parser = argparse.ArgumentParser(
         prog="workbench ps",
@@ -1031,7 +1031,7 @@ def ps(argv: list[str]) -> int:
 def attach(argv: list[str]) -> int:
     """``workbench attach [--shell] [--ssh HOST] [JOB|PID]``: the panels, or a shell, on a
     running crawl (here, or on HOST through an SSH port forward)."""
-    from workbench.core.sanitize import clean_line
+    from workbench.core.formats.sanitize import clean_line
     from workbench.remote.client import RemoteControlClient, RemoteError, choose_job
     from workbench.remote.jobs import JobFileError
     from workbench.remote.repl import RemoteShell, interact
@@ -1136,7 +1136,7 @@ def check(argv: list[str]) -> int:
 def _check(opts: argparse.Namespace) -> int:
     from scrapy.utils.conf import arglist_to_dict
 
-    from workbench.core.contracts import CheckRun, check_settings, contract_listing
+    from workbench.core.inspection.contracts import CheckRun, check_settings, contract_listing
     from workbench.shell.session import install
 
     install()
@@ -1152,7 +1152,7 @@ def _check(opts: argparse.Namespace) -> int:
     check_theme(opts.theme)
     loader = _spider_loader(settings, opts.spiders)
     classes = [loader.load(name) for name in (opts.spiders or sorted(loader.list()))]
-    from workbench.core.contracts import contracts_manager
+    from workbench.core.inspection.contracts import contracts_manager
 
     conman = contracts_manager(settings)
     if opts.list:
@@ -1170,14 +1170,14 @@ def _check(opts: argparse.Namespace) -> int:
     if os.environ.get("WORKBENCH_NO_UI") or not sys.stdin.isatty():
         _run_checks_headless(run)
     else:
-        from workbench.core.source import CheckSource
+        from workbench.core.sources.local import CheckSource
 
         run_app(CheckSource(run), theme=opts.theme)
     return _report_checks(run)
 
 
 def _run_checks_headless(run: Any) -> None:
-    from workbench.core.host import ensure_reactor, stop_reactor_threads
+    from workbench.core.control.host import ensure_reactor, stop_reactor_threads
 
     async def go() -> None:
         ensure_reactor(run.settings)
@@ -1193,7 +1193,7 @@ def _run_checks_headless(run: Any) -> None:
 
 def _report_checks(run: Any) -> int:
     """scrapy check's report: each failure with its traceback, then the summary."""
-    from workbench.core.sanitize import clean
+    from workbench.core.formats.sanitize import clean
 
     results = run.results
     for outcome in results.outcomes:
@@ -1220,8 +1220,8 @@ def open_har(argv: list[str]) -> int:
     opts = _parse_args(parser, argv)
     if isinstance(opts, int):
         return opts
-    from workbench.core.har_source import HarError, HarSource
-    from workbench.core.sanitize import clean_line
+    from workbench.core.formats.sanitize import clean_line
+    from workbench.core.sources.har_file import HarError, HarSource
 
     try:
         check_theme(opts.theme)
@@ -1242,7 +1242,7 @@ def run_attached(
     client: Any, job_file_local: bool = True, probe: bool = False, theme: str | None = None
 ) -> int:
     """The panels on a crawl in another process; quitting detaches."""
-    from workbench.core.sanitize import clean_line
+    from workbench.core.formats.sanitize import clean_line
     from workbench.remote.client import RemoteError
     from workbench.remote.source import RemoteSource
     from workbench.ui.app import WorkbenchApp
@@ -1253,7 +1253,7 @@ def run_attached(
     except (RemoteError, ValueError) as exc:
         print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
         return 1
-    from workbench.core.watchdog import SHUTDOWN_GRACE, WATCHDOG
+    from workbench.core.control.watchdog import SHUTDOWN_GRACE, WATCHDOG
 
     app = WorkbenchApp(source, theme=theme)
     run = AppRun(app)  # SIGTERM, SIGINT, SIGHUP, a closed terminal: detach, as q does
@@ -1281,7 +1281,7 @@ def run_attached(
 
 def pick_job(found: Any, where: str) -> Any:
     """The only running crawl, or the one the user picks from a numbered list."""
-    from workbench.core.sanitize import clean_line
+    from workbench.core.formats.sanitize import clean_line
     from workbench.remote.client import choose_job
 
     jobs = found.jobs
@@ -1311,7 +1311,7 @@ def run_headless(source: Any) -> int:
     the shell in the plain terminal; on a breakpoint, leaving the shell continues."""
     import asyncio
 
-    from workbench.core.host import stop_reactor_threads
+    from workbench.core.control.host import stop_reactor_threads
     from workbench.shell.session import ShellManager, attach
 
     if source.breakpoints() and not sys.stdin.isatty():

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tests.conftest import demo_settings
-from workbench.core.host import CrawlHost
-from workbench.core.liverefs import RefTracker
-from workbench.core.source import LocalSource
+from workbench.core.control.host import CrawlHost
+from workbench.core.leaks.liverefs import RefTracker
+from workbench.core.sources.local import LocalSource
 from workbench.demo.spider import DemoSpider
 
 

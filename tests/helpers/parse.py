@@ -6,7 +6,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 
 from tests.fakes import BASE, FakeSource
-from workbench.core.parse import ParseTree
+from workbench.core.inspection.parse import ParseTree
 
 
 def _response(request: Request, depth: int) -> HtmlResponse:

@@ -278,15 +278,15 @@ class Agent:
 
     def _has_recorder(self) -> bool:
         """The crawl runs under ``workbench crawl``: reading its recorder costs nothing."""
-        from workbench.core import extension
+        from workbench.core.recording import extension
 
         return getattr(self.crawler, extension.RECORDER_ATTR, None) is not None
 
     def _install_full(self, crawler: Any) -> None:
-        from workbench.core import extension
-        from workbench.core.logcapture import RecorderLogHandler
-        from workbench.core.memprobe import MemoryProbe
-        from workbench.core.recorder import Limits, Recorder
+        from workbench.core.leaks.memprobe import MemoryProbe
+        from workbench.core.recording import extension
+        from workbench.core.recording.logcapture import RecorderLogHandler
+        from workbench.core.recording.recorder import Limits, Recorder
 
         ATTACHED_LIMITS = Limits(flows=5000, items=5000, log=5000, bodies=500, body_bytes=16 << 20)
 
@@ -345,7 +345,7 @@ class Agent:
         """The crawl's pace monitor, installed when the Slots panel first asks for it."""
         if self.monitor is not None:
             return self.monitor
-        from workbench.core.pace import PACE_ATTR, PaceExtension
+        from workbench.core.control.pace import PACE_ATTR, PaceExtension
 
         crawler = self.crawler
         if getattr(crawler, PACE_ATTR, None) is None:
@@ -583,7 +583,7 @@ class Agent:
     def _queue(self, offset: int, limit: int) -> Any:
         engine = _engine(self.crawler)
         if self.mode == "full":
-            from workbench.core.queue import queue_view
+            from workbench.core.control.scheduler_view import queue_view
 
             return dataclass_to_wire(queue_view(engine, offset, min(limit, 500)))
         slot = getattr(engine, "_slot", None)
@@ -629,7 +629,7 @@ class Agent:
         return True
 
     def do_resume(self, client: str) -> bool:
-        # as workbench.core.host.resume_engine, which a probe cannot import
+        # as workbench.core.control.host.resume_engine, which a probe cannot import
         engine = _engine(self.crawler)
         if engine is None or not engine.paused:
             return False
@@ -726,14 +726,14 @@ class Agent:
 
     def do_callbacks(self, client: str) -> list[str]:
         self._full("Injecting a request")
-        from workbench.core.curl import spider_callbacks
+        from workbench.core.inspection.curl import spider_callbacks
 
         spider = getattr(self.crawler, "spider", None)
         return spider_callbacks(spider) if spider is not None else ["parse"]
 
     def do_inject_curl(self, client: str, text: str, callback: str) -> str:
         self._full("Injecting a request")
-        from workbench.core.curl import CurlError, inject_curl
+        from workbench.core.inspection.curl import CurlError, inject_curl
 
         try:
             return inject_curl(self.crawler, text, callback)
@@ -750,7 +750,11 @@ class Agent:
         if self.mode != "full":
             ns["request"] = ns["response"] = None
             return "attached as a probe: no request or response objects"
-        from workbench.core.rebuild import RebuildError, rebuild_request, rebuild_response
+        from workbench.core.inspection.rebuild import (
+            RebuildError,
+            rebuild_request,
+            rebuild_response,
+        )
 
         record = self.recorder.flow(flow)
         if record is None:

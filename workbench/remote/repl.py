@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from workbench.core.sanitize import clean
+from workbench.core.formats.sanitize import clean
 from workbench.remote.client import RemoteControlClient, RemoteError
 from workbench.remote.jobs import shown
 

@@ -25,19 +25,19 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from workbench.core.breakpoints import Breakpoint
-from workbench.core.curl import CurlError, flow_to_curl
-from workbench.core.events import Flow
-from workbench.core.heap import HeapSummary, MemoryView
-from workbench.core.host import CrawlStatus
-from workbench.core.liverefs import RefRow, RefsView
-from workbench.core.memprobe import ObjectList
-from workbench.core.pace import PaceView, SlotRow
-from workbench.core.queue import QueueView, SlotState
-from workbench.core.recorder import Recorder, StoredBody
-from workbench.core.referrers import ReferrerReport
-from workbench.core.replay import ReplayResult
-from workbench.core.source import RecorderReads, Snapshot, StatsHistory
+from workbench.core.control.breakpoints import Breakpoint
+from workbench.core.control.host import CrawlStatus
+from workbench.core.control.pace import PaceView, SlotRow
+from workbench.core.control.scheduler_view import QueueView, SlotState
+from workbench.core.inspection.curl import CurlError, flow_to_curl
+from workbench.core.inspection.replay import ReplayResult
+from workbench.core.leaks.heap import HeapSummary, MemoryView
+from workbench.core.leaks.liverefs import RefRow, RefsView
+from workbench.core.leaks.memprobe import ObjectList
+from workbench.core.leaks.referrers import ReferrerReport
+from workbench.core.recording.recorder import Recorder, StoredBody
+from workbench.core.recording.records import Flow
+from workbench.core.sources.local import RecorderReads, Snapshot, StatsHistory
 from workbench.remote import wire
 from workbench.remote.agent import LEASE, STASH_KEY
 from workbench.remote.client import CrawlGone, RemoteControlClient, RemoteError

@@ -14,7 +14,7 @@ import typing
 from functools import cache
 from typing import Any
 
-from workbench.core.events import Flow, HeaderPairs, ItemRecord, LogRecord
+from workbench.core.recording.records import Flow, HeaderPairs, ItemRecord, LogRecord
 
 
 class Shown:

@@ -25,10 +25,10 @@ from scrapy.utils.response import open_in_browser
 from scrapy.utils.trackref import print_live_refs
 from w3lib.url import any_to_uri
 
-from workbench.core.breakpoints import SHELL_META
-from workbench.core.extension import recorder_for
-from workbench.core.queue import walk_queue
-from workbench.core.sanitize import clean
+from workbench.core.control.breakpoints import SHELL_META
+from workbench.core.control.scheduler_view import walk_queue
+from workbench.core.formats.sanitize import clean
+from workbench.core.recording.extension import recorder_for
 
 HELPERS = [
     ("fetch(url[, redirect=True])", "download a URL through the crawler; rebinds response"),

@@ -34,8 +34,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from workbench.core.host import resume_engine
-from workbench.core.sanitize import clean
+from workbench.core.control.host import resume_engine
+from workbench.core.formats.sanitize import clean
 from workbench.shell.namespace import ShellNamespace
 
 logger = logging.getLogger(__name__)

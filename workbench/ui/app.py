@@ -23,10 +23,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from workbench.core.events import Flow
-from workbench.core.multi import MultiSource
-from workbench.core.sanitize import clean_line
-from workbench.core.source import LocalSource, Snapshot, Source
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.recording.records import Flow
+from workbench.core.sources.local import LocalSource, Snapshot, Source
+from workbench.core.sources.multi import MultiSource
 from workbench.shell.session import Console, ShellManager
 from workbench.shell.session import attach as attach_shell
 from workbench.ui.panels.base import Panel

@@ -6,9 +6,9 @@ import time
 
 from rich.text import Text
 
-from workbench.core.body import human_size
-from workbench.core.events import Flow
-from workbench.core.sanitize import clean_line
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.inspection.body import human_size
+from workbench.core.recording.records import Flow
 
 URL_LIMIT = 2000
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from workbench.core.sanitize import clean_line
-from workbench.core.source import Snapshot
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.sources.local import Snapshot
 from workbench.ui import format as fmt
 
 STATE_STYLE = {

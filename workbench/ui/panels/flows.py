@@ -9,10 +9,10 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
-from workbench.core.events import Flow
-from workbench.core.filters import FilterError, FlowFilter, parse_filter
-from workbench.core.sanitize import clean_line
-from workbench.core.source import Snapshot, Source
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.inspection.filters import FilterError, FlowFilter, parse_filter
+from workbench.core.recording.records import Flow
+from workbench.core.sources.local import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel
 from workbench.ui.screens.selectors import SelectorScreen
@@ -194,7 +194,7 @@ class FlowsPanel(Panel):
         self.run_worker(self._save_har(flows), group="har")
 
     async def _save_har(self, flows: list[Flow]) -> None:
-        from workbench.core.har import har_path, save_har
+        from workbench.core.formats.har import har_path, save_har
 
         spider = self.last_snapshot.spider if self.last_snapshot is not None else "crawl"
         path = har_path(spider)

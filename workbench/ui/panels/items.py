@@ -9,9 +9,9 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from workbench.core.events import ItemRecord
-from workbench.core.sanitize import clean_line
-from workbench.core.source import Snapshot, Source
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.recording.records import ItemRecord
+from workbench.core.sources.local import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel
 from workbench.ui.widgets.record_table import Column, RecordTable

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 
-from workbench.core.queue import QueuedRequest, QueueGroup, QueueView, SlotState
-from workbench.core.sanitize import clean_line
-from workbench.core.source import Snapshot, Source
+from workbench.core.control.scheduler_view import QueuedRequest, QueueGroup, QueueView, SlotState
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.sources.local import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel
 from workbench.ui.widgets.record_table import Column, RecordTable

@@ -10,9 +10,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from workbench.core.breakpoints import KIND_HELP, Breakpoint, parse_breakpoint
-from workbench.core.sanitize import clean_line
-from workbench.core.source import Source
+from workbench.core.control.breakpoints import KIND_HELP, Breakpoint, parse_breakpoint
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.sources.local import Source
 
 FORMS = "\n".join(f"  {kind + ':':<10} {what}" for kind, what in KIND_HELP.items())
 DIALOG_HELP = (

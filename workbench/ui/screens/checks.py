@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from workbench.core.sanitize import clean, clean_line
+from workbench.core.formats.sanitize import clean, clean_line
 from workbench.ui.widgets.record_table import Column, RecordTable
 
 RESULT_STYLE = {"pass": "green", "fail": "bold red", "error": "bold red"}

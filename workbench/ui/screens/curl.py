@@ -11,8 +11,8 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from workbench.core.sanitize import clean, clean_line
-from workbench.core.source import Source
+from workbench.core.formats.sanitize import clean, clean_line
+from workbench.core.sources.local import Source
 
 
 class CurlScreen(ModalScreen[None]):

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from workbench.core.filters import FILTER_HELP
+from workbench.core.inspection.filters import FILTER_HELP
 
 
 def _key_label(keys: str) -> str:

@@ -17,10 +17,10 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from workbench.core.memprobe import LiveObject, ObjectList
-from workbench.core.referrers import ReferrerReport
-from workbench.core.sanitize import clean, clean_line
-from workbench.core.source import Source
+from workbench.core.formats.sanitize import clean, clean_line
+from workbench.core.leaks.memprobe import LiveObject, ObjectList
+from workbench.core.leaks.referrers import ReferrerReport
+from workbench.core.sources.local import Source
 from workbench.ui.panels.refs import age
 from workbench.ui.widgets.record_table import Column, RecordTable
 

@@ -2,7 +2,7 @@
 
 Each response is a node under the request that led to it; its items and the
 requests its callback returned are its children.  The tree grows as the crawl
-runs (the screen pulls the :class:`~workbench.core.parse.ParseTree` twice a
+runs (the screen pulls the :class:`~workbench.core.inspection.parse.ParseTree` twice a
 second and adds what is new); Enter opens a node's flow, ``p`` the selector
 playground on its response.
 """
@@ -19,8 +19,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from workbench.core.parse import ParseNode, ParseRequest, ParseTree, request_state
-from workbench.core.sanitize import clean, clean_line
+from workbench.core.formats.sanitize import clean, clean_line
+from workbench.core.inspection.parse import ParseNode, ParseRequest, ParseTree, request_state
 from workbench.ui import format as fmt
 
 MAX_ITEMS = 200  # per node, in the tree (the flow's Produced tab has them all)

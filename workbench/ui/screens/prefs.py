@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
-from workbench.core.sanitize import clean_line
+from workbench.core.formats.sanitize import clean_line
 from workbench.ui.screens.text_view import TextScreen
 
 

@@ -13,8 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from workbench.core.events import Flow
-from workbench.core.replay import (
+from workbench.core.formats.sanitize import clean, clean_line
+from workbench.core.inspection.replay import (
     ADDED,
     CHANGED,
     REMOVED,
@@ -24,8 +24,8 @@ from workbench.core.replay import (
     OutputRequest,
     ReplayResult,
 )
-from workbench.core.sanitize import clean, clean_line
-from workbench.core.source import Source
+from workbench.core.recording.records import Flow
+from workbench.core.sources.local import Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.items import value_text
 

@@ -19,11 +19,11 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from workbench.core.body import decoding_headers, human_size
-from workbench.core.events import Flow
-from workbench.core.sanitize import clean_line
-from workbench.core.selectors import KINDS, SelectorDocument, SelectorResult, python_line
-from workbench.core.source import Source
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.inspection.body import decoding_headers, human_size
+from workbench.core.inspection.selection import KINDS, SelectorDocument, SelectorResult, python_line
+from workbench.core.recording.records import Flow
+from workbench.core.sources.local import Source
 from workbench.ui import format as fmt
 from workbench.ui.widgets.body_view import BodyView
 

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from workbench.core.sanitize import clean, clean_line
+from workbench.core.formats.sanitize import clean, clean_line
 
 
 class TextScreen(Screen[None]):

@@ -26,7 +26,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from workbench.core.sanitize import clean
+from workbench.core.formats.sanitize import clean
 
 CELL_WRAP_LIMIT = 20_000  # longer non-ASCII lines wrap by characters (cheaper)
 

@@ -17,8 +17,8 @@ from typing import Any
 from scrapy.http import Headers, Response, TextResponse
 from scrapy.responsetypes import responsetypes
 
-from workbench.core.events import header_items
-from workbench.core.sanitize import clean
+from workbench.core.formats.sanitize import clean
+from workbench.core.recording.records import header_items
 
 DISPLAY_LIMIT = 512 * 1024  # characters of text shown at most
 HEX_LIMIT = 16 * 1024  # bytes shown as hex at most

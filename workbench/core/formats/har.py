@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from workbench.core.events import Flow, HeaderPairs
-from workbench.core.recorder import StoredBody
-from workbench.core.sanitize import clean_line
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.recording.recorder import StoredBody
+from workbench.core.recording.records import Flow, HeaderPairs
 
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 REDACTED = "[redacted]"

@@ -16,25 +16,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from workbench.core.breakpoints import (
+from workbench.core.control.breakpoints import (
     Breakpoint,
     Breakpoints,
     Hit,
     breakpoints_for,
     parse_breakpoint,
 )
-from workbench.core.curl import CurlError, flow_to_curl, inject_curl, spider_callbacks
-from workbench.core.events import Flow, ItemRecord, LogRecord
-from workbench.core.heap import HeapSummary, MemoryView
-from workbench.core.host import CrawlHost, CrawlStatus, ensure_reactor
-from workbench.core.liverefs import RefsView
-from workbench.core.memprobe import MemoryProbe, ObjectList
-from workbench.core.pace import PaceMonitor, PaceView, pace_for
-from workbench.core.queue import QueueView, queue_view
-from workbench.core.rebuild import RebuildError, rebuild_request, rebuild_response
-from workbench.core.recorder import StoredBody
-from workbench.core.referrers import ReferrerReport
-from workbench.core.replay import ReplayResult, reload_spider, replay_flow
+from workbench.core.control.host import CrawlHost, CrawlStatus, ensure_reactor
+from workbench.core.control.pace import PaceMonitor, PaceView, pace_for
+from workbench.core.control.scheduler_view import QueueView, queue_view
+from workbench.core.inspection.curl import CurlError, flow_to_curl, inject_curl, spider_callbacks
+from workbench.core.inspection.rebuild import RebuildError, rebuild_request, rebuild_response
+from workbench.core.inspection.replay import ReplayResult, reload_spider, replay_flow
+from workbench.core.leaks.heap import HeapSummary, MemoryView
+from workbench.core.leaks.liverefs import RefsView
+from workbench.core.leaks.memprobe import MemoryProbe, ObjectList
+from workbench.core.leaks.referrers import ReferrerReport
+from workbench.core.recording.recorder import StoredBody
+from workbench.core.recording.records import Flow, ItemRecord, LogRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +203,7 @@ class RecorderReads:
 class LocalSource(RecorderReads):
     """Reads a crawl running in this process."""
 
-    resumed_job: Any = None  # a JOBDIR this crawl resumes (workbench.core.jobdir.JobReport)
+    resumed_job: Any = None  # a JOBDIR this crawl resumes (workbench.core.control.jobdir.JobReport)
     sample_probe = True  # one of several crawlers: the process's probe is sampled once
 
     def __init__(
@@ -495,7 +495,7 @@ class LocalSource(RecorderReads):
 
 class CheckSource(LocalSource):
     """``workbench check``: the spiders' contract checks, one crawl after another
-    (a :class:`~workbench.core.contracts.CheckRun`); panels read the current one."""
+    (a :class:`~workbench.core.inspection.contracts.CheckRun`); panels read the current one."""
 
     quiet_summary = True  # the checks' own report follows the app
 
@@ -545,7 +545,7 @@ class CheckSource(LocalSource):
 
 class ParseSource(LocalSource):
     """``workbench parse URL``: one crawl, recorded as a tree by depth as well
-    (:class:`~workbench.core.parse.ParseCommand`)."""
+    (:class:`~workbench.core.inspection.parse.ParseCommand`)."""
 
     quiet_summary = True  # scrapy parse's own report follows the app
 

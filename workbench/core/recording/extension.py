@@ -11,7 +11,7 @@
   costs a dict lookup.  With ``REFERER_ENABLED = False`` or a policy that
   hides URLs, flows simply have no parent.
 
-All of them share the crawler's :class:`~workbench.core.recorder.Recorder`
+All of them share the crawler's :class:`~workbench.core.recording.recorder.Recorder`
 (``recorder_for(crawler)``).  Handlers only copy references and small
 numbers; formatting happens in the UI.
 """
@@ -29,8 +29,8 @@ from weakref import WeakKeyDictionary
 from scrapy import Request, signals
 from scrapy.utils.misc import load_object
 
-from workbench.core.events import Flow, freeze_headers
-from workbench.core.recorder import Limits, Recorder
+from workbench.core.recording.recorder import Limits, Recorder
+from workbench.core.recording.records import Flow, freeze_headers
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -44,16 +44,16 @@ TAP_ATTR = "workbench_tap"
 
 COMPONENT_SETTINGS = {
     "EXTENSIONS": {
-        "workbench.core.extension.RecorderExtension": 0,
+        "workbench.core.recording.extension.RecorderExtension": 0,
         # after the recorder: its signal handlers see the records already made
-        "workbench.core.breakpoints.BreakpointExtension": 1,
-        "workbench.core.pace.PaceExtension": 2,
-        "workbench.core.telnet.TelnetVars": 3,
+        "workbench.core.control.breakpoints.BreakpointExtension": 1,
+        "workbench.core.control.pace.PaceExtension": 2,
+        "workbench.core.control.telnet.TelnetVars": 3,
     },
     "DOWNLOADER_MIDDLEWARES": {
-        "workbench.core.extension.ErrorRecorderMiddleware": 950,
+        "workbench.core.recording.extension.ErrorRecorderMiddleware": 950,
         # next to the engine: the response as the spider will get it
-        "workbench.core.breakpoints.BreakpointMiddleware": 10,
+        "workbench.core.control.breakpoints.BreakpointMiddleware": 10,
     },
 }
 

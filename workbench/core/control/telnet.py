@@ -41,7 +41,7 @@ class TelnetVars:
         return cls(crawler)
 
     def update(self, telnet_vars: dict[str, Any]) -> None:
-        from workbench.core.extension import recorder_for
+        from workbench.core.recording.extension import recorder_for
 
         telnet_vars.update(
             pause=self.pause,
@@ -63,13 +63,13 @@ class TelnetVars:
         return "paused: requests in flight still finish"
 
     def resume(self) -> str:
-        from workbench.core.host import resume_engine
+        from workbench.core.control.host import resume_engine
 
         return "resumed" if resume_engine(self.crawler.engine) else "not paused"
 
     def flows(self, n: int = 20) -> None:
-        from workbench.core.extension import recorder_for
-        from workbench.core.sanitize import clean_line
+        from workbench.core.formats.sanitize import clean_line
+        from workbench.core.recording.extension import recorder_for
 
         recorder = recorder_for(self.crawler)
         for flow in list(recorder.flows)[-max(0, n) :]:
@@ -81,8 +81,8 @@ class TelnetVars:
             )
 
     def slots(self) -> None:
-        from workbench.core.pace import pace_for
-        from workbench.core.sanitize import clean_line
+        from workbench.core.control.pace import pace_for
+        from workbench.core.formats.sanitize import clean_line
 
         view = pace_for(self.crawler).view(points=0, adjustments=0)
         for row in view.rows:

@@ -30,7 +30,7 @@ from scrapy import Request, signals
 from scrapy.commands.parse import Command as ScrapyParseCommand
 from scrapy.http import Response
 
-from workbench.core.extension import callback_label, callback_name, tap_for
+from workbench.core.recording.extension import callback_label, callback_name, tap_for
 
 PARENT_KEY = "workbench_parse"  # (node id, index among the node's requests)
 

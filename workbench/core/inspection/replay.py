@@ -1,7 +1,7 @@
 """Replay a flow's callback on its stored response and compare with the original.
 
 :func:`replay_flow` rebuilds the flow's response and request
-(:mod:`workbench.core.rebuild`), runs the callback through the spider
+(:mod:`workbench.core.inspection.rebuild`), runs the callback through the spider
 middlewares exactly as Scrapy's scraper does
 (``scraper.spidermw.scrape_response_async(scraper.call_spider_async, ...)``)
 and *collects* the output: items and requests never reach the engine, the
@@ -31,10 +31,15 @@ from typing import Any
 
 from scrapy import Request, Spider
 
-from workbench.core.events import Flow, ItemRecord
-from workbench.core.extension import callback_name
-from workbench.core.rebuild import RebuildError, rebuild_meta, rebuild_request, rebuild_response
-from workbench.core.recorder import Recorder, _item_fields
+from workbench.core.inspection.rebuild import (
+    RebuildError,
+    rebuild_meta,
+    rebuild_request,
+    rebuild_response,
+)
+from workbench.core.recording.extension import callback_name
+from workbench.core.recording.recorder import Recorder, _item_fields
+from workbench.core.recording.records import Flow, ItemRecord
 
 SAME, ADDED, REMOVED, CHANGED = "same", "added", "removed", "changed"
 KEY_FIELDS = ("url", "id", "key", "sku", "upc")

@@ -20,19 +20,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from workbench.core.breakpoints import Breakpoint
-from workbench.core.curl import CurlError, flow_to_curl
-from workbench.core.events import Flow, HeaderPairs
-from workbench.core.heap import HeapSummary, MemoryView
-from workbench.core.host import CrawlStatus
-from workbench.core.liverefs import RefsView
-from workbench.core.memprobe import ObjectList
-from workbench.core.pace import PaceView
-from workbench.core.queue import QueueView
-from workbench.core.recorder import Limits, Recorder, StoredBody
-from workbench.core.referrers import ReferrerReport
-from workbench.core.replay import ReplayResult
-from workbench.core.source import RecorderReads, Snapshot
+from workbench.core.control.breakpoints import Breakpoint
+from workbench.core.control.host import CrawlStatus
+from workbench.core.control.pace import PaceView
+from workbench.core.control.scheduler_view import QueueView
+from workbench.core.inspection.curl import CurlError, flow_to_curl
+from workbench.core.inspection.replay import ReplayResult
+from workbench.core.leaks.heap import HeapSummary, MemoryView
+from workbench.core.leaks.liverefs import RefsView
+from workbench.core.leaks.memprobe import ObjectList
+from workbench.core.leaks.referrers import ReferrerReport
+from workbench.core.recording.recorder import Limits, Recorder, StoredBody
+from workbench.core.recording.records import Flow, HeaderPairs
+from workbench.core.sources.local import RecorderReads, Snapshot
 
 MAX_FILE = 2 * 1024**3  # a HAR larger than this is refused (it is read whole)
 # Bounds past which a number is not a real value of its field, but a hostile or

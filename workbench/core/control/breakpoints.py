@@ -1,6 +1,6 @@
 """Breakpoints: pause the crawl on a response, a callback error or an item.
 
-A breakpoint is a kind plus a flow-filter expression (``workbench.core.filters``):
+A breakpoint is a kind plus a flow-filter expression (``workbench.core.inspection.filters``):
 
 ``response``  a response, before the spider middlewares and its callback see it
               (after the downloader middlewares: redirects followed, retries done,
@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from workbench.core.events import Flow
-from workbench.core.extension import tap_for
-from workbench.core.filters import FilterError, FlowFilter, parse_filter
-from workbench.core.host import resume_engine
+from workbench.core.control.host import resume_engine
+from workbench.core.inspection.filters import FilterError, FlowFilter, parse_filter
+from workbench.core.recording.extension import tap_for
+from workbench.core.recording.records import Flow
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -301,7 +301,7 @@ class Breakpoints:
         active = self._active(kind)
         if not active:
             return None
-        from workbench.core.recorder import _item_fields
+        from workbench.core.recording.recorder import _item_fields
 
         flow = self.tap.flow_for(response)
         subject = _ItemSubject(flow, type(item).__name__, _item_fields(item))

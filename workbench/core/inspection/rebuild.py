@@ -1,6 +1,6 @@
 """Rebuild Scrapy requests and responses from recorded flows.
 
-A :class:`~workbench.core.events.Flow` keeps references to the bytes and
+A :class:`~workbench.core.recording.records.Flow` keeps references to the bytes and
 headers Scrapy made, and only short reprs of ``meta`` and ``cb_kwargs`` (so
 that no live object is kept alive).  Replaying a callback or exporting a
 request needs real :class:`~scrapy.Request` / :class:`~scrapy.http.Response`
@@ -19,10 +19,10 @@ import scrapy.http
 from scrapy import Request
 from scrapy.http import Headers, Response
 
-from workbench.core.body import response_class as body_response_class
-from workbench.core.events import Flow
-from workbench.core.extension import _short as recorded_repr
-from workbench.core.recorder import StoredBody
+from workbench.core.inspection.body import response_class as body_response_class
+from workbench.core.recording.extension import _short as recorded_repr
+from workbench.core.recording.recorder import StoredBody
+from workbench.core.recording.records import Flow
 
 # Downloader-side meta keys a callback does not need: when their recorded repr
 # is not a literal they are left out instead of refusing the replay.

@@ -1,6 +1,6 @@
 """Evaluate a selector (css, xpath, re, jmespath) against a stored response body.
 
-The response is rebuilt with :func:`workbench.core.body.decode_body`, so the
+The response is rebuilt with :func:`workbench.core.inspection.body.decode_body`, so the
 encoding, the decoded text and the selector type are Scrapy's own, and the
 values are what the spider would get from the equivalent Python line
 (:attr:`SelectorResult.python_line`):
@@ -60,7 +60,7 @@ from lxml import etree
 from scrapy.http import Headers, TextResponse
 from w3lib.html import replace_entities
 
-from workbench.core.body import decode_body
+from workbench.core.inspection.body import decode_body
 
 KINDS = ("css", "xpath", "re", "jmespath")
 MAX_VALUES = 1000  # values kept (the count is still the full count)

@@ -29,8 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.core.heap import unfreeze
-from workbench.core.sanitize import clean_line
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.leaks.heap import unfreeze
 
 CONTAINERS = (dict, list, tuple, set, frozenset, deque, types.CellType)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from scrapy.utils.log import _get_handler, configure_logging
 
-from workbench.core.recorder import Recorder
+from workbench.core.recording.recorder import Recorder
 
 
 class RecorderLogHandler(logging.Handler):

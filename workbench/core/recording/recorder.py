@@ -15,7 +15,7 @@ from typing import Any
 
 from scrapy import Item
 
-from workbench.core.events import Flow, ItemRecord, LogRecord
+from workbench.core.recording.records import Flow, ItemRecord, LogRecord
 
 DEFAULT_LIMITS = {
     "WORKBENCH_MAX_FLOWS": 50_000,

@@ -21,9 +21,9 @@ from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.log import log_scrapy_info
 
-from workbench.core.extension import RECORDER_ATTR, WorkbenchAddon, recorder_for
-from workbench.core.logcapture import LogCapture
-from workbench.core.recorder import Recorder
+from workbench.core.recording.extension import RECORDER_ATTR, WorkbenchAddon, recorder_for
+from workbench.core.recording.logcapture import LogCapture
+from workbench.core.recording.recorder import Recorder
 
 logger = logging.getLogger(__name__)
 

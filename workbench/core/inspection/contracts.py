@@ -26,8 +26,8 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 
-from workbench.core.host import CrawlHost
-from workbench.core.recorder import Recorder
+from workbench.core.control.host import CrawlHost
+from workbench.core.recording.recorder import Recorder
 
 if TYPE_CHECKING:
     from scrapy import Spider

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.core.events import header_items
+from workbench.core.recording.records import header_items
 
 __all__ = ["FILTER_HELP", "OPERATORS", "FilterError", "FlowFilter", "Operator", "parse_filter"]
 

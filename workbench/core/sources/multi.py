@@ -20,13 +20,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from workbench.core.breakpoints import Breakpoint
-from workbench.core.host import CrawlHost, CrawlStatus, ensure_reactor
-from workbench.core.pace import PacePoint, PaceView
-from workbench.core.queue import QueuedRequest, QueueView
-from workbench.core.recorder import Recorder
-from workbench.core.replay import ReplayResult
-from workbench.core.source import CrawlerLine, LocalSource, Snapshot
+from workbench.core.control.breakpoints import Breakpoint
+from workbench.core.control.host import CrawlHost, CrawlStatus, ensure_reactor
+from workbench.core.control.pace import PacePoint, PaceView
+from workbench.core.control.scheduler_view import QueuedRequest, QueueView
+from workbench.core.inspection.replay import ReplayResult
+from workbench.core.recording.recorder import Recorder
+from workbench.core.sources.local import CrawlerLine, LocalSource, Snapshot
 
 SEP = "/"  # between a crawler's spider and one of its slots: "books/127.0.0.1"
 

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.core.heap import HeapSummary, MemoryView, MemoryWatch
-from workbench.core.liverefs import CrawlPace, RefsView, RefTracker, find_class
-from workbench.core.referrers import (
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.leaks.heap import HeapSummary, MemoryView, MemoryWatch
+from workbench.core.leaks.liverefs import CrawlPace, RefsView, RefTracker, find_class
+from workbench.core.leaks.referrers import (
     ReferrerReport,
     common_path,
     crawl_roots,
@@ -26,7 +27,6 @@ from workbench.core.referrers import (
     find_referrers,
     find_referrers_many,
 )
-from workbench.core.sanitize import clean_line
 
 LEAK_SAMPLES = 10  # objects searched to name a leak's most common referrer path
 

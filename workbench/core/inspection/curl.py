@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 
-from workbench.core.events import Flow
-from workbench.core.rebuild import RebuildError, rebuild_request
-from workbench.core.sanitize import clean_line
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.inspection.rebuild import RebuildError, rebuild_request
+from workbench.core.recording.records import Flow
 
 INJECTED_META = "workbench_injected"
 # Methods of scrapy.Spider (and common framework hooks) that are not callbacks.
