@@ -10,6 +10,7 @@ from scrapy import Request
 from scrapy.http import Headers
 
 from tests.conftest import demo_settings
+from tests.helpers.factories import make_flow
 from workbench.core.control.host import CrawlHost
 from workbench.core.inspection.curl import (
     CurlError,
@@ -20,15 +21,6 @@ from workbench.core.inspection.curl import (
 from workbench.core.recording.records import Flow, as_headers
 from workbench.core.sources.local import LocalSource
 from workbench.demo.spider import DemoSpider
-
-
-def make_flow(**overrides) -> Flow:
-    values = dict(
-        id=1, time=0.0, method="GET", url="http://127.0.0.1:8000/x", status=200, error=None,
-        size=0, latency=None, callback="parse", depth=0, priority=0, slot=None,
-    )  # fmt: skip
-    values.update(overrides)
-    return Flow(**values)
 
 
 def first_values(request: Request) -> dict[bytes, bytes]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from scrapy.http import Headers
 
+from tests.helpers import factories
 from workbench.core.inspection.filters import FILTER_HELP, FilterError, FlowFilter, parse_filter
 from workbench.core.recording.records import Flow
 
@@ -20,30 +21,19 @@ _ids = itertools.count(1)
 def make_flow(
     url: str = "https://example.com/page",
     *,
-    method: str = "GET",
-    status: int | None = 200,
-    error: str | None = None,
-    callback: str | None = "parse",
     request_headers: dict | None = None,
     response_headers: dict | None = None,
-    callback_error: str | None = None,
+    **overrides,
 ) -> Flow:
-    return Flow(
+    """The shared factory's flow, numbered, with headers given as dicts."""
+    return factories.make_flow(
         id=next(_ids),
-        time=0.0,
-        method=method,
         url=url,
-        status=status,
-        error=error,
-        size=0,
         latency=0.1,
-        callback=callback,
-        depth=0,
-        priority=0,
         slot="example.com",
         request_headers=None if request_headers is None else Headers(request_headers),
         response_headers=None if response_headers is None else Headers(response_headers),
-        callback_error=callback_error,
+        **overrides,
     )
 
 

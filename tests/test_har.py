@@ -6,15 +6,16 @@ from __future__ import annotations
 import base64
 import json
 import re
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from tests.fakes import FakeSource
+from tests.helpers.factories import make_flow
 from tests.helpers.processes import run
 from workbench.core.formats.har import REDACTED, har_entry, har_from_flows, save_har, write_har
 from workbench.core.recording.recorder import StoredBody
-from workbench.core.recording.records import Flow
 from workbench.core.sources.har_file import HarError, HarSource
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.flow_detail import FlowDetailScreen
@@ -42,11 +43,9 @@ def check_har(har: dict) -> list[dict]:
     return log["entries"]
 
 
-def flow(**kw) -> Flow:
-    base = dict(id=1, time=1_790_000_000.5, method="GET", url="http://127.0.0.1/a?x=1&y=",
-                status=200, error=None, size=3, latency=0.25, callback="parse", depth=1,
-                priority=0, slot="127.0.0.1")  # fmt: skip
-    return Flow(**{**base, **kw})
+# flows as a crawl of 127.0.0.1 records them: a time, a size, a latency
+flow = partial(make_flow, time=1_790_000_000.5, url="http://127.0.0.1/a?x=1&y=", size=3,
+               latency=0.25, depth=1, slot="127.0.0.1")  # fmt: skip
 
 
 def test_an_entry_has_what_the_spec_requires_and_what_scrapy_saw():

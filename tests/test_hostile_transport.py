@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from scrapy import Request
 
+from tests.helpers.factories import make_flow
 from workbench.core.formats.har import save_har
 from workbench.core.inspection.curl import CurlError, flow_to_curl
 from workbench.core.inspection.rebuild import rebuild_request
@@ -39,15 +40,6 @@ pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: th
 
 BASH = shutil.which("bash")
 needs_bash = pytest.mark.skipif(BASH is None, reason="bash is not installed")
-
-
-def make_flow(**overrides) -> Flow:
-    values = dict(
-        id=1, time=0.0, method="GET", url="http://127.0.0.1:8000/x", status=200, error=None,
-        size=0, latency=None, callback="parse", depth=0, priority=0, slot=None,
-    )  # fmt: skip
-    values.update(overrides)
-    return Flow(**values)
 
 
 # -- curl export -------------------------------------------------------------------------

@@ -7,10 +7,12 @@ import importlib
 import sys
 import textwrap
 import uuid
+from functools import partial
 
 import pytest
 
 from tests.conftest import demo_settings
+from tests.helpers import factories
 from workbench.core.control.host import CrawlHost
 from workbench.core.inspection.rebuild import RebuildError, literal_value, rebuild_request
 from workbench.core.inspection.replay import (
@@ -28,6 +30,8 @@ from workbench.core.inspection.replay import (
 from workbench.core.recording.records import Flow
 from workbench.core.sources.local import LocalSource
 from workbench.demo.spider import DemoSpider
+
+make_flow = partial(factories.make_flow, url="http://127.0.0.1/x")  # this module's URL
 
 
 class CountingPipeline:
@@ -257,15 +261,6 @@ async def test_replay_refuses_an_evicted_or_truncated_body(demo_url):
     with pytest.raises(ReplayRefused, match="only the first 500 of"):
         await LocalSource(host).replay(product.id)
     host.close()
-
-
-def make_flow(**overrides) -> Flow:
-    values = dict(
-        id=1, time=0.0, method="GET", url="http://127.0.0.1/x", status=200, error=None,
-        size=0, latency=None, callback="parse", depth=0, priority=0, slot=None,
-    )  # fmt: skip
-    values.update(overrides)
-    return Flow(**values)
 
 
 def test_non_literal_or_shortened_reprs_are_refused_by_name():
