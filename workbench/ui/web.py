@@ -143,9 +143,10 @@ async def _end(service: AppService) -> None:
 
 
 def _watch_terminal() -> bool:
-    """The server's terminal closing ends it as Ctrl+C does, SIGHUP or not (the
-    kernel's SIGHUP goes to the terminal's session leader, maybe a shell): its
-    stdin then reads EOF or EIO.  What is typed meanwhile is read and ignored."""
+    """The server's terminal closing ends it as SIGHUP does (run_web: as Ctrl+C),
+    even when the kernel's SIGHUP went to the terminal's session leader, maybe a
+    shell: its stdin then reads EOF or EIO.  What is typed meanwhile is read and
+    ignored.  Under nohup (SIGHUP ignored) the server goes on."""
     try:
         fd = sys.stdin.fileno()
     except (AttributeError, ValueError, OSError):
@@ -158,12 +159,9 @@ def _watch_terminal() -> bool:
             data = os.read(fd, 4096)
         except OSError:
             data = b""
-        if not data:
+        if not data:  # as the SIGHUP the kernel sent someone else: the server's handler
             asyncio.get_running_loop().remove_reader(fd)
-            from workbench.ui.app import leave_terminal
-
-            leave_terminal()
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGHUP)
 
     asyncio.get_running_loop().add_reader(fd, readable)
     return True
