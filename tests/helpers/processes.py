@@ -45,20 +45,9 @@ def run(*args: str, cwd: Path | None = None, **extra) -> subprocess.CompletedPro
 
 @contextmanager
 def site(pages: int = 30):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench.demo.site", "--pages", str(pages)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env(),
-    )
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "demo site did not start"
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    """The demo site in a process of its own (site_process with ``pages``): its URL."""
+    with site_process("--pages", str(pages)) as (_, url):
+        yield url
 
 
 QUIET_PROJECT = """
