@@ -1,0 +1,102 @@
+"""The filter operators, declared once: :data:`OPERATORS`.
+
+Each :class:`Operator` names its ``~code``, its argument, its help line and
+the node (from :mod:`.matching`) it becomes.  The parser's lookup
+(:data:`BY_CODE`) and :data:`FILTER_HELP` (the in-app help) are derived from
+the table; ``tests/test_filters.py`` holds the docs' table to it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.core.inspection.filters.matching import (
+    All,
+    AnyError,
+    Body,
+    Callback,
+    ContentType,
+    Domain,
+    Header,
+    ItemClass,
+    ItemField,
+    Media,
+    Method,
+    Node,
+    Url,
+)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One ``~code`` of the language: its argument (none, or what it takes), its
+    help line, and how it becomes a node.  ``REGEX`` arguments are compiled by
+    the parser (case-insensitive, with the error's column) and handed over as a
+    pattern; other arguments as text; none, nothing."""
+
+    code: str
+    arg: str  # "", "REGEX", "CODE", "METHOD" or "FIELD"
+    help: str
+    node: Callable[..., Any] | None  # () / (pattern) / (text) -> Node
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def usage(self) -> str:
+        return f"~{self.code} {self.arg}".rstrip()
+
+
+def _header(name: str, request: bool, response: bool) -> Callable[[re.Pattern[str]], Node]:
+    return lambda pattern: Header(name, pattern, request, response)
+
+
+OPERATORS: tuple[Operator, ...] = (
+    Operator("u", "REGEX", "URL matches", lambda p: Url("~u", p)),
+    Operator("d", "REGEX", "domain (host) matches", lambda p: Domain("~d", p)),
+    Operator("m", "METHOD", "request method is METHOD", lambda text: Method(text)),
+    # CODE is read by the parser itself (a code, a class or a range, with errors' columns)
+    Operator("c", "CODE", "status code: 200, 4xx or 500-599 (~s is the same)", None, ("s",)),
+    Operator(
+        "h",
+        "REGEX",
+        'a request or response header line "Name: value" matches',
+        _header("~h", True, True),
+    ),
+    Operator("hq", "REGEX", "a request header line matches", _header("~hq", True, False)),
+    Operator("hs", "REGEX", "a response header line matches", _header("~hs", False, True)),
+    Operator("t", "REGEX", "response Content-Type matches", lambda p: ContentType("~t", p)),
+    Operator("b", "REGEX", "response body matches (may be slow)", lambda p: Body("~b", p)),
+    Operator("cb", "REGEX", "callback name matches", lambda p: Callback("~cb", p)),
+    Operator("e", "", "download error or callback error", lambda: AnyError()),
+    Operator("media", "", "a files/images pipeline's download (stored)", lambda: Media()),
+    Operator(
+        "f",
+        "FIELD",
+        "item breakpoints: the item has FIELD (non-empty)",
+        lambda text: ItemField(text),
+    ),
+    Operator(
+        "it",
+        "REGEX",
+        "item breakpoints: the item's class name matches",
+        lambda p: ItemClass("~it", p),
+    ),
+    Operator("a", "", "every flow", lambda: All()),
+)
+
+# every code and alias -> its operator (what the parser and the lexer look up)
+BY_CODE = {code: op for op in OPERATORS for code in (op.code, *op.aliases)}
+
+FILTER_HELP = "\n".join(
+    [f"{op.usage:<13} {op.help}" for op in OPERATORS]
+    + [
+        "TEXT          URL matches TEXT (regex, or literal text if not a valid regex)",
+        "! X           not X",
+        "X & Y         X and Y (also: X Y)",
+        "X | Y         X or Y",
+        "( X )         grouping; ! binds tightest, then &, then |",
+        "\"...\" '...'   quote arguments with spaces; regexes ignore case",
+    ]
+)
