@@ -207,15 +207,15 @@ def test_idle_slots_are_forgotten_past_the_cap(monkeypatch):
     """A broad crawl's counters stay bounded: the longest-idle dropped slots go first."""
     from types import SimpleNamespace
 
-    from workbench.core.control import pace
+    from workbench.core.control.pace import monitor as pace_monitor
 
-    monkeypatch.setattr(pace, "MAX_TRACKED", 20)
+    monkeypatch.setattr(pace_monitor, "MAX_TRACKED", 20)  # where _track reads it
     live = {"live": object()}
     crawler = SimpleNamespace(
         settings=demo_settings(),
         engine=SimpleNamespace(downloader=SimpleNamespace(slots=live)),
     )
-    monitor = pace.PaceMonitor(crawler)
+    monitor = pace_monitor.PaceMonitor(crawler)
     monitor._track("live")
     monitor._track("kept").overrides["delay"] = 1.0  # set by the user: kept
     for i in range(30):
