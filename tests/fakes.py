@@ -16,7 +16,7 @@ from workbench.core.inspection.filters import parse_filter
 from workbench.core.inspection.replay import ReplayResult
 from workbench.core.recording.recorder import StoredBody
 from workbench.core.recording.records import Flow, ItemRecord, LogRecord, freeze_headers
-from workbench.core.sources.local import Sample, Snapshot
+from workbench.core.sources.base import Capabilities, Sample, Snapshot, Source
 
 T0 = 1_790_000_000.0  # a fixed wall-clock time (UTC)
 BASE = "http://127.0.0.1:8000"
@@ -159,7 +159,20 @@ def _log() -> list[LogRecord]:
     ]
 
 
-class FakeSource(FakeMemory, FakePace):
+class FakeSource(FakeMemory, FakePace, Source):
+    """Fixed records; every capability but the shells and several crawlers."""
+
+    capabilities = Capabilities(
+        live=True,
+        breakpoints=True,
+        replay=True,
+        reload=True,
+        inject=True,
+        pace=True,
+        refs=True,
+        heap=True,
+    )
+
     def __init__(self, state: str = "running") -> None:
         self._memory_init()
         self._pace_init()

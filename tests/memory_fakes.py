@@ -141,10 +141,6 @@ class FakeMemory:
         self.summaries.append(summary)
         return summary
 
-    def shell_object(self, object_key: int):
-        self.shell_objects.append(object_key)
-        return None, None, {"obj": object_key}, "obj is a fake."
-
 
 def _summary(n: int, grown: int) -> HeapSummary:
     rows = (

@@ -113,7 +113,8 @@ async def test_response_breakpoint_holds_the_response_before_its_callback(demo_u
     assert not flow.items and source.host.engine.paused
     # ... the body is already kept for the UI, and the shell gets the live response
     assert b"No. 5" in source.body(flow.id).body
-    response, _, _, note = source.shell_target(flow.id)
+    target = source.shell_on_flow(flow.id)
+    response, note = target.response, target.note
     assert response is hit.context["response"] and "callback has not run" in note
     assert await continue_to_end(source) == 1  # this one only
     assert flow.items, "the callback ran after continue"
@@ -124,7 +125,8 @@ async def test_error_breakpoint_keeps_the_failure(demo_url):
     source = await start(demo_url, ["error"], bugs="1")
     hit = await next_hit(source)
     assert hit.kind == "error" and "ValueError: cannot parse the rating" in hit.error
-    _, _, extra, note = source.shell_target(hit.flow_id)
+    target = source.shell_on_flow(hit.flow_id)
+    extra, note = target.extra, target.note
     assert isinstance(extra["exception"], ValueError)
     assert extra["failure"].value is extra["exception"]
     assert "ValueError" in extra["traceback"] and "breakpoint 1" in note
@@ -140,7 +142,7 @@ async def test_item_breakpoint_on_a_missing_field(demo_url):
     record = next(r for r in source.recorder.items if r.id == hit.item_id)
     fields = dict(record.fields)
     assert fields["price"] is None and fields["id"] % 7 == 0
-    _, _, extra, _ = source.shell_target(hit.flow_id)
+    extra = source.shell_on_flow(hit.flow_id).extra
     assert extra["item"]["id"] == fields["id"]
     hits = await continue_to_end(source)
     assert hits == len([n for n in range(1, PAGES + 1) if n % 7 == 0 and n % 13])

@@ -145,7 +145,8 @@ async def test_every_panel_shows_all_the_crawlers_or_one(demo_url):
         assert spiders == {"books", "shop"}
         per_crawler = {n: sum(1 for f in flows.rows if f.spider == n) for n in spiders}
         shop_flow = next(f for f in flows.rows if f.spider == "shop" and f.status == 200)
-        response, _, extra, _ = source.shell_target(shop_flow.id)
+        target = source.shell_on_flow(shop_flow.id)
+        response, extra = target.response, target.extra
         assert response.url == shop_flow.url
         assert extra["crawler"] is hosts[1].crawler  # the shell's spider is the flow's
 

@@ -18,6 +18,7 @@ from tests.helpers.app import wait_for, widget_text
 from tests.helpers.processes import WORKBENCH, env, run, site_process, start_plain_crawl
 from tests.ptyrun import PtyProcess
 from workbench.core.recording.records import as_headers
+from workbench.core.sources.base import Unsupported
 from workbench.demo.spider import expected_item_count
 from workbench.remote import agent as agent_module
 from workbench.remote import wire
@@ -146,12 +147,12 @@ def test_remote_source_reads_the_crawl_and_detaches_clean(crawl):
         source.poll_once()
         assert source.snapshot().status.state == "running"
         # what the crawl cannot do when attached is refused with the reason
-        with pytest.raises(Refused, match="Breakpoints are not available when attached"):
+        with pytest.raises(Unsupported, match="Breakpoints are not available when attached"):
             source.add_breakpoint("response ~u product")
         with pytest.raises(Refused, match="no downloader slot"):
             source.set_slot_delay("no-such-slot", 1.0)
         # the remote shell gets the flow's request and response
-        note = source.shell_target(product.id)
+        note = source.prepare_remote_shell(product.id)
         assert note.startswith(f"request and response are flow #{product.id}")
         check = client.execute(
             "ns = stash['workbench_shell']; print(ns['response'].url, ns['request'].url)"

@@ -56,7 +56,8 @@ class Browser:
 
 async def test_namespace_names_and_help(demo_url):
     source = await paused_crawl(demo_url)
-    response, _, extra, _ = source.shell_target(None)
+    target = source.shell_on_flow(None)
+    response, extra = target.response, target.extra
     ns = ShellNamespace(
         source.host.crawler, asyncio.get_running_loop(), response=response, extra=extra
     )
@@ -124,7 +125,7 @@ async def test_fetch_refuses_to_run_on_the_loop_thread(demo_url):
 
 async def test_view_without_a_browser_writes_the_file(demo_url, capsys):
     source = await paused_crawl(demo_url)
-    response, *_ = source.shell_target(None)
+    response = source.shell_on_flow(None).response
     ns = ShellNamespace(
         source.host.crawler, asyncio.get_running_loop(), response=response, browser=Browser(False)
     )
@@ -187,8 +188,8 @@ async def test_manager_pauses_then_resumes_a_running_crawl(demo_url):
         source.host.create, asyncio.get_running_loop(), console=run_in_ns(code, seen)
     )
     manager.offer("response.css('h1').getall()", "sel", ["<h1>x</h1>"])
-    response, request, extra, note = source.shell_target(None)
-    await manager.open(response=response, request=request, extra=extra, note=note)
+    t = source.shell_on_flow(None)
+    await manager.open(response=t.response, request=t.request, extra=t.extra, note=t.note)
     assert seen["thread"] == "workbench-shell"
     assert seen["vars"]["paused"] is True
     assert seen["vars"]["title"]

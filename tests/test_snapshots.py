@@ -6,6 +6,8 @@ deliberate UI change, then look at the report before committing.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.fakes import FakeSource
@@ -118,7 +120,8 @@ def checks_source() -> FakeSource:
     ]
     outcomes = [CheckOutcome(n, 0.0, *row[:5], "Traceback …\n" + row[4], row[5])
                 for n, row in enumerate(rows, 1)]  # fmt: skip
-    source.checks = lambda: outcomes  # type: ignore[attr-defined]
+    source.checks = lambda: outcomes  # type: ignore[method-assign]
+    source.capabilities = dataclasses.replace(source.capabilities, checks=True, own_report=True)
     source.run = _Run()  # type: ignore[attr-defined]
     return source
 
@@ -168,9 +171,8 @@ def test_snapshot_parse_tree(snap_compare):
 
 def test_snapshot_several_crawlers(snap_compare):
     """workbench crawl books api: the status line shows the scope and each crawler."""
-    import dataclasses
 
-    from workbench.core.sources.local import CrawlerLine
+    from workbench.core.sources.base import CrawlerLine
 
     source = FakeSource()
     one = source.snapshot

@@ -505,7 +505,7 @@ def _several(names: list[str], settings: Any, spargs: dict[str, Any], opts: Any)
 
 
 def _summary(source: Any) -> str:
-    if hasattr(source, "select"):
+    if source.capabilities.crawlers:
         source.select(None)  # several crawlers: all of them
     snapshot = source.snapshot()
     status = snapshot.status
@@ -639,7 +639,7 @@ def _run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int
         stop_reactor_threads()
         source.close()
     print_leftovers(app)
-    if not getattr(source, "quiet_summary", False):  # a saved session, checks: their own
+    if not source.capabilities.own_report:  # a saved session, checks: their own
         say(_summary(source), err=False)
     if app.forced:
         say("workbench: forced shutdown; feeds and JOBDIR may be incomplete")
@@ -771,8 +771,7 @@ def _stop_after_app(app: Any, source: Any, run: AppRun) -> None:
     """The app is gone (a signal, an error in the UI) and the crawl still runs: stop
     it as Scrapy's first Ctrl-C would, so feeds are closed and JOBDIR is left
     consistent.  Ctrl-C or another SIGTERM meanwhile forces it."""
-    host = getattr(source, "host", None)
-    hosts = source.all_hosts() if host is not None else []
+    hosts = source.crawl_hosts()  # in this process (none when attached or a HAR)
     tasks = {h.task for h in hosts if h.task is not None and not h.finished}
     if not tasks and not app.stopped_on_signal:  # several crawlers: every one, whatever the scope
         return  # (a crawl the signal stopped may have closed already: it is still said)
@@ -1322,21 +1321,20 @@ def run_headless(source: Any) -> int:
         return 1
 
     async def go() -> None:
-        host = source.host
-        manager = ShellManager(host.create, asyncio.get_running_loop())
-        hosts = source.all_hosts()  # several crawlers: all of them
+        manager = ShellManager(source.shell_crawler, asyncio.get_running_loop())
+        hosts = source.crawl_hosts()  # several crawlers: all of them
         for each in hosts:  # inspect_response() in any of them
             attach(each.create(), manager)
         await source.start()
         while not all(h.finished for h in hosts):
             hit = source.snapshot().hit
             if hit is not None and not manager.busy:
-                response, request, extra, note = source.shell_target(hit.flow_id)
+                target = source.shell_on_flow(hit.flow_id)
                 await manager.open(
-                    response=response,
-                    request=request,
-                    extra=extra,
-                    note=note + " Leaving the shell continues the crawl.",
+                    response=target.response,
+                    request=target.request,
+                    extra=target.extra,
+                    note=target.note + " Leaving the shell continues the crawl.",
                 )
                 source.continue_()
             await asyncio.sleep(0.05)
@@ -1348,7 +1346,7 @@ def run_headless(source: Any) -> int:
     finally:
         stop_reactor_threads()
         source.close()
-    if not getattr(source, "quiet_summary", False):  # parse: its report follows, alone
+    if not source.capabilities.own_report:  # parse: its report follows, alone
         say(_summary(source), err=False)
     return 1 if source.snapshot().status.state == "failed" else 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from scrapy import Request
 from scrapy.http import HtmlResponse
 
@@ -34,5 +36,6 @@ def parse_source() -> FakeSource:
     tree.collected(listing, [Request(f"{BASE}/product/{n}.html") for n in (1, 2, 3)])
     tree.mark(links[1].meta["workbench_parse"], error="HttpError: Ignoring non-200 response")
     tree.mark(links[2].meta["workbench_parse"], dropped="dropped by the scheduler: a duplicate")
-    source.parse_tree = lambda: tree  # type: ignore[attr-defined]
+    source.parse_tree = lambda: tree  # type: ignore[method-assign]
+    source.capabilities = dataclasses.replace(source.capabilities, parse_tree=True, own_report=True)
     return source

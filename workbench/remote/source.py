@@ -23,21 +23,18 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from workbench.core.control.breakpoints import Breakpoint
 from workbench.core.control.host import CrawlStatus
 from workbench.core.control.pace import PaceView, SlotRow
 from workbench.core.control.scheduler_view import QueueView, SlotState
-from workbench.core.inspection.curl import CurlError, flow_to_curl
-from workbench.core.inspection.replay import ReplayResult
 from workbench.core.leaks.heap import HeapSummary, MemoryView
 from workbench.core.leaks.liverefs import RefRow, RefsView
 from workbench.core.leaks.memprobe import ObjectList
 from workbench.core.leaks.referrers import ReferrerReport
 from workbench.core.recording.recorder import Recorder, StoredBody
 from workbench.core.recording.records import Flow
-from workbench.core.sources.local import RecorderReads, Snapshot, StatsHistory
+from workbench.core.sources.base import Capabilities, RecorderReads, Snapshot, StatsHistory
 from workbench.remote import wire
 from workbench.remote.agent import LEASE, STASH_KEY
 from workbench.remote.client import CrawlGone, RemoteControlClient, RemoteError
@@ -139,7 +136,12 @@ def _empty_queue() -> QueueView:
 class RemoteSource(RecorderReads):
     """Reads a crawl running in another process through its RemoteControl server."""
 
-    remote = True
+    # breakpoints, replay, reloading and a shell in this process need the
+    # crawl's objects here: only under workbench crawl
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        live=True, attached=True, inject=True, pace=True, refs=True, heap=True, remote_shell=True
+    )
+    unavailable: ClassVar[str] = f"{NOT_ATTACHED}; run the spider with workbench crawl"
 
     def __init__(
         self,
@@ -415,42 +417,8 @@ class RemoteSource(RecorderReads):
             self._status = CrawlStatus("closing", *self._status_tail())
         return stopping
 
-    # breakpoints hold responses inside the crawl: only under workbench crawl
-    def breakpoints(self) -> list[Breakpoint]:
-        return []
-
-    def add_breakpoint(self, text: str) -> Breakpoint:
-        raise Refused(f"Breakpoints are {NOT_ATTACHED}; run the spider with workbench crawl")
-
-    def edit_breakpoint(self, bp_id: int, text: str) -> Breakpoint:
-        raise Refused(f"Breakpoints are {NOT_ATTACHED}")
-
-    def remove_breakpoint(self, bp_id: int) -> None:
-        raise Refused(f"Breakpoints are {NOT_ATTACHED}")
-
-    def toggle_breakpoint(self, bp_id: int) -> bool:
-        raise Refused(f"Breakpoints are {NOT_ATTACHED}")
-
-    def continue_(self) -> bool:
-        return False
-
-    def step(self) -> bool:
-        return False
-
-    async def replay(self, flow_id: int) -> ReplayResult:
-        raise Refused(f"Replay is {NOT_ATTACHED}; run the spider with workbench crawl")
-
-    def curl(self, flow_id: int) -> str:
-        flow = self.flow(flow_id)
-        if flow is None:
-            raise CurlError(f"flow #{flow_id} is no longer kept")
-        return flow_to_curl(flow)
-
     def inject_curl(self, text: str, callback: str = "parse") -> str:
         return str(self._control("inject_curl", text=text, callback=callback))
-
-    def reload_spider(self) -> str:
-        raise Refused(f"Reloading the spider is {NOT_ATTACHED}")
 
     def callbacks(self) -> list[str]:
         try:
@@ -579,6 +547,6 @@ class RemoteSource(RecorderReads):
 
     # -- the remote shell ---------------------------------------------------------------
 
-    def shell_target(self, flow_id: int | None) -> str:
+    def prepare_remote_shell(self, flow_id: int | None) -> str:
         """Put the flow's request and response in the remote shell; returns a note."""
         return str(self._control("shell_target", flow=flow_id, namespace=SHELL_NAMESPACE))

@@ -12,7 +12,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -21,12 +21,12 @@ from textual import events
 from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from workbench.core.formats.sanitize import clean_line
 from workbench.core.recording.records import Flow
-from workbench.core.sources.local import LocalSource, Snapshot, Source
-from workbench.core.sources.multi import MultiSource
+from workbench.core.sources.base import ShellTarget, Snapshot, Source
 from workbench.shell.session import Console, ShellManager
 from workbench.shell.session import attach as attach_shell
 from workbench.ui.panels.base import Panel
@@ -185,7 +185,8 @@ class WorkbenchApp(App[None]):
         self.panels = {
             pane_id: self.query_one(f"#{pane_id}-panel", Panel) for pane_id, _, _ in PANELS
         }
-        self.query_one("#flow-table", RecordTable).focus()
+        # the first panel's table (focusing another panel's would switch to it)
+        self._focus_pane(self.tabs.get_pane(self.initial_panel))
         # print() from spider code (or anything else) goes to the Log panel
         self._printed = {False: "", True: ""}
         self.begin_capture_print(self, stdout=True, stderr=True)
@@ -205,7 +206,7 @@ class WorkbenchApp(App[None]):
                 markup=False,
             )
         self._setup_shell()
-        job = getattr(self.source, "resumed_job", None)  # a JOBDIR to resume (core.jobdir)
+        job = self.source.resumed_job  # a JOBDIR to resume (core.control.jobdir)
         if self.autostart and job is not None and job.problem:
             # a job that was not stopped cleanly: say so before resuming it
             question = Text(f"{clean_line(job.problem, 400)}\n\n{clean_line(job.summary(), 400)}")
@@ -218,16 +219,16 @@ class WorkbenchApp(App[None]):
             return
         if self.autostart:
             await self._start_source()
-        if hasattr(self.source, "checks"):
+        if self.source.capabilities.checks:
             self.action_checks()
-        if hasattr(self.source, "parse_tree"):
+        if self.source.capabilities.parse_tree:
             self.action_parse_tree()
         self.refresh_panels()
 
     def action_cycle_crawler(self) -> None:
         """``workbench crawl S1 S2``: every panel shows all the crawlers, or one."""
         source = self.source
-        if not isinstance(source, MultiSource) or len(source.parts) < 2:
+        if len(source.crawlers()) < 2:
             self.notify("One crawler here (workbench crawl S1 S2 runs several).")
             return
         scope = source.cycle()
@@ -237,7 +238,7 @@ class WorkbenchApp(App[None]):
 
     def action_parse_tree(self) -> None:
         """The tree of responses, items and requests (``workbench parse``), over the panels."""
-        if not hasattr(self.source, "parse_tree"):
+        if not self.source.capabilities.parse_tree:
             self.notify("The parse tree comes with workbench parse URL.", severity="warning")
             return
         from workbench.ui.screens.parse_tree import ParseScreen
@@ -247,7 +248,7 @@ class WorkbenchApp(App[None]):
 
     def action_checks(self) -> None:
         """The contract checks (``workbench check``), over the panels."""
-        if not hasattr(self.source, "checks"):
+        if not self.source.capabilities.checks:
             self.notify("Contract checks run with workbench check.", severity="warning")
             return
         from workbench.ui.screens.checks import ChecksScreen
@@ -263,7 +264,7 @@ class WorkbenchApp(App[None]):
         self.refresh_panels()
 
     async def _start_source(self) -> None:
-        job = getattr(self.source, "resumed_job", None)
+        job = self.source.resumed_job
         try:
             await self.source.start()
         except Exception as exc:  # bad settings, reactor trouble: show, don't crash
@@ -427,14 +428,18 @@ class WorkbenchApp(App[None]):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.tabbed_content.id == "panels":
             self.call_later(self.refresh_panels)
-            panels = event.pane.query(Panel)
-            wanted = panels.first().DEFAULT_FOCUS if panels else None
-            if wanted:
-                event.pane.query_one(wanted).focus()
-                return
-            tables = event.pane.query(RecordTable)
-            if tables:
-                tables.last().focus()
+            self._focus_pane(event.pane)
+
+    def _focus_pane(self, pane: Widget) -> None:
+        """Focus what a panel's keys act on: its DEFAULT_FOCUS, else its last table."""
+        panels = pane.query(Panel)
+        wanted = panels.first().DEFAULT_FOCUS if panels else None
+        if wanted:
+            pane.query_one(wanted).focus()
+            return
+        tables = pane.query(RecordTable)
+        if tables:
+            tables.last().focus()
 
     # -- actions -----------------------------------------------------------------
 
@@ -458,17 +463,15 @@ class WorkbenchApp(App[None]):
 
     def _state(self) -> str:
         """The process's crawl state (several crawlers: all of them, whatever is shown)."""
-        whole = getattr(self.source, "process_state", None)
-        return whole() if whole is not None else self.source.snapshot().status.state
+        return self.source.process_state()
 
     def _stop_all(self) -> bool:
-        stop_all = getattr(self.source, "stop_all", None)
-        return stop_all() if stop_all is not None else self.source.stop()
+        return self.source.stop_all()
 
     @property
     def remote(self) -> bool:
         """The crawl runs in another process (workbench attach): quitting detaches."""
-        return bool(getattr(self.source, "remote", False))
+        return self.source.capabilities.attached
 
     def action_stop_crawl(self) -> None:
         snapshot = self.source.snapshot()
@@ -561,15 +564,15 @@ class WorkbenchApp(App[None]):
     # -- shell -------------------------------------------------------------------
 
     def _setup_shell(self) -> None:
-        source = self.source  # its host: the crawler in scope (several crawlers: S)
-        if not isinstance(source, LocalSource):  # a remote crawl or a HAR: no local shell
+        source = self.source
+        if not source.capabilities.local_shell:  # a remote crawl or a HAR: no local shell
             return
         kwargs: dict[str, Any] = {"suspend": self._suspended}
         if self.shell_console is not None:
             kwargs = {"console": self.shell_console}
-        self.shell = ShellManager(lambda: source.host.create(), asyncio.get_running_loop(),
-                                  **kwargs)  # fmt: skip
-        for each in source.all_hosts():  # inspect_response() in any of them
+        # fetch() goes to the crawler in scope (several crawlers: S)
+        self.shell = ShellManager(source.shell_crawler, asyncio.get_running_loop(), **kwargs)
+        for each in source.crawl_hosts():  # inspect_response() in any of them
             attach_shell(each.create(), self.shell)
 
     @contextlib.contextmanager
@@ -591,9 +594,9 @@ class WorkbenchApp(App[None]):
         record = self.panels["flows"].query_one("#flow-table", RecordTable).current()
         return record.id if isinstance(record, Flow) else None
 
-    def _shell_ready(self, source_method: str) -> bool:
+    def _shell_ready(self) -> bool:
         """A shell can open now on this source (else the user is told why)."""
-        if self.shell is None or not hasattr(self.source, source_method):
+        if self.shell is None or not self.source.capabilities.local_shell:
             self.notify("No shell for this source.", severity="warning")
             return False
         if self.shell.busy:
@@ -608,12 +611,12 @@ class WorkbenchApp(App[None]):
         if self.remote:
             self.run_worker(self._remote_shell(self.selected_flow_id()), group="shell")
             return
-        if not self._shell_ready("shell_target"):
+        if not self._shell_ready():
             return
         self.run_worker(self.open_shell(self.selected_flow_id()), group="shell")
 
     async def open_shell(self, flow_id: int | None) -> None:
-        await self._open_shell_on(lambda: self.source.shell_target(flow_id))  # type: ignore[attr-defined]
+        await self._open_shell_on(lambda: self.source.shell_on_flow(flow_id))
 
     async def _remote_shell(self, flow_id: int | None) -> None:
         """The remote shell in this terminal, with the flow's request and response."""
@@ -621,7 +624,7 @@ class WorkbenchApp(App[None]):
 
         source: Any = self.source
         try:
-            note = await asyncio.to_thread(source.shell_target, flow_id)
+            note = await asyncio.to_thread(source.prepare_remote_shell, flow_id)
         except Exception as exc:
             self.notify(clean_line(str(exc), 300), title="No shell", severity="error", markup=False)
             return
@@ -650,19 +653,21 @@ class WorkbenchApp(App[None]):
 
     def shell_on_object(self, object_key: int) -> None:
         """Open the shell with a live object (from the Refs panel) as ``obj``."""
-        if not self._shell_ready("shell_object"):
+        if not self._shell_ready():
             return
-        target = self.source.shell_object(object_key)  # type: ignore[attr-defined]
-        if not target[2]:  # collected meanwhile
-            self.notify(clean_line(str(target[3]), 300), severity="warning", markup=False)
+        target = self.source.shell_on_object(object_key)
+        if not target.extra:  # collected meanwhile
+            self.notify(clean_line(target.note, 300), severity="warning", markup=False)
             return
         self.run_worker(self._open_shell_on(lambda: target), group="shell")
 
-    async def _open_shell_on(self, target: Any) -> None:
+    async def _open_shell_on(self, target: Callable[[], ShellTarget]) -> None:
         assert self.shell is not None
         try:
-            response, request, extra, note = target()
-            await self.shell.open(response=response, request=request, extra=extra, note=note)
+            got = target()
+            await self.shell.open(
+                response=got.response, request=got.request, extra=got.extra, note=got.note
+            )
         except SuspendNotSupported:
             self._no_shell_here()
         except Exception as exc:

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from workbench.core.formats.sanitize import clean_line
-from workbench.core.sources.local import Snapshot
+from workbench.core.sources.base import Snapshot
 from workbench.ui import format as fmt
 
 STATE_STYLE = {

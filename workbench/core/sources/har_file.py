@@ -17,22 +17,13 @@ import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from workbench.core.control.breakpoints import Breakpoint
 from workbench.core.control.host import CrawlStatus
-from workbench.core.control.pace import PaceView
-from workbench.core.control.scheduler_view import QueueView
-from workbench.core.inspection.curl import CurlError, flow_to_curl
-from workbench.core.inspection.replay import ReplayResult
-from workbench.core.leaks.heap import HeapSummary, MemoryView
-from workbench.core.leaks.liverefs import RefsView
-from workbench.core.leaks.memprobe import ObjectList
-from workbench.core.leaks.referrers import ReferrerReport
-from workbench.core.recording.recorder import Limits, Recorder, StoredBody
+from workbench.core.recording.recorder import Limits, Recorder
 from workbench.core.recording.records import Flow, HeaderPairs
-from workbench.core.sources.local import RecorderReads, Snapshot
+from workbench.core.sources.base import Capabilities, RecorderReads, Snapshot
 
 MAX_FILE = 2 * 1024**3  # a HAR larger than this is refused (it is read whole)
 # Bounds past which a number is not a real value of its field, but a hostile or
@@ -219,8 +210,8 @@ def _checked_flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | No
 class HarSource(RecorderReads):
     """A HAR file's entries, read-only, through the same interface as a crawl."""
 
-    read_only = True
-    quiet_summary = True  # no crawl to sum up
+    capabilities: ClassVar[Capabilities] = Capabilities(own_report=True)  # no crawl to sum up
+    unavailable: ClassVar[str] = READ_ONLY
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -285,104 +276,3 @@ class HarSource(RecorderReads):
             bodies_evicted=0,
             history=(),
         )
-
-    def body(self, flow_id: int) -> StoredBody | None:
-        return self.recorder.body(flow_id)
-
-    def queue(self, offset: int = 0, limit: int = 100) -> QueueView:
-        return QueueView(0, (), (), 0, (), 0, 0.0)
-
-    async def start(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-    def toggle_pause(self) -> bool | None:
-        return None
-
-    def stop(self) -> bool:
-        return False
-
-    # -- what needs a live crawl --------------------------------------------------------
-
-    def breakpoints(self) -> list[Breakpoint]:
-        return []
-
-    def add_breakpoint(self, text: str) -> Breakpoint:
-        raise ValueError(f"Breakpoints are {READ_ONLY}")
-
-    def edit_breakpoint(self, bp_id: int, text: str) -> Breakpoint:
-        raise ValueError(f"Breakpoints are {READ_ONLY}")
-
-    def remove_breakpoint(self, bp_id: int) -> None:
-        raise ValueError(f"Breakpoints are {READ_ONLY}")
-
-    def toggle_breakpoint(self, bp_id: int) -> bool:
-        raise ValueError(f"Breakpoints are {READ_ONLY}")
-
-    def continue_(self) -> bool:
-        return False
-
-    def step(self) -> bool:
-        return False
-
-    async def replay(self, flow_id: int) -> ReplayResult:
-        raise ValueError(f"Replay is {READ_ONLY}")
-
-    def curl(self, flow_id: int) -> str:
-        flow = self.flow(flow_id)
-        if flow is None:
-            raise CurlError(f"flow #{flow_id} is not in this file")
-        return flow_to_curl(flow)
-
-    def inject_curl(self, text: str, callback: str = "parse") -> str:
-        raise ValueError(f"Injecting a request is {READ_ONLY}")
-
-    def reload_spider(self) -> str:
-        raise ValueError(f"Reloading the spider is {READ_ONLY}")
-
-    def callbacks(self) -> list[str]:
-        return ["parse"]
-
-    def refs(self) -> RefsView:
-        return RefsView(time.time(), (), None, (), 0.0, 0.0)
-
-    def set_refs_baseline(self, clear: bool = False) -> None:
-        raise ValueError(f"Live refs are {READ_ONLY}")
-
-    def ignore_ref_class(self, class_key: str, ignored: bool) -> None:
-        raise ValueError(f"Live refs are {READ_ONLY}")
-
-    def prefs_text(self) -> str:
-        raise ValueError(f"Live refs are {READ_ONLY}")
-
-    def live_objects(self, class_key: str, limit: int = 500) -> ObjectList:
-        raise ValueError(f"Live objects are {READ_ONLY}")
-
-    async def referrers(self, object_key: int) -> ReferrerReport:
-        raise ValueError(f"Live objects are {READ_ONLY}")
-
-    async def leak_paths(self, class_keys: list[str]) -> dict[str, str | None]:
-        return {}
-
-    def leak_path_due(self, class_key: str) -> bool:
-        return False
-
-    def memory(self) -> MemoryView:
-        return MemoryView((), (), (), (), False, 0.0, "", f"Memory is {READ_ONLY}")
-
-    async def heap_summary(self) -> HeapSummary:
-        raise ValueError(f"The heap is {READ_ONLY}")
-
-    def pace(self, selected: str | None = None, points: int = 900) -> PaceView | None:
-        return None
-
-    def set_slot_delay(self, key: str | None, seconds: float) -> str:
-        raise ValueError(f"The pace is {READ_ONLY}")
-
-    def set_slot_concurrency(self, key: str | None, value: int) -> str:
-        raise ValueError(f"The pace is {READ_ONLY}")
-
-    def set_slot_autothrottle(self, key: str | None, on: bool) -> str:
-        raise ValueError(f"The pace is {READ_ONLY}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from workbench.core.control.breakpoints import Breakpoint
 from workbench.core.control.host import CrawlHost, CrawlStatus, ensure_reactor
@@ -26,7 +26,8 @@ from workbench.core.control.pace import PacePoint, PaceView
 from workbench.core.control.scheduler_view import QueuedRequest, QueueView
 from workbench.core.inspection.replay import ReplayResult
 from workbench.core.recording.recorder import Recorder
-from workbench.core.sources.local import CrawlerLine, LocalSource, Snapshot
+from workbench.core.sources.base import Capabilities, CrawlerLine, ShellTarget, Snapshot
+from workbench.core.sources.local import LocalSource
 
 SEP = "/"  # between a crawler's spider and one of its slots: "books/127.0.0.1"
 
@@ -86,6 +87,10 @@ def summed_stats(all_stats: list[dict[str, Any]]) -> dict[str, Any]:
 class MultiSource(LocalSource):
     """Several crawlers of one process, as one source with a scope."""
 
+    capabilities: ClassVar[Capabilities] = dataclasses.replace(
+        LocalSource.capabilities, crawlers=True
+    )
+
     def __init__(
         self,
         hosts: list[CrawlHost],
@@ -130,10 +135,6 @@ class MultiSource(LocalSource):
         """The crawler in scope, or the first one (what is the process's anyway)."""
         part = self.part
         return part.host if part is not None else self.hosts[0]
-
-    @host.setter
-    def host(self, value: CrawlHost) -> None:  # LocalSource.__init__ sets it
-        pass
 
     @property
     def recorder(self) -> Recorder:
@@ -277,7 +278,7 @@ class MultiSource(LocalSource):
             return "running"
         return combined_state(states)
 
-    def all_hosts(self) -> list[CrawlHost]:
+    def crawl_hosts(self) -> list[CrawlHost]:
         return list(self.hosts)
 
     def stop_all(self) -> bool:
@@ -333,10 +334,10 @@ class MultiSource(LocalSource):
     def step(self) -> bool:
         return self._hit_part().step()
 
-    def shell_target(self, flow_id: int | None) -> tuple[Any, Any, dict[str, Any], str]:
+    def shell_on_flow(self, flow_id: int | None) -> ShellTarget:
         part = self._hit_part() if flow_id is None else self._part_of_flow(flow_id)
-        response, request, extra, note = part.shell_target(flow_id)
-        return response, request, {**extra, "crawler": part.host.crawler}, note
+        target = part.shell_on_flow(flow_id)
+        return dataclasses.replace(target, extra={**target.extra, "crawler": part.host.crawler})
 
     async def replay(self, flow_id: int) -> ReplayResult:
         return await self._part_of_flow(flow_id).replay(flow_id)

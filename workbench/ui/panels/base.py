@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.content import Content
 
-from workbench.core.sources.local import Snapshot, Source
+from workbench.core.sources.base import Snapshot, Source
 
 
 class Panel(Vertical):

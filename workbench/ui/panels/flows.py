@@ -12,7 +12,7 @@ from textual.widgets import Input, Static
 from workbench.core.formats.sanitize import clean_line
 from workbench.core.inspection.filters import FilterError, FlowFilter, parse_filter
 from workbench.core.recording.records import Flow
-from workbench.core.sources.local import Snapshot, Source
+from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel
 from workbench.ui.screens.selectors import SelectorScreen

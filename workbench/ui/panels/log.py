@@ -13,7 +13,7 @@ from textual.widgets import Input, Select
 
 from workbench.core.formats.sanitize import clean_line
 from workbench.core.recording.records import LogRecord
-from workbench.core.sources.local import Snapshot, Source
+from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel
 from workbench.ui.widgets.record_table import Column, RecordTable

@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 
 from workbench.core.control.scheduler_view import QueuedRequest, QueueGroup, QueueView, SlotState
 from workbench.core.formats.sanitize import clean_line
-from workbench.core.sources.local import Snapshot, Source
+from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel
 from workbench.ui.widgets.record_table import Column, RecordTable

@@ -19,7 +19,7 @@ from textual.widgets import Static
 
 from workbench.core.control.pace import USER, Adjustment, PacePoint, PaceView, SlotRow
 from workbench.core.formats.sanitize import clean_line
-from workbench.core.sources.local import Snapshot, Source
+from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel
 from workbench.ui.screens.dialogs import PromptScreen

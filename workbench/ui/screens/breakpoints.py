@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from workbench.core.control.breakpoints import KIND_HELP, Breakpoint, parse_breakpoint
 from workbench.core.formats.sanitize import clean_line
-from workbench.core.sources.local import Source
+from workbench.core.sources.base import Source
 
 FORMS = "\n".join(f"  {kind + ':':<10} {what}" for kind, what in KIND_HELP.items())
 DIALOG_HELP = (

@@ -12,7 +12,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from workbench.core.formats.sanitize import clean, clean_line
-from workbench.core.sources.local import Source
+from workbench.core.sources.base import Source
 
 
 class CurlScreen(ModalScreen[None]):

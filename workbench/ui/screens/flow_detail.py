@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from workbench.core.formats.sanitize import clean, clean_line
 from workbench.core.inspection.body import decoding_headers, render_body
 from workbench.core.recording.records import Flow, header_items
-from workbench.core.sources.local import Source
+from workbench.core.sources.base import Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.items import value_text
 from workbench.ui.screens.curl import CurlScreen

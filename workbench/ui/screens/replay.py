@@ -25,7 +25,7 @@ from workbench.core.inspection.replay import (
     ReplayResult,
 )
 from workbench.core.recording.records import Flow
-from workbench.core.sources.local import Source
+from workbench.core.sources.base import Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.items import value_text
 

@@ -23,7 +23,7 @@ from workbench.core.formats.sanitize import clean_line
 from workbench.core.inspection.body import decoding_headers, human_size
 from workbench.core.inspection.selection import KINDS, SelectorDocument, SelectorResult, python_line
 from workbench.core.recording.records import Flow
-from workbench.core.sources.local import Source
+from workbench.core.sources.base import Source
 from workbench.ui import format as fmt
 from workbench.ui.widgets.body_view import BodyView
 
