@@ -317,7 +317,9 @@ def test_large_body_results_are_bounded():
 
 
 def test_regex_match_count_is_capped(monkeypatch):
-    monkeypatch.setattr(selectors, "MAX_MATCHES", 100)
+    from workbench.core.inspection.selection import document
+
+    monkeypatch.setattr(document, "MAX_MATCHES", 100)  # where the regex evaluation reads it
     result = html_doc(b"<p>" + b"a" * 1000 + b"</p>").evaluate("re", "a")
     assert result.count == 100 and result.count_capped
 
