@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from textual.binding import Binding
 
 from tests.fakes import FakeSource
 from workbench.ui.app import PANELS, WorkbenchApp
-from workbench.ui.screens.breakpoints import BreakpointsScreen
 from workbench.ui.screens.dialogs import ConfirmScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen
-from workbench.ui.screens.replay import ReplayScreen
-from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.widgets.record_table import RecordTable
 
 pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
@@ -63,14 +62,29 @@ def test_every_binding_has_an_action(owner):
         )
 
 
-def test_help_lists_every_app_and_panel_key():
+# screens whose only keys answer or close them: no section of their own in ?
+NO_HELP_SECTION = {"BreakpointDialog", "ConfirmScreen", "PromptScreen", "HelpScreen", "TextScreen"}
+
+
+def test_help_lists_every_key_of_the_app_the_panels_and_the_screens():
+    from workbench.ui.app import HELP_SCREENS
+
+    for screen in SCREENS:  # a new screen gets a HELP_TITLE, or is a dialog
+        assert hasattr(screen, "HELP_TITLE") != (screen.__name__ in NO_HELP_SECTION), screen
+        if hasattr(screen, "HELP_TITLE"):
+            assert screen in HELP_SCREENS, screen
     app = WorkbenchApp(FakeSource(), autostart=False)
     sections = app.help_sections()
     listed = {b.key for _, bindings in sections for b in bindings}
-    owners = [WorkbenchApp, RecordTable, FlowDetailScreen, SelectorScreen, ReplayScreen]
-    for owner in owners + [BreakpointsScreen] + [c for _, _, c in PANELS]:
+    titles = [title for title, _ in sections]
+    owners = [WorkbenchApp, RecordTable, *[c for _, _, c in PANELS]]
+    for owner in owners + [s for s in HELP_SCREENS if s.HELP_TITLE in titles]:
         for binding in owner.BINDINGS:
             assert binding.key in listed, binding.key
+    # the commands' own screens are listed where the source has them
+    assert "Contract checks (workbench check)" not in titles
+    app.source.capabilities = dataclasses.replace(app.source.capabilities, checks=True)
+    assert "Contract checks (workbench check)" in [t for t, _ in app.help_sections()]
 
 
 async def test_keys_drive_the_app():
@@ -131,28 +145,32 @@ async def test_command_palette_holds_every_action(tmp_path, monkeypatch):
         await pilot.pause()
         commands = list(app.get_system_commands(app.screen))
         titles = [c.title for c in commands]
-        for text in (
-            "Pause / resume",
-            "Stop the crawl",
-            "Quit",
-            "Show every key",
-            "Show Flows",
-            "Show Queue",
-            "Show Items",
-            "Show Stats",
-            "Show Log",
-        ):
+        # every app key, by its tooltip, once: where the source can do it
+        offered = {b.action: b for b in WorkbenchApp.BINDINGS}
+        for action, binding in offered.items():
+            wanted = binding.tooltip or binding.description
+            if action in ("shell", "checks", "parse_tree", "cycle_crawler"):
+                assert wanted not in titles, action  # the fake has no shell, checks...
+            else:
+                assert titles.count(wanted) == 1, wanted
+        for text in ("Pause or resume", "Stop the crawl", "Quit", "Show every key",
+                     "Show the flows", "Show the queue", "Show the items", "Show the stats",
+                     "Show the log"):  # fmt: skip
             assert any(text in t for t in titles), text
         panel_keys = [
             b for _, _, cls in PANELS for b in cls.BINDINGS if not b.action.startswith("leave")
         ]
-        panel_commands = [c for c in commands if ": " in c.title]
+        panel_commands = [c for c in commands if c.help.endswith(" panel")]
         assert len(panel_commands) == len(panel_keys)
         for command in panel_commands:  # each runs without error
-            command.callback()
+            await command.callback()
             await pilot.pause()
             if app.focused is not None and app.focused.id in ("flow-filter", "log-search"):
                 app.set_focus(None)
+        # a source with several crawlers is offered the crawler key
+        app.source.capabilities = dataclasses.replace(app.source.capabilities, crawlers=True)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert offered["cycle_crawler"].tooltip in titles
 
 
 async def test_print_from_crawl_code_goes_to_the_log():

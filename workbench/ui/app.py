@@ -39,11 +39,13 @@ from workbench.ui.panels.refs import RefsPanel
 from workbench.ui.panels.slots import SlotsPanel
 from workbench.ui.panels.stats import StatsPanel
 from workbench.ui.screens.breakpoints import BreakpointDialog, BreakpointsScreen
-from workbench.ui.screens.curl import NewRequestScreen
+from workbench.ui.screens.checks import ChecksScreen
+from workbench.ui.screens.curl import CurlScreen, NewRequestScreen
 from workbench.ui.screens.dialogs import ConfirmScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
-from workbench.ui.screens.help import HelpScreen
+from workbench.ui.screens.help import HelpScreen, key_label
 from workbench.ui.screens.live_objects import LiveObjectsScreen
+from workbench.ui.screens.parse_tree import ParseScreen
 from workbench.ui.screens.prefs import PrefsScreen
 from workbench.ui.screens.replay import ReplayScreen
 from workbench.ui.screens.selectors import SelectorScreen
@@ -71,6 +73,33 @@ MAX_INTERVAL = 2.0  # ...and at least one every 2 s
 # a busy crawl slows the UI down rather than the other way round.
 COST_FACTOR = 25
 QUIT_TIP = "Quit (asks first while a crawl runs; attached: detaches, the crawl goes on)"
+# the screens whose keys the ? screen lists after the panels', in this order
+HELP_SCREENS: tuple[Any, ...] = (
+    FlowDetailScreen,
+    SelectorScreen,
+    ReplayScreen,
+    CurlScreen,
+    NewRequestScreen,
+    BreakpointsScreen,
+    LiveObjectsScreen,
+    PrefsScreen,
+    ChecksScreen,
+    ParseScreen,
+)
+# app keys the command palette offers only to a source with one of these capabilities
+ACTION_NEEDS: dict[str, tuple[str, ...]] = {
+    "toggle_pause": ("live",),
+    "stop_crawl": ("live",),
+    "shell": ("local_shell", "remote_shell"),
+    "continue": ("breakpoints",),
+    "step": ("breakpoints",),
+    "add_breakpoint": ("breakpoints",),
+    "breakpoints": ("breakpoints",),
+    "new_request": ("inject",),
+    "checks": ("checks",),
+    "parse_tree": ("parse_tree",),
+    "cycle_crawler": ("crawlers",),
+}
 
 
 class WorkbenchApp(App[None]):
@@ -241,8 +270,6 @@ class WorkbenchApp(App[None]):
         if not self.source.capabilities.parse_tree:
             self.notify("The parse tree comes with workbench parse URL.", severity="warning")
             return
-        from workbench.ui.screens.parse_tree import ParseScreen
-
         if not isinstance(self.screen, ParseScreen):
             self.push_screen(ParseScreen(self.source))
 
@@ -251,8 +278,6 @@ class WorkbenchApp(App[None]):
         if not self.source.capabilities.checks:
             self.notify("Contract checks run with workbench check.", severity="warning")
             return
-        from workbench.ui.screens.checks import ChecksScreen
-
         if not isinstance(self.screen, ChecksScreen):
             self.push_screen(ChecksScreen(self.source))
 
@@ -767,17 +792,19 @@ class WorkbenchApp(App[None]):
         self.push_screen(HelpScreen(self.help_sections()))
 
     def help_sections(self) -> list[tuple[str, list[BindingType]]]:
+        """The ? screen: the app's keys, each panel's, the tables', then each
+        screen's (its HELP_TITLE), all from the bindings."""
         sections: list[tuple[str, list[BindingType]]] = [("Everywhere", list(self.BINDINGS))]
         for _, title, panel_cls in PANELS:
             if panel_cls.BINDINGS:
                 sections.append((f"{title.split(' ', 1)[1]} panel", list(panel_cls.BINDINGS)))
         sections.append(("Tables", list(RecordTable.BINDINGS)))
-        sections.append(("Flow detail (Enter on a flow)", list(FlowDetailScreen.BINDINGS)))
-        sections.append(("Selector playground (p on a flow)", list(SelectorScreen.BINDINGS)))
-        sections.append(("Replay (r on a flow)", list(ReplayScreen.BINDINGS)))
-        sections.append(("Breakpoints (B)", list(BreakpointsScreen.BINDINGS)))
-        sections.append(("Live objects (Enter in Refs)", list(LiveObjectsScreen.BINDINGS)))
-        sections.append(("prefs() text (e in Refs)", list(PrefsScreen.BINDINGS)))
+        for screen in HELP_SCREENS:
+            if screen is ChecksScreen and not self.source.capabilities.checks:
+                continue
+            if screen is ParseScreen and not self.source.capabilities.parse_tree:
+                continue
+            sections.append((screen.HELP_TITLE, list(screen.BINDINGS)))
         return sections
 
     # -- messages -----------------------------------------------------------------
@@ -807,22 +834,20 @@ class WorkbenchApp(App[None]):
     # -- command palette: every action -------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own commands, then one per key of the app and of every panel,
+        from the bindings (their tooltip, their key): nothing listed twice."""
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Pause / resume the crawl", "Space", self.action_toggle_pause)
-        yield SystemCommand(
-            "Stop the crawl gracefully", "X or Ctrl+C; again to force", self.action_stop_crawl
-        )
-        yield SystemCommand(
-            "Quit workbench", "q; asks first while a crawl runs", self.action_quit_app
-        )
-        yield SystemCommand("Show every key", "?", self.action_help)
-        yield SystemCommand(
-            "Inject a new request from curl", "i; paste a curl command", self.action_new_request
-        )
-        for pane_id, title, _ in PANELS:
-            name = title.split(" ", 1)[1]
+        seen: set[str] = set()
+        for binding in self.BINDINGS:
+            if not isinstance(binding, Binding) or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            if not self._offered(binding.action):
+                continue
             yield SystemCommand(
-                f"Show {name}", f"Key {title[0]}", lambda p=pane_id: self.action_show_panel(p)
+                binding.tooltip or binding.description,
+                f"Key {key_label(binding.key)}",
+                lambda a=binding.action: self.run_action(a),
             )
         # every panel key, as "<Panel>: <what it does>", run on that panel
         for pane_id, title, panel_cls in PANELS:
@@ -832,14 +857,21 @@ class WorkbenchApp(App[None]):
                     continue
                 yield SystemCommand(
                     f"{name}: {binding.tooltip or binding.description}",
-                    f"Key {binding.key.split(',')[0]} on the {name} panel",
+                    f"Key {key_label(binding.key.split(',')[0])} on the {name} panel",
                     lambda p=pane_id, a=binding.action: self._panel_action(p, a),
                 )
         yield SystemCommand("Follow newest flow", "G / End in a table", self._follow_flows)
 
-    def _panel_action(self, pane_id: str, action: str) -> None:
+    def _offered(self, action: str) -> bool:
+        """An app key the palette offers for this source (the keys themselves all
+        work, and say why when the source cannot)."""
+        need = ACTION_NEEDS.get(action.split("(", 1)[0])
+        capabilities = self.source.capabilities
+        return need is None or any(getattr(capabilities, n) for n in need)
+
+    async def _panel_action(self, pane_id: str, action: str) -> None:
         self.action_show_panel(pane_id)
-        getattr(self.panel(pane_id), f"action_{action}")()
+        await self.run_action(action, self.panel(pane_id))
 
     def _follow_flows(self) -> None:
         self.action_show_panel("flows")

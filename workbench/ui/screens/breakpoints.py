@@ -81,6 +81,8 @@ class BreakpointDialog(ModalScreen[str | None]):
 class BreakpointsScreen(Screen[None]):
     """Every breakpoint with its hit count; keys to edit them."""
 
+    HELP_TITLE: ClassVar[str] = "Breakpoints (B)"  # its section in the ? screen
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q,escape", "app.pop_screen", "Back"),
         Binding("a", "add", "Add", tooltip="Add a breakpoint"),

@@ -30,6 +30,8 @@ def check_cells(outcome: Any) -> list[Any]:
 class ChecksScreen(Screen[None]):
     """The contract checks; Enter opens a check's request and response."""
 
+    HELP_TITLE: ClassVar[str] = "Contract checks (workbench check)"  # its section in the ? screen
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Back to the panels"),
         Binding("t", "traceback", "Traceback", tooltip="The failing check's whole traceback"),

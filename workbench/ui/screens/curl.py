@@ -18,6 +18,8 @@ from workbench.core.sources.base import Source
 class CurlScreen(ModalScreen[None]):
     """The curl command of a flow (already copied to the clipboard)."""
 
+    HELP_TITLE: ClassVar[str] = "curl command (x on a flow)"  # its section in the ? screen
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q,escape,enter", "app.pop_screen", "Close", tooltip="Close"),
         Binding("c", "copy", "Copy again", tooltip="Copy the command to the clipboard again"),
@@ -59,6 +61,8 @@ class NewRequestScreen(ModalScreen[str | None]):
     Dismisses with the source's message once the request is queued; a bad
     command or callback is shown inline and the dialog stays open.
     """
+
+    HELP_TITLE: ClassVar[str] = "New request (i)"  # its section in the ? screen
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "submit", "Add to crawl", tooltip="Add the request to the crawl"),

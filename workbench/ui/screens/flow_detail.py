@@ -107,6 +107,8 @@ def pairs_table(pairs: tuple[tuple[str, str], ...]) -> Table | Text:
 
 
 class FlowDetailScreen(Screen[None]):
+    HELP_TITLE: ClassVar[str] = "Flow detail (Enter on a flow)"  # its section in the ? screen
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q,escape", "app.pop_screen", "Back"),
         Binding("1", "tab('request')", "Request", show=False),

@@ -14,7 +14,8 @@ from textual.widgets import Static
 from workbench.core.inspection.filters import FILTER_HELP
 
 
-def _key_label(keys: str) -> str:
+def key_label(keys: str) -> str:
+    """A binding's keys as people write them ("space,X" -> "Space, X")."""
     names = {
         "space": "Space",
         "slash": "/",
@@ -46,7 +47,7 @@ def bindings_table(sections: list[tuple[str, list[BindingType]]]) -> Table:
                 continue
             description = binding.tooltip or binding.description or binding.action
             # Text cells: a str cell is Rich markup ("[", "]" are keys here)
-            table.add_row(Text(_key_label(binding.key)), Text(description))
+            table.add_row(Text(key_label(binding.key)), Text(description))
         table.add_row("", "")
     return table
 

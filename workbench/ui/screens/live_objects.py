@@ -63,6 +63,8 @@ def report_text(report: ReferrerReport) -> Text:
 
 
 class LiveObjectsScreen(Screen[None]):
+    HELP_TITLE: ClassVar[str] = "Live objects (Enter in Refs)"  # its section in the ? screen
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q,escape", "app.pop_screen", "Back"),
         Binding("enter", "referrers", "Who holds it", tooltip="Search its referrers to a root"),

@@ -82,6 +82,8 @@ def request_label(tree: ParseTree, entry: ParseRequest) -> Text:
 class ParseScreen(Screen[None]):
     """The parse tree; Enter opens a node's flow, p the selector playground."""
 
+    HELP_TITLE: ClassVar[str] = "Parse tree (workbench parse)"  # its section in the ? screen
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Back to the panels"),
         Binding("p", "selectors", "Selectors", tooltip="Selector playground on the response"),

@@ -15,6 +15,8 @@ from workbench.ui.screens.text_view import TextScreen
 class PrefsScreen(TextScreen):
     """Exactly what ``prefs()`` prints in Scrapy's telnet console (ignored classes left out)."""
 
+    HELP_TITLE: ClassVar[str] = "prefs() text (e in Refs)"  # its section in the ? screen
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q,escape", "app.pop_screen", "Back"),
         Binding("c", "copy", "Copy", tooltip="Copy the text to the clipboard"),

@@ -146,6 +146,8 @@ def replay_view(result: ReplayResult) -> Group:
 class ReplayScreen(Screen[None]):
     """Runs the flow's callback again on its stored response and shows the diff."""
 
+    HELP_TITLE: ClassVar[str] = "Replay (r on a flow)"  # its section in the ? screen
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q,escape", "app.pop_screen", "Back", tooltip="Back to the flow"),
         Binding("r", "replay", "Replay again", tooltip="Run the callback again on the response"),

@@ -43,6 +43,8 @@ VALUE_WIDTH = 300  # characters of each value shown in the list
 class SelectorScreen(Screen[None]):
     """Selectors on one flow's stored response body."""
 
+    HELP_TITLE: ClassVar[str] = "Selector playground (p on a flow)"  # its section in the ? screen
+
     DEBOUNCE = 0.15  # seconds of quiet typing before evaluating
 
     BINDINGS: ClassVar[list[BindingType]] = [
