@@ -24,6 +24,12 @@ URL map (``N`` a catalogue/API page number, ``ID`` a product id in 1..pages)::
 
 Run standalone with ``python -m workbench.demo.site --pages N [--port P]``:
 it prints ``http://127.0.0.1:PORT/`` on one line once listening.
+
+Here: the routes (:class:`DemoResource`), the quiet twisted.web site and
+``listen``.  The products are computed in :mod:`workbench.demo.catalogue`, the
+page parts (frame, product article, JSON-LD, logo) made in
+:mod:`workbench.demo.pages`; ``product``, ``ProductData``, ``page_count`` and
+``LOGO_PNG`` are importable from here as before.
 """
 
 from __future__ import annotations
@@ -31,17 +37,32 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import struct
 import sys
 import time
-import zlib
-from dataclasses import dataclass
 from html import escape
-from math import ceil
 from typing import TYPE_CHECKING, cast
 
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
+
+# the demo's own modules, relatively: the demo needs nothing else of workbench
+from .catalogue import ProductData, mix, page_count, product
+from .pages import HOME_LINKS, LOGO_PNG, html_page, json_ld, product_body
+
+__all__ = [
+    "FLAKY_MEMORY",
+    "INTERFACE",
+    "LOGO_PNG",
+    "DemoResource",
+    "ProductData",
+    "QuietSite",
+    "build_site",
+    "listen",
+    "main",
+    "page_count",
+    "product",
+    "url_of",
+]
 
 if TYPE_CHECKING:
     # Twisted types ``reactor`` with its zope interfaces, whose methods mypy reads
@@ -51,167 +72,6 @@ if TYPE_CHECKING:
 
 INTERFACE = "127.0.0.1"
 FLAKY_MEMORY = 10_000  # how many flaky ids are remembered (oldest forgotten first)
-
-_ADJECTIVES = (
-    "Silent", "Crimson", "Hidden", "Golden", "Broken", "Distant", "Wandering", "Quiet",
-    "Burning", "Frozen", "Velvet", "Hollow", "Midnight", "Painted", "Restless", "Forgotten",
-)  # fmt: skip
-_NOUNS = (
-    "Garden", "River", "Lantern", "Orchard", "Harbour", "Compass", "Library", "Meadow",
-    "Cathedral", "Archive", "Voyage", "Kingdom", "Mirror", "Atlas", "Tide", "Clockwork",
-)  # fmt: skip
-_CATEGORIES = ("Fiction", "Travel", "History", "Poetry", "Science", "Mystery", "Fantasy")
-_RATINGS = ("One", "Two", "Three", "Four", "Five")
-_OPENINGS = (
-    "A sweeping tale of", "An intimate portrait of", "A brisk, funny account of",
-    "A haunting meditation on", "A meticulous history of", "A lyrical journey through",
-)  # fmt: skip
-_SUBJECTS = (
-    "two families divided by a river", "a lighthouse keeper's last winter",
-    "the cartographers who mapped the north", "a city that forgets itself every night",
-    "a botanist's stolen notebooks", "the clockmakers of a vanished guild",
-)  # fmt: skip
-_MASK = (1 << 64) - 1
-
-
-def _mix(n: int) -> int:
-    """A deterministic 64-bit hash of ``n`` (splitmix64 finaliser)."""
-    x = (n * 0x9E3779B97F4A7C15) & _MASK
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
-    return x ^ (x >> 31)
-
-
-@dataclass(frozen=True, slots=True)
-class ProductData:
-    id: int
-    name: str
-    price: float  # pounds, two decimals
-    stock: int  # 0 means out of stock
-    rating: str  # "One".."Five"
-    upc: str
-    category: str
-    description: str
-
-    @property
-    def price_text(self) -> str:
-        return f"£{self.price:.2f}"
-
-    @property
-    def availability(self) -> str:
-        return f"In stock ({self.stock} available)" if self.stock else "Out of stock"
-
-    @property
-    def url(self) -> str:
-        return f"/product/{self.id}.html"
-
-
-def product(pid: int) -> ProductData:
-    """The product with id ``pid``: the same values every time, in every process."""
-    h = _mix(pid)
-    name = f"The {_ADJECTIVES[h % 16]} {_NOUNS[(h >> 4) % 16]} No. {pid}"
-    opening, subject = _OPENINGS[(h >> 24) % 6], _SUBJECTS[(h >> 28) % 6]
-    return ProductData(
-        id=pid,
-        name=name,
-        price=(500 + (h >> 8) % 5000) / 100,
-        stock=(h >> 32) % 23,
-        rating=_RATINGS[(h >> 40) % 5],
-        upc=f"{h:016x}",
-        category=_CATEGORIES[(h >> 44) % 7],
-        description=f"{opening} {subject}. {name} is book {pid} of the demo catalogue.",
-    )
-
-
-def page_count(pages: int, per_page: int) -> int:
-    """How many catalogue (and API) pages list ``pages`` products."""
-    return ceil(pages / per_page)
-
-
-def _png(width: int = 16, height: int = 16) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    rows = b"".join(
-        b"\x00" + b"".join(bytes((x * 16, y * 16, 160)) for x in range(width))
-        for y in range(height)
-    )
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
-LOGO_PNG = _png()
-
-_HOME_LINKS = (
-    ("special redirect", "/old-catalogue", "The old catalogue (moved)"),
-    ("special missing", "/missing.html", "A page that does not exist"),
-    ("special flaky", "/flaky/1.html", "A flaky page (fails once)"),
-    ("special slow", "/slow.html", "A slow page"),
-    ("special legacy", "/legacy/1.html", "A legacy page (windows-1252)"),
-    ("special asset", "/static/logo.png", "The logo"),
-)
-
-
-def _page(title: str, body: str, head: str = "") -> bytes:
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{escape(title)} | Demo Books</title>\n{head}</head>\n<body>\n"
-        '<header><a class="home" href="/">Demo Books</a></header>\n'
-        f"<main>\n{body}\n</main>\n</body>\n</html>\n"
-    ).encode()
-
-
-def _product_body(p: ProductData, note: str = "") -> str:
-    name = escape(p.name)
-    return f"""<article class="product_page" data-id="{p.id}">
-<h1>{name}</h1>
-{note}<p class="price">{p.price_text}</p>
-<p class="availability">{p.availability}</p>
-<p class="star-rating {p.rating}">{p.rating} stars</p>
-<div id="product_description"><h2>Product Description</h2>
-<p>{escape(p.description)}</p></div>
-<table class="product-info">
-<tr><th>UPC</th><td>{p.upc}</td></tr>
-<tr><th>Product Type</th><td>Books</td></tr>
-<tr><th>Category</th><td>{p.category}</td></tr>
-<tr><th>Price</th><td>{p.price_text}</td></tr>
-<tr><th>Availability</th><td>{p.availability}</td></tr>
-<tr><th>Stock</th><td>{p.stock}</td></tr>
-</table>
-<p><a class="reviews" href="/reviews/{p.id}.html">Reviews</a></p>
-</article>"""
-
-
-def _json_ld(p: ProductData) -> str:
-    data = {
-        "@context": "https://schema.org",
-        "@type": "Product",
-        "name": p.name,
-        "sku": p.upc,
-        "url": p.url,
-        "category": p.category,
-        "description": p.description,
-        "offers": {
-            "@type": "Offer",
-            "price": f"{p.price:.2f}",
-            "priceCurrency": "GBP",
-            "availability": "https://schema.org/" + ("InStock" if p.stock else "OutOfStock"),
-            "inventoryLevel": p.stock,
-        },
-        "aggregateRating": {
-            "@type": "AggregateRating",
-            "ratingValue": _RATINGS.index(p.rating) + 1,
-            "bestRating": 5,
-        },
-    }
-    text = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
-    return f'<script type="application/ld+json">{text}</script>\n'
 
 
 class DemoResource(Resource):
@@ -273,7 +133,7 @@ class DemoResource(Resource):
 
     def _not_found(self, request) -> bytes:
         body = '<h1>Not found</h1>\n<p>Nothing here. <a href="/">Back home</a>.</p>'
-        return self._html(request, _page("Not found", body), 404)
+        return self._html(request, html_page("Not found", body), 404)
 
     def _valid_id(self, pid: int) -> bool:
         return 1 <= pid <= self.pages
@@ -282,7 +142,7 @@ class DemoResource(Resource):
 
     def _home(self, request) -> bytes:
         specials = "\n".join(
-            f'<li><a class="{cls}" href="{href}">{text}</a></li>' for cls, href, text in _HOME_LINKS
+            f'<li><a class="{cls}" href="{href}">{text}</a></li>' for cls, href, text in HOME_LINKS
         )
         body = f"""<h1>Demo Books</h1>
 <p>{self.pages} books in {page_count(self.pages, self.per_page)} catalogue pages.</p>
@@ -293,7 +153,7 @@ class DemoResource(Resource):
 <ul class="specials">
 {specials}
 </ul></nav>"""
-        return self._html(request, _page("Home", body))
+        return self._html(request, html_page("Home", body))
 
     def _listing(self, request, n: int) -> bytes:
         last = page_count(self.pages, self.per_page)
@@ -321,13 +181,13 @@ class DemoResource(Resource):
             f'<ol class="row">\n{chr(10).join(articles)}\n</ol>\n'
             f'<ul class="pager">{"".join(pager)}</ul>'
         )
-        return self._html(request, _page(f"Catalogue page {n}", body))
+        return self._html(request, html_page(f"Catalogue page {n}", body))
 
     def _product(self, request, pid: int) -> bytes:
         if not self._valid_id(pid):
             return self._not_found(request)
         p = product(pid)
-        return self._html(request, _page(p.name, _product_body(p), _json_ld(p)))
+        return self._html(request, html_page(p.name, product_body(p), json_ld(p)))
 
     def _api(self, request) -> bytes:
         request.setHeader(b"content-type", b"application/json")
@@ -356,7 +216,7 @@ class DemoResource(Resource):
         request.setResponseCode(301)
         request.setHeader(b"location", b"/catalogue/page-1.html")
         body = '<p>Moved to <a href="/catalogue/page-1.html">the catalogue</a>.</p>'
-        return self._html(request, _page("Moved", body), 301)
+        return self._html(request, html_page("Moved", body), 301)
 
     def _flaky(self, request, pid: int) -> bytes:
         if not self._valid_id(pid):
@@ -366,10 +226,10 @@ class DemoResource(Resource):
                 del self.flaky_seen[next(iter(self.flaky_seen))]
             self.flaky_seen[pid] = None
             body = "<h1>Internal Server Error</h1>\n<p>Flaky page: try again.</p>"
-            return self._html(request, _page("Server error", body), 500)
+            return self._html(request, html_page("Server error", body), 500)
         p = product(pid)
         note = '<p class="note">This page failed on the first request.</p>\n'
-        return self._html(request, _page(f"Flaky: {p.name}", _product_body(p, note)))
+        return self._html(request, html_page(f"Flaky: {p.name}", product_body(p, note)))
 
     def _respond_later(self, request, delay: float, page: bytes, done=None):
         """Answer ``page`` (HTML, 200) after ``delay`` seconds; ``done()`` runs once
@@ -394,7 +254,7 @@ class DemoResource(Resource):
 
     def _slow(self, request):
         body = f"<h1>Slow page</h1>\n<p>Served after {self.slow_delay} seconds.</p>"
-        return self._respond_later(request, self.slow_delay, _page("Slow page", body))
+        return self._respond_later(request, self.slow_delay, html_page("Slow page", body))
 
     def in_burst(self, now: float | None = None) -> bool:
         """Whether /reviews/ answers 503 right now."""
@@ -403,7 +263,7 @@ class DemoResource(Resource):
 
     def review_delay(self, pid: int) -> float:
         """Seconds /reviews/``pid``.html takes with nothing else in progress."""
-        return self.review_latency * (0.7 + 0.6 * (_mix(pid) % 1000) / 1000)
+        return self.review_latency * (0.7 + 0.6 * (mix(pid) % 1000) / 1000)
 
     def _reviews(self, request, pid: int):
         if not self._valid_id(pid):
@@ -412,12 +272,12 @@ class DemoResource(Resource):
             self.reviews_refused += 1
             request.setHeader(b"retry-after", b"1")
             body = "<h1>Service Unavailable</h1>\n<p>Too many requests: try again.</p>"
-            return self._html(request, _page("Service unavailable", body), 503)
+            return self._html(request, html_page("Service unavailable", body), 503)
         delay = self.review_delay(pid) * (1 + 0.25 * self.reviews_in_progress)
         self.reviews_in_progress += 1
         p = product(pid)
-        stars = (_mix(pid) >> 12) % 5 + 1
-        count = (_mix(pid) >> 16) % 40
+        stars = (mix(pid) >> 12) % 5 + 1
+        count = (mix(pid) >> 16) % 40
         body = (
             f'<h1>Reviews of {escape(p.name)}</h1>\n<p class="reviews" data-id="{pid}" '
             f'data-count="{count}" data-stars="{stars}">{count} reviews, {stars} stars '
@@ -427,7 +287,7 @@ class DemoResource(Resource):
         def done() -> None:
             self.reviews_in_progress -= 1
 
-        return self._respond_later(request, delay, _page(f"Reviews: {p.name}", body), done)
+        return self._respond_later(request, delay, html_page(f"Reviews: {p.name}", body), done)
 
     def _legacy(self, request, pid: int) -> bytes:
         if not self._valid_id(pid):
