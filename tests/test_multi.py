@@ -302,7 +302,7 @@ def test_quitting_asks_to_stop_a_paused_crawler_while_another_closes(demo_url):
 
     def states(*names):
         for part, name in zip(source.parts, names, strict=True):
-            part.host = SimpleNamespace(status=lambda n=name: SimpleNamespace(state=n))
+            part._host = SimpleNamespace(status=lambda n=name: SimpleNamespace(state=n))
 
     states("closing", "paused")
     assert source.process_state() == "running"  # the paused one is stopped gracefully

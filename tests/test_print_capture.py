@@ -40,7 +40,7 @@ async def test_a_print_logged_with_no_handler_is_kept_for_after_the_app_not_loop
 
 
 def test_leftover_output_is_bounded():
-    from workbench.ui.app import LeftoverOutput
+    from workbench.ui.output import LeftoverOutput
 
     out = LeftoverOutput()
     out.write("\n".join(f"line {n}" for n in range(1000)) + "\n")

@@ -1,0 +1,127 @@
+"""Pause, stop and quit: graceful first, forced on the second ask; attached,
+quitting detaches and the crawl goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from workbench.core.formats.sanitize import clean_line
+from workbench.ui.controls.base import AppBase
+from workbench.ui.screens.dialogs import ConfirmScreen
+
+logger = logging.getLogger("workbench.ui.app")
+
+
+class CrawlControl(AppBase):
+    def action_toggle_pause(self) -> None:
+        paused = self.source.toggle_pause()
+        if paused is None:
+            self.notify("The crawl is not running.", severity="warning")
+        elif paused:
+            snapshot = self.source.snapshot()
+            self.notify(
+                f"Paused: no new requests leave the queue; {snapshot.status.in_flight} in flight "
+                "still finish and their callbacks run.",
+                title="Paused",
+            )
+        else:
+            self.notify("Resumed.", timeout=2)
+        self.refresh_panels()
+
+    def action_stop_crawl(self) -> None:
+        snapshot = self.source.snapshot()
+        state = snapshot.status.state
+        if state in ("finished", "failed"):
+            self.notify("The crawl has already finished. q quits.", timeout=3)
+            return
+        if self.remote:
+            if state == "closing":
+                self.notify("The crawl is already closing.", timeout=3)
+                return
+            self.push_screen(
+                ConfirmScreen(
+                    f"Stop the crawl you are attached to ({snapshot.attached})?\n"
+                    "It stops gracefully, as after one Ctrl-C in its own terminal: "
+                    "in-flight requests finish, feeds are closed.",
+                    yes="Stop it",
+                ),
+                self._remote_stop_answer,
+            )
+            return
+        if state == "closing":
+            self._ask_force()
+            return
+        if self.source.stop():
+            self.notify(
+                "Stopping gracefully: in-flight requests finish, feeds are closed. "
+                "Press again to force.",
+                title="Stopping",
+            )
+        self.refresh_panels()
+
+    def _ask_force(self) -> None:
+        self.push_screen(
+            ConfirmScreen(
+                "The crawl is already closing (waiting for in-flight requests and feeds).\n"
+                "Force it to stop now? Feeds and JOBDIR may be left incomplete, "
+                "and workbench will exit.",
+                yes="Force stop",
+            ),
+            self._force_answer,
+        )
+
+    def _remote_stop_answer(self, answer: bool | None) -> None:
+        if answer and self.source.stop():
+            self.notify("Stopping gracefully.", title="Stopping")
+        self.refresh_panels()
+
+    def _force_answer(self, force: bool | None) -> None:
+        if force:
+            self.forced = True
+            logger.warning("Forced shutdown requested from workbench.")
+            self.exit(return_code=1)
+
+    def action_quit_app(self) -> None:
+        if self.remote:  # detach: the crawl goes on
+            self.exit()
+            return
+        state = self._state()
+        if state in ("finished", "failed", "starting"):
+            self.exit()
+            return
+        if state == "closing":
+            self._ask_force()
+            return
+        self.push_screen(
+            ConfirmScreen(
+                "The crawl is still running.\nStop it gracefully (feeds are closed) and quit?",
+                yes="Stop and quit",
+            ),
+            self._quit_answer,
+        )
+
+    def _quit_answer(self, answer: bool | None) -> None:
+        if not answer:
+            return
+        self._stop_all()
+        self.notify(
+            "Stopping gracefully; workbench quits when the crawl has closed.", title="Quitting"
+        )
+        self.run_worker(self._exit_when_finished(), exclusive=True, group="quit")
+
+    async def _exit_when_finished(self) -> None:
+        while self._state() not in ("finished", "failed"):
+            await asyncio.sleep(0.1)
+        self.exit()
+
+    def action_cycle_crawler(self) -> None:
+        """``workbench crawl S1 S2``: every panel shows all the crawlers, or one."""
+        source = self.source
+        if len(source.crawlers()) < 2:
+            self.notify("One crawler here (workbench crawl S1 S2 runs several).")
+            return
+        scope = source.cycle()
+        shown = f"crawler {scope}" if scope else "all the crawlers"
+        self.notify(f"Showing {clean_line(shown, 60)} (S: the next).", timeout=3, markup=False)
+        self.refresh_panels()
