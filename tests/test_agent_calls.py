@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from workbench.remote.agent import CALLS, Agent
-from workbench.remote.source import Refused, decode_answer
+from workbench.remote.agent_client import Refused, decode_answer
 
 
 def test_only_the_do_methods_are_calls():

@@ -22,8 +22,9 @@ from workbench.core.sources.base import Unsupported
 from workbench.demo.spider import expected_item_count
 from workbench.remote import agent as agent_module
 from workbench.remote import wire
+from workbench.remote.agent_client import AgentClient, Refused
 from workbench.remote.client import RemoteControlClient
-from workbench.remote.source import AgentClient, Refused, RemoteSource
+from workbench.remote.source import RemoteSource
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.widgets.record_table import RecordTable
 

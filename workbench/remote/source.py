@@ -10,19 +10,18 @@ records as with a local crawl and cannot tell the difference.
 
 Controls (pause, stop, slot changes) are direct calls.  :meth:`close`
 detaches: the agent removes what it installed and the crawl goes on.
+(The calls themselves, and the agent's answers, are
+:mod:`workbench.remote.agent_client`'s.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
-import secrets
 import threading
 import time
 import zlib
-from pathlib import Path
 from typing import Any, ClassVar
 
 from workbench.core.control.host import CrawlStatus
@@ -36,7 +35,7 @@ from workbench.core.recording.recorder import Recorder, StoredBody
 from workbench.core.recording.records import Flow
 from workbench.core.sources.base import Capabilities, RecorderReads, Snapshot, StatsHistory
 from workbench.remote import wire
-from workbench.remote.agent import LEASE, STASH_KEY
+from workbench.remote.agent_client import AgentClient, AgentGone, Refused
 from workbench.remote.client import CrawlGone, RemoteControlClient, RemoteError
 
 logger = logging.getLogger(__name__)
@@ -45,88 +44,8 @@ POLL_INTERVAL = 0.5  # seconds: at most two polls a second
 VIEW_TTL = 3.0  # a view nobody asked for since is no longer fetched
 RECORD_BUDGET = 256 * 1024  # bytes of record JSON asked for per poll
 MAX_BODY = 8 * 1024 * 1024  # bytes of a remote body fetched for the detail view
-MAX_ANSWER = 64 * 1024 * 1024  # decompressed
-
 SHELL_NAMESPACE = "workbench_shell"
-AGENT_SOURCE = (Path(__file__).parent / "agent.py").read_text(encoding="utf-8")
-
-# Fixed code: the agent's own source and our version travel as literals.
-LOADER = """\
-_wb_agent = stash.get({key!r})
-if _wb_agent is None or _wb_agent.removed:
-    _wb_mod = {{"__name__": "workbench_agent"}}
-    exec(compile({source!r}, "<workbench agent>", "exec"), _wb_mod)
-    _wb_agent = _wb_mod["agent_for"](crawler, stash, {version!r}, {lease!r}, {probe!r})
-print(await _wb_agent.call({client!r}, "hello", "{{}}"))
-"""
-CALL = "print(await stash[{key!r}].call({client!r}, {name!r}, {args!r}))"
-
 NOT_ATTACHED = "not available when attached to a crawl in another process"
-
-
-class Refused(ValueError):
-    """The agent refused a call; the message says why."""
-
-
-class AgentGone(RemoteError):
-    """The agent is no longer in the crawl (removed after a minute without polls)."""
-
-
-def decode_answer(result: dict[str, Any]) -> Any:
-    """The agent's answer in an /execute result (Refused, AgentGone, RemoteError)."""
-    status = result.get("status")
-    if status != "ok":
-        tb = str(result.get("traceback") or "")
-        if "KeyError" in tb and STASH_KEY in tb:
-            raise AgentGone("the attach agent is no longer in the crawl")
-        if status == "timeout":
-            raise RemoteError("the crawl did not answer in time (its loop may be busy)")
-        last = tb.strip().splitlines()[-1] if tb.strip() else str(status)
-        raise RemoteError(f"the crawl could not run the agent: {last}")
-    text = str(result.get("output") or "").strip()
-    if result.get("output_truncated"):
-        raise RemoteError("the agent's answer was cut by REMOTE_CONTROL_OUTPUT_MAX_BYTES")
-    try:
-        inflater = zlib.decompressobj()
-        raw = inflater.decompress(base64.b64decode(text), MAX_ANSWER)
-        if inflater.unconsumed_tail:
-            raise ValueError("too large")
-        answer = json.loads(raw)
-    except (ValueError, zlib.error) as exc:
-        raise RemoteError(f"the agent's answer is unreadable ({exc})") from None
-    if not isinstance(answer, dict):
-        raise RemoteError("the agent's answer is not an object")
-    if "error" in answer:
-        raise Refused(str(answer["error"]))
-    return answer.get("ok")
-
-
-class AgentClient:
-    """Calls into the agent of one crawl, as one client (several may attach)."""
-
-    def __init__(self, client: RemoteControlClient, probe: bool = False) -> None:
-        from workbench import __version__
-
-        self.client = client
-        self.probe = probe  # ask for the probe even where workbench could record
-        self.version = __version__
-        self.id = secrets.token_hex(8)  # which client this is, for the agent's leases
-        self.lease = LEASE
-
-    def install(self) -> dict[str, Any]:
-        code = LOADER.format(
-            key=STASH_KEY,
-            source=AGENT_SOURCE,
-            version=self.version,
-            client=self.id,
-            lease=float(self.lease),
-            probe=bool(self.probe),
-        )
-        return decode_answer(self.client.execute(code, timeout=30.0))
-
-    def call(self, name: str, timeout: float = 10.0, **args: Any) -> Any:
-        code = CALL.format(key=STASH_KEY, client=self.id, name=name, args=json.dumps(args))
-        return decode_answer(self.client.execute(code, timeout=timeout))
 
 
 def _empty_queue() -> QueueView:
