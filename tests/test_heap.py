@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
 from scrapy.settings import Settings
@@ -62,3 +64,39 @@ async def test_one_summary_at_a_time_and_the_view():
     assert ("MEMUSAGE_ENABLED", "True") in view.settings
     assert view.stats == (("memusage/max", 1),)
     assert view.summaries == (summary,) and not view.running
+
+
+# Futures awaited, several at once (C asyncio keeps their freed iterators on
+# a free list), a summary (from a thread, as the app takes it), a full
+# collection.  On CPython 3.12.0-3.12.5, muppy's get_objects() there left
+# that free list looping on itself, and the collection hung or crashed
+# (python/cpython#122695; see heap.py).  In a process of its own, so that a
+# crash or a hang fails this test and not the whole run.
+AWAITS_THEN_SUMMARY = """
+import asyncio, gc
+from workbench.core.leaks.heap import MemoryWatch
+
+async def awaits():
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+    loop.call_soon(future.set_result, None)
+    await future
+
+async def main():
+    watch = MemoryWatch()
+    for _ in range(3):
+        await asyncio.gather(*(awaits() for _ in range(10)))
+        await asyncio.to_thread(watch.take_summary)
+        gc.collect()
+    print("done", len(watch.summaries))
+
+asyncio.run(main())
+"""
+
+
+def test_summaries_between_awaits_leave_the_collector_sound():
+    result = subprocess.run(
+        [sys.executable, "-c", AWAITS_THEN_SUMMARY], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["done", "3"]

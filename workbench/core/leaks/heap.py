@@ -1,24 +1,26 @@
 """The heap by type (Pympler's muppy), RSS over time, and Scrapy's MEMUSAGE settings.
 
 A heap summary walks every object the interpreter knows: on demand only,
-in a worker thread, reporting progress.  ``muppy.get_objects()`` gathers the
-objects (one long step), then ``summary.summarize`` runs over chunks so the
-progress is real and the crawl keeps running between chunks.  The object
-list is dropped as soon as the rows are built: a summary keeps strings and
-numbers only.
+in a worker thread, reporting progress.  ``heap_objects()`` gathers the
+objects as ``muppy.get_objects()`` does (one long step), then
+``summary.summarize`` runs over chunks so the progress is real and the crawl
+keeps running between chunks.  The object list is dropped as soon as the rows
+are built: a summary keeps strings and numbers only.
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import time
+import types
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pympler import muppy, summary
+from pympler import summary
 from pympler.process import ProcessMemoryInfo
 
 CHUNK = 20_000
@@ -83,6 +85,52 @@ def unfreeze() -> None:
         gc.unfreeze()
 
 
+# CPython 3.12.0 to 3.12.5 (python/cpython#122695, fixed in 3.12.6): the C
+# ``_asyncio`` module's gc traversal walks its free list of Future iterators,
+# which is freed memory, so ``gc.get_referents(_asyncio)`` hands those out as
+# objects.  When the list holding them goes, they are freed a second time and
+# pushed onto the free list again, which then loops on itself: the next
+# collection spins forever in ``gc.collect()`` (the hang), or, once one of
+# them has been reused by an ``await``, follows a live object as the next
+# free entry and crashes (the segfault).  Any ``await`` on an asyncio future
+# fills that list, and ``muppy.get_objects()`` asks every container for its
+# referents, so a heap summary after an app or a crawl had run was enough.
+# ``gc.freeze()``/``unfreeze()`` play no part: the app that froze the heap
+# first was also the first to ``await``.  (``gc.get_referrers`` traverses
+# the module too, but only compares addresses: harmless.)
+_ASYNCIO_FREELIST_TRAVERSED = (3, 12) <= sys.version_info[:3] < (3, 12, 6)
+
+
+def referents(obj: Any) -> list[Any]:
+    """``gc.get_referents(obj)``, except where CPython would hand out freed
+    memory: the ``_asyncio`` module on 3.12.0-3.12.5 (see above) gives its
+    globals only, not the objects its C state holds."""
+    # ``type(...) is``: isinstance() would ask a dead weak proxy for __class__
+    if _ASYNCIO_FREELIST_TRAVERSED and type(obj) is types.ModuleType:
+        globals_ = obj.__dict__
+        if isinstance(globals_, dict) and globals_.get("__name__") == "_asyncio":
+            return [globals_]
+    return gc.get_referents(obj)
+
+
+def heap_objects() -> list[Any]:
+    """Every object the collector tracks, frames left out, and the untracked
+    objects they refer to (strings, numbers...), each once: what
+    ``muppy.get_objects()`` returns, but through :func:`referents`."""
+    gc.collect()
+    tracked = [o for o in gc.get_objects() if type(o) is not types.FrameType]
+    untracked: list[Any] = []
+    seen: set[int] = set()
+    for container in tracked:
+        for ref in referents(container):
+            if not gc.is_tracked(ref) and id(ref) not in seen:
+                seen.add(id(ref))
+                untracked.append(ref)
+    del seen
+    untracked.extend(tracked)
+    return untracked
+
+
 class SummaryAbandoned(Exception):
     """The process is on its way out: the summary in progress was dropped."""
 
@@ -102,7 +150,7 @@ def summarize(progress: Callable[[float, str], None] | None = None) -> tuple[lis
     report = progress or (lambda fraction, phase: None)
     report(0.0, "collecting objects")
     unfreeze()
-    objects = muppy.get_objects()
+    objects = heap_objects()
     total = len(objects)
     counts: dict[str, list[int]] = {}
     try:

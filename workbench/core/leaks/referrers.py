@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.core.formats.sanitize import clean_line
+from workbench.core.leaks.heap import referents as referents_of
 from workbench.core.leaks.heap import unfreeze
 
 CONTAINERS = (dict, list, tuple, set, frozenset, deque, types.CellType)
@@ -392,7 +393,7 @@ class _Search:
                     continue
                 if isinstance(ref, types.FrameType) and ref.f_code is _Search.run.__code__:
                     continue
-                referents = gc.get_referents(ref)  # once: the crawl goes on meanwhile
+                referents = referents_of(ref)  # once: the crawl goes on meanwhile
                 for walk in active:
                     if walk.done:
                         continue
