@@ -47,6 +47,19 @@ def test_chain_through_a_queued_requests_cb_kwargs_to_a_named_root():
     assert ref() is not None  # still held by the queue, not by the search
 
 
+def test_a_tuple_that_holds_it_is_a_link_and_the_searchs_own_are_not():
+    # the search's own argument tuples (gc.get_referrers(*frontier)) hold the
+    # target too: Python 3.13 reported them, a `tuple[0]` at every level
+    scheduler = Scheduler()
+    resp = response(9)
+    scheduler.mqs.q.append((resp,))  # a real one-element tuple holding it
+    ref = weakref.ref(resp)
+    del resp
+    report = find_referrers(ref, {id(scheduler): "scheduler"})
+    assert report.direct == ("tuple[0]",)
+    assert [c.text() for c in report.chains] == ["scheduler.mqs -> Queue.q[0][0] -> HtmlResponse"]
+
+
 def test_module_global_is_a_root_and_reads_as_an_attribute():
     resp = response(3)
     CACHE.append(resp)

@@ -380,7 +380,14 @@ class _Search:
                 self._frame_roots(walk, wanted[id(walk)], frames)
                 walk.done = walk.done or len(walk.chains) >= self.max_chains
             del frames
-            union = [o for w in active if not w.done for o in w.frontier]
+            # A tuple, passed as it is: ``f(*args)`` with an exact tuple hands
+            # that tuple over as the call's arguments, where a list would be
+            # copied into a new tuple nobody here knows.  That argument tuple
+            # refers to every object searched for; Python 3.10-3.12 leave it
+            # out of get_referrers' answer, 3.13 does not (gc.get_referrers
+            # went to Argument Clinic, gh-113755, which leaves out only its own
+            # copy of the arguments): it was a `tuple[0]` link at every level.
+            union = tuple(o for w in active if not w.done for o in w.frontier)
             self.ignore.add(id(union))
             referrers = gc.get_referrers(*union) if union else []
             self.ignore.add(id(referrers))
