@@ -48,6 +48,14 @@ class BooksSpider(scrapy.Spider):
                "seen": response.meta.get("seen", "no")}
 
 
+class FencedSpider(scrapy.Spider):
+    name = "fenced"
+    allowed_domains = ["books.example"]
+
+    def parse(self, response):
+        yield {"url": response.url}
+
+
 class ShelfSpider(CrawlSpider):
     name = "shelf"
     rules = [Rule(LinkExtractor(allow=r"/product/"), callback="parse_item")]
@@ -127,6 +135,17 @@ def test_a_url_without_a_response_fails_the_run(project):
     result = run("parse", f"{url}missing.html", "--spider", "books", cwd=root, WORKBENCH_NO_UI="1")
     assert result.returncode == 1
     assert "no response for" in result.stderr and "HttpError" in result.stderr, result.stderr
+
+
+def test_a_url_filtered_as_offsite_says_so(project):
+    root, url = project
+    result = run("parse", url, "--spider", "fenced", cwd=root, WORKBENCH_NO_UI="1")
+    assert result.returncode == 1
+    assert (
+        f"no response for {url}: filtered as offsite: '127.0.0.1' is not in the spider's "
+        "allowed_domains ['books.example']" in result.stderr
+    ), result.stderr
+    assert "the crawl was stopped" not in result.stderr
 
 
 def test_the_tree_of_a_real_parse_opens_each_node(project):
@@ -300,3 +319,32 @@ async def test_a_start_request_that_cannot_be_made_says_why(demo_url):
     command = await _parse(demo_url, Spider, callback="nosuch")
     assert command.tree.root_error == "ValueError: Cannot find callback 'nosuch' in spider: boom"
     assert command.tree.nodes == []
+
+
+async def test_requests_filtered_as_offsite_say_so_from_scrapys_own_count(demo_url):
+    class Fenced(scrapy.Spider):
+        name = "fenced"
+        allowed_domains = ["books.example"]
+
+    class Spider(scrapy.Spider):
+        name = "mixed"
+        allowed_domains = ["127.0.0.1"]
+
+        def parse(self, response):
+            yield scrapy.Request("http://books.example/elsewhere")
+            yield response.follow("missing.html")
+
+    command = await _parse(demo_url, Fenced)
+    tree = command.tree
+    assert tree.nodes == [] and tree.root_dropped and tree.errors == 0
+    assert tree.root_error == (
+        "filtered as offsite: '127.0.0.1' is not in the spider's allowed_domains ['books.example']"
+    )
+    command = await _parse(demo_url, Spider, depth=2)
+    tree = command.tree
+    offsite, missing = tree.node(1).requests
+    assert request_state(tree, offsite) == (
+        "filtered as offsite: 'books.example' is not in the spider's allowed_domains ['127.0.0.1']"
+    )
+    assert request_state(tree, missing).startswith("failed: HttpError")  # on the same site
+    assert command.pcrawler.stats.get_value("offsite/filtered") == 1

@@ -12,8 +12,15 @@ and the requests it returned, each linked to the node of its own response.
 A request's node is found through a meta key set on it when its parent's
 output is collected (meta follows redirects and retries); a request that never
 got a response says why: beyond ``--depth``, dropped by the scheduler as a
-duplicate, a download error (an errback records it, then re-raises so Scrapy
-logs it as usual), or filtered before the scheduler (offsite).
+duplicate (``request_dropped``), a download error (an errback records it, then
+re-raises so Scrapy logs it as usual), or filtered as offsite.  Scrapy's
+``OffsiteMiddleware`` filters a request in its own ``request_scheduled``
+receiver (it raises ``IgnoreRequest``, which the engine keeps quiet, and counts
+``offsite/filtered``); two receivers of ours around it, one connected before
+the crawl and one after the engine built its middlewares, see that count move
+for exactly that request.  The URL itself can be filtered so too (``--spider``
+names a spider whose ``allowed_domains`` leave it out): it then has no node,
+and ``ParseTree.root_error`` says why.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from itemadapter import ItemAdapter
 from scrapy import Request, signals
 from scrapy.commands.parse import Command as ScrapyParseCommand
 from scrapy.http import Response
+from scrapy.utils.httpobj import urlparse_cached
 
 from workbench.core.recording.extension import callback_label, callback_name, tap_for
 
@@ -77,7 +85,8 @@ class ParseTree:
         self.nodes: list[ParseNode] = []
         self.version = 0  # bumped on every change, for views
         self.finished = False
-        self.root_error: str | None = None  # the URL itself failed (no node then)
+        self.root_error: str | None = None  # why the URL itself got no response (no node then)
+        self.root_dropped = False  # root_error: it was dropped (offsite), not an error
         self._of_response: WeakKeyDictionary[Response, ParseNode] = WeakKeyDictionary()
 
     def node(self, node_id: int) -> ParseNode | None:
@@ -142,9 +151,11 @@ class ParseTree:
         self.version += 1
 
     def mark(self, link: Any, *, error: str | None = None, dropped: str | None = None) -> None:
-        """Why the request of a (node id, index) link got no node of its own."""
-        if link is None and error and not self.nodes:
-            self.root_error = error
+        """Why the request of a (node id, index) link got no node of its own
+        (``link`` None: the URL itself, while it has no node)."""
+        if link is None and (error or dropped) and not self.nodes:
+            self.root_error = error or dropped
+            self.root_dropped = not error
             self.version += 1
             return
         entry = self.request_of(link)
@@ -167,7 +178,7 @@ class ParseTree:
     @property
     def errors(self) -> int:
         return (
-            bool(self.root_error)
+            bool(self.root_error and not self.root_dropped)
             + sum(1 for n in self.nodes if n.error)
             + sum(1 for n in self.nodes for r in n.requests if r.error)
         )
@@ -207,6 +218,7 @@ class ParseCommand(ScrapyParseCommand):
         self._tap: Any = None
         self._record_items = True
         self._running: ParseNode | None = None  # the node whose callback is being called
+        self._offsite_before = 0  # offsite/filtered before the request being scheduled
 
     def attach(self, crawler: Any, url: str, opts: Any) -> ParseTree:
         """Record the crawl of ``crawler``: a tree of ``url`` to ``opts.depth``."""
@@ -217,6 +229,10 @@ class ParseCommand(ScrapyParseCommand):
         self._record_items = not opts.output  # with -o, items go the usual way (and signal)
         crawler.signals.connect(self._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+        # before the offsite middleware's request_scheduled receiver (made with the
+        # engine, when the crawl starts), and after it: see _request_scheduled
+        crawler.signals.connect(self._before_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(self._engine_started, signal=signals.engine_started)
         return self.tree
 
     def start_for(self, spidercls: type, url: str, opts: Any) -> None:
@@ -323,28 +339,42 @@ class ParseCommand(ScrapyParseCommand):
         return output
 
     def _request_dropped(self, request: Request, spider: Any) -> None:
+        self._dropped(request, "dropped by the scheduler: a duplicate")
+
+    def _dropped(self, request: Request, why: str) -> None:
         if self.tree is None:
             return
         link = request.meta.get(PARENT_KEY)
         entry = self.tree.request_of(link)
-        why = "dropped by the scheduler: a duplicate"
-        if entry is not None and entry.url != request.url:
+        asked = entry.url if entry is not None else self.tree.url if link is None else None
+        if asked is not None and asked != request.url:
             why = f"redirected to {request.url}, {why}"
         self.tree.mark(link, dropped=why)
+
+    def _offsite_filtered(self) -> int:
+        stats = getattr(self.pcrawler, "stats", None)
+        return int(stats.get_value("offsite/filtered", 0) or 0) if stats is not None else 0
+
+    def _engine_started(self) -> None:
+        # the engine's downloader middlewares exist now, OffsiteMiddleware's
+        # request_scheduled receiver among them: ours goes after it
+        self.pcrawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
+
+    def _before_scheduled(self, request: Request, spider: Any) -> None:
+        self._offsite_before = self._offsite_filtered()
+
+    def _request_scheduled(self, request: Request, spider: Any) -> None:
+        """After OffsiteMiddleware saw ``request``: it counted it in
+        ``offsite/filtered`` when it filtered it (the engine then drops it quietly)."""
+        if self._offsite_filtered() > self._offsite_before:
+            domain = urlparse_cached(request).hostname or ""
+            allowed = list(getattr(spider, "allowed_domains", None) or [])
+            why = f"{domain!r} is not in the spider's allowed_domains {allowed!r}"
+            self._dropped(request, f"filtered as offsite: {why}")
 
     def _spider_closed(self, spider: Any) -> None:
         if self.tree is None:
             return
-        offsite = _offsite_middleware(self.pcrawler)
-        unanswered = [
-            entry
-            for node in self.tree.nodes
-            for entry in node.requests
-            if entry.followed and entry.child is None and not entry.error and not entry.dropped
-        ]
-        for entry in unanswered if offsite is not None else ():
-            if not offsite.should_follow(Request(entry.url), spider):
-                entry.dropped = "filtered as offsite: not in the spider's allowed_domains"
         self.tree.finished = True
         self.tree.version += 1
 
@@ -370,17 +400,6 @@ class _Named:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.function(*args, **kwargs)
-
-
-def _offsite_middleware(crawler: Any) -> Any:
-    from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
-
-    engine = getattr(crawler, "engine", None)
-    manager = getattr(getattr(engine, "downloader", None), "middleware", None)
-    for middleware in getattr(manager, "middlewares", ()):
-        if isinstance(middleware, OffsiteMiddleware):
-            return middleware
-    return None
 
 
 def _recording_errback(tree: ParseTree, link: Any, errback: Callable[..., Any] | None) -> Any:

@@ -129,7 +129,10 @@ class ParseScreen(Screen[None]):
         tree = self.parse_tree
         label = Text.assemble(("d1 ", "dim"), "GET ", clean_line(tree.url, 400))
         if tree.root_error:
-            label.append(f"  failed: {clean_line(tree.root_error, 300)}", style="bold red")
+            why = clean_line(tree.root_error, 300)
+            label.append(
+                f"  ({why})" if tree.root_dropped else f"  failed: {why}", style="bold red"
+            )
         elif tree.finished:
             label.append("  (no response)", style="bold red")
         else:
