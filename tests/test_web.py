@@ -108,7 +108,7 @@ async def test_closing_the_page_mid_crawl_stops_it_gracefully_with_the_feed_clos
 
 
 def test_without_web_drops_the_web_options():
-    from workbench.cli import without_web
+    from workbench.commands.running import without_web
 
     argv = ["demo", "--web", "--port", "8000", "-a", "port=1", "--port=9", "-s", "X=1"]
     assert without_web(argv) == ["demo", "-a", "port=1", "-s", "X=1"]

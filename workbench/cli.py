@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from workbench.commands.base import THEME_HELP, CliError, check_theme
+from workbench.commands.running import (
+    AppRun,
+    print_leftovers,
+    run_app,
+    run_headless,
+    run_web,
+    say,
+    summary,
+)
 
 logger = logging.getLogger("workbench")
 
@@ -32,10 +41,6 @@ SUBCOMMANDS = {
     "ps": "List this user's running Scrapy crawls (RemoteControl job files)",
     "attach": "Attach the panels to a running crawl (--shell: a Python shell inside it)",
 }
-
-
-class CliError(Exception):
-    """Bad input: printed as one line, exit status 1."""
 
 
 LEAKY_PAGES = 5000
@@ -71,34 +76,6 @@ def _top_help() -> str:
         "In the app, press ? for every key.",
     ]
     return "\n".join(lines)
-
-
-THEME_HELP = (
-    "colour theme for this run: dark (the default), light, high-contrast, or one of "
-    "yours from ~/.config/workbench/themes/; Ctrl+P > theme switches live and "
-    "remembers the choice"
-)
-
-
-def check_theme(name: str | None) -> str | None:
-    """The theme name if it exists; CliError listing the themes otherwise."""
-    if name is None:
-        return None
-    from workbench.ui.themes import ThemeError, load_themes
-
-    try:
-        themes, _ = load_themes()
-    except ThemeError as exc:
-        raise CliError(str(exc)) from None
-    from textual.theme import BUILTIN_THEMES
-
-    if name not in themes and name not in BUILTIN_THEMES:
-        mine = ", ".join(sorted(themes))
-        raise CliError(
-            f"unknown theme {name!r}; workbench's and yours: {mine}; "
-            f"Textual's: {', '.join(sorted(BUILTIN_THEMES))}"
-        )
-    return name
 
 
 def _command_class(name: str) -> type:
@@ -504,304 +481,6 @@ def _several(names: list[str], settings: Any, spargs: dict[str, Any], opts: Any)
     return MultiSource(hosts)
 
 
-def _summary(source: Any) -> str:
-    if source.capabilities.crawlers:
-        source.select(None)  # several crawlers: all of them
-    snapshot = source.snapshot()
-    status = snapshot.status
-    failed = status.error if status.state == "failed" else None
-    reason = failed or status.finish_reason or status.error or status.state
-    from workbench.core.formats.sanitize import clean_line
-    from workbench.ui.format import duration
-
-    return (
-        f"workbench: spider {clean_line(str(snapshot.spider), 200)} {status.state} "
-        f"({clean_line(str(reason), 500)}): "
-        f"{snapshot.pages} pages, {snapshot.items_scraped} items"
-        + (f", {snapshot.items_dropped} dropped" if snapshot.items_dropped else "")
-        + f" in {duration(snapshot.elapsed)}"
-    )
-
-
-def without_web(argv: list[str]) -> list[str]:
-    """The command line without ``--web`` and ``--port N``."""
-    out: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--web" or arg.startswith("--port="):
-            continue
-        elif arg == "--port":
-            skip = True
-        else:
-            out.append(arg)
-    return out
-
-
-WEB_SUMMARY_ENV = "WORKBENCH_WEB_SUMMARY"  # where a --web session's crawl writes its summary
-
-
-def run_web(name: str, argv: list[str], port: int) -> int:
-    import asyncio
-    import tempfile
-
-    from workbench.ui.web import serve
-
-    if os.environ.get("WORKBENCH_NO_UI"):
-        print(f"workbench {name}: error: --web serves the UI; unset WORKBENCH_NO_UI",
-              file=sys.stderr)  # fmt: skip
-        return 1
-    directory = Path(tempfile.mkdtemp(prefix="workbench-web-"))
-    path = directory / "summary.txt"
-    os.environ[WEB_SUMMARY_ENV] = str(path)
-    interrupted = False
-    # SIGTERM and a closed terminal (SIGHUP) end the server as Ctrl+C does: the
-    # page's crawl first stops gracefully (its session is waited for)
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    for sig, handler in previous.items():
-        if handler is not signal.SIG_IGN:
-            signal.signal(sig, _as_ctrl_c)
-    try:
-        asyncio.run(serve([name, *without_web(argv)], port, f"workbench {name}", say_out))
-    except KeyboardInterrupt:
-        interrupted = True
-        say("workbench: stopped serving")
-    except OSError as exc:  # the port is taken
-        print(f"workbench {name}: error: cannot serve: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        summary = path.read_text(encoding="utf-8").strip() if path.exists() else ""
-        path.unlink(missing_ok=True)
-        directory.rmdir()
-    code = 0
-    if summary:
-        first, _, text = summary.partition("\n")
-        say(text, err=False)  # the session wrote it; still, nothing raw reaches the terminal
-        code = int(first) if first.isdigit() else 0
-    elif not interrupted:
-        print("workbench: the browser session ended", file=sys.stderr)
-    return 130 if interrupted else code
-
-
-def _as_ctrl_c(sig: int, frame: Any) -> None:
-    if sig == signal.SIGHUP:
-        from workbench.ui.app import leave_terminal
-
-        leave_terminal()
-    signal.raise_signal(signal.SIGINT)
-
-
-def say_out(text: str) -> None:
-    say(text, err=False)
-
-
-def _web_output() -> Any:
-    """Under --web the terminal is a browser page: what follows the app (the
-    graceful stop, the summary) goes to the file the server prints from."""
-    path = os.environ.get(WEB_SUMMARY_ENV)
-    if not path:
-        return None
-    sys.stdout = sys.stderr = out = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
-    return out
-
-
-def run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int:
-    code = _run_app(source, theme, panel)
-    path = os.environ.get(WEB_SUMMARY_ENV)
-    if path:  # first line: the exit status, for the server to exit with
-        sys.stdout.flush()
-        text = Path(path).read_text(encoding="utf-8")
-        Path(path).write_text(f"{code}\n{text}", encoding="utf-8")
-    return code
-
-
-def _run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int:
-    from workbench.core.control.host import stop_reactor_threads
-    from workbench.core.control.watchdog import SHUTDOWN_GRACE, WATCHDOG
-    from workbench.ui.app import WorkbenchApp
-
-    app = WorkbenchApp(source, theme=theme, panel=panel)
-    run = AppRun(app)
-    try:
-        try:
-            run.run()
-        finally:
-            _web_output()
-            if not app.forced:
-                _stop_after_app(app, source, run)
-            # the crawl is over and the app gone: the rest takes seconds, or is stuck
-            WATCHDOG.arm(SHUTDOWN_GRACE, "the crawl finished")
-    finally:
-        run.remove()
-        stop_reactor_threads()
-        source.close()
-    print_leftovers(app)
-    if not source.capabilities.own_report:  # a saved session, checks: their own
-        say(_summary(source), err=False)
-    if app.forced:
-        say("workbench: forced shutdown; feeds and JOBDIR may be incomplete")
-        return 1
-    if app.start_error:
-        say(f"workbench: could not start the crawl: {app.start_error}")
-        return 1
-    if app.ui_error is not None:
-        return 1  # the traceback is above the summary
-    status = source.snapshot().status
-    return 1 if status.state == "failed" else 0
-
-
-def say(text: str, err: bool = True) -> None:
-    """A line (or lines) for the user's terminal after the app: the text may hold
-    what a web page wrote (a spider's error, a remote crawl's name), so control
-    characters are made visible; the terminal may be gone (EIO), which is no error."""
-    from workbench.core.formats.sanitize import clean
-
-    with contextlib.suppress(OSError, ValueError):
-        print(clean(text), file=sys.stderr if err else sys.stdout, flush=True)
-
-
-def print_leftovers(app: Any) -> None:
-    """What logging printed while the app had the terminal (``LeftoverOutput``)."""
-    leftover = app.leftover_output
-    if leftover.dropped:
-        say(f"workbench: {leftover.dropped:,} earlier lines of output were dropped")
-    for line in leftover.lines:
-        say(line)
-
-
-class AppRun:
-    """The app on a loop of its own, which stays open when the app has gone, so
-    a crawl the app left running can be stopped gracefully on it.
-
-    SIGTERM, SIGINT and SIGHUP are handled for the whole run, with no gap
-    between the app and what follows it: to the app while it runs (it exits,
-    see ``WorkbenchApp.on_signal``), then to the graceful stop, where SIGTERM or
-    SIGINT force it and SIGHUP (the terminal closed) does not.  A signal that was
-    ignored when workbench started (``nohup``) stays ignored.
-
-    The handlers are plain ``signal.signal`` ones that hand the signal to the
-    loop: they run even when the loop is stuck (a thread holding it, a blocked
-    write), so a second SIGTERM or SIGINT always ends the process — through the
-    forced stop when the loop answers, through the watchdog within
-    ``FORCE_GRACE`` seconds when it does not, and at once on a third."""
-
-    def __init__(self, app: Any) -> None:
-        from workbench.core.control.watchdog import APP_EXIT_GRACE, WATCHDOG
-
-        self.loop = loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self.app = app
-        self.app_done = False
-        self.watchdog = WATCHDOG
-        # the app has this long to close once asked to (Textual's shutdown stuck)
-        app.exit_requested = lambda: WATCHDOG.arm(APP_EXIT_GRACE, "the interface was closed")
-        # Textual's driver takes SIGTSTP and SIGCONT and leaves its handlers
-        # behind: a SIGCONT afterwards (the kernel sends one with SIGHUP when
-        # the terminal closes) would restart the dead app's terminal mode.
-        self.job_control = {s: signal.getsignal(s) for s in (signal.SIGTSTP, signal.SIGCONT)}
-        self.force = asyncio.Event()
-        self.previous: dict[int, Any] = {}
-        self.forcing = 0  # SIGTERM and SIGINT received
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            previous = signal.getsignal(sig)
-            if previous is signal.SIG_IGN:
-                continue
-            with contextlib.suppress(ValueError):  # not the main thread (tests)
-                signal.signal(sig, self._received)
-                self.previous[sig] = previous
-
-    def _received(self, sig: int, frame: Any) -> None:
-        """The Python-level handler: count, then let the loop handle it."""
-        from workbench.core.control.watchdog import FORCE_GRACE
-
-        if sig != signal.SIGHUP:
-            self.forcing += 1
-            if self.forcing >= 3:
-                os._exit(128 + sig)
-            if self.forcing == 2:  # the loop forces; if it cannot, this does
-                self.watchdog.arm(FORCE_GRACE, f"a second {signal.Signals(sig).name}")
-        with contextlib.suppress(RuntimeError):  # the loop has closed
-            self.loop.call_soon_threadsafe(self.handle, sig)
-
-    def run(self) -> None:
-        """Run the app; when it has exited, signals go to what follows it."""
-        try:
-            self.app.run(loop=self.loop)
-        finally:
-            self.app_done = True
-            from workbench.core.leaks.heap import abandon_summaries
-
-            abandon_summaries()  # a heap summary in progress must not hold the exit
-            if self.forcing < 2:
-                self.watchdog.disarm()  # the app is gone; the graceful stop has its own time
-            for sig, handler in self.job_control.items():
-                with contextlib.suppress(ValueError, OSError, TypeError):
-                    signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
-
-    def handle(self, sig: int) -> None:
-        from workbench.ui.app import leave_terminal
-
-        if not self.app_done:
-            self.app.on_signal(sig)
-        elif sig == signal.SIGHUP:
-            leave_terminal()  # the stop goes on; its output goes nowhere
-        else:
-            self.force.set()
-
-    def remove(self) -> None:
-        """Back to the handlers from before, but a closed terminal (SIGHUP) from
-        now on only sends the rest of the output nowhere: the summary, the HAR file
-        and the feeds' last lines are still written."""
-        for sig, previous in self.previous.items():
-            with contextlib.suppress(Exception):
-                signal.signal(sig, _hung_up if sig == signal.SIGHUP else previous)
-        self.previous.clear()
-
-
-def _hung_up(sig: int, frame: Any) -> None:
-    from workbench.ui.app import leave_terminal
-
-    leave_terminal()
-
-
-def _stop_after_app(app: Any, source: Any, run: AppRun) -> None:
-    """The app is gone (a signal, an error in the UI) and the crawl still runs: stop
-    it as Scrapy's first Ctrl-C would, so feeds are closed and JOBDIR is left
-    consistent.  Ctrl-C or another SIGTERM meanwhile forces it."""
-    hosts = source.crawl_hosts()  # in this process (none when attached or a HAR)
-    tasks = {h.task for h in hosts if h.task is not None and not h.finished}
-    if not tasks and not app.stopped_on_signal:  # several crawlers: every one, whatever the scope
-        return  # (a crawl the signal stopped may have closed already: it is still said)
-    if app.signalled:
-        why = f"{app.signalled} received"
-    elif app.ui_error is not None:
-        why = "the interface failed (the traceback is above)"
-    else:
-        why = "the interface has closed"
-    say(
-        f"workbench: {why}; stopping the crawl gracefully (in-flight requests finish, "
-        "feeds are closed). Ctrl-C again forces it."
-    )
-    logger.warning("%s; stopping the crawl gracefully.", why)
-    source.stop_all()
-
-    async def closed() -> None:
-        forced = asyncio.ensure_future(run.force.wait())
-        every = asyncio.ensure_future(asyncio.wait(tasks))
-        await asyncio.wait({every, forced}, return_when=asyncio.FIRST_COMPLETED)
-        forced.cancel()
-        every.cancel()
-
-    if tasks:
-        run.loop.run_until_complete(closed())
-    if run.force.is_set():
-        app.forced = True
-        logger.warning("Forced shutdown after %s.", why)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -826,10 +505,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     try:
-        source, settings, opts = build(name, rest)
+        return _crawl(name, rest)
     except CliError as exc:
-        print(f"workbench {name}: error: {exc}", file=sys.stderr)
+        print(f"workbench {name}: error: {exc.line()}", file=sys.stderr)
         return 1
+
+
+def _crawl(name: str, rest: list[str]) -> int:
+    try:
+        source, settings, opts = build(name, rest)
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     from workbench.core.control.watchdog import WATCHDOG
@@ -1266,7 +950,7 @@ def run_attached(
     snapshot = source.snapshot()
     pid = client.job.pid
     if source.gone:
-        say(f"workbench: the crawl (pid {pid}) has ended: {_summary(source).split(': ', 1)[1]}",
+        say(f"workbench: the crawl (pid {pid}) has ended: {summary(source).split(': ', 1)[1]}",
             err=False)  # fmt: skip
         return 0
     what = "removed what it installed" if not hello.get("existing") else "left its recorder"
@@ -1303,52 +987,6 @@ def pick_job(found: Any, where: str) -> Any:
         if answer.isdigit() and 1 <= int(answer) <= len(jobs):
             return jobs[int(answer) - 1]
         print(f"  a number from 1 to {len(jobs)}, please")
-
-
-def run_headless(source: Any) -> int:
-    """The same crawl without the UI.  ``inspect_response`` and breakpoints open
-    the shell in the plain terminal; on a breakpoint, leaving the shell continues."""
-    import asyncio
-
-    from workbench.core.control.host import stop_reactor_threads
-    from workbench.shell.session import ShellManager, attach
-
-    if source.breakpoints() and not sys.stdin.isatty():
-        print(
-            "workbench: --break and --pdb need a terminal to open the shell in",
-            file=sys.stderr,
-        )
-        return 1
-
-    async def go() -> None:
-        manager = ShellManager(source.shell_crawler, asyncio.get_running_loop())
-        hosts = source.crawl_hosts()  # several crawlers: all of them
-        for each in hosts:  # inspect_response() in any of them
-            attach(each.create(), manager)
-        await source.start()
-        while not all(h.finished for h in hosts):
-            hit = source.snapshot().hit
-            if hit is not None and not manager.busy:
-                target = source.shell_on_flow(hit.flow_id)
-                await manager.open(
-                    response=target.response,
-                    request=target.request,
-                    extra=target.extra,
-                    note=target.note + " Leaving the shell continues the crawl.",
-                )
-                source.continue_()
-            await asyncio.sleep(0.05)
-        for each in hosts:
-            await each.wait()
-
-    try:
-        asyncio.run(go())
-    finally:
-        stop_reactor_threads()
-        source.close()
-    if not source.capabilities.own_report:  # parse: its report follows, alone
-        say(_summary(source), err=False)
-    return 1 if source.snapshot().status.state == "failed" else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
