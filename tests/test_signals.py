@@ -245,7 +245,7 @@ def test_a_killed_job_is_reported_before_resuming(crawl, tmp_path):
 def test_a_job_killed_under_plain_scrapy_is_detected(tmp_path):
     jobdir = tmp_path / "job"
     (jobdir / "requests.queue" / "127.0.0.1-x").mkdir(parents=True)
-    (jobdir / "requests.seen").write_text("a" * 40 + "\n" + "b" * 40 + "\n")
+    (jobdir / "requests.seen").write_bytes(b"\x00\x14" + b"a" * 20 + b"\x00\x14" + b"b" * 20)
     report = inspect_job(jobdir)
     assert report.seen == 2 and "active.json is missing" in report.problem
     assert inspect_job(tmp_path / "new") is None

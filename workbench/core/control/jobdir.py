@@ -3,11 +3,13 @@ that wrote it stopped cleanly.
 
 Scrapy keeps a job in three places: ``requests.queue/`` (the scheduler's
 disk queues, and ``active.json``, which it writes only when the crawl closes
-cleanly), ``requests.seen`` (the duplicate filter's fingerprints, one per
-line) and ``spider.state`` (the spider's ``state`` dict, pickled when the
-spider closes).  A job whose crawl was killed has fingerprints but no
-``active.json``: Scrapy then starts with empty queues, and every request
-that was waiting on disk is lost (its fingerprint says it was seen).
+cleanly), ``requests.seen`` (the duplicate filter's fingerprints: in Scrapy
+2.19, each is its length in two big-endian bytes, then its bytes; an older
+Scrapy wrote a hex line each, which 2.19 does not read) and ``spider.state``
+(the spider's ``state`` dict, pickled when the spider closes).  A job whose
+crawl was killed has fingerprints but no ``active.json``: Scrapy then starts
+with empty queues, and every request that was waiting on disk is lost (its
+fingerprint says it was seen).
 
 workbench also leaves ``workbench.run`` (its pid) in the JOBDIR while a crawl
 runs and removes it after a clean stop, which catches a killed run even
@@ -78,12 +80,30 @@ def _pending(queue_dir: Path) -> int:
     return total
 
 
-def _count_lines(path: Path) -> int:
+SIZE_BYTES = 2  # scrapy.dupefilters: a fingerprint's length, big-endian, before it
+
+
+def _count_fingerprints(path: Path) -> tuple[int, bool]:
+    """The fingerprints Scrapy's ``RFPDupeFilter`` will read back from ``path`` (a
+    record cut short by an unclean shutdown is not one), and whether the file is in
+    the text format of an older Scrapy instead (hex fingerprints, a line each)."""
     count = 0
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            count += chunk.count(b"\n")
-    return count
+        head = f.read(1 << 16)
+        if head and not head.strip(b"0123456789abcdefABCDEF\r\n"):
+            return 0, True
+        data, pos = head, 0
+        while True:
+            while pos + SIZE_BYTES <= len(data):
+                end = pos + SIZE_BYTES + int.from_bytes(data[pos : pos + SIZE_BYTES], "big")
+                if end > len(data):
+                    break
+                count += 1
+                pos = end
+            chunk = f.read(1 << 20)
+            if not chunk:
+                return count, False
+            data, pos = data[pos:] + chunk, 0
 
 
 def _state(path: Path) -> tuple[tuple[str, str], ...]:
@@ -125,10 +145,17 @@ def inspect_job(path: str | os.PathLike[str]) -> JobReport | None:
             "stop cleanly (killed?); Scrapy will start with empty queues, and requests that "
             "were waiting on disk are lost"
         )
+    seen, text_format = _count_fingerprints(seen_file) if seen_file.exists() else (0, False)
+    if text_format:
+        older = (
+            "requests.seen is in an older Scrapy's text format, which this Scrapy does not "
+            "read: every request will look new, and pages already crawled are crawled again"
+        )
+        problem = f"{problem}; {older}" if problem else older
     return JobReport(
         path=str(root),
         pending=_pending(queue_dir) if queue_dir.is_dir() else 0,
-        seen=_count_lines(seen_file) if seen_file.exists() else 0,
+        seen=seen,
         state=_state(root / "spider.state") if (root / "spider.state").exists() else (),
         problem=problem,
     )
