@@ -120,3 +120,27 @@ def test_meta_reprs_are_short_whatever_the_value():
     assert shown["latency"] == "0.25" and shown["s"] == "'short'"
     assert len(shown["long"]) < 220 and shown["long"].startswith("'xxx")
     assert len(shown["nested"]) < 220 and shown["7"] == "b'raw'"
+
+
+def test_dropped_rows_have_a_bound_of_their_own():
+    """Rows of requests that never reached the network stop at WORKBENCH_MAX_DROPPED
+    kept in the ring; past that they are counted, and downloads still get rows."""
+    import dataclasses
+
+    from workbench.core.recording.fates import DUPLICATE
+
+    recorder = Recorder(Limits(flows=4, dropped=2))
+    assert Limits.from_settings(Settings({"WORKBENCH_MAX_DROPPED": 7})).dropped == 7
+    for _ in range(5):  # a flood of duplicates
+        if recorder.room_for_dropped():
+            recorder.count_fate(DUPLICATE)
+            recorder.add_flow(dataclasses.replace(make_flow(recorder), fate=DUPLICATE))
+        else:
+            recorder.count_unkept(DUPLICATE)
+    assert recorder.dropped_kept == 2 and recorder.dropped_unkept == 3
+    assert recorder.fate_counts == {DUPLICATE: 5}
+    for _ in range(3):
+        recorder.add_flow(make_flow(recorder))
+    # the ring rolled: one dropped row went, so there is room for one more
+    assert [f.fate for f in recorder.flows] == [DUPLICATE, None, None, None]
+    assert recorder.dropped_kept == 1 and recorder.room_for_dropped()

@@ -1,15 +1,20 @@
 """The Scrapy components that feed the recorder.
 
 - :class:`RecorderExtension` turns signals into records (responses, items,
-  spider errors, drops).
+  spider errors, item drops, requests the scheduler drops) and installs the
+  :class:`~workbench.core.recording.fate_hooks.FateHooks` that tell it what
+  else became of a request (offsite, depth, retries, pending at the end...).
 - :class:`ErrorRecorderMiddleware` (downloader middleware, next to the
-  downloader) sees every download exception, which no signal carries.
+  downloader) sees every download exception, which no signal carries, and
+  every ``IgnoreRequest`` of a ``process_request`` (robots.txt...).
 - Which flow produced a request is read from its ``Referer`` header (set by
-  Scrapy's RefererMiddleware from the response URL) when it is scheduled.  A
-  spider middleware would be exact, but wrapping every callback's output in
-  one more async generator cost about 6% of crawl throughput; the referer
-  costs a dict lookup.  With ``REFERER_ENABLED = False`` or a policy that
-  hides URLs, flows simply have no parent.
+  Scrapy's RefererMiddleware from the response URL) when it is scheduled; a
+  redirect's target from its ``redirect_urls``, a retry from its
+  ``retry_times`` (its previous attempt is marked retried).  A spider
+  middleware would be exact, but wrapping every callback's output in one
+  more async generator cost about 6% of crawl throughput; the referer costs
+  a dict lookup.  With ``REFERER_ENABLED = False`` or a policy that hides
+  URLs, flows simply have no parent.
 
 All of them share the crawler's :class:`~workbench.core.recording.recorder.Recorder`
 (``recorder_for(crawler)``).  Handlers only copy references and small
@@ -19,7 +24,6 @@ numbers; formatting happens in the UI.
 from __future__ import annotations
 
 import logging
-import re
 import reprlib
 import time
 import traceback
@@ -27,8 +31,17 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from scrapy import Request, signals
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.utils.misc import load_object
 
+from workbench.core.recording.fate_hooks import (
+    FateHooks,
+    class_path,
+    engine_of,
+    ignored_by,
+    maxsize_of,
+)
+from workbench.core.recording.fates import DUPLICATE, GAVE_UP, MAXSIZE, RETRIED, SCHEDULER
 from workbench.core.recording.recorder import Limits, Recorder
 from workbench.core.recording.records import Flow, freeze_headers
 
@@ -85,6 +98,9 @@ def tap_for(crawler: Crawler) -> FlowTap:
     tap = getattr(crawler, TAP_ATTR, None)
     if tap is None:
         tap = FlowTap(recorder_for(crawler), getattr(crawler.spidercls, "name", None))
+        settings = crawler.settings
+        tap.max_retries = settings.getint("RETRY_TIMES")
+        tap.retry_codes = frozenset(int(x) for x in settings.getlist("RETRY_HTTP_CODES"))
         setattr(crawler, TAP_ATTR, tap)
     return tap
 
@@ -130,6 +146,10 @@ class FlowTap:
         self.parent_of_request: WeakKeyDictionary[Request, int] = WeakKeyDictionary()
         # URL -> the latest flow whose response went to a callback (bounded)
         self.flow_of_url: dict[str, Flow] = {}
+        # URL -> the latest redirect (3xx) flow: its target's parent (bounded)
+        self.redirect_of_url: dict[str, Flow] = {}
+        self.max_retries = 2  # RETRY_TIMES, RETRY_HTTP_CODES (tap_for reads the settings)
+        self.retry_codes: frozenset[int] = frozenset({500, 502, 503, 504, 522, 524, 408, 429})
 
     def new_flow(
         self,
@@ -169,10 +189,142 @@ class FlowTap:
         self.flow_of_request[request] = flow
         if response is not None:
             self.flow_of_response[response] = flow
+            if 300 <= status < 400:  # type: ignore[operator]
+                self._remember(self.redirect_of_url, flow)
         return flow
 
+    def drop(
+        self,
+        request: Request,
+        fate: str,
+        by: str | None = None,
+        reason: str | None = None,
+        *,
+        parent_id: int | None = None,
+        limit: int | None = None,
+        duplicate_of: int | None = None,
+    ) -> Flow | None:
+        """A request that never reached the network: a row with its ``fate``, the
+        request as it was; only counted past ``WORKBENCH_MAX_DROPPED`` rows kept."""
+        recorder = self.recorder
+        if not recorder.room_for_dropped():
+            recorder.count_unkept(fate)
+            return None
+        meta = request.meta
+        if parent_id is None:
+            parent_id = self.parent_of_request.get(request)
+            if parent_id is None:
+                parent = self.parent_for(request)
+                parent_id = parent.id if parent is not None else None
+        flow = Flow(
+            id=recorder.next_flow_id(),
+            time=time.time(),
+            method=request.method,
+            url=request.url,
+            status=None,
+            error=None,
+            size=0,
+            latency=None,
+            callback=callback_name(request),
+            depth=meta.get("depth", 0),
+            priority=request.priority,
+            slot=meta.get("download_slot"),
+            request_headers=freeze_headers(request.headers),
+            meta=_reprs(meta),
+            cb_kwargs=_reprs(request.cb_kwargs),
+            parent_id=parent_id,
+            request_body=request.body or None,
+            spider=self.spider,
+            fate=fate,
+            fate_by=by,
+            fate_reason=reason,
+            fate_limit=limit,
+            duplicate_of=duplicate_of,
+        )
+        recorder.count_fate(fate)
+        recorder.add_flow(flow)
+        self.flow_of_request[request] = flow
+        return flow
+
+    def drop_produced(
+        self,
+        request: Request,
+        response: Response | None,
+        fate: str,
+        by: str | None,
+        reason: str | None,
+        limit: int | None,
+    ) -> None:
+        """A spider middleware dropped a request from a callback's output (or from
+        start()): it was produced, never scheduled."""
+        parent = self.flow_for(response)
+        if parent is not None and len(parent.requests) < 1000:
+            parent.add_request(request.method, request.url)
+        self.drop(request, fate, by, reason, parent_id=parent.id if parent else None, limit=limit)
+
+    def dropped_by_scheduler(self, request: Request, scheduler: Any, crawler: Any) -> None:
+        """``request_dropped``: the scheduler refused it.  Scrapy's own scheduler
+        refuses only what its dupefilter has seen; another one (its own
+        ``enqueue_request``) a duplicate when its dupefilter holds the request's
+        fingerprint, anything else for a reason of its own."""
+        dupefilter = getattr(scheduler, "df", None)
+        if dupefilter is not None and _seen(scheduler, request, crawler):
+            earlier = self.flow_of_url.get(request.url)
+            same = (
+                earlier is not None
+                and earlier.method == request.method
+                and (earlier.request_body or b"") == (request.body or b"")
+            )
+            self.drop(
+                request,
+                DUPLICATE,
+                class_path(type(dupefilter)),
+                duplicate_of=earlier.id if same and earlier is not None else None,
+            )
+            return
+        by = class_path(type(scheduler)) if scheduler is not None else None
+        self.drop(request, SCHEDULER, by, "its enqueue_request() returned False")
+
+    def mark(
+        self,
+        flow: Flow,
+        fate: str,
+        by: str | None = None,
+        reason: str | None = None,
+        *,
+        n: int | None = None,
+        limit: int | None = None,
+    ) -> None:
+        """A fate decided after the flow was recorded (a retry, a middleware's drop)."""
+        if flow.fate is None:
+            self.recorder.count_fate(fate)
+        flow.fate, flow.fate_by, flow.fate_reason = fate, by, reason
+        flow.fate_n, flow.fate_limit = n, limit
+
+    def retry_limit(self, request: Request) -> int:
+        limit = request.meta.get("max_retry_times")
+        return self.max_retries if limit is None else int(limit)
+
+    def gave_up(self, flow: Flow, request: Request, retries: int) -> None:
+        self.mark(flow, GAVE_UP, n=int(retries), limit=self.retry_limit(request))
+
+    def _retried(self, request: Request, retries: int) -> None:
+        """A retry is scheduled: its previous attempt (the newest flow of the same
+        request, just recorded) was retried; the retry keeps that attempt's parent."""
+        url, method = request.url, request.method
+        previous = self.recorder.flows.newest(
+            lambda f: f.url == url and f.method == method and f.fate is None, 500
+        )
+        if previous is None:
+            return
+        self.mark(previous, RETRIED, n=int(retries), limit=self.retry_limit(request))
+        if previous.parent_id is not None:
+            self.parent_of_request[request] = previous.parent_id
+
     def remember_url(self, flow: Flow) -> None:
-        urls = self.flow_of_url
+        self._remember(self.flow_of_url, flow)
+
+    def _remember(self, urls: dict[str, Flow], flow: Flow) -> None:
         urls.pop(flow.url, None)
         urls[flow.url] = flow
         if len(urls) > self.recorder.limits.flows:
@@ -187,6 +339,9 @@ class FlowTap:
             self.remember_url(flow)
             return flow
         self.flow_of_response[response] = flow
+        retries = request.meta.get("retry_times")
+        if retries and response.status in self.retry_codes:  # RetryMiddleware let it through
+            self.gave_up(flow, request, retries)
         self.remember_url(flow)
         if response.body is not None and len(response.body) != flow.size:
             flow.size = len(response.body)
@@ -198,25 +353,30 @@ class FlowTap:
         return flow
 
     def note_scheduled(self, request: Request) -> None:
-        referer = request.headers.get(b"Referer")
-        if not referer:
+        meta = request.meta
+        retries = meta.get("retry_times")
+        if retries:  # not the callback's output: a new attempt of a failed download
+            self._retried(request, retries)
             return
-        flow = self.flow_of_url.get(referer.decode("latin-1"))
+        flow = self.parent_for(request)
         if flow is None:
             return
         self.parent_of_request[request] = flow.id
         if len(flow.requests) < 1000:
             flow.add_request(request.method, request.url)
 
-    def mark_ignored(self, status: int, url: str, reason: str) -> Flow | None:
-        """A downloaded response that a downloader middleware dropped afterwards:
-        the newest such flow (of the last 1,000) gets ``reason`` as its error."""
-        flow = self.recorder.flows.newest(
-            lambda f: f.url == url and f.status == status and f.error is None, 1000
-        )
-        if flow is not None:
-            flow.error = reason
-        return flow
+    def parent_for(self, request: Request) -> Flow | None:
+        """The flow that produced ``request``: the redirect it follows, or the page its
+        ``Referer`` names."""
+        redirects = request.meta.get("redirect_urls")
+        if redirects:
+            flow = self.redirect_of_url.get(redirects[-1])
+            if flow is not None:
+                return flow
+        referer = request.headers.get(b"Referer")
+        if not referer:
+            return None
+        return self.flow_of_url.get(referer.decode("latin-1"))
 
     def note_stored(self, item: Any, media: list[tuple[str, str]]) -> None:
         """Mark the flows of a files/images pipeline's downloads with where they went."""
@@ -244,6 +404,27 @@ class FlowTap:
         return flow
 
 
+def _seen(scheduler: Any, request: Request, crawler: Any) -> bool:
+    """Whether the scheduler dropped ``request`` as a duplicate (see
+    ``FlowTap.dropped_by_scheduler``)."""
+    from scrapy.core.scheduler import Scheduler
+
+    if request.dont_filter:
+        return False
+    if getattr(type(scheduler), "enqueue_request", None) is Scheduler.enqueue_request:
+        return True
+    # RFPDupeFilter's set of fingerprints (its public "fingerprints" is deprecated
+    # and copies the whole set)
+    fingerprints = getattr(getattr(scheduler, "df", None), "_fingerprints", None)
+    fingerprinter = getattr(crawler, "request_fingerprinter", None)
+    if not isinstance(fingerprints, set) or fingerprinter is None:
+        return False
+    try:
+        return fingerprinter.fingerprint(request) in fingerprints
+    except Exception:
+        return False
+
+
 def media_pipelines(crawler: Any) -> list[tuple[str, str]]:
     """(result field, store root) of each files/images pipeline of the crawl."""
     from scrapy.pipelines.files import FilesPipeline
@@ -264,45 +445,20 @@ def media_pipelines(crawler: Any) -> list[tuple[str, str]]:
     return found
 
 
-class IgnoredResponseFilter(logging.Filter):
-    """Marks the flow of a response that HttpCompressionMiddleware dropped.
-
-    Over ``DOWNLOAD_MAXSIZE`` once decompressed (a decompression bomb), the
-    middleware logs this warning and raises IgnoreRequest from
-    ``process_response``; no signal and no other middleware sees that, so the
-    flow, recorded when it was downloaded, would look like a plain 200.
-    """
-
-    LOGGER = "scrapy.downloadermiddlewares.httpcompression"
-    PATTERN = re.compile(r"Ignored response <(\d{3}) (\S+)> because its body .*DOWNLOAD_MAXSIZE")
-
-    def __init__(self, tap: FlowTap) -> None:
-        super().__init__()
-        self.tap = tap
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-            match = self.PATTERN.match(message)
-            if match is not None:
-                self.tap.mark_ignored(int(match[1]), match[2], f"IgnoreRequest: {message}")
-        except Exception:  # never let this break the crawl's logging
-            logger.debug("could not mark an ignored response", exc_info=True)
-        return True
-
-
 class RecorderExtension:
-    """Records every response, item, drop and spider error of a crawl."""
+    """Records every response, item, drop and spider error of a crawl, and what
+    became of every request."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.tap = tap_for(crawler)
         self.recorder = self.tap.recorder
-        self.ignored = IgnoredResponseFilter(self.tap)
+        self.hooks = FateHooks(self.tap, crawler)
         self.media: list[tuple[str, str]] | None = None  # (result field, store root)
-        logging.getLogger(IgnoredResponseFilter.LOGGER).addFilter(self.ignored)
         for handler, signal in self._receivers():
             crawler.signals.connect(handler, signal=signal)
+        if getattr(engine_of(crawler), "_slot", None) is not None:
+            self.hooks.install()  # installed into a running crawl (attach)
 
     def _receivers(self) -> list[tuple[Any, Any]]:
         return [
@@ -313,17 +469,18 @@ class RecorderExtension:
             (self.item_error, signals.item_error),
             (self.spider_error, signals.spider_error),
             (self.request_scheduled, signals.request_scheduled),
-            (self.engine_stopped, signals.engine_stopped),
+            (self.request_dropped, signals.request_dropped),
+            (self.spider_opened, signals.spider_opened),
         ]
 
     def disconnect(self) -> None:
         """Stop recording (an attach agent installed this extension and is leaving)."""
         for handler, signal in self._receivers():
             self.crawler.signals.disconnect(handler, signal=signal)
-        self.engine_stopped()
+        self.hooks.uninstall()
 
-    def engine_stopped(self) -> None:
-        logging.getLogger(IgnoredResponseFilter.LOGGER).removeFilter(self.ignored)
+    def spider_opened(self, spider: Any) -> None:
+        self.hooks.install()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RecorderExtension:
@@ -341,6 +498,10 @@ class RecorderExtension:
 
     def request_scheduled(self, request: Request, spider: Any) -> None:
         self.tap.note_scheduled(request)
+
+    def request_dropped(self, request: Request, spider: Any) -> None:
+        scheduler = getattr(getattr(engine_of(self.crawler), "_slot", None), "scheduler", None)
+        self.tap.dropped_by_scheduler(request, scheduler, self.crawler)
 
     def item_scraped(self, item: Any, response: Response | None, spider: Any) -> None:
         flow = self.tap.flow_for(response)
@@ -378,9 +539,11 @@ class RecorderExtension:
 
 
 class ErrorRecorderMiddleware:
-    """Downloader middleware next to the downloader: every download exception."""
+    """Downloader middleware next to the downloader: every download exception, and
+    every request a ``process_request`` dropped with ``IgnoreRequest``."""
 
     def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
         self.tap = tap_for(crawler)
 
     @classmethod
@@ -388,11 +551,20 @@ class ErrorRecorderMiddleware:
         return cls(crawler)
 
     def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
+        tap = self.tap
+        if isinstance(exception, IgnoreRequest):  # never sent: robots.txt, a middleware
+            fate, by = ignored_by(exception)
+            tap.drop(request, fate, by, str(exception) or None)
+            return None
         tb = "".join(traceback.format_exception(exception))
-        self.tap.new_flow(
+        flow = tap.new_flow(
             request,
             status=None,
             error=f"{type(exception).__name__}: {exception}",
             error_traceback=tb,
         )
+        if isinstance(exception, DownloadCancelledError):
+            limit = maxsize_of(self.crawler, request)
+            if limit:
+                tap.mark(flow, MAXSIZE, limit=limit)
         return None

@@ -15,10 +15,14 @@ from typing import Any
 
 from scrapy import Item
 
+from workbench.core.recording.fates import NEVER_DOWNLOADED
 from workbench.core.recording.records import Flow, ItemRecord, LogRecord
 
 DEFAULT_LIMITS = {
     "WORKBENCH_MAX_FLOWS": 50_000,
+    # of those, rows for requests that never reached the network (duplicates,
+    # offsite...): past this many kept, more are only counted
+    "WORKBENCH_MAX_DROPPED": 10_000,
     "WORKBENCH_MAX_ITEMS": 50_000,
     "WORKBENCH_MAX_LOG": 20_000,
     "WORKBENCH_MAX_BODIES": 5_000,
@@ -29,6 +33,7 @@ DEFAULT_LIMITS = {
 @dataclass(frozen=True, slots=True)
 class Limits:
     flows: int = DEFAULT_LIMITS["WORKBENCH_MAX_FLOWS"]
+    dropped: int = DEFAULT_LIMITS["WORKBENCH_MAX_DROPPED"]
     items: int = DEFAULT_LIMITS["WORKBENCH_MAX_ITEMS"]
     log: int = DEFAULT_LIMITS["WORKBENCH_MAX_LOG"]
     bodies: int = DEFAULT_LIMITS["WORKBENCH_MAX_BODIES"]
@@ -44,6 +49,7 @@ class Limits:
 
         return cls(
             flows=get("WORKBENCH_MAX_FLOWS"),
+            dropped=get("WORKBENCH_MAX_DROPPED"),
             items=get("WORKBENCH_MAX_ITEMS"),
             log=get("WORKBENCH_MAX_LOG"),
             bodies=get("WORKBENCH_MAX_BODIES"),
@@ -155,6 +161,11 @@ class Recorder:
         self.items_by_spider: dict[str, list[int]] = {}
         self.spider_errors = 0
         self.log_counts: dict[str, int] = {}
+        # fates: every one counted (kept as a row or not); rows of requests that
+        # never reached the network kept in the ring now, and those only counted
+        self.fate_counts: dict[str, int] = {}
+        self.dropped_kept = 0
+        self.dropped_unkept = 0
 
     # -- writing (hot path: keep it cheap) ---------------------------------
 
@@ -169,11 +180,31 @@ class Recorder:
     def add_flow(self, flow: Flow, body: bytes | None = None) -> None:
         flows = self.flows
         if len(flows) == flows.maxlen:
-            self._flows_by_id.pop(flows[0].id, None)
+            old = flows[0]
+            self._flows_by_id.pop(old.id, None)
+            if old.fate is not None and old.fate in NEVER_DOWNLOADED:
+                self.dropped_kept -= 1
+        if flow.fate is not None and flow.fate in NEVER_DOWNLOADED:
+            self.dropped_kept += 1
         flows.append(flow)
         self._flows_by_id[flow.id] = flow
         if body:
             self.bodies.put(flow.id, body)
+
+    def room_for_dropped(self) -> bool:
+        """Whether one more row of a request that never reached the network is
+        kept (``WORKBENCH_MAX_DROPPED``); past that, :meth:`count_unkept`."""
+        return self.dropped_kept < self.limits.dropped
+
+    def count_fate(self, fate: str) -> None:
+        counts = self.fate_counts
+        counts[fate] = counts.get(fate, 0) + 1
+
+    def count_unkept(self, fate: str, n: int = 1) -> None:
+        """Requests that never reached the network, counted without a row."""
+        counts = self.fate_counts
+        counts[fate] = counts.get(fate, 0) + n
+        self.dropped_unkept += n
 
     def add_item(
         self,

@@ -58,11 +58,14 @@ def _appended(seq: Any, value: Any) -> Any:
 
 @dataclass(slots=True, eq=False)
 class Flow:
-    """One request outcome: a response from the network or a download error.
+    """One request outcome: a response from the network, a download error, or a
+    request that never reached the network (its ``fate`` says why).
 
     A flow is written once when the outcome is known; afterwards only the
-    ``items``, ``requests``, ``dropped`` and ``callback_error`` fields grow as
-    the callback runs on that response (same thread, same loop).
+    ``items``, ``requests`` and ``callback_error`` fields grow as the callback
+    runs on that response (same thread, same loop), and the ``fate`` fields
+    are set when a later event decides it (the retry that follows, a
+    middleware that drops the response).  :mod:`.fates` says what each fate is.
     """
 
     id: int
@@ -96,6 +99,15 @@ class Flow:
     stored: str | None = None
     # the spider of the crawler that made it (several crawlers in one process)
     spider: str | None = None
+    # what became of the request when not a plain download (None): a code of
+    # fates.FATES, the component that decided (its class path), why in its own
+    # words, and small numbers read with the code (fates.fate_text formats them)
+    fate: str | None = None
+    fate_by: str | None = None
+    fate_reason: str | None = None
+    fate_n: int | None = None  # the retry number (retried, gave up)
+    fate_limit: int | None = None  # the limit: max retries, DEPTH_LIMIT, DOWNLOAD_MAXSIZE
+    duplicate_of: int | None = None  # a duplicate: the flow with the same fingerprint
 
     def add_item_id(self, item_id: int) -> None:
         self.items = _appended(self.items, item_id)
@@ -132,6 +144,12 @@ class Flow:
             "callback_error": self.callback_error,
             "stored": self.stored,
             "spider": self.spider,
+            "fate": self.fate,
+            "fate_by": self.fate_by,
+            "fate_reason": self.fate_reason,
+            "fate_n": self.fate_n,
+            "fate_limit": self.fate_limit,
+            "duplicate_of": self.duplicate_of,
         }
 
 
