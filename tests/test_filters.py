@@ -173,6 +173,26 @@ def test_error():
     assert matches("!~e", make_flow())
 
 
+def test_fate_and_never_downloaded():
+    offsite = make_flow(status=None, fate="offsite", fate_by="scrapy.x.OffsiteMiddleware")
+    duplicate = make_flow(status=None, fate="duplicate")
+    pending = make_flow(status=None, fate="pending")
+    gave_up = make_flow(status=503, fate="gave-up", fate_n=2, fate_limit=2)
+    plain = make_flow()
+    assert matches("~fate offsite", offsite) and not matches("~fate offsite", duplicate)
+    assert matches("~fate 'offsite|dup'", duplicate)
+    assert matches("~fate DOWNLOADED", plain) and not matches("~fate downloaded", offsite)
+    assert matches("~fate gave", gave_up) and matches("~c 503 & ~fate gave-up", gave_up)
+    for flow in (offsite, duplicate, pending):
+        assert matches("~dropped", flow) and not matches("!~dropped", flow)
+    # downloaded, whatever became of it afterwards
+    assert not matches("~dropped", gave_up) and not matches("~dropped", plain)
+    assert not matches("~e", offsite)  # not an error: a decision
+    assert repr(parse_filter("~dropped | ~fate x")._root) == "(~dropped | ~fate 'x')"
+    assert isinstance(error_of("~fate"), ValueError)  # its argument is due
+    assert isinstance(error_of("~u ~dropped"), ValueError)
+
+
 def test_callback():
     flow = make_flow(callback="parse_product")
     assert matches("~cb parse_product", flow)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from workbench.core.recording.fates import DOWNLOADED, NEVER_DOWNLOADED
 from workbench.core.recording.records import header_items
 
 BodyProvider = Callable[[Any], "bytes | None"]
@@ -261,6 +262,27 @@ class Media(Node):
 
     def __repr__(self) -> str:
         return "~media"
+
+
+class Fate(Regex):
+    """What became of the request: its fate code ("downloaded" when plain)."""
+
+    __slots__ = ()
+
+    def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
+        return self.search(getattr(flow, "fate", None) or DOWNLOADED) is not None
+
+
+class NeverDownloaded(Node):
+    """Never reached the network: dropped, filtered, ignored or still pending."""
+
+    __slots__ = ()
+
+    def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
+        return getattr(flow, "fate", None) in NEVER_DOWNLOADED
+
+    def __repr__(self) -> str:
+        return "~dropped"
 
 
 def _decode(data: Any) -> str:

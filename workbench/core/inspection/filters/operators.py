@@ -20,11 +20,13 @@ from workbench.core.inspection.filters.matching import (
     Callback,
     ContentType,
     Domain,
+    Fate,
     Header,
     ItemClass,
     ItemField,
     Media,
     Method,
+    NeverDownloaded,
     Node,
     Url,
 )
@@ -71,6 +73,20 @@ OPERATORS: tuple[Operator, ...] = (
     Operator("cb", "REGEX", "callback name matches", lambda p: Callback("~cb", p)),
     Operator("e", "", "download error or callback error", lambda: AnyError()),
     Operator("media", "", "a files/images pipeline's download (stored)", lambda: Media()),
+    Operator(
+        "fate",
+        "REGEX",
+        "what became of the request matches: downloaded, duplicate, offsite, depth, "
+        "robots, ignored, scheduler, pending, maxsize, retried, gave-up",
+        lambda p: Fate("~fate", p),
+    ),
+    Operator(
+        "dropped",
+        "",
+        "never downloaded: a duplicate, offsite, too deep, robots.txt, ignored, "
+        "refused by the scheduler, or still pending at the end",
+        lambda: NeverDownloaded(),
+    ),
     Operator(
         "f",
         "FIELD",
