@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from scrapy import Request
 from scrapy.dupefilters import RFPDupeFilter
 
-from workbench.core.control.jobdir import inspect_job
+from workbench.core.control.jobdir import inspect_job, keeping_ports
 
 
 def _seen(job, urls) -> None:
@@ -46,3 +48,26 @@ def test_an_older_scrapys_text_fingerprints_are_reported(tmp_path):
     report = inspect_job(job)
     assert report is not None and report.seen == 0
     assert "older Scrapy" in report.problem
+
+
+async def test_the_demo_site_keeps_its_port_with_the_job(reactor, tmp_path, caplog):
+    from scrapy.utils.defer import maybe_deferred_to_future
+
+    from workbench.demo.site import listen
+
+    with keeping_ports(tmp_path / "job"):  # a new job: any free port, then kept
+        first = listen(pages=1)
+    port = first.getHost().port
+    await maybe_deferred_to_future(first.stopListening())
+    with keeping_ports(tmp_path / "job"):  # the job resumed: the same port
+        second = listen(pages=1)
+    assert second.getHost().port == port
+    with caplog.at_level(logging.WARNING), keeping_ports(tmp_path / "job"):
+        third = listen(pages=1)  # the port is taken now (by the second): a free one
+    try:
+        assert third.getHost().port != port
+        assert f"The job's site port {port} cannot be used" in caplog.text
+        assert "listenTCP" not in vars(reactor)  # the reactor's own again
+    finally:
+        for listening in (second, third):
+            await maybe_deferred_to_future(listening.stopListening())

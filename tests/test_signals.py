@@ -225,6 +225,39 @@ def test_resuming_under_workbench_says_what_was_restored(crawl, tmp_path):
     assert term.wait(60) == 0
 
 
+def test_a_demo_job_resumes_on_its_own_site(tmp_path):
+    """The demo site keeps its port with the job: stopped half-way with X, the demo
+    resumes where it was, on the same URLs, and fetches no page twice."""
+    jobdir, first, second = tmp_path / "job", tmp_path / "first.json", tmp_path / "second.json"
+    demo = [*WORKBENCH, "demo", "--pages", "60", "-s", f"JOBDIR={jobdir}"]
+    term = PtyProcess([*demo, "-s", "DOWNLOAD_DELAY=0.1", "-O", str(first)],
+                      cwd=str(tmp_path), env=env())  # fmt: skip
+    try:
+        term.expect(r"items [1-9]", timeout=60)
+        term.send("X")  # a graceful stop, half-way
+        term.expect(r"finished +demo +\(shutdown\)", timeout=60)
+        term.send("q")
+        assert term.wait(60) == 0
+    finally:
+        term.close()
+    log = tmp_path / "second.log"
+    result = subprocess.run(
+        [*demo, "-O", str(second), "-s", f"LOG_FILE={log}"],
+        cwd=tmp_path, env={**env(), "WORKBENCH_NO_UI": "1"}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resuming the job in" in result.stderr
+    text = log.read_text()
+    assert "Resuming crawl" in text and "Connection was refused" not in text, text[-3000:]
+    before = [item["url"] for item in json.loads(first.read_text())]
+    after = [item["url"] for item in json.loads(second.read_text())]
+    assert 0 < len(before) < 63 and after, (len(before), len(after))
+    assert not set(before) & set(after), "a page was fetched twice"
+    assert len(set(before + after)) == 63  # expected_item_count(60): every page, once
+    assert "/product/" not in text.split("Resuming crawl", 1)[0]  # nothing before the resume
+
+
 def test_a_killed_job_is_reported_before_resuming(crawl, tmp_path):
     jobdir = tmp_path / "job"
     term, _, _ = crawl("-s", f"JOBDIR={jobdir}")

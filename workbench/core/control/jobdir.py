@@ -13,21 +13,29 @@ fingerprint says it was seen).
 
 workbench also leaves ``workbench.run`` (its pid) in the JOBDIR while a crawl
 runs and removes it after a clean stop, which catches a killed run even
-when an older ``active.json`` is still there.
+when an older ``active.json`` is still there; and ``workbench.ports``, the
+ports of the local site its command served (``workbench demo``'s), which the
+next run listens on again so the URLs in the job still lead to that site.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import pickle
 import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 MARKER = "workbench.run"
+PORTS = "workbench.ports"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -169,3 +177,56 @@ def mark_running(path: str | os.PathLike[str]) -> None:
 
 def mark_stopped(path: str | os.PathLike[str]) -> None:
     (Path(path).expanduser() / MARKER).unlink(missing_ok=True)
+
+
+def _kept_ports(root: Path) -> list[int]:
+    try:
+        ports = json.loads((root / PORTS).read_text()).get("ports", [])
+        return [int(p) for p in ports if 0 < int(p) < 65536]
+    except (OSError, ValueError, TypeError, AttributeError):
+        return []
+
+
+@contextlib.contextmanager
+def keeping_ports(path: str | os.PathLike[str]) -> Iterator[None]:
+    """While a command starts the local site its crawl needs (``workbench demo``'s):
+    a port it asks the reactor for as "any free one" (port 0) is the port the job's
+    previous run had, so the URLs in the job's queue and fingerprints still lead to
+    that site; the ports it got are kept in the job for the next run.  When that
+    port is taken now, the site gets a free one and a warning says what will fail.
+    """
+    from twisted.internet import reactor as installed
+    from twisted.internet.error import CannotListenError
+
+    reactor: Any = installed
+
+    root = Path(path).expanduser()
+    kept = _kept_ports(root)
+    got: list[int] = []
+    listen_tcp = reactor.listenTCP
+
+    def listen(port: int, factory: Any, backlog: int = 50, interface: str = "") -> Any:
+        if port == 0 and kept:
+            wanted = kept.pop(0)
+            try:
+                listening = listen_tcp(wanted, factory, backlog, interface)
+            except CannotListenError as exc:
+                listening = listen_tcp(0, factory, backlog, interface)
+                logger.warning(
+                    "The job's site port %d cannot be used (%s); the site listens on %d "
+                    "instead, and the job's requests for port %d will fail",
+                    wanted, exc.socketError, listening.getHost().port, wanted,
+                )  # fmt: skip
+        else:
+            listening = listen_tcp(port, factory, backlog, interface)
+        got.append(listening.getHost().port)
+        return listening
+
+    reactor.listenTCP = listen
+    try:
+        yield
+    finally:
+        del reactor.listenTCP  # the reactor's own again
+    if got:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / PORTS).write_text(json.dumps({"ports": got}))

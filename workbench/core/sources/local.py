@@ -9,6 +9,7 @@ The contract they implement, and the capabilities they declare, are in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,7 @@ from workbench.core.control.breakpoints import (
     parse_breakpoint,
 )
 from workbench.core.control.host import CrawlHost, CrawlStatus, ensure_reactor
+from workbench.core.control.jobdir import keeping_ports
 from workbench.core.control.pace import PaceMonitor, PaceView, pace_for
 from workbench.core.control.scheduler_view import QueueView, queue_view
 from workbench.core.inspection.curl import inject_curl, spider_callbacks
@@ -71,7 +73,10 @@ class LocalSource(RecorderReads):
     async def start(self) -> None:
         ensure_reactor(self.host.settings)
         if self.prepare is not None:
-            await self.prepare()
+            jobdir = self.host.settings.get("JOBDIR")
+            # the demo site keeps its port with the job, so the job's URLs lead to it
+            with keeping_ports(jobdir) if jobdir else contextlib.nullcontext():
+                await self.prepare()
         await self.host.start()
 
     def close(self) -> None:
