@@ -120,7 +120,7 @@ def test_ps_without_jobs_and_with_bad_options(tmp_path):
 
 
 def test_attach_picks_one_of_several_crawls(tmp_path, monkeypatch, capsys):
-    from workbench.cli import pick_job
+    from workbench.commands.attach import pick_job
     from workbench.remote.jobs import list_jobs
 
     directory = tmp_path / "jobs"

@@ -9,7 +9,6 @@ line on stderr and exit status 1.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -18,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from workbench.commands.base import THEME_HELP, CliError, check_theme
+from workbench.commands.project import project_settings, require_project, spider_loader
+from workbench.commands.registry import COMMANDS
 from workbench.commands.running import (
-    AppRun,
-    print_leftovers,
     run_app,
     run_headless,
     run_web,
     say,
-    summary,
 )
 
 logger = logging.getLogger("workbench")
@@ -273,46 +271,10 @@ def _breakpoints(opts: argparse.Namespace) -> list[str]:
     return texts
 
 
-def _require_project() -> None:
-    from scrapy.utils.project import inside_project
-
-    if not inside_project():
-        raise CliError(
-            "not inside a Scrapy project: no scrapy.cfg here or in a parent directory, "
-            "and SCRAPY_SETTINGS_MODULE is not set (use 'workbench runspider FILE.py' "
-            "or 'workbench demo')"
-        )
-
-
-def _project_settings() -> Any:
-    from scrapy.utils.project import get_project_settings
-
-    try:
-        return get_project_settings()
-    except Exception as exc:
-        raise CliError(f"cannot load the project settings: {type(exc).__name__}: {exc}") from None
-
-
-def _spider_loader(settings: Any, names: Sequence[str] = ()) -> Any:
-    """The project's spider loader, once each of ``names`` is known to be a spider of it."""
-    from scrapy.spiderloader import get_spider_loader
-
-    try:
-        loader = get_spider_loader(settings)
-    except Exception as exc:
-        raise CliError(f"cannot load the project's spiders: {type(exc).__name__}: {exc}") from None
-    available = sorted(loader.list())
-    for name in names:
-        if name not in available:
-            listing = ", ".join(available) if available else "none"
-            raise CliError(f"unknown spider {name!r}; spiders in this project: {listing}")
-    return loader
-
-
 def _spider_for_crawl(args: list[str], settings: Any) -> Any:
     if not args:
         raise CliError("missing spider name: workbench crawl SPIDER [SPIDER...]")
-    _spider_loader(settings, args)
+    spider_loader(settings, args)
     if len(set(args)) != len(args):
         raise CliError("a spider is named twice (each runs once)")
     return args[0] if len(args) == 1 else list(args)
@@ -350,7 +312,7 @@ def _spider_for_parse(args: list[str], opts: argparse.Namespace, settings: Any) 
         raise CliError("parse takes one URL, e.g. workbench parse https://example.com/page")
     if opts.depth < 1:
         raise CliError("--depth must be at least 1")
-    loader = _spider_loader(settings, [opts.spider] if opts.spider else [])
+    loader = spider_loader(settings, [opts.spider] if opts.spider else [])
     if opts.spider:
         return loader.load(opts.spider)
     matches = loader.find_by_request(Request(args[0]))
@@ -371,7 +333,7 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
     from workbench.shell.session import install
 
     install()  # before spider modules import scrapy.shell.inspect_response
-    settings = _project_settings()
+    settings = project_settings()
     cmd, opts, args = _parse(name, argv, settings)  # --help works anywhere
     if opts.port and not opts.web:
         raise CliError("--port goes with --web")
@@ -384,7 +346,7 @@ def build(name: str, argv: list[str]) -> tuple[Any, Any, argparse.Namespace]:
     if opts.theme is not None:
         settings.set("WORKBENCH_THEME", check_theme(opts.theme), priority="cmdline")
     if name in ("crawl", "parse"):
-        _require_project()
+        require_project()
     prepare = None
     spargs = dict(opts.spargs)
     if name == "crawl":
@@ -490,22 +452,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_version())
         return 0
     name, rest = argv[0], argv[1:]
-    if name == "ps":
-        return ps(rest)
-    if name == "open":
-        return open_har(rest)
-    if name == "check":
-        return check(rest)
-    if name == "attach":
-        return attach(rest)
-    if name not in SUBCOMMANDS:
+    command = COMMANDS.get(name)  # the commands moved to workbench/commands so far
+    if command is None and name not in SUBCOMMANDS:
         print(
             f"workbench: unknown command {name!r} (commands: {', '.join(SUBCOMMANDS)})",
             file=sys.stderr,
         )
         return 1
     try:
-        return _crawl(name, rest)
+        return command.run(rest) if command is not None else _crawl(name, rest)
     except CliError as exc:
         print(f"workbench {name}: error: {exc.line()}", file=sys.stderr)
         return 1
@@ -608,385 +563,6 @@ def bench_result(snapshot: Any) -> str:
         "(response_received_count / elapsed_time_seconds; scrapy bench logs the same "
         "stats at its end)"
     )
-
-
-def _parse_with_jobs_dir(
-    parser: argparse.ArgumentParser, argv: list[str]
-) -> tuple[argparse.Namespace, Path] | int:
-    """Add ``--jobs-dir`` and parse: (options, job files directory), or the exit
-    status (0 after --help, 1 after an error argparse has printed)."""
-    from workbench.remote.jobs import jobs_dir
-
-    parser.add_argument(
-        "--jobs-dir",
-        type=Path,
-        metavar="DIR",
-        help="where the job files are (default: REMOTE_CONTROL_JOBS_DIR or Scrapy's state dir; "
-        "with --ssh, on that machine)",
-    )
-    parser.add_argument(
-        "--ssh",
-        metavar="[USER@]HOST",
-        help="crawls on another machine, through your OpenSSH client (ssh HOST must work); "
-        "the crawl's port is forwarded to 127.0.0.1 here",
-    )
-    try:
-        opts = parser.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0) and 1
-    if opts.ssh is not None and (not opts.ssh.strip() or opts.ssh.startswith("-")):
-        parser.print_usage(sys.stderr)
-        print(f"{parser.prog}: error: --ssh takes a host, not {opts.ssh!r}", file=sys.stderr)
-        return 1
-    if opts.ssh:
-        return opts, opts.jobs_dir or Path("")
-    return opts, opts.jobs_dir or jobs_dir(_project_settings())
-
-
-def _list_jobs(opts: argparse.Namespace, directory: Path) -> Any:
-    """The job listing, here or over SSH (SshError, JobFileError on failure)."""
-    from workbench.remote.jobs import list_jobs
-
-    if opts.ssh:
-        from workbench.remote.ssh import list_remote_jobs
-
-        return list_remote_jobs(opts.ssh, str(opts.jobs_dir) if opts.jobs_dir else None)
-    return list_jobs(directory)
-
-
-def ps(argv: list[str]) -> int:
-    """``workbench ps [--json] [--jobs-dir DIR]``: the running crawls, from job files."""
-    import json
-    import time
-
-    from workbench.core.formats.sanitize import clean_line
-
-    parser = argparse.ArgumentParser(
-        prog="workbench ps",
-        description=SUBCOMMANDS["ps"] + ". Stale job files (their process is gone) are removed; "
-        "files another user could read are refused.",
-    )
-    parser.add_argument("--json", action="store_true", help="print the jobs as a JSON array")
-    parsed = _parse_with_jobs_dir(parser, argv)
-    if isinstance(parsed, int):
-        return parsed
-    opts, directory = parsed
-    from workbench.remote.ssh import SshError
-
-    try:
-        found = _list_jobs(opts, directory)
-    except SshError as exc:
-        print(f"workbench ps: error: {clean_line(str(exc), 500)}", file=sys.stderr)
-        return 1
-    for problem in found.problems:
-        print(f"workbench ps: {clean_line(problem, 500)}", file=sys.stderr)
-    if opts.json:
-        print(json.dumps([job.public() for job in found.jobs], indent=2))
-        return 0
-    if not found.jobs:
-        where = f"on {opts.ssh}" if opts.ssh else f"job files in {directory}"
-        print(f"No running Scrapy crawls ({clean_line(where, 300)}).")
-        return 0
-    rows = [("PID", "SPIDER", "PROJECT", "SCRAPY", "STARTED", "JOB")]
-    for job in found.jobs:
-        started = (
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.start_time))
-            if job.start_time
-            else "-"
-        )
-        rows.append(
-            (
-                str(job.pid),
-                clean_line(job.spider, 40),
-                clean_line(job.project or "-", 40),
-                clean_line(job.scrapy_version, 20),
-                started,
-                clean_line(job.job_id, 60),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
-        print("  ".join([*cells, row[-1]]))
-    return 0
-
-
-def attach(argv: list[str]) -> int:
-    """``workbench attach [--shell] [--ssh HOST] [JOB|PID]``: the panels, or a shell, on a
-    running crawl (here, or on HOST through an SSH port forward)."""
-    from workbench.core.formats.sanitize import clean_line
-    from workbench.remote.client import RemoteControlClient, RemoteError, choose_job
-    from workbench.remote.jobs import JobFileError
-    from workbench.remote.repl import RemoteShell, interact
-
-    parser = argparse.ArgumentParser(
-        prog="workbench attach",
-        description="Attach to a crawl running elsewhere (scrapy crawl, Scrapyd, another "
-        "terminal) through Scrapy's RemoteControl extension.",
-    )
-    parser.add_argument("job", nargs="?", help="a pid or job id from workbench ps (default: "
-                        "the only running crawl)")  # fmt: skip
-    parser.add_argument("--shell", action="store_true", help="open a Python shell in the crawl")
-    parser.add_argument(
-        "--probe",
-        action="store_true",
-        help="install only the light probe (recent responses, log, stats, slots, queue, "
-        "refs), not workbench's recorder: for crawls where every percent counts",
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=30.0, metavar="SECONDS", help="per shell entry (30)"
-    )
-    parser.add_argument("--theme", metavar="NAME", help=THEME_HELP)
-    parsed = _parse_with_jobs_dir(parser, argv)
-    if isinstance(parsed, int):
-        return parsed
-    opts, directory = parsed
-    if opts.timeout <= 0:
-        print("workbench attach: error: --timeout must be positive", file=sys.stderr)
-        return 1
-    try:
-        check_theme(opts.theme)
-    except CliError as exc:
-        print(f"workbench attach: error: {exc}", file=sys.stderr)
-        return 1
-    from workbench.remote.ssh import SshError, Tunnel
-
-    tunnel = None
-    try:
-        found = _list_jobs(opts, directory)
-        where = opts.ssh or str(directory)
-        if opts.job is None and sys.stdin.isatty():
-            job = pick_job(found, where)
-            if job is None:
-                return 1
-        else:
-            job = choose_job(found, opts.job, where)
-        if opts.ssh:
-            tunnel = Tunnel(opts.ssh, job)
-            job = tunnel.job
-        client = RemoteControlClient(job)
-        status = client.status()
-        if not sys.stdin.isatty():
-            what = "--shell needs" if opts.shell else "the panels need"
-            print(f"workbench attach: error: {what} a terminal", file=sys.stderr)
-            return 1
-        if opts.shell:
-            return interact(RemoteShell(client, opts.timeout), status)
-        return run_attached(client, job_file_local=not opts.ssh, probe=opts.probe, theme=opts.theme)
-    except (JobFileError, RemoteError, SshError) as exc:
-        print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
-        return 1
-    finally:
-        if tunnel is not None:
-            tunnel.close()
-
-
-def _parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
-    """The options, or the exit status of --help (0) or of a usage error (2)."""
-    try:
-        return parser.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-
-
-def check(argv: list[str]) -> int:
-    """``workbench check [SPIDER...]``: the spiders' contracts, as ``scrapy check``."""
-    parser = argparse.ArgumentParser(
-        prog="workbench check",
-        description="Run the spiders' contracts (@url, @cb_kwargs, @returns, @scrapes and "
-        "SPIDER_CONTRACTS) in the workbench: a results table, each check's request and "
-        "response. Exit status 1 when a contract fails, as scrapy check.",
-    )
-    parser.add_argument("spiders", nargs="*", metavar="SPIDER", help="default: every spider")
-    parser.add_argument("-l", "--list", action="store_true", help="only list the contracts")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="with --list: spiders without contracts too")  # fmt: skip
-    parser.add_argument("-a", dest="spargs", action="append", default=[], metavar="NAME=VALUE",
-                        help="spider argument (may be repeated)")  # fmt: skip
-    parser.add_argument("-s", dest="set", action="append", default=[], metavar="NAME=VALUE",
-                        help="setting (may be repeated)")  # fmt: skip
-    parser.add_argument("--theme", metavar="NAME", help=THEME_HELP)
-    opts = _parse_args(parser, argv)
-    if isinstance(opts, int):
-        return opts
-    try:
-        return _check(opts)
-    except CliError as exc:
-        print(f"workbench check: error: {exc}", file=sys.stderr)
-        return 1
-
-
-def _check(opts: argparse.Namespace) -> int:
-    from scrapy.utils.conf import arglist_to_dict
-
-    from workbench.core.inspection.contracts import CheckRun, check_settings, contract_listing
-    from workbench.shell.session import install
-
-    install()
-    _require_project()
-    settings = _project_settings()
-    try:
-        settings.setdict(arglist_to_dict(opts.set), priority="cmdline")
-        spargs = arglist_to_dict(opts.spargs)
-    except ValueError:
-        raise CliError("use -a NAME=VALUE and -s NAME=VALUE") from None
-    settings.set("LOG_ENABLED", False, priority="command")  # as scrapy check
-    check_settings(settings)
-    check_theme(opts.theme)
-    loader = _spider_loader(settings, opts.spiders)
-    classes = [loader.load(name) for name in (opts.spiders or sorted(loader.list()))]
-    from workbench.core.inspection.contracts import contracts_manager
-
-    conman = contracts_manager(settings)
-    if opts.list:
-        listing = contract_listing(conman, classes)
-        if opts.verbose:
-            bare = [c.name for c in classes if not conman.tested_methods_from_spidercls(c)]
-            listing = "\n".join([listing, *bare]).strip()
-        print(listing)
-        return 0
-    classes = [c for c in classes if conman.tested_methods_from_spidercls(c)]
-    if not classes:
-        print("workbench check: no contracts to check")
-        return 0
-    run = CheckRun(settings, classes, spargs)
-    if os.environ.get("WORKBENCH_NO_UI") or not sys.stdin.isatty():
-        _run_checks_headless(run)
-    else:
-        from workbench.core.sources.local import CheckSource
-
-        run_app(CheckSource(run), theme=opts.theme)
-    return _report_checks(run)
-
-
-def _run_checks_headless(run: Any) -> None:
-    from workbench.core.control.host import ensure_reactor, stop_reactor_threads
-
-    async def go() -> None:
-        ensure_reactor(run.settings)
-        await run.run()
-
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_until_complete(go())
-    finally:
-        stop_reactor_threads()
-
-
-def _report_checks(run: Any) -> int:
-    """scrapy check's report: each failure with its traceback, then the summary."""
-    from workbench.core.formats.sanitize import clean
-
-    results = run.results
-    for outcome in results.outcomes:
-        if outcome.result != "pass":
-            kind = "FAIL" if outcome.result == "fail" else "ERROR"
-            print("=" * 70)
-            say(f"{kind}: [{outcome.spider}] {outcome.callback} ({outcome.contract})", False)
-            print("-" * 70)
-            print(clean(outcome.traceback or outcome.message).rstrip())
-    print("-" * 70)
-    print(results.summary())
-    return 0 if results.wasSuccessful() and run.finished else 1
-
-
-def open_har(argv: list[str]) -> int:
-    """``workbench open FILE.har``: a saved session, read-only, in the same panels."""
-    parser = argparse.ArgumentParser(
-        prog="workbench open",
-        description="Open a HAR file read-only in the panels: one saved with --har or W, "
-        "or exported from a browser's Network tool.",
-    )
-    parser.add_argument("file", help="a .har file")
-    parser.add_argument("--theme", metavar="NAME", help=THEME_HELP)
-    opts = _parse_args(parser, argv)
-    if isinstance(opts, int):
-        return opts
-    from workbench.core.formats.sanitize import clean_line
-    from workbench.core.sources.har_file import HarError, HarSource
-
-    try:
-        check_theme(opts.theme)
-        source = HarSource(opts.file)
-    except (CliError, HarError) as exc:
-        print(f"workbench open: error: {clean_line(str(exc), 500)}", file=sys.stderr)
-        return 1
-    if not sys.stdin.isatty() or os.environ.get("WORKBENCH_NO_UI"):
-        snapshot = source.snapshot()
-        print(f"workbench open: {snapshot.flows_total:,} flows in {source.path} "
-              f"({clean_line(source.creator.strip(), 80) or 'unknown creator'}); "
-              "the panels need a terminal")  # fmt: skip
-        return 1 if not os.environ.get("WORKBENCH_NO_UI") else 0
-    return run_app(source, theme=opts.theme)
-
-
-def run_attached(
-    client: Any, job_file_local: bool = True, probe: bool = False, theme: str | None = None
-) -> int:
-    """The panels on a crawl in another process; quitting detaches."""
-    from workbench.core.formats.sanitize import clean_line
-    from workbench.remote.client import RemoteError
-    from workbench.remote.source import RemoteSource
-    from workbench.ui.app import WorkbenchApp
-
-    source = RemoteSource(client, job_file_local=job_file_local, probe=probe)
-    try:
-        hello = source.attach()
-    except (RemoteError, ValueError) as exc:
-        print(f"workbench attach: error: {clean_line(str(exc), 500)}", file=sys.stderr)
-        return 1
-    from workbench.core.control.watchdog import SHUTDOWN_GRACE, WATCHDOG
-
-    app = WorkbenchApp(source, theme=theme)
-    run = AppRun(app)  # SIGTERM, SIGINT, SIGHUP, a closed terminal: detach, as q does
-    try:
-        run.run()
-    finally:
-        WATCHDOG.arm(SHUTDOWN_GRACE, "detaching")  # the detach's calls are bounded in time
-        run.remove()
-        source.close()
-    print_leftovers(app)
-    snapshot = source.snapshot()
-    pid = client.job.pid
-    if source.gone:
-        say(f"workbench: the crawl (pid {pid}) has ended: {summary(source).split(': ', 1)[1]}",
-            err=False)  # fmt: skip
-        return 0
-    what = "removed what it installed" if not hello.get("existing") else "left its recorder"
-    say(
-        f"workbench: detached from {clean_line(snapshot.spider, 40)} (pid {pid}), "
-        f"{what}; the crawl goes on ({snapshot.status.state}).",
-        err=False,
-    )
-    return 0
-
-
-def pick_job(found: Any, where: str) -> Any:
-    """The only running crawl, or the one the user picks from a numbered list."""
-    from workbench.core.formats.sanitize import clean_line
-    from workbench.remote.client import choose_job
-
-    jobs = found.jobs
-    if len(jobs) < 2:
-        return choose_job(found, None, where)  # the only one, or the error that says why
-    print("Running crawls:")
-    for number, job in enumerate(jobs, 1):
-        print(
-            f"  {number}. pid {job.pid}  {clean_line(job.spider, 40)}  "
-            f"({clean_line(job.project or '-', 40)})  job {clean_line(job.job_id, 60)}"
-        )
-    while True:
-        try:
-            answer = input(f"Attach to which one? [1-{len(jobs)}, Enter to cancel] ").strip()
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return None
-        if not answer:
-            return None
-        if answer.isdigit() and 1 <= int(answer) <= len(jobs):
-            return jobs[int(answer) - 1]
-        print(f"  a number from 1 to {len(jobs)}, please")
 
 
 if __name__ == "__main__":  # pragma: no cover
