@@ -77,6 +77,38 @@ def _flows() -> list[Flow]:
     return flows
 
 
+def _fated(flows: list[Flow]) -> list[Flow]:
+    """Requests that never reached the network, and fates of downloaded ones: the
+    flaky page's 500 was retried; the old catalogue's redirect target was a duplicate."""
+    flows[4].fate, flows[4].fate_n, flows[4].fate_limit = "retried", 1, 2
+    flows[2].add_request("GET", BASE + "/catalogue/page-1.html")
+    headers = freeze_headers(Headers({"User-Agent": "Scrapy/2.19.0", "Referer": BASE + "/"}))
+    specs = [  # path, fate, by, reason, parent, depth, extra
+        ("/product/1.html", "duplicate", "scrapy.dupefilters.RFPDupeFilter", None, 2, 2,
+         {"duplicate_of": 7}),
+        ("http://ads.example/banner", "offsite",
+         "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware",
+         "Filtered offsite request to 'ads.example'", 2, 2, {}),
+        ("/catalogue/page-9.html", "depth", "scrapy.spidermiddlewares.depth.DepthMiddleware",
+         None, 8, 3, {"fate_limit": 2}),
+        ("/private/orders.html", "robots",
+         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware",
+         "Forbidden by robots.txt", 1, 1, {}),
+        ("/catalogue/page-1.html", "duplicate", "scrapy.dupefilters.RFPDupeFilter", None, 3, 1,
+         {"duplicate_of": 2}),
+        ("/product/99.html", "pending", "scrapy.core.scheduler.Scheduler",
+         "in the scheduler's memory queue", 2, 2, {}),
+    ]  # fmt: skip
+    for n, (path, fate, by, reason, parent, depth, extra) in enumerate(specs, start=13):
+        url = path if "://" in path else BASE + path
+        flow = Flow(n, T0 + n, "GET", url, None, None, 0, None, "parse_product", depth, 0, None,
+                    request_headers=headers, meta=(("depth", str(depth)),), parent_id=parent,
+                    fate=fate, fate_by=by, fate_reason=reason, **extra)  # fmt: skip
+        flows.append(flow)
+    flows[7].add_request("GET", BASE + "/catalogue/page-9.html")
+    return flows
+
+
 def _items() -> list[ItemRecord]:
     return [
         ItemRecord(
@@ -159,6 +191,9 @@ def _log() -> list[LogRecord]:
     ]
 
 
+FATE_COUNTS = {"duplicate": 122, "offsite": 1, "depth": 1, "robots": 1, "pending": 1, "retried": 1}
+
+
 class FakeSource(FakeMemory, FakePace, Source):
     """Fixed records; every capability but the shells and several crawlers."""
 
@@ -173,10 +208,11 @@ class FakeSource(FakeMemory, FakePace, Source):
         heap=True,
     )
 
-    def __init__(self, state: str = "running") -> None:
+    def __init__(self, state: str = "running", fates: bool = False) -> None:
         self._memory_init()
         self._pace_init()
-        self.flows = _flows()
+        self.flows = _fated(_flows()) if fates else _flows()
+        self.fates = fates
         self.items = _items()
         self.log = _log()
         self.state = state
@@ -234,6 +270,9 @@ class FakeSource(FakeMemory, FakePace, Source):
             hit=self.hits[0] if self.hits else None,
             hits_waiting=len(self.hits),
             breakpoints_version=self.bp_version,
+            # 120 more duplicates than rows: WORKBENCH_MAX_DROPPED was reached
+            fates=FATE_COUNTS if self.fates else {},
+            dropped_unkept=120 if self.fates else 0,
         )
 
     def flows_since(self, cursor: int) -> list[Flow]:

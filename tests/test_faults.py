@@ -161,9 +161,12 @@ async def test_the_flows_panel_marks_the_errored_flows(faulty):
         lines = "\n".join(
             "".join(s.text for s in table.render_line(y)) for y in range(table.size.height)
         )
-        # the Status column says which fault, in its seven columns
-        for path, label in (("hang", "timeout"), ("drop", "dropped"), ("partial", "partial"),
-                            ("chunked", "partial"), ("garbage", "garbled"),
-                            ("bomb", "ignored")):  # fmt: skip
-            assert re.search(rf"GET  {label} +http://127.0.0.1:\d+/{path}\b", lines), lines
+        # the Status column says which fault, in its seven columns; the Fate column
+        # what became of the request when more than a failed download
+        for path, label, fate in (("hang", "timeout", ""), ("drop", "dropped", ""),
+                                  ("partial", "partial", ""), ("chunked", "partial", ""),
+                                  ("garbage", "garbled", ""),
+                                  ("bomb", "ignored", "maxsize")):  # fmt: skip
+            pattern = rf"GET  {label} +{fate} +http://127.0.0.1:\d+/{path}\b"
+            assert re.search(pattern, lines), lines
     host.close()

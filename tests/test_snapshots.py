@@ -53,6 +53,19 @@ def test_snapshot(snap_compare, name, keys):
     assert snap_compare(make_app(), press=["wait:200", *keys, "wait:200"], terminal_size=SIZE)
 
 
+@pytest.mark.parametrize(
+    ("name", "keys"),
+    [
+        ("flows_fates", []),  # the Fate column, dimmed dropped rows, the counts in the title
+        ("flow_detail_duplicate", ["k", "k", "k", "k", "k", "enter"]),
+        ("flow_detail_redirect_produced", ["k"] * 15 + ["enter", "4"]),
+    ],
+)
+def test_snapshot_fates(snap_compare, name, keys):
+    app = WorkbenchApp(FakeSource(fates=True), autostart=False)
+    assert snap_compare(app, press=["wait:200", *keys, "wait:200"], terminal_size=SIZE)
+
+
 def test_snapshot_finished(snap_compare):
     assert snap_compare(make_app("finished"), press=["wait:200"], terminal_size=SIZE)
 

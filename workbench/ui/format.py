@@ -8,6 +8,13 @@ from rich.text import Text
 
 from workbench.core.formats.sanitize import clean_line
 from workbench.core.inspection.body import human_size
+from workbench.core.recording.fates import (
+    GAVE_UP,
+    MAXSIZE,
+    NEVER_DOWNLOADED,
+    RETRIED,
+    fate_label,
+)
 from workbench.core.recording.records import Flow
 
 URL_LIMIT = 2000
@@ -77,6 +84,8 @@ def error_label(error: str | None) -> str:
 
 
 def status_cell(flow: Flow) -> Text:
+    if flow.fate is not None and flow.fate in NEVER_DOWNLOADED:
+        return Text("—", style="dim")  # never sent: the Fate column says why
     if flow.status is None or flow.error is not None:  # failed, or dropped once downloaded
         return Text(clean_line(error_label(flow.error), 40), style="bold red")
     style = "green"
@@ -90,6 +99,32 @@ def status_cell(flow: Flow) -> Text:
     if flow.callback_error:
         return Text(label + " ✗", style="bold red")
     return Text(label, style=style)
+
+
+FATE_STYLES = {RETRIED: "yellow", GAVE_UP: "bold red", MAXSIZE: "bold red"}
+
+
+def fate_cell(flow: Flow) -> Text:
+    """The Fate column: empty for a plain download; what became of the request."""
+    fate = flow.fate
+    if fate is None:
+        return Text("")
+    style = "bold magenta" if fate in NEVER_DOWNLOADED else FATE_STYLES.get(fate, "")
+    return Text(fate_label(flow), style=style)
+
+
+def never_downloaded_summary(fates: dict[str, int], shown: int = 3) -> str:
+    """ "never downloaded: 40 duplicate, 3 offsite" (the most frequent first)."""
+    counts = sorted(
+        ((n, fate) for fate, n in fates.items() if fate in NEVER_DOWNLOADED and n),
+        key=lambda pair: (-pair[0], pair[1]),
+    )
+    if not counts:
+        return ""
+    words = [f"{n:,} {fate}" for n, fate in counts[:shown]]
+    if len(counts) > shown:
+        words.append(f"{sum(n for n, _ in counts[shown:]):,} other")
+    return "never downloaded: " + ", ".join(words) + " (~dropped)"
 
 
 def safe(text: object, limit: int = URL_LIMIT) -> str:

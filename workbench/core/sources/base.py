@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
 from workbench.core.control.breakpoints import Breakpoint, Hit
@@ -98,6 +98,11 @@ class Snapshot:
     # several crawlers in one process: each one, and the one panels show (None: all)
     crawlers: tuple[CrawlerLine, ...] = ()
     scope: str | None = None
+    # what became of the requests: fate -> how many (rows kept or not; plain
+    # downloads not counted), and the never-downloaded ones counted without a row
+    # past WORKBENCH_MAX_DROPPED
+    fates: dict[str, int] = field(default_factory=dict)
+    dropped_unkept: int = 0
 
     @property
     def elapsed(self) -> float:

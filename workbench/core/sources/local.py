@@ -143,6 +143,8 @@ class LocalSource(RecorderReads):
             body_bytes=rec.bodies.bytes,
             bodies_evicted=rec.bodies.evicted,
             history=tuple(self.history.samples),
+            fates=dict(rec.fate_counts),
+            dropped_unkept=rec.dropped_unkept,
             hit=bps.current,
             hits_waiting=len(bps.pending),
             breakpoints_version=bps.version,

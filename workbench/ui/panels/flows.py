@@ -1,4 +1,7 @@
-"""Flows: one row per request outcome, with a mitmproxy-style filter."""
+"""Flows: one row per request outcome, with a mitmproxy-style filter.
+
+A request that never reached the network (a duplicate, offsite, too deep...)
+is a row too, dimmed, its Fate column saying what became of it."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from textual.widgets import Input, Static
 
 from workbench.core.formats.sanitize import clean_line
 from workbench.core.inspection.filters import FilterError, FlowFilter, parse_filter
+from workbench.core.recording.fates import NEVER_DOWNLOADED
 from workbench.core.recording.records import Flow
 from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
@@ -22,6 +26,7 @@ COLUMNS = [
     Column("Time", 8),
     Column("Meth", 4),
     Column("Status", 7),
+    Column("Fate", 11),
     Column("URL", None, min_width=20),
     Column("Size", 8, "right"),
     Column("Latency", 7, "right"),
@@ -31,13 +36,18 @@ COLUMNS = [
 
 
 def flow_cells(flow: Flow) -> list[Any]:
+    if flow.fate is not None and flow.fate in NEVER_DOWNLOADED:
+        size = latency = "-"  # never sent
+    else:
+        size, latency = fmt.size(flow.size), fmt.latency(flow.latency)
     return [
         fmt.clock(flow.time),
         clean_line(flow.method, 8),
         fmt.status_cell(flow),
+        fmt.fate_cell(flow),
         clean_line(flow.url, fmt.URL_LIMIT),
-        fmt.size(flow.size),
-        fmt.latency(flow.latency),
+        size,
+        latency,
         # a files/images pipeline's download (its Response tab says where it went)
         Text("media", style="cyan") if flow.stored else clean_line(flow.callback or "-", 60),
         str(flow.depth),
@@ -45,6 +55,8 @@ def flow_cells(flow: Flow) -> list[Any]:
 
 
 def flow_style(flow: Flow) -> str | None:
+    if flow.fate is not None and flow.fate in NEVER_DOWNLOADED:
+        return "dim"  # never reached the network
     return "red" if flow.failed else None
 
 
@@ -90,9 +102,14 @@ class FlowsPanel(Panel):
             flow_cells,
             row_key=lambda f: f.id,
             row_style=flow_style,
-            # a callback error (or a middleware's drop) arrives after the row:
-            # it is part of the cache key
-            row_version=lambda f: (f.callback_error is not None, f.error is not None, f.stored),
+            # a callback error (or a middleware's drop, a retry's fate) arrives
+            # after the row: it is part of the cache key
+            row_version=lambda f: (
+                f.callback_error is not None,
+                f.error is not None,
+                f.stored,
+                f.fate,
+            ),
             id="flow-table",
         )
 
@@ -137,6 +154,17 @@ class FlowsPanel(Panel):
         dropped = snapshot.flows_total - snapshot.flows_kept
         if dropped:
             parts.append(Text(f"{fmt.number(dropped)} oldest dropped (limit)", style="yellow"))
+        never = fmt.never_downloaded_summary(snapshot.fates)
+        if never:
+            parts.append(Text(never))
+        if snapshot.dropped_unkept:
+            parts.append(
+                Text(
+                    f"{fmt.number(snapshot.dropped_unkept)} of them counted, not kept "
+                    "(WORKBENCH_MAX_DROPPED)",
+                    style="yellow",
+                )
+            )
         if not self.table.follow:
             parts.append(Text("follow off (G/End)"))
         self.set_subtitle(Text(" · ").join(parts))

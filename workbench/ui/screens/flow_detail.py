@@ -1,4 +1,9 @@
-"""Flow detail: request, response (headers and body), what it produced, errors."""
+"""Flow detail: request, response (headers and body), what it produced, errors.
+
+A flow with a fate says at the top of its Request tab what became of the
+request, which component decided and why; a duplicate names the flow it
+duplicates and a redirect its target (``o`` opens it); the Produced tab lists
+each request the flow produced with its fate (``Enter`` opens its flow)."""
 
 from __future__ import annotations
 
@@ -12,10 +17,12 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
+from textual.widgets.option_list import Option
 
 from workbench.core.formats.sanitize import clean, clean_line
 from workbench.core.inspection.body import decoding_headers, render_body
+from workbench.core.recording import fates
 from workbench.core.recording.records import Flow, header_items
 from workbench.core.sources.base import Source
 from workbench.ui import format as fmt
@@ -120,6 +127,12 @@ class FlowDetailScreen(Screen[None]):
         Binding("p", "selectors", "Selectors", tooltip="Selector playground on this response"),
         Binding("r", "replay", "Replay", tooltip="Replay the callback and compare the output"),
         Binding("x", "export_curl", "curl", tooltip="Copy the request as a curl command"),
+        Binding(
+            "o",
+            "open_linked",
+            "Linked flow",
+            tooltip="Open the flow this one links to: a duplicate's original, a redirect's target",
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -129,6 +142,10 @@ class FlowDetailScreen(Screen[None]):
     FlowDetailScreen #body-lines { height: 1fr; }
     FlowDetailScreen .-above-headers { height: auto; max-height: 50%; }
     FlowDetailScreen #request-headers, FlowDetailScreen #response-headers { height: 1fr; }
+    FlowDetailScreen #produced-view { height: 1fr; border: none; padding: 0; }
+    FlowDetailScreen #produced-view > .option-list--option-disabled {
+        color: $foreground; text-style: none;
+    }
     """
 
     def __init__(self, source: Source, flow: Flow, tab: str = "request") -> None:
@@ -136,14 +153,33 @@ class FlowDetailScreen(Screen[None]):
         self.source = source
         self.flow = flow
         self.initial_tab = tab  # request, response, body, produced or error
+        self._flows: list[Flow] | None = None
+
+    @property
+    def flows(self) -> list[Flow]:
+        """Every flow kept (to resolve links), read once per screen."""
+        if self._flows is None:
+            self._flows = list(self.source.flows_since(0))
+        return self._flows
+
+    def linked(self) -> Flow | None:
+        """The flow this one links to: a duplicate's original, a redirect's target."""
+        flow = self.flow
+        if flow.fate == fates.DUPLICATE:
+            return fates.duplicated_flow(self.flows, flow)
+        if flow.status is not None and 300 <= flow.status < 400 and flow.requests:
+            return next((c for _, _, c in fates.produced(self.flows, flow) if c), None)
+        return None
 
     def compose(self) -> Any:
         flow = self.flow
+        fate = fmt.fate_cell(flow)
         yield Static(
             Text.assemble(
                 (f"Flow #{flow.id}  ", "bold"),
                 fmt.status_cell(flow),
                 "  ",
+                *((fate, "  ") if fate else ()),
                 clean_line(flow.method, 10),
                 " ",
                 clean_line(flow.url, 2000),
@@ -158,8 +194,8 @@ class FlowDetailScreen(Screen[None]):
                 yield from self._fields_pane("response", self._response(), headers)
             with TabPane("3 Body", id="body"):
                 yield from self._body_widgets()
-            with TabPane("4 Produced", id="produced"), VerticalScroll():
-                yield Static(self._produced(), id="produced-view")
+            with TabPane("4 Produced", id="produced"):
+                yield OptionList(*self._produced(), id="produced-view")
             with TabPane("5 Error", id="error"), VerticalScroll():
                 yield Static(self._error(), id="error-view")
         yield Footer()
@@ -182,6 +218,7 @@ class FlowDetailScreen(Screen[None]):
         if flow.spider:  # the crawler's (workbench crawl S1 S2 runs several)
             rows.insert(0, ("Spider", flow.spider))
         return Group(
+            *self._fate(),
             field_table(rows),
             *headers_part(flow.request_headers),
             Text("\nMeta", style="bold underline"),
@@ -190,8 +227,51 @@ class FlowDetailScreen(Screen[None]):
             pairs_table(flow.cb_kwargs),
         )
 
+    def _fate(self) -> list[Any]:
+        """What became of the request, first on the Request tab (nothing for a plain
+        download)."""
+        flow = self.flow
+        if flow.fate is None:
+            return []
+        never = fates.never_downloaded(flow)
+        rows: list[tuple[str, Any]] = [
+            ("Fate", Text(clean_line(fates.fate_text(flow), 4000), style="bold")),
+        ]
+        if flow.fate_by:
+            rows.append(("Decided by", flow.fate_by))
+        if flow.fate == fates.DUPLICATE:
+            original = self.linked()
+            rows.append(("Duplicate of", self._link_text(original, "o opens it")
+                         if original is not None else Text(
+                             "an earlier request with the same fingerprint (not kept, or "
+                             "not downloaded yet)", style="dim")))  # fmt: skip
+        heading = "Never downloaded" if never else "What became of it"
+        note = "The request as it was:" if never else ""
+        return [
+            Text(heading, style="bold underline"),
+            field_table(rows),
+            Text(f"\n{note}" if note else "", style="dim"),
+        ]
+
+    @staticmethod
+    def _link_text(target: Flow, hint: str) -> Text:
+        return Text.assemble(
+            (f"#{target.id} ", "bold"),
+            fmt.status_cell(target),
+            " ",
+            fmt.fate_cell(target),
+            " ",
+            clean_line(f"{target.method} {target.url}", 2000),
+            (f"  ({hint})", "dim"),
+        )
+
     def _response(self) -> Group:
         flow = self.flow
+        if fates.never_downloaded(flow):
+            return Group(
+                Text("No response: the request never reached the network.", style="bold"),
+                Text(clean_line(fates.fate_text(flow), 4000)),
+            )
         if flow.status is None:
             return Group(
                 Text("No response: the download failed.", style="bold red"),
@@ -206,6 +286,13 @@ class FlowDetailScreen(Screen[None]):
         ]
         if flow.stored:  # a files/images pipeline's download
             rows.append(("Stored", Text(clean_line(flow.stored, 2000), style="cyan")))
+        if 300 <= flow.status < 400 and flow.requests:
+            target = self.linked()
+            rows.append(("Redirected to", self._link_text(target, "o opens it")
+                         if target is not None else Text(
+                             "no outcome recorded yet", style="dim")))  # fmt: skip
+        if flow.fate is not None:
+            rows.append(("Fate", Text(clean_line(fates.fate_text(flow), 4000), style="bold")))
         return Group(field_table(rows), *headers_part(flow.response_headers))
 
     def _fields_pane(self, tab: str, fields: Group, headers: Any) -> Any:
@@ -223,7 +310,9 @@ class FlowDetailScreen(Screen[None]):
         flow = self.flow
         message: Text | None = None
         stored = self.source.body(flow.id) if flow.status is not None else None
-        if flow.status is None:
+        if fates.never_downloaded(flow):
+            message = Text("No body: the request never reached the network.", style="dim")
+        elif flow.status is None:
             message = Text("No body: the download failed.", style="dim")
         elif stored is None and flow.size == 0:
             message = Text("Empty body.", style="dim")
@@ -262,22 +351,67 @@ class FlowDetailScreen(Screen[None]):
         with VerticalScroll():
             yield Static(Group(info, body), id="body-view")
 
-    def _produced(self) -> Group:
+    def _produced(self) -> list[Option]:
+        """Items, then each request the flow produced with what became of it (an
+        option with the flow's id: Enter opens it)."""
         flow = self.flow
-        parts: list[Any] = []
+        lines: list[Option] = []
+
+        def line(text: Text, flow_id: int | None = None) -> None:
+            option_id = f"flow-{flow_id}-{len(lines)}" if flow_id is not None else None
+            lines.append(Option(text, id=option_id, disabled=flow_id is None))
+
         items = self.source.items_of(flow)
-        parts.append(Text(f"Items ({len(flow.items)})", style="bold underline"))
+        line(Text(f"Items ({len(flow.items)})", style="bold underline"))
         if not items:
-            parts.append(Text("(none)", style="dim"))
+            line(Text("(none)", style="dim"))
         for record in items[:200]:
             fields = ", ".join(f"{clean_line(n, 40)}={value_text(v, 80)}" for n, v in record.fields)
-            parts.append(Text(f"#{record.id} {clean_line(record.item_class, 60)}: {fields}"))
-        parts.append(Text(f"\nRequests ({len(flow.requests)})", style="bold underline"))
-        if not flow.requests:
-            parts.append(Text("(none)", style="dim"))
-        for method, url in flow.requests[:500]:
-            parts.append(Text(f"{clean_line(method, 8)} {clean_line(url, 2000)}"))
-        return Group(*parts)
+            line(Text(f"#{record.id} {clean_line(record.item_class, 60)}: {fields}"))
+        line(Text(""))
+        line(Text(f"Requests ({len(flow.requests)})", style="bold underline"))
+        produced = fates.produced(self.flows, flow) if flow.requests else []
+        if not produced:
+            line(Text("(none)", style="dim"))
+        for method, url, child in produced[:500]:
+            text = Text.assemble(
+                fmt.status_cell(child) if child is not None else ("…", "dim"),
+                " ",
+                fmt.fate_cell(child) if child is not None else Text(""),
+                " ",
+                clean_line(f"{method} {url}", 2000),
+            )
+            if child is None:
+                text.append("  no outcome recorded (queued, in flight, or not kept)", "dim")
+                line(text)
+            else:
+                text.append(f"  #{child.id}", "dim")
+                line(text, child.id)
+        return lines
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        option_id = event.option.id or ""
+        if option_id.startswith("flow-"):
+            event.stop()
+            self._open(int(option_id.split("-")[1]))
+
+    def _open(self, flow_id: int) -> None:
+        target = self.source.flow(flow_id)
+        if target is None:
+            self.app.notify(f"Flow #{flow_id} is no longer kept.", severity="warning")
+            return
+        self.app.push_screen(FlowDetailScreen(self.source, target))
+
+    def action_open_linked(self) -> None:
+        target = self.linked()
+        if target is None:
+            self.app.notify(
+                "No linked flow: only a duplicate (its original) and a redirect (its "
+                "target) link to another flow; the Produced tab lists what this one made.",
+                title="Linked flow",
+            )
+            return
+        self._open(target.id)
 
     def _error(self) -> Group:
         flow = self.flow
@@ -312,7 +446,8 @@ class FlowDetailScreen(Screen[None]):
         pane = self.query_one(TabbedContent).active_pane
         if pane is None:
             return
-        scrollers = [*pane.query(BodyView), *pane.query(VerticalScroll)]  # the long list first
+        # the long list first
+        scrollers = [*pane.query(OptionList), *pane.query(BodyView), *pane.query(VerticalScroll)]
         if scrollers:
             scrollers[0].focus()
 
