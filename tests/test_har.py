@@ -104,6 +104,17 @@ def test_a_real_crawl_saved_with_har_at_exit(tmp_path):
     assert "<h1>" in product["response"]["content"]["text"]
     assert product["_workbench"]["callback"] == "parse_product"
     assert any(e["response"]["status"] == 404 for e in entries)
+    # the old catalogue redirects to page 1, already crawled: the dupefilter drops it
+    (dropped,) = [e for e in entries if e["_workbench"].get("fate") == "duplicate"]
+    assert dropped["request"]["url"].endswith("/catalogue/page-1.html")
+    assert dropped["response"]["status"] == 0 and dropped["_error"].startswith(
+        "dropped as a duplicate"
+    )
+    assert dropped["_workbench"]["fate_by"] == "scrapy.dupefilters.RFPDupeFilter"
+    redirect = next(
+        e for e in entries if e["_workbench"]["id"] == dropped["_workbench"]["parent_id"]
+    )
+    assert redirect["response"]["status"] == 301
     bad = run("demo", "--har", str(tmp_path / "nope" / "x.har"), cwd=tmp_path)
     assert bad.returncode == 1 and "not a file in an existing directory" in bad.stderr
 
@@ -282,3 +293,46 @@ def test_odd_browser_errors_and_workbench_own_dropped_flows(tmp_path):
     write_har(path, har_from_flows([ignored], lambda f: kept, version="x"))
     (back,) = HarSource(path).flows_since(0)
     assert back.status == 200 and back.error == "IgnoreRequest: too big"  # no browser's note
+
+
+def test_dropped_requests_are_entries_with_their_fate_and_read_back(tmp_path):
+    """Status 0, the fate in words in _error and as fields in _workbench; workbench
+    open reads them back as dropped rows (not as failed downloads), with their links."""
+    source = FakeSource(fates=True)
+    flows = source.flows_since(0)
+    entries = check_har(har_from_flows(flows, lambda f: None, version="x"))
+    by_url = {(e["request"]["url"], e["_workbench"].get("fate")): e for e in entries}
+    offsite = by_url[("http://ads.example/banner", "offsite")]
+    assert offsite["response"]["status"] == 0 and offsite["response"]["bodySize"] == -1
+    assert offsite["_error"] == (
+        "filtered offsite by OffsiteMiddleware: Filtered offsite request to 'ads.example'"
+    )
+    ours = offsite["_workbench"]
+    assert ours["fate"] == "offsite" and ours["fate_by"].endswith(".OffsiteMiddleware")
+    retried = by_url[("http://127.0.0.1:8000/flaky/1.html", "retried")]
+    assert retried["response"]["status"] == 500 and "_error" not in retried
+    assert (retried["_workbench"]["fate_n"], retried["_workbench"]["fate_limit"]) == (1, 2)
+
+    path = save_har(source, flows, tmp_path / "fates.har")
+    opened = HarSource(path)
+    back = {f.id: f for f in opened.flows_since(0)}
+    for before in flows:
+        after = back[before.id]  # the same order, so the same numbers
+        assert (after.fate, after.fate_by, after.fate_reason) == (
+            before.fate,
+            before.fate_by,
+            before.fate_reason,
+        )
+        assert (after.fate_n, after.fate_limit, after.duplicate_of) == (
+            before.fate_n,
+            before.fate_limit,
+            before.duplicate_of,
+        )
+        assert after.parent_id == before.parent_id
+    from workbench.ui.format import status_cell
+
+    assert back[14].error is None and back[14].status is None  # not a failed download
+    assert status_cell(back[14]).plain == "—"
+    assert opened.snapshot().fates == {"duplicate": 2, "offsite": 1, "depth": 1, "robots": 1,
+                                       "pending": 1, "retried": 1}  # fmt: skip
+    assert opened.stats["downloader/request_count"] == 12  # the dropped were never sent

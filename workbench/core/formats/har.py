@@ -5,7 +5,10 @@ body the recorder kept (text as text, anything else base64), the download
 latency as the ``wait`` timing, and workbench's own fields (callback, depth,
 priority, slot, meta, cb_kwargs, parent flow, errors) under ``_workbench``,
 as HAR allows custom fields that start with an underscore.  A failed
-download has status 0 and its error in ``_error``, as browsers write it.
+download has status 0 and its error in ``_error``, as browsers write it.  A
+request that never reached the network (a duplicate, offsite...) is an entry
+too: status 0, what became of it in ``_error`` (in words) and in
+``_workbench`` (``fate``, ``fate_by``, ``fate_reason``... for scripts).
 
 Credentials are not written unless asked: the values of Authorization,
 Proxy-Authorization, Cookie and Set-Cookie headers become "[redacted]", as
@@ -27,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from workbench.core.formats.sanitize import clean_line
+from workbench.core.recording.fates import fate_text, never_downloaded
 from workbench.core.recording.recorder import StoredBody
 from workbench.core.recording.records import Flow, HeaderPairs
 
@@ -149,8 +153,20 @@ def har_entry(flow: Flow, body: StoredBody | None, secrets: bool = False) -> dic
             "requests": len(flow.requests),
         },
     }
+    if flow.fate is not None:
+        entry["_workbench"].update(
+            fate=flow.fate,
+            fate_by=flow.fate_by,
+            fate_reason=flow.fate_reason,
+            fate_n=flow.fate_n,
+            fate_limit=flow.fate_limit,
+            duplicate_of=flow.duplicate_of,
+            fate_text=fate_text(flow),
+        )
     if flow.error:
         entry["_error"] = flow.error
+    elif never_downloaded(flow):
+        entry["_error"] = fate_text(flow)
     return entry
 
 

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from workbench.core.control.host import CrawlStatus
+from workbench.core.recording.fates import FATES, NEVER_DOWNLOADED, count_fates
 from workbench.core.recording.recorder import Limits, Recorder
 from workbench.core.recording.records import Flow, HeaderPairs
 from workbench.core.sources.base import Capabilities, RecorderReads, Snapshot
@@ -116,7 +117,11 @@ def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
     error = None
     browser_error = _text(entry.get("_error") or response.get("_error"), 2000)
     body = _body(response.get("content")) if ok else None
-    if not ok:
+    ours = _object(entry.get("_workbench"))
+    fate = ours.get("fate") if ours.get("fate") in FATES[1:] else None  # workbench's own
+    if fate in NEVER_DOWNLOADED:
+        ok, body = False, None  # never sent: its _error says why, in words
+    elif not ok:
         error = browser_error or "no response (status 0)"
     elif browser_error and not body and not isinstance(entry.get("_workbench"), dict):
         # a browser's: the headers came, then the load failed (Chrome: net::ERR_ABORTED)
@@ -130,7 +135,6 @@ def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
     total = _number(entry.get("time"), limit=MAX_MS)
     latency = (wait if wait >= 0 else total) / 1000 if max(wait, total) >= 0 else None
     started = _when(entry.get("startedDateTime"), 0.0)
-    ours = _object(entry.get("_workbench"))
     post = _object(request.get("postData"))
 
     def pairs_of(value: Any) -> tuple[tuple[str, str], ...]:
@@ -168,8 +172,34 @@ def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
         response_class=_text(ours.get("response_class"), 100) or None,
         callback_error=_text(ours.get("callback_error"), 2000) or None,
         request_body=_text(post.get("text")).encode("utf-8") or None,
+        fate=fate,
     )
+    if fate is not None:
+        flow.fate_by = _text(ours.get("fate_by"), 300) or None
+        flow.fate_reason = _text(ours.get("fate_reason"), 2000) or None
+        flow.fate_n = integer(ours.get("fate_n"), -1) if ours.get("fate_n") is not None else None
+        limit = ours.get("fate_limit")
+        flow.fate_limit = integer(limit, -1) if limit is not None else None
     return flow, body
+
+
+def _links(flows: list[tuple[Flow, bytes | None]], entries: list[Any]) -> None:
+    """workbench's own HAR: the parent and duplicated flows by their new ids (an
+    entry's number), from the ids the crawl gave them (``_workbench.id``)."""
+    ours = [_object(e.get("_workbench")) if isinstance(e, dict) else {} for e in entries]
+    new_id: dict[Any, int] = {}
+    for (flow, _), own in zip(flows, ours, strict=True):
+        old = own.get("id")
+        if isinstance(old, int) and not isinstance(old, bool):
+            new_id.setdefault(old, flow.id)
+    if not new_id:
+        return
+    for (flow, _), own in zip(flows, ours, strict=True):
+        parent, duplicated = own.get("parent_id"), own.get("duplicate_of")
+        if isinstance(parent, int) and not isinstance(parent, bool):
+            flow.parent_id = new_id.get(parent)
+        if isinstance(duplicated, int) and not isinstance(duplicated, bool):
+            flow.duplicate_of = new_id.get(duplicated)
 
 
 def read_har(path: Path) -> tuple[dict[str, Any], list[tuple[Flow, bytes | None]]]:
@@ -194,6 +224,7 @@ def read_har(path: Path) -> tuple[dict[str, Any], list[tuple[Flow, bytes | None]
     if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
         raise HarError(f"{path}: not a HAR file (no log.entries)")
     flows = [_checked_flow(n, e, str(path)) for n, e in enumerate(log["entries"], 1)]
+    _links(flows, log["entries"])
     return log, flows
 
 
@@ -233,15 +264,17 @@ class HarSource(RecorderReads):
         times = [f.time for f, _ in flows if f.time > 0]
         self.started = min(times) if times else None
         self.finished = max(times) if times else None
+        self.fates = count_fates(f for f, _ in flows)
         self.stats = self._stats([f for f, _ in flows], total)
 
     def _stats(self, flows: list[Flow], body_bytes: int) -> dict[str, Any]:
         statuses = Counter(f.status for f in flows if f.status is not None)
+        sent = [f for f in flows if f.fate not in NEVER_DOWNLOADED]
         stats: dict[str, Any] = {
-            "downloader/request_count": len(flows),
+            "downloader/request_count": len(sent),
             "downloader/response_count": sum(statuses.values()),
             "downloader/response_bytes": body_bytes,
-            "downloader/exception_count": sum(1 for f in flows if f.status is None),
+            "downloader/exception_count": sum(1 for f in sent if f.status is None),
             "response_received_count": sum(statuses.values()),
             "har/file": str(self.path),
             "har/creator": self.creator.strip(),
@@ -275,4 +308,5 @@ class HarSource(RecorderReads):
             body_bytes=recorder.bodies.bytes,
             bodies_evicted=0,
             history=(),
+            fates=dict(self.fates),
         )
