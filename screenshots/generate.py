@@ -137,7 +137,7 @@ async def parsed(camera: Camera, size: tuple[int, int]) -> None:
 
 
 async def throttled(camera: Camera, size: tuple[int, int]) -> None:
-    from workbench.cli import THROTTLE_SETTINGS
+    from workbench.commands.demo import THROTTLE_SETTINGS
     from workbench.demo.site import build_site
 
     settings = Settings()

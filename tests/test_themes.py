@@ -204,9 +204,12 @@ def test_the_cli_rejects_an_unknown_theme_and_lists_them(tmp_path):
 
 def test_the_cli_passes_the_theme_to_the_app(tmp_path, monkeypatch):
     from workbench import cli
+    from workbench.commands import running
 
     seen = {}
-    monkeypatch.setattr(cli, "run_app", lambda source, theme=None, **_: seen.setdefault("t", theme))
+    monkeypatch.setattr(
+        running, "run_app", lambda source, theme=None, **_: seen.setdefault("t", theme)
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WORKBENCH_NO_UI", raising=False)
     assert cli.main(["demo", "--theme", "high-contrast", "--pages", "1"]) == "high-contrast"

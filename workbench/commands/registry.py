@@ -3,12 +3,17 @@ the top-level help lists it, in this order."""
 
 from __future__ import annotations
 
-from workbench.commands import attach, check, open_har, ps
+from workbench.commands import attach, bench, check, crawl, demo, open_har, parse, ps, runspider
 from workbench.commands.base import Command
 
 COMMANDS: dict[str, Command] = {
     command.name: command
     for command in (
+        crawl.Crawl(),
+        runspider.RunSpider(),
+        demo.Demo(),
+        bench.Bench(),
+        parse.Parse(),
         open_har.OpenHar(),
         check.Check(),
         ps.Ps(),
