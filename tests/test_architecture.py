@@ -21,13 +21,15 @@ def _modules(package: str) -> list[str]:
     return found
 
 
-# the headless packages: core (every module), shell, remote, demo, and the CLI module
+# the headless packages: core (every module), shell, remote, demo, and the command
+# line (cli and every command: they import the UI inside functions only)
 HEADLESS = [
     *_modules("workbench.core"),
     *_modules("workbench.shell"),
     *_modules("workbench.remote"),
     *_modules("workbench.demo"),
     "workbench.cli",
+    *_modules("workbench.commands"),
 ]
 
 
@@ -51,6 +53,43 @@ def test_core_does_not_import_ui_in_source():
                     "textual" in stripped or "workbench.ui" in stripped
                 ):
                     offenders.append(f"{path.relative_to(root)}: {stripped}")
+    assert offenders == []
+
+
+# core -> remote, shell -> ui -> cli, commands: a layer imports only those to its left
+# (and itself); remote and shell do not import each other; demo imports nothing of
+# workbench (runspider loads its spider from a path)
+LAYERS = {
+    "core": {"core"},
+    "remote": {"core", "remote"},
+    "shell": {"core", "shell"},
+    "ui": {"core", "remote", "shell", "ui"},
+    "demo": set(),
+}
+
+
+def test_each_layer_imports_only_the_layers_to_its_left():
+    """Every import, at the top or inside a function: nothing below the command line
+    imports ``workbench.cli`` or ``workbench.commands``, the UI imports no command."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "workbench"
+    offenders = []
+    for layer, allowed in LAYERS.items():
+        for path in sorted((root / layer).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                else:
+                    continue
+                for name in names:
+                    parts = name.split(".")
+                    if parts[0] != "workbench" or len(parts) < 2 or parts[1] == "__version__":
+                        continue
+                    if parts[1] not in allowed:
+                        offenders.append(f"{path.relative_to(root)}:{node.lineno} imports {name}")
     assert offenders == []
 
 
