@@ -36,7 +36,8 @@ PAGES = 400
 SIZE = (150, 42)
 
 # What an attach could change in the crawl: signal receivers, log handlers, the
-# download-error chain, attributes on the crawler, the stash, the collector's frozen heap.
+# download-error chain, attributes on the crawler, the stash, the collector's frozen
+# heap, and the components' methods shadowed on their instances (the fate hooks).
 FINGERPRINT = """\
 import gc, json, logging
 from pydispatch.dispatcher import getAllReceivers, liveReceivers
@@ -45,6 +46,9 @@ _sigs = {n: getattr(_s, n) for n in dir(_s) if not n.startswith("_")}
 _recv = {n: sorted(getattr(r, "__qualname__", repr(r)) for r in
          liveReceivers(getAllReceivers(crawler.signals.sender, sig))) for n, sig in _sigs.items()}
 _chain = crawler.engine.downloader.middleware.methods["process_exception"]
+_engine = crawler.engine
+_parts = [_engine.scraper, _engine._slot.scheduler, *_engine.downloader.middleware.middlewares,
+          *_engine.scraper.spidermw.middlewares]
 print(json.dumps({
     "receivers": _recv,
     "root_handlers": [type(h).__name__ for h in logging.getLogger().handlers],
@@ -54,6 +58,8 @@ print(json.dumps({
     "attrs": sorted(a for a in vars(crawler) if a.startswith("workbench")),
     "stash": sorted(k for k in stash if k != "workbench_shell"),
     "frozen": gc.get_freeze_count() > 0,
+    "shadowed": sorted(f"{type(p).__name__}.{k}" for p in _parts for k, v in vars(p).items()
+                       if callable(v) and callable(getattr(type(p), k, None))),
 }))
 """
 
@@ -109,6 +115,10 @@ def test_remote_source_reads_the_crawl_and_detaches_clean(crawl):
     assert "RecorderLogHandler" in installed["root_handlers"]
     assert installed["stash"] == ["workbench_agent"]
     assert installed["frozen"] and not before["frozen"]  # the crawl's heap, out of the way
+    # what became of each request: hooks on the crawl's own components, undone at detach
+    assert before["shadowed"] == []
+    assert {"Scraper.enqueue_scrape", "Scheduler.close", "OffsiteMiddleware.process_request",
+            "UrlLengthMiddleware.get_processed_request"} <= set(installed["shadowed"])  # fmt: skip
     try:
         # polls bring flows, stats, items and log lines
         wait(lambda: source.poll_once() or source.snapshot().flows_total >= 20)
@@ -124,6 +134,21 @@ def test_remote_source_reads_the_crawl_and_detaches_clean(crawl):
         body = source.body(product.id)
         assert body is not None and b"<html" in body.body and len(body.body) == product.size
         assert source.curl(product.id).startswith(f"curl -X GET {product.url}")
+        # what becomes of a request scheduled now: the hooks installed at attach say
+        code = (f"import scrapy; crawler.engine.crawl(scrapy.Request({product.url!r})); "
+                "crawler.engine.crawl(scrapy.Request('http://elsewhere.invalid/x'))")  # fmt: skip
+        assert client.execute(code)["status"] == "ok"
+
+        def fates() -> dict:
+            source.poll_once()
+            source.snapshot()  # merges what the polls brought
+            return {f.fate: f for f in source.flows_since(0) if f.fate in ("duplicate", "offsite")}
+
+        wait(lambda: len(fates()) == 2)
+        assert fates()["duplicate"].url == product.url
+        assert fates()["offsite"].fate_by.endswith(".OffsiteMiddleware")
+        counts = source.snapshot().fates
+        assert counts["duplicate"] >= 1 and counts["offsite"] == 1
         wait(lambda: source.poll_once() or source.items_since(0))
         item = source.items_since(0)[0]
         assert dict(item.fields)["url"].startswith("http://127.0.0.1:")

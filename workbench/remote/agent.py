@@ -106,8 +106,21 @@ def flow_to_wire(flow: Any) -> dict[str, Any]:
     return data
 
 
-def _mutable(flow: Any) -> tuple[int, int, bool]:
-    return (len(flow.items), len(flow.requests), flow.callback_error is not None)
+def _mutable(flow: Any) -> tuple[int, int, bool, Any]:
+    # what a flow's callback adds after it was sent, and a fate decided later (a retry)
+    return (
+        len(flow.items),
+        len(flow.requests),
+        flow.callback_error is not None,
+        getattr(flow, "fate", None),
+    )
+
+
+FATE_FIELDS = ("fate", "fate_by", "fate_reason", "fate_n", "fate_limit", "duplicate_of")
+
+
+def _fate_fields(flow: Any) -> dict[str, Any]:
+    return {name: getattr(flow, name, None) for name in FATE_FIELDS}
 
 
 def _engine(crawler: Any) -> Any:
@@ -240,7 +253,7 @@ class Agent:
         self.stash = stash
         self.version = version
         self.clients: dict[str, float] = {}  # client id -> monotonic time of its last call
-        self.sent: dict[str, dict[int, tuple[float, tuple[int, int, bool]]]] = {}
+        self.sent: dict[str, dict[int, tuple[float, tuple[int, int, bool, Any]]]] = {}
         self.undo: list[Any] = []
         self.existing = False
         self.installed_at = time.time()
@@ -288,7 +301,9 @@ class Agent:
         from workbench.core.recording.logcapture import RecorderLogHandler
         from workbench.core.recording.recorder import Limits, Recorder
 
-        ATTACHED_LIMITS = Limits(flows=5000, items=5000, log=5000, bodies=500, body_bytes=16 << 20)
+        ATTACHED_LIMITS = Limits(
+            flows=5000, dropped=2000, items=5000, log=5000, bodies=500, body_bytes=16 << 20
+        )
 
         self.existing = getattr(crawler, extension.RECORDER_ATTR, None) is not None
         if not self.existing:
@@ -494,6 +509,9 @@ class Agent:
                 "bodies_kept": len(rec.bodies),
                 "body_bytes": rec.bodies.bytes,
                 "bodies_evicted": rec.bodies.evicted,
+                # what became of the requests (older workbench: absent, read as none)
+                "fates": dict(getattr(rec, "fate_counts", {})),
+                "dropped_unkept": getattr(rec, "dropped_unkept", 0),
             }
             new_flows = _since(rec.flows, flows)
             answer["flows"] = taken = _take(new_flows, flow_to_wire, budget)
@@ -555,6 +573,7 @@ class Agent:
                         "requests_total": len(flow.requests),
                         "callback_error": flow.callback_error,
                         "callback_traceback": _cap(flow.callback_traceback),
+                        **_fate_fields(flow),
                     }
                 )
         for flow in sent_now:

@@ -253,6 +253,8 @@ class RemoteSource(RecorderReads):
             body_bytes=int(counts.get("body_bytes", 0) or 0),
             bodies_evicted=int(counts.get("bodies_evicted", 0) or 0),
             history=tuple(self.history.samples),
+            fates={str(k): v for k, v in (counts.get("fates") or {}).items() if type(v) is int},
+            dropped_unkept=int(counts.get("dropped_unkept", 0) or 0),
             attached=f"attached to pid {self.job.pid}"
             + (" (probe)" if self.mode == "probe" else ""),
             warning="" if self.gone or not self.error else f"not answering: {self.error}",

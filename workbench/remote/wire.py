@@ -131,7 +131,28 @@ def flow(data: dict[str, Any]) -> Flow:
         callback_error=data.get("callback_error"),
         callback_traceback=data.get("callback_traceback"),
         request_body=base64.b64decode(body) if body else None,
+        **_fate(data),
     )
+
+
+def _text(data: Any) -> str | None:
+    return data if isinstance(data, str) else None
+
+
+def _int(data: Any) -> int | None:
+    return data if isinstance(data, int) and not isinstance(data, bool) else None
+
+
+def _fate(data: dict[str, Any]) -> dict[str, Any]:
+    """What became of the request; an agent of an older workbench sends none of it."""
+    return {
+        "fate": _text(data.get("fate")),
+        "fate_by": _text(data.get("fate_by")),
+        "fate_reason": _text(data.get("fate_reason")),
+        "fate_n": _int(data.get("fate_n")),
+        "fate_limit": _int(data.get("fate_limit")),
+        "duplicate_of": _int(data.get("duplicate_of")),
+    }
 
 
 def update_flow(target: Flow, data: dict[str, Any]) -> None:
@@ -139,6 +160,9 @@ def update_flow(target: Flow, data: dict[str, Any]) -> None:
     target.requests = [(str(m), str(u)) for m, u in data.get("requests") or ()]
     target.callback_error = data.get("callback_error")
     target.callback_traceback = data.get("callback_traceback")
+    if "fate" in data:  # decided after the flow was sent (a retry followed)
+        for name, value in _fate(data).items():
+            setattr(target, name, value)
 
 
 def item(data: dict[str, Any]) -> ItemRecord:
