@@ -400,7 +400,7 @@ async def test_results_follow_typing_after_the_debounce():
         assert shown(screen, "#values") == "1 The Silent Garden"
 
 
-async def test_invalid_xpath_shows_an_inline_error_and_keeps_the_old_result_dimmed():
+async def test_invalid_xpath_shows_an_inline_error_and_clears_the_old_result():
     app = WorkbenchApp(PageSource(), autostart=False)
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await open_selectors(pilot)
@@ -411,17 +411,20 @@ async def test_invalid_xpath_shows_an_inline_error_and_keeps_the_old_result_dimm
         assert shown(screen, "#values") == "1 The Silent Garden"
         error = screen.query_one("#error", Static)
         assert not error.display
-        await pilot.press(*["backspace"] * 7, "[", "enter")
+        assert len(screen.query_one(BodyView).spans) == 1
+        await pilot.press("[", "enter")
         await settle(pilot)
-        assert screen.query_one(Input).value == "//h1["
+        assert screen.query_one(Input).value == "//h1/text()["
         assert error.display
-        assert "XPath error: Invalid expression in //h1[" in shown(screen, "#error")
-        assert screen.query_one("#results").has_class("-stale")
-        assert screen.query_one(BodyView).stale
-        assert shown(screen, "#values") == "1 The Silent Garden"  # kept, dimmed
-        await pilot.press("1", "]", "enter")
+        assert "XPath error: Invalid expression in //h1/text()[" in shown(screen, "#error")
+        assert shown(screen, "#values") == ""  # not the previous expression's matches
+        assert shown(screen, "#summary") == "No results: the expression is invalid."
+        assert screen.query_one(BodyView).spans == ()  # nor its highlights
+        await pilot.press("backspace", "enter")
         await settle(pilot)
-        assert not error.display and not screen.query_one("#results").has_class("-stale")
+        assert not error.display
+        assert shown(screen, "#values") == "1 The Silent Garden"
+        assert len(screen.query_one(BodyView).spans) == 1
 
 
 async def test_kinds_cycle_with_a_visible_indicator():

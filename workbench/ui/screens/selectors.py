@@ -3,8 +3,8 @@
 Typing is debounced (:attr:`SelectorScreen.DEBOUNCE`) and each evaluation
 runs in an exclusive thread worker over one :class:`SelectorDocument` (the
 body decoded and parsed once), so a 10 MB body never blocks typing.  Only the
-newest result is shown; an invalid expression keeps the previous result,
-dimmed, under a red error line.
+newest result is shown; an invalid expression shows no results and no
+highlights (not the previous expression's), under a red error line.
 """
 
 from __future__ import annotations
@@ -85,7 +85,6 @@ class SelectorScreen(Screen[None]):
         border-title-color: $text; border-title-style: bold;
     }
     SelectorScreen #results:focus-within { border: round $primary; }
-    SelectorScreen #results.-stale Static { color: $text-disabled; text-style: dim; }
     SelectorScreen #body-view {
         width: 3fr; border: round $primary 50%;
         border-title-color: $text; border-title-style: bold;
@@ -244,23 +243,22 @@ class SelectorScreen(Screen[None]):
         view = self.query_one(BodyView)
         view.set_text(text)
         error = self.query_one("#error", Static)
-        results = self.query_one("#results")
         field = self.query_one("#selector-input", Input)
-        if result.error is not None:
+        if result.error is not None:  # nothing of the previous expression stays
             error.update(Text(f"✗ {clean_line(result.error, 400)}"))
             error.remove_class("-hidden")
             field.add_class("-invalid")
-            results.add_class("-stale")
-            results.border_subtitle = "previous result (the expression is invalid)"
-            same_view = self.valid is not None and self.valid.view == result.view
-            view.set_spans(self.valid.spans if same_view and self.valid else (), stale=True)
+            self.query_one("#summary", Static).update(
+                Text("No results: the expression is invalid.", style="dim")
+            )
+            self.query_one("#values", Static).update("")
+            view.set_spans(())
+            view.border_subtitle = ""
             self._body_title()
             return
         self.valid = result
         error.add_class("-hidden")
         field.remove_class("-invalid")
-        results.remove_class("-stale")
-        results.border_subtitle = ""
         self.query_one("#summary", Static).update(self._summary(result))
         self.query_one("#values", Static).update(self._values(result))
         view.set_spans(result.spans)

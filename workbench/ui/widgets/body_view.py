@@ -52,13 +52,11 @@ class BodyView(ScrollView, can_focus=True):
     }
     BodyView > .body-view--gutter { color: $text-muted; }
     BodyView > .body-view--match { background: $warning; color: black; text-style: bold; }
-    BodyView > .body-view--stale { background: $warning 30%; }
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "body-view--gutter",
         "body-view--match",
-        "body-view--stale",
     }
 
     def __init__(self, text: str = "", *, name: str | None = None, id: str | None = None) -> None:
@@ -66,14 +64,13 @@ class BodyView(ScrollView, can_focus=True):
         self.text = text
         self.spans: Sequence[tuple[int, int]] = ()
         self._ends: list[int] = []
-        self.stale = False  # spans of a previous, now invalid, expression
         self.match_index = -1
         self._rows: array[int] = array("q", [0])
         self._lines: array[int] = array("q", [1])  # line number of a row, 0 when wrapped
         self._layout_width = -1
         self._gutter = 2
         self._version = 0
-        self._cache: LRUCache[tuple[int, int, int, bool], Strip] = LRUCache(1000)
+        self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(1000)
 
     # -- data ------------------------------------------------------------------
 
@@ -87,13 +84,11 @@ class BodyView(ScrollView, can_focus=True):
         self._ensure_layout()
         self.scroll_to(y=0, animate=False)
 
-    def set_spans(self, spans: Sequence[tuple[int, int]], stale: bool = False) -> None:
-        """Highlight ``spans``; ``stale`` draws them faintly (an older result)."""
+    def set_spans(self, spans: Sequence[tuple[int, int]]) -> None:
+        """Highlight ``spans``."""
         self.spans = spans
         self._ends = [end for _, end in spans]
-        self.stale = stale
-        if not stale:
-            self.match_index = -1
+        self.match_index = -1
         self._changed()
 
     def _changed(self) -> None:
@@ -183,7 +178,7 @@ class BodyView(ScrollView, can_focus=True):
         base = self.rich_style
         if index >= len(self._rows) or width <= 0:
             return Strip([Segment(" " * max(0, width), base)], max(0, width))
-        key = (index, width, self._version, self.stale)
+        key = (index, width, self._version)
         strip = self._cache.get(key)
         if strip is None:
             strip = self._render_row(index, width, base)
@@ -205,9 +200,7 @@ class BodyView(ScrollView, can_focus=True):
             f"{number:>{gutter - 1}} " if number else " " * gutter,
             style=self.get_component_rich_style("body-view--gutter"),
         )
-        match = self.get_component_rich_style(
-            "body-view--stale" if self.stale else "body-view--match"
-        )
+        match = self.get_component_rich_style("body-view--match")
         spans, pos = self.spans, start
         at = bisect_right(self._ends, start)  # the first span ending after this row starts
         while at < len(spans) and spans[at][0] < end:
