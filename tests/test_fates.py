@@ -16,6 +16,7 @@ import pytest
 import scrapy
 from scrapy.core.scheduler import Scheduler
 from scrapy.exceptions import IgnoreRequest
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from twisted.web import resource, server
 
 from tests.conftest import demo_settings
@@ -44,6 +45,7 @@ PAGES: dict[str, bytes] = {
     "/robots": page("/private/secret"),
     "/ignore": page("/skip-me", "/a"),
     "/refuse": page("/refused", "/a"),
+    "/drafts": page("/draft/1", "/a"),
     "/big": BIG,
     "/redirected": page("/moved"),
     "/long": page(LONG),
@@ -119,6 +121,13 @@ class SkipMiddleware:
         if "skip-me" in request.url:
             raise IgnoreRequest("the project skips these")
         return None
+
+
+class DraftsMiddleware(BaseSpiderMiddleware):
+    """A project's spider middleware that drops some requests from callbacks."""
+
+    def get_processed_request(self, request, response):
+        return None if "/draft/" in request.url else request
 
 
 class RefusingScheduler(Scheduler):
@@ -217,7 +226,18 @@ async def test_a_spider_middleware_that_drops_is_named(site):
     ignored = only(flows, fates.IGNORED)
     assert ignored.url == url + LONG
     assert ignored.fate_by == "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware"
-    assert "URLLENGTH_LIMIT" in fates.fate_text(ignored)
+    assert fates.fate_text(ignored) == (
+        "ignored by UrlLengthMiddleware: URL longer than URLLENGTH_LIMIT (2083)"
+    )
+
+
+async def test_a_projects_spider_middleware_that_drops_is_named(site):
+    url, _ = site
+    _, flows = await crawl(url, "/drafts", SPIDER_MIDDLEWARES={f"{__name__}.DraftsMiddleware": 50})
+    ignored = only(flows, fates.IGNORED)
+    assert ignored.url == url + "/draft/1" and ignored.fate_by == f"{__name__}.DraftsMiddleware"
+    assert parent_url(flows, ignored) == url + "/drafts"
+    assert "returned None" in fates.fate_text(ignored)
 
 
 async def test_the_scheduler_refuses(site):

@@ -205,20 +205,24 @@ class FateHooks:
     def _spider_middlewares(self, scraper: Any) -> None:
         from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
         from scrapy.spidermiddlewares.depth import DepthMiddleware
-        from scrapy.spidermiddlewares.referer import RefererMiddleware
+        from scrapy.spidermiddlewares.urllength import UrlLengthMiddleware
 
         base = BaseSpiderMiddleware.get_processed_request
         for mw in getattr(getattr(scraper, "spidermw", None), "middlewares", ()):
             method = getattr(type(mw), "get_processed_request", None)
-            if method is None or method is base or isinstance(mw, RefererMiddleware):
+            if method is None or method is base:
                 continue  # never drops one
             limit: int | None = None
             if isinstance(mw, DepthMiddleware):
                 if not mw.maxdepth:
                     continue
                 fate, limit = DEPTH, int(mw.maxdepth)
-            else:
+            elif isinstance(mw, UrlLengthMiddleware):
                 fate, limit = IGNORED, getattr(mw, "maxlength", None)
+            elif type(mw).__module__.startswith("scrapy."):
+                continue  # Scrapy's others (referer, start, metacopy) never drop one
+            else:
+                fate = IGNORED  # the project's own
             wrapper = self._dropper(mw, mw.get_processed_request, fate, limit)
             self._wrap(mw, "get_processed_request", wrapper)
 

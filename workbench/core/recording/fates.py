@@ -122,8 +122,11 @@ def fate_text(flow: Any) -> str:
         what += f" of flow #{flow.duplicate_of}"
     if flow.fate_by:
         what += f" by {short_name(flow.fate_by)}"
-    if flow.fate_reason:
-        what += f": {flow.fate_reason}"
+    reason = flow.fate_reason
+    if reason and fate == IGNORED and limit is not None:
+        reason += f" ({limit})"  # URLLENGTH_LIMIT
+    if reason:
+        what += f": {reason}"
     return what
 
 
