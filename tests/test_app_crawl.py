@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import demo_settings
@@ -109,6 +111,53 @@ async def test_queue_panel_shows_pending_requests_while_paused(demo_url):
         assert len(pending.rows) > 0
         assert "paused" in app.query_one("#queue-panel").border_subtitle
         await pilot.press("space")
+        await wait_for(lambda: host.finished, pilot)
+    host.close()
+
+
+async def test_the_pause_notice_counts_what_still_finishes_and_what_is_held(demo_url):
+    """With DOWNLOAD_DELAY, requests wait in the slot's queue: paused, they stay
+    there, and the notice's two numbers are what finishes and what waits."""
+    host = CrawlHost(demo_settings(DOWNLOAD_DELAY=0.2), DemoSpider, {"url": demo_url})
+    at_pause: dict[str, int] = {}
+
+    def waiting() -> int:
+        engine = host.engine
+        return sum(len(s.queue) for s in engine.downloader.slots.values()) if engine else 0
+
+    def responses() -> int:
+        return host.stats.get_value("downloader/response_count", 0) if host.stats else 0
+
+    class Source(LocalSource):
+        def toggle_pause(self) -> bool | None:
+            paused = super().toggle_pause()
+            at_pause.update(responses=responses(), waiting=waiting())
+            at_pause.update(handed=len(host.engine._slot.inprogress))
+            return paused
+
+    app = WorkbenchApp(Source(host))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(lambda: waiting() >= 5, pilot)
+        await pilot.press("space")
+        await wait_for(lambda: host.status().state == "paused", pilot, 10)
+        notices = [str(n.message) for n in app._notifications]
+        found = [re.search(r"; (\d+) in flight still finish.*; (\d+) waiting in the", n)
+                 for n in notices]  # fmt: skip
+        assert any(found), notices
+        match = next(m for m in found if m)
+        in_flight, held = int(match.group(1)), int(match.group(2))
+        assert held == at_pause["waiting"] >= 5 and in_flight + held == at_pause["handed"]
+        await wait_for(lambda: host.status().in_flight == 0, pilot, 10)
+        await pilot.pause(2)  # ten delays: ten more pages if the slot's queue drained
+        assert responses() - at_pause["responses"] <= in_flight
+        assert host.status().held == held == waiting()
+        app.refresh_panels()
+        await pilot.pause()
+        line = status_text(app.last_snapshot).plain
+        assert f" 0 still in flight, {held} held " in line, line
+        await pilot.press("space")
+        await wait_for(lambda: responses() > at_pause["responses"] + held, pilot)
+        await pilot.press("X")
         await wait_for(lambda: host.finished, pilot)
     host.close()
 

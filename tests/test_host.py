@@ -110,6 +110,67 @@ async def test_pause_resume_and_graceful_stop(demo_url, tmp_path):
     assert len(lines) == host.recorder.items_scraped > 0
 
 
+def _responses(host: CrawlHost) -> int:
+    return host.stats.get_value("downloader/response_count", 0) if host.stats else 0
+
+
+def _waiting(host: CrawlHost) -> int:
+    """Requests waiting in the downloader's slots (not on the wire yet)."""
+    engine = host.engine
+    slots = engine.downloader.slots.values() if engine is not None else ()
+    return sum(len(slot.queue) for slot in slots)
+
+
+async def _until(condition, timeout: float = 30) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_pause_holds_the_requests_waiting_in_the_downloaders_slots(demo_url):
+    """With DOWNLOAD_DELAY the engine hands the downloader up to CONCURRENT_REQUESTS
+    at once; they wait in the slot's queue and leave one per delay.  Paused, they
+    stay there: only what is on the wire finishes, as the notice says."""
+    host = CrawlHost(demo_settings(DOWNLOAD_DELAY=0.2), DemoSpider, {"url": demo_url})
+    source = LocalSource(host)
+    await host.start()
+    await _until(lambda: _responses(host) >= 3 and _waiting(host) >= 5)
+    assert source.toggle_pause() is True
+    status = host.status()
+    at_pause = _responses(host)
+    assert status.state == "paused" and status.held >= 5
+    assert status.in_flight + status.held == len(host.engine._slot.inprogress)
+    await asyncio.sleep(2)  # ten delays: ten more pages if the slot's queue drained
+    assert _responses(host) - at_pause <= status.in_flight  # only what was in flight
+    paused = host.status()
+    assert paused.in_flight == 0 and paused.held == status.held == _waiting(host)
+    # what the downloader is asked while paused (the shell's fetch()) still goes out
+    fetch = scrapy.Request(f"{demo_url}product/1.html?fetch", dont_filter=True)
+    response = await asyncio.wait_for(host.engine.download_async(fetch), 10)
+    assert response.status == 200 and host.status().held == status.held
+    assert source.toggle_pause() is False
+    assert host.status().held == 0
+    # the held requests leave again, one per delay
+    await _until(lambda: _responses(host) > at_pause + status.held)
+    assert host.stop() is True
+    await asyncio.wait_for(host.wait(), 30)
+    assert host.status().finish_reason == "shutdown"
+
+
+async def test_a_crawl_closing_while_paused_lets_the_held_requests_finish(demo_url):
+    """Scrapy closes a spider (CLOSESPIDER_TIMEOUT, CloseSpider...) only once every
+    request it handed out is done: held ones must go then, or it never closes."""
+    host = CrawlHost(demo_settings(DOWNLOAD_DELAY=0.2), DemoSpider, {"url": demo_url})
+    await host.start()
+    await _until(lambda: _waiting(host) >= 5)
+    assert host.pause() and host.status().held >= 5
+    await host.engine.close_spider_async(reason="closespider_timeout")
+    await asyncio.wait_for(host.wait(), 30)
+    assert host.status().finish_reason == "closespider_timeout"
+
+
 async def test_snapshot_reports_counts_and_history(demo_url):
     host = await run_demo(demo_url)
     source = LocalSource(host)

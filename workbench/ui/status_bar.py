@@ -42,7 +42,8 @@ def status_text(snapshot: Snapshot) -> Text:
     if snapshot.warning:
         text.append(f" {clean_line(snapshot.warning, 80)} ", style="bold red")
     if status.state == "paused":
-        text.append(f" {status.in_flight} still in flight ", style="yellow")
+        held = f", {status.held} held" if status.held else ""
+        text.append(f" {status.in_flight} still in flight{held} ", style="yellow")
     if status.state in ("finished", "failed"):
         failed = status.error if status.state == "failed" else None  # e.g. one of several
         reason = failed or status.finish_reason or status.error or "?"

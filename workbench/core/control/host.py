@@ -79,17 +79,121 @@ class _Runner(AsyncCrawlerRunner):
 @dataclass(frozen=True, slots=True)
 class CrawlStatus:
     state: str  # starting | running | paused | closing | finished | failed
-    in_flight: int
+    in_flight: int  # handed to the downloader and not held: these still finish
     queued: int
     finish_reason: str | None
     error: str | None
+    held: int = 0  # paused: waiting in a downloader slot, held there until resumed
+
+
+HOLD_ATTR = "_workbench_hold"  # on the downloader: its DownloadHold while paused
+HOLD_CHECK = 0.5  # seconds between checks that the crawl is still paused
+
+
+class DownloadHold:
+    """Requests waiting in the downloader's slots when the crawl paused, kept there.
+
+    ``engine.pause()`` only stops the scheduler from feeding the downloader.
+    With a ``DOWNLOAD_DELAY`` (or a slot's concurrency) the engine has already
+    handed it up to ``CONCURRENT_REQUESTS``, which wait in each slot's queue
+    and leave one per delay through ``Downloader._process_queue``, paused or
+    not.  While held, that method (replaced on the crawl's own downloader)
+    sets the held requests aside, so what the downloader is asked later (the
+    shell's ``fetch()``, a replay) still goes out; they stay in the slot's
+    queue, so the Queue and Slots panels count them.  The hold ends with
+    ``resume_engine`` or, checked every ``HOLD_CHECK`` seconds, when the
+    engine is no longer paused or closes (Scrapy waits for every request it
+    handed out before it closes a spider).
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.downloader = engine.downloader
+        self.requests = {r for slot in self.downloader.slots.values() for r, _ in slot.queue}
+        self._process_queue = self.downloader._process_queue  # Scrapy's, bound
+        self._timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, engine: Any) -> DownloadHold | None:
+        downloader = getattr(engine, "downloader", None)
+        return vars(downloader).get(HOLD_ATTR) if downloader is not None else None
+
+    def install(self) -> None:
+        self.downloader._process_queue = self.process_queue
+        setattr(self.downloader, HOLD_ATTR, self)
+        self._check_later()
+
+    def process_queue(self, slot: Any) -> None:
+        if self._over():
+            self.release()
+            self._process_queue(slot)
+            return
+        held = [entry for entry in slot.queue if entry[0] in self.requests]
+        if not held:
+            self._process_queue(slot)
+            return
+        others = [entry for entry in slot.queue if entry[0] not in self.requests]
+        slot.queue.clear()
+        slot.queue.extend(others)
+        try:
+            self._process_queue(slot)  # what came after the pause
+        finally:
+            slot.queue.extendleft(reversed(held))  # first in line again when resumed
+
+    def count(self) -> int:
+        """Held requests still waiting (one leaves only if the slot is closed)."""
+        return sum(
+            1
+            for slot in list(self.downloader.slots.values())
+            for request, _ in slot.queue
+            if request in self.requests
+        )
+
+    def release(self) -> None:
+        """Let the held requests go, each slot at its own pace again."""
+        if vars(self.downloader).get(HOLD_ATTR) is not self:
+            return
+        del self.downloader._process_queue  # Scrapy's own again
+        delattr(self.downloader, HOLD_ATTR)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for slot in list(self.downloader.slots.values()):
+            if slot.queue:
+                with contextlib.suppress(Exception):
+                    self._process_queue(slot)
+
+    def _over(self) -> bool:
+        engine = self.engine
+        slot = getattr(engine, "_slot", None)
+        return not engine.paused or not engine.running or slot is None or slot.closing is not None
+
+    def _check_later(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(HOLD_CHECK, self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._over():
+            self.release()
+        elif vars(self.downloader).get(HOLD_ATTR) is self:
+            self._check_later()
+
+
+def hold_downloads(engine: Any) -> None:
+    """Keep the requests waiting in the downloader's slots there (see DownloadHold)."""
+    if getattr(engine, "downloader", None) is not None and DownloadHold.of(engine) is None:
+        DownloadHold(engine).install()
 
 
 def resume_engine(engine: Any) -> bool:
-    """Unpause and wake the engine at once; False if it was not paused."""
+    """Unpause and wake the engine at once, and let held requests go; False if it
+    was not paused."""
     if engine is None or not engine.paused:
         return False
     engine.unpause()
+    hold = DownloadHold.of(engine)
+    if hold is not None:
+        hold.release()
     slot = getattr(engine, "_slot", None)
     if slot is not None:
         slot.nextcall.schedule()  # unpause() alone waits for the 5 s heartbeat
@@ -194,10 +298,13 @@ class CrawlHost:
         return self.task is not None and self.task.done()
 
     def pause(self) -> bool:
+        """Pause: nothing leaves the scheduler, nor waits in a downloader slot;
+        what is on the wire finishes and its callback runs."""
         engine = self.engine
         if engine is None or not engine.running or self.finished:
             return False
         engine.pause()
+        hold_downloads(engine)
         return True
 
     def resume(self) -> bool:
@@ -241,10 +348,13 @@ class CrawlHost:
         finish_reason = stats.get_value("finish_reason") if stats is not None else None
         in_flight = 0
         queued = 0
+        held = 0
         if engine is not None:
+            hold = DownloadHold.of(engine)
+            held = hold.count() if hold is not None else 0
             slot = getattr(engine, "_slot", None)
             if slot is not None:
-                in_flight = len(slot.inprogress)
+                in_flight = len(slot.inprogress) - held
                 scheduler = slot.scheduler
                 try:
                     queued = len(scheduler)
@@ -262,4 +372,4 @@ class CrawlHost:
                 state = "paused"
             else:
                 state = "running"
-        return CrawlStatus(state, in_flight, queued, finish_reason, self.error)
+        return CrawlStatus(state, in_flight, queued, finish_reason, self.error, held)

@@ -189,6 +189,7 @@ class MultiSource(LocalSource):
             sum(s.queued for s in statuses),
             ", ".join(reasons) if finished and reasons else None,
             "; ".join(s.error for s in statuses if s.error) or None,
+            sum(s.held for s in statuses),
         )
         stats = summed_stats([s.stats for s in snaps])
         rec = self.recorder

@@ -19,10 +19,15 @@ class CrawlControl(AppBase):
         if paused is None:
             self.notify("The crawl is not running.", severity="warning")
         elif paused:
-            snapshot = self.source.snapshot()
+            status = self.source.snapshot().status
+            held = (
+                f"; {status.held} waiting in the downloader's slots are held until you resume"
+                if status.held
+                else ""
+            )
             self.notify(
-                f"Paused: no new requests leave the queue; {snapshot.status.in_flight} in flight "
-                "still finish and their callbacks run.",
+                f"Paused: no new requests leave the queue; {status.in_flight} in flight "
+                f"still finish and their callbacks run{held}.",
                 title="Paused",
             )
         else:
