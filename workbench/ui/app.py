@@ -117,6 +117,7 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl):
         }
         # the first panel's table (focusing another panel's would switch to it)
         self._focus_pane(self.tabs.get_pane(self.initial_panel))
+        self.watch(self.tabs, "active", self._tab_switched, init=False)
         # print() from spider code (or anything else) goes to the Log panel
         self._printed = {False: "", True: ""}
         self.begin_capture_print(self, stdout=True, stderr=True)
@@ -327,21 +328,32 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.tabbed_content.id == "panels":
             self.call_later(self.refresh_panels)
-            # a late message of a tab already left (the first one's, at start-up,
-            # after a quick 5) must not pull the focus back there
-            if event.pane.id == self.tabs.active:
-                self._focus_pane(event.pane)
 
-    def _focus_pane(self, pane: Widget) -> None:
-        """Focus what a panel's keys act on: its DEFAULT_FOCUS, else its last table."""
+    def _tab_switched(self, active: str) -> None:
+        """Focus the panel shown as the tab changes (a number key, a click),
+        not later: the widget that had the focus is being hidden, and when its
+        Hide event comes first (a busy loop), Textual hands the focus to a sibling
+        still in the old pane (Flows' filter box), whose tab then comes back.
+        Focusing on TabActivated, as before, lost that race under load, and a
+        late one stole the focus from a search box opened right after the key."""
+        if active:
+            self._focus_pane(self.tabs.get_pane(active), now=True)
+
+    def _focus_pane(self, pane: Widget, now: bool = False) -> None:
+        """Focus what a panel's keys act on: its DEFAULT_FOCUS, else its last table
+        (``now``: at once, not after the messages already queued)."""
         panels = pane.query(Panel)
         wanted = panels.first().DEFAULT_FOCUS if panels else None
-        if wanted:
-            pane.query_one(wanted).focus()
+        widget: Widget | None = pane.query_one(wanted) if wanted else None
+        if widget is None:
+            tables = pane.query(RecordTable)
+            widget = tables.last() if tables else None
+        if widget is None:
             return
-        tables = pane.query(RecordTable)
-        if tables:
-            tables.last().focus()
+        if now:
+            widget.screen.set_focus(widget)
+        else:
+            widget.focus()
 
     # -- messages -----------------------------------------------------------------
 
