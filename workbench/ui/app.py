@@ -237,7 +237,7 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl):
     def on_signal(self, sig: int) -> None:
         """SIGTERM, SIGINT or SIGHUP (the terminal closed) while the app runs (the
         command line routes them here): leave the app, after which the crawl stops
-        gracefully (``cli.run_app``).  A second one forces, as Scrapy's does."""
+        gracefully (``commands.running.run_app``).  A second one forces, as Scrapy's does."""
         name = signal.Signals(sig).name
         if sig == signal.SIGINT and self.in_shell:
             return  # Ctrl-C typed in the shell: it interrupts the shell's code, not the app
