@@ -38,7 +38,7 @@ async def test_help_and_palette_list_the_new_keys():
     async with app.run_test(size=(100, 36)) as pilot:
         await pilot.pause()
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
-        commands["Inject a new request from curl"].callback()
+        await commands["Inject a new request from curl"].callback()  # run_action: a coroutine
         await pilot.pause()
         assert isinstance(app.screen, NewRequestScreen)
         await pilot.press("escape")
