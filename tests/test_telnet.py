@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import re
 
@@ -46,6 +47,14 @@ async def test_telnet_console_has_workbench_names(demo_url):
             re.match(r"#\d+ +\S+ +(\d+ms|-)  GET http://127\.0\.0\.1:\d+/", x) for x in lines[:3]
         )
         assert lines[3].startswith("127.0.0.1") and "AutoThrottle -" in lines[3]
+        # a request that never reached the network says what became of it
+        rec = host.recorder
+        rec.add_flow(dataclasses.replace(rec.flows[-1], id=rec.next_flow_id(), status=None,
+                                         error=None, fate="offsite"))  # fmt: skip
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            names["flows"](1)
+        assert re.match(r"#\d+ +offsite +", out.getvalue()), out.getvalue()
     finally:
         host.stop()
         await host.wait()

@@ -73,7 +73,12 @@ class TelnetVars:
 
         recorder = recorder_for(self.crawler)
         for flow in list(recorder.flows)[-max(0, n) :]:
-            outcome = str(flow.status) if flow.status is not None else (flow.error or "error")
+            # a request that never reached the network: what became of it (a duplicate...)
+            outcome = (
+                str(flow.status)
+                if flow.status is not None
+                else (flow.error or flow.fate or "error")
+            )
             latency = f"{flow.latency * 1000:.0f}ms" if flow.latency is not None else "-"
             print(
                 f"#{flow.id:<6} {clean_line(outcome, 40):<6} {latency:>7}  "

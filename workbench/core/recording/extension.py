@@ -355,20 +355,20 @@ class FlowTap:
     def note_scheduled(self, request: Request) -> None:
         meta = request.meta
         retries = meta.get("retry_times")
-        if retries:  # not the callback's output: a new attempt of a failed download
+        if retries:  # another attempt of a failed download, not a callback's output
             self._retried(request, retries)
             return
-        flow = self.parent_for(request)
+        flow = self.parent_for(request, meta)
         if flow is None:
             return
         self.parent_of_request[request] = flow.id
         if len(flow.requests) < 1000:
             flow.add_request(request.method, request.url)
 
-    def parent_for(self, request: Request) -> Flow | None:
+    def parent_for(self, request: Request, meta: dict[str, Any] | None = None) -> Flow | None:
         """The flow that produced ``request``: the redirect it follows, or the page its
         ``Referer`` names."""
-        redirects = request.meta.get("redirect_urls")
+        redirects = (request.meta if meta is None else meta).get("redirect_urls")
         if redirects:
             flow = self.redirect_of_url.get(redirects[-1])
             if flow is not None:
