@@ -319,3 +319,24 @@ async def test_dropped_rows_are_bounded_apart_and_counted(site):
     assert rec.dropped_kept == 1 and rec.dropped_unkept == 3
     assert rec.fate_counts == {fates.DUPLICATE: 3, fates.OFFSITE: 1}
     assert sum(1 for f in flows if f.fate is None) == 3  # every download is still a row
+
+
+def test_produced_pairs_each_request_with_its_own_flow():
+    """The same URL twice is two flows (the second a duplicate); a retried request is
+    its last attempt; one with no outcome yet is None."""
+    from tests.helpers.factories import make_flow
+
+    u = "http://127.0.0.1/"
+    parent = make_flow(id=1, url=u + "list")
+    for url in ("a", "b", "a", "c"):
+        parent.add_request("GET", u + url)
+    children = [
+        make_flow(id=2, url=u + "a", parent_id=1),
+        make_flow(id=3, url=u + "b", status=503, parent_id=1, fate=fates.RETRIED, fate_n=1),
+        make_flow(id=4, url=u + "a", status=None, parent_id=1, fate=fates.DUPLICATE),
+        make_flow(id=5, url=u + "b", status=503, parent_id=1, fate=fates.GAVE_UP, fate_n=1),
+        make_flow(id=6, url=u + "a", parent_id=9),  # another page's
+    ]
+    got = [(url[-1], f.id if f else None) for _, url, f in fates.produced(children, parent)]
+    assert got == [("a", 2), ("b", 5), ("a", 4), ("c", None)]
+    assert fates.duplicated_flow([parent, *children], children[2]).id == 2

@@ -129,6 +129,12 @@ async def test_the_produced_tab_lists_each_request_with_its_fate():
         await pilot.pause()
         produced = widget_text(screen.query_one("#produced-view"))
         assert "depth" in next(x for x in produced.splitlines() if "page-9" in x)
+        await pilot.press("j", "enter")  # j/k move, as in the tables
+        await pilot.pause()
+        assert app.screen.flow.id == 15  # the request dropped as too deep
+        await pilot.press("q")
+        await pilot.pause()
+        screen = app.screen
         await pilot.press("o")  # nothing links from a plain download: it says so
         await pilot.pause()
         assert app.screen is screen

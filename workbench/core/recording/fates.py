@@ -175,10 +175,22 @@ def duplicated_flow(flows: Iterable[Any], dropped: Any) -> Any:
 
 
 def produced(flows: Iterable[Any], parent: Any) -> list[tuple[str, str, Any]]:
-    """(method, url, the newest flow of that request or None) for each request the
-    parent produced: a redirect's target, a callback's requests, with their fates."""
-    newest: dict[tuple[str, str], Any] = {}
+    """(method, url, its flow or None) for each request the parent produced (a
+    redirect's target, a callback's requests), in order, with their fates: the same
+    URL twice is two flows (the second a duplicate), a retried one its last attempt."""
+    outcomes: dict[tuple[str, str], list[Any]] = {}
     for flow in flows:
         if flow.parent_id == parent.id:
-            newest[(flow.method, flow.url)] = flow  # the last attempt of a retried one
-    return [(method, url, newest.get((method, url))) for method, url in parent.requests]
+            attempts = outcomes.setdefault((flow.method, flow.url), [])
+            if attempts and attempts[-1].fate == RETRIED:
+                attempts[-1] = flow  # the next attempt of a retried request
+            else:
+                attempts.append(flow)
+    taken: dict[tuple[str, str], int] = {}
+    out = []
+    for method, url in parent.requests:
+        key = (method, url)
+        n = taken[key] = taken.get(key, -1) + 1
+        attempts = outcomes.get(key, [])
+        out.append((method, url, attempts[n] if n < len(attempts) else None))
+    return out

@@ -113,6 +113,15 @@ def pairs_table(pairs: tuple[tuple[str, str], ...]) -> Table | Text:
     return table
 
 
+class ProducedList(OptionList):
+    """The Produced tab: items and requests, one a line; Enter opens a request's flow."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False, tooltip="Next request"),
+        Binding("k", "cursor_up", "Up", show=False, tooltip="Previous request"),
+    ]
+
+
 class FlowDetailScreen(Screen[None]):
     HELP_TITLE: ClassVar[str] = "Flow detail (Enter on a flow)"  # its section in the ? screen
 
@@ -195,7 +204,7 @@ class FlowDetailScreen(Screen[None]):
             with TabPane("3 Body", id="body"):
                 yield from self._body_widgets()
             with TabPane("4 Produced", id="produced"):
-                yield OptionList(*self._produced(), id="produced-view")
+                yield ProducedList(*self._produced(), id="produced-view")
             with TabPane("5 Error", id="error"), VerticalScroll():
                 yield Static(self._error(), id="error-view")
         yield Footer()
