@@ -128,6 +128,7 @@ def project(tmp_path_factory) -> Path:
         ITEM_PIPELINES = {"shop.pipelines.ShopPipeline": 300}
         ROBOTSTXT_OBEY = False
         TELNETCONSOLE_ENABLED = False
+        DOWNLOAD_DELAY = 0  # the template's 1 s a request made the crawl ~35 s of waiting
     """)
     )
     return root
