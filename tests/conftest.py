@@ -8,6 +8,7 @@ thread pool is stopped at the end, or pytest would hang after passing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -69,14 +70,30 @@ def quiet_pytest_logging():
         handler.setLevel(level)
 
 
-@pytest.fixture
-async def pace_site(reactor):
-    """A demo site whose reviews take 0.2 s and never burst."""
+@contextlib.asynccontextmanager
+async def _pace_site(pages: int):
     from scrapy.utils.defer import maybe_deferred_to_future
 
     from workbench.demo.site import build_site, listen, url_of
 
-    site = build_site(pages=30, slow_delay=0.05, review_latency=0.2, burst_length=0)
+    site = build_site(pages=pages, slow_delay=0.05, review_latency=0.2, burst_length=0)
     port = listen(site=site)
-    yield url_of(port), site.resource
-    await maybe_deferred_to_future(port.stopListening())
+    try:
+        yield url_of(port), site.resource
+    finally:
+        await maybe_deferred_to_future(port.stopListening())
+
+
+@pytest.fixture
+async def pace_site(reactor):
+    """A demo site whose reviews take 0.2 s and never burst."""
+    async with _pace_site(30) as site:
+        yield site
+
+
+@pytest.fixture
+async def small_pace_site(reactor):
+    """``pace_site`` with 10 products, for a test that waits for the whole crawl: its
+    reviews, one at a time at AutoThrottle's pace, take seconds, not half a minute."""
+    async with _pace_site(10) as site:
+        yield site

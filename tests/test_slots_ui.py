@@ -164,8 +164,8 @@ def reviews_row(table):
     return next(r for r in table.rows if r.key == REVIEWS_SLOT)
 
 
-async def test_slots_panel_on_a_real_throttled_crawl(pace_site):
-    url, _ = pace_site
+async def test_slots_panel_on_a_real_throttled_crawl(small_pace_site):
+    url, _ = small_pace_site
     settings = demo_settings(AUTOTHROTTLE_ENABLED=True, AUTOTHROTTLE_START_DELAY=0.5)
     host = CrawlHost(settings, DemoSpider, {"url": url, "reviews": "1"})
     source = LocalSource(host)
