@@ -147,5 +147,6 @@ async def test_b_adds_and_B_edits_breakpoints(demo_url):
         assert len(source.breakpoints()) == 1
         await pilot.press("escape")
         source.remove_breakpoint(source.breakpoints()[0].id)
+        source.set_slot_delay(None, 0.0)  # the rest of the crawl need not take 10 s
         await pilot.press("space")
         await wait_for(lambda: source.host.finished, pilot)
