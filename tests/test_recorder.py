@@ -109,7 +109,7 @@ def test_item_fields_are_the_same_by_every_path():
 
 
 def test_meta_reprs_are_short_whatever_the_value():
-    from workbench.core.recording.extension import _reprs
+    from workbench.core.recording.tap import _reprs
 
     long = "x" * 500
     shown = dict(

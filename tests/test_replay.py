@@ -279,7 +279,7 @@ def test_non_literal_or_shortened_reprs_are_refused_by_name():
     slot = make_flow(meta=(("download_slot", "<Slot>"), ("depth", "1")))
     assert rebuild_request(slot, spider).meta == {"depth": 1}
     # reprlib shortening: a long string, a long list, a deep structure
-    from workbench.core.recording.extension import _short
+    from workbench.core.recording.tap import _short
 
     for value in ("x" * 500, list(range(50)), [[[1]]]):
         with pytest.raises(RebuildError, match="shortened"):

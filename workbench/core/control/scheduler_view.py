@@ -59,7 +59,7 @@ class QueueView:
 
 
 def _callback_name(request: Any) -> str | None:
-    from workbench.core.recording.extension import callback_name
+    from workbench.core.recording.tap import callback_name
 
     return callback_name(request)
 

@@ -38,7 +38,8 @@ from scrapy.commands.parse import Command as ScrapyParseCommand
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
-from workbench.core.recording.extension import callback_label, callback_name, tap_for
+from workbench.core.recording.extension import tap_for
+from workbench.core.recording.tap import callback_label, callback_name
 
 PARENT_KEY = "workbench_parse"  # (node id, index among the node's requests)
 

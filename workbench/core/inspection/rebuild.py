@@ -20,9 +20,9 @@ from scrapy import Request
 from scrapy.http import Headers, Response
 
 from workbench.core.inspection.body import response_class as body_response_class
-from workbench.core.recording.extension import _short as recorded_repr
 from workbench.core.recording.recorder import StoredBody
 from workbench.core.recording.records import Flow
+from workbench.core.recording.tap import _short as recorded_repr
 
 # Downloader-side meta keys a callback does not need: when their recorded repr
 # is not a literal they are left out instead of refusing the replay.

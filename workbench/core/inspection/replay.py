@@ -37,9 +37,9 @@ from workbench.core.inspection.rebuild import (
     rebuild_request,
     rebuild_response,
 )
-from workbench.core.recording.extension import callback_name
 from workbench.core.recording.recorder import Recorder, _item_fields
 from workbench.core.recording.records import Flow, ItemRecord
+from workbench.core.recording.tap import callback_name
 
 SAME, ADDED, REMOVED, CHANGED = "same", "added", "removed", "changed"
 KEY_FIELDS = ("url", "id", "key", "sku", "upc")

@@ -45,7 +45,7 @@ from workbench.core.recording.fates import DEPTH, IGNORED, MAXSIZE, OFFSITE, PEN
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from workbench.core.recording.extension import FlowTap
+    from workbench.core.recording.tap import FlowTap
 
 logger = logging.getLogger(__name__)
 
