@@ -8,6 +8,13 @@ response_received_count / elapsed_time_seconds from each crawl's own stats
 (written to a LOG_FILE at INFO level by both), so start-up time is not
 counted.  Prints the median of each and their ratio (target: >= 0.85).
 
+    python benchmarks/throughput.py --against REV [--pages 3000] [--runs 5]
+
+measures a change's cost: plain Scrapy, workbench at git revision REV (a
+temporary worktree, imported through PYTHONPATH) and workbench as it is
+now, interleaved; prints both medians against plain Scrapy.  Issue 18's
+fates: ``--against a28e312^``.
+
     python benchmarks/throughput.py --rss --pages 20000
 
 measures the resident memory of a workbench crawl over time instead, with
@@ -72,9 +79,11 @@ SPIDER = str(REPO / "workbench" / "demo" / "spider.py")
 COMMON = ["-L", "INFO", "-s", "TELNETCONSOLE_ENABLED=0"]
 
 
-def env() -> dict[str, str]:
+def env(repo: Path = REPO) -> dict[str, str]:
+    """The environment of every process: no proxy, and workbench from ``repo``
+    (PYTHONPATH comes before the editable install's finder)."""
     out = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    out["PYTHONPATH"] = str(REPO)
+    out["PYTHONPATH"] = str(repo)
     return out
 
 
@@ -141,11 +150,12 @@ def run_workbench(
     sample_rss: bool = False,
     keys: str = "",
     argv: list[str] | None = None,
+    repo: Path = REPO,
 ) -> tuple[dict, list[tuple[float, int, int]]]:
     term = PtyProcess(
         argv or crawl_argv("workbench.cli", url, log, extra),
         cwd=tempfile.gettempdir(),
-        env=env(),
+        env=env(repo),
         size=(45, 160),
     )
     samples: list[tuple[float, int, int]] = []
@@ -287,6 +297,39 @@ def throughput(pages: int, runs: int) -> None:
         return pages_per_second(run_workbench(url, tmp / f"wb{i}.log")[0]), ""
 
     interleaved(pages, runs, "workbench", workbench, 0.85)
+
+
+def against(pages: int, runs: int, rev: str) -> None:
+    """Plain Scrapy, workbench at ``rev`` and workbench as it is now, interleaved."""
+    site, url = start_site(pages)
+    series: dict[str, list[float]] = {"scrapy": [], rev: [], "now": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        old = Path(tmp) / "old"
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(old), rev],
+            check=True,
+        )
+        try:
+            run_plain(url, Path(tmp) / "warm.log")
+            for i in range(runs):
+                series["scrapy"].append(
+                    pages_per_second(run_plain(url, Path(tmp) / f"plain{i}.log"))
+                )
+                for name, repo in ((rev, old), ("now", REPO)):
+                    log = Path(tmp) / f"{name.replace('/', '_')}{i}.log"
+                    series[name].append(pages_per_second(run_workbench(url, log, repo=repo)[0]))
+                p, b, n = (series[k][-1] for k in series)
+                print(
+                    f"run {i + 1}: scrapy {p:7.1f}   {rev} {b:7.1f} ({b / p:.3f})   "
+                    f"now {n:7.1f} ({n / p:.3f}) pages/s",
+                    flush=True,
+                )
+        finally:
+            site.terminate()
+            site.wait(10)
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(old)])
+    for name in (rev, "now"):
+        print_medians("scrapy", series["scrapy"], f"workbench {name}", series[name], 0.85)
 
 
 def print_medians(base: str, bases: list[float], other: str, others: list[float], target: float):
@@ -498,13 +541,17 @@ def main() -> None:
     parser.add_argument("--pace", action="store_true", help="measure the Slots panel's cost")
     parser.add_argument("--attach", action="store_true", help="measure what attaching costs")
     parser.add_argument("--probe", action="store_true", help="with --attach: attach --probe")
+    parser.add_argument("--against", metavar="REV",
+                        help="workbench at git REV and now, both against plain Scrapy")  # fmt: skip
     parser.add_argument("--bench", type=int, metavar="SECONDS",
                         help="workbench bench vs plain Scrapy on scrapy bench's crawl")  # fmt: skip
     args = parser.parse_args()
     if args.bench:
         bench_cost(args.bench, args.runs)
         return
-    if args.rss:
+    if args.against:
+        against(args.pages, args.runs, args.against)
+    elif args.rss:
         rss(args.pages, args.limit)
     elif args.refs:
         refs_cost(args.pages, args.runs)
