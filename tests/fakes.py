@@ -9,7 +9,7 @@ from scrapy.http import Headers
 
 from tests.memory_fakes import FakeMemory
 from tests.pace_fakes import FakePace
-from workbench.core.control.breakpoints import Breakpoint, Hit, parse_breakpoint
+from workbench.core.control.breakpoints import Breakpoint, Hit, filter_target, parse_breakpoint
 from workbench.core.control.host import CrawlStatus
 from workbench.core.control.scheduler_view import QueuedRequest, QueueGroup, QueueView, SlotState
 from workbench.core.inspection.filters import parse_filter
@@ -340,7 +340,8 @@ class FakeSource(FakeMemory, FakePace, Source):
 
     def add_breakpoint(self, text: str) -> Breakpoint:
         kind, expression = parse_breakpoint(text)
-        bp = Breakpoint(len(self.bps) + 1, kind, expression, filter=parse_filter(expression))
+        parsed = parse_filter(expression, filter_target(kind))
+        bp = Breakpoint(len(self.bps) + 1, kind, expression, filter=parsed)
         self.bps.append(bp)
         self.bp_version += 1
         return bp

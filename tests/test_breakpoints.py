@@ -80,6 +80,8 @@ def test_parse_breakpoint(text, parsed):
         ("bogus: ~s 2", "unknown breakpoint kind 'bogus'"),
         ("item: ~f", "missing argument for ~f at column 9"),
         ("error: ~u (", "column"),
+        ("~s 404 & !~f title", "~f does not apply to flows"),  # a response breakpoint
+        ("error: ~it Product", "~it does not apply to flows"),
     ],
 )
 def test_parse_breakpoint_errors(text, message):

@@ -480,7 +480,7 @@ def test_every_operator_of_the_table_parses_and_is_in_the_help_and_the_docs():
     doc_codes = set(re.findall(r"`(~\w+)", table))
     for op in OPERATORS:
         for code in (op.code, *op.aliases):
-            parse_filter(f"~{code} {samples.get(op.arg, '')}".strip())
+            parse_filter(f"~{code} {samples.get(op.arg, '')}".strip(), op.applies_to[0])
             assert f"~{code}" in doc_codes, f"~{code} is missing from the docs' table"
         assert f"~{op.code}" in help_codes
     codes = {f"~{c}" for op in OPERATORS for c in (op.code, *op.aliases)}
@@ -490,3 +490,21 @@ def test_every_operator_of_the_table_parses_and_is_in_the_help_and_the_docs():
 def test_an_operator_without_argument_is_not_taken_as_an_argument():
     for expr in ("~u ~media", "~u ~e", "~cb ~a"):
         assert isinstance(error_of(expr), ValueError), expr
+
+
+def test_an_operator_applies_only_where_it_is_declared_to():
+    """``~f`` and ``~it`` test an item: in the Flows filter they are an error that
+    names the operator and where it applies, not a filter that matches every flow."""
+    from workbench.core.inspection.filters import FLOWS, ITEMS, OPERATORS
+
+    for expr, op in [("!~f title", "~f"), ("~u x & ~it Product", "~it"), ("~f", "~f")]:
+        error = error_of(expr)
+        assert error.message.startswith(f"{op} does not apply to flows"), error.message
+        assert "items" in error.message and "\n" not in str(error)
+        assert expr[error.position :].startswith(op)
+    # an item is tested with its flow: the flow operators apply to it too
+    item_filter = parse_filter("!~f title & ~u /product/", ITEMS)
+    untitled = make_flow("https://example.com/product/1")
+    assert item_filter(untitled)  # a flow has no item fields: "no title"
+    assert all(op.applies_to and set(op.applies_to) <= {FLOWS, ITEMS} for op in OPERATORS)
+    assert {op.code for op in OPERATORS if FLOWS not in op.applies_to} == {"f", "it"}

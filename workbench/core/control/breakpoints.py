@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from workbench.core.control.host import resume_engine
-from workbench.core.inspection.filters import FilterError, FlowFilter, parse_filter
+from workbench.core.inspection.filters import FLOWS, ITEMS, FilterError, FlowFilter, parse_filter
 from workbench.core.recording.extension import tap_for
 from workbench.core.recording.records import Flow
 
@@ -61,6 +61,11 @@ KIND_HELP = {
 SHELL_META = "_workbench_shell"  # requests from the shell never break
 BREAKPOINTS_ATTR = "workbench_breakpoints"
 SETTING = "WORKBENCH_BREAKPOINTS"
+
+
+def filter_target(kind: str) -> str:
+    """What a breakpoint's filter tests: an item (with its flow), or a flow."""
+    return ITEMS if kind in ("item", "dropped") else FLOWS
 
 
 def parse_breakpoint(text: str) -> tuple[str, str]:
@@ -84,7 +89,7 @@ def parse_breakpoint(text: str) -> tuple[str, str]:
             f"kinds: {', '.join(KINDS)}"
         )
     try:
-        parse_filter(expression)
+        parse_filter(expression, filter_target(kind))
     except FilterError as exc:  # the column in what the user typed
         offset = text.find(expression) if expression else 0
         raise FilterError(exc.message, exc.position + max(offset, 0), text) from None
@@ -183,7 +188,7 @@ class Breakpoints:
             kind,
             expression.strip(),
             one_shot=one_shot,
-            filter=parse_filter(expression),
+            filter=parse_filter(expression, filter_target(kind)),
         )
         self.items.append(bp)
         self.version += 1
@@ -199,7 +204,7 @@ class Breakpoints:
         if kind not in KINDS:
             raise ValueError(f"unknown breakpoint kind {kind!r}")
         bp = self.get(bp_id)
-        bp.filter = parse_filter(expression)
+        bp.filter = parse_filter(expression, filter_target(kind))
         bp.kind, bp.expression = kind, expression.strip()
         self.version += 1
         return bp

@@ -23,7 +23,8 @@ Errors are :class:`FilterError` with a ``message`` and the character offset
 Where things live:
 
 - ``operators``: :class:`Operator`, :data:`OPERATORS` (where an operator is
-  declared, once) and :data:`FILTER_HELP`;
+  declared, once, with what it applies to: :data:`FLOWS`, :data:`ITEMS`) and
+  :data:`FILTER_HELP`;
 - ``matching``: the tree's nodes (what each operator matches on a flow) and
   :class:`FlowFilter`, the compiled filter;
 - ``lexer``: :class:`FilterError`, the tokens and the lexer;
@@ -34,7 +35,22 @@ from __future__ import annotations
 
 from workbench.core.inspection.filters.lexer import FilterError
 from workbench.core.inspection.filters.matching import FlowFilter
-from workbench.core.inspection.filters.operators import FILTER_HELP, OPERATORS, Operator
+from workbench.core.inspection.filters.operators import (
+    FILTER_HELP,
+    FLOWS,
+    ITEMS,
+    OPERATORS,
+    Operator,
+)
 from workbench.core.inspection.filters.parsing import parse_filter
 
-__all__ = ["FILTER_HELP", "OPERATORS", "FilterError", "FlowFilter", "Operator", "parse_filter"]
+__all__ = [
+    "FILTER_HELP",
+    "FLOWS",
+    "ITEMS",
+    "OPERATORS",
+    "FilterError",
+    "FlowFilter",
+    "Operator",
+    "parse_filter",
+]

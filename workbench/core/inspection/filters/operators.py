@@ -4,6 +4,11 @@ Each :class:`Operator` names its ``~code``, its argument, its help line and
 the node (from :mod:`.matching`) it becomes.  The parser's lookup
 (:data:`BY_CODE`) and :data:`FILTER_HELP` (the in-app help) are derived from
 the table; ``tests/test_filters.py`` holds the docs' table to it.
+
+Each operator also says what it applies to (``applies_to``): :data:`FLOWS`
+(the Flows filter, response and error breakpoints) and/or :data:`ITEMS` (an
+item seen with the flow that produced it: item and dropped breakpoints).  The
+parser, given its target, refuses an operator that does not apply there.
 """
 
 from __future__ import annotations
@@ -31,6 +36,14 @@ from workbench.core.inspection.filters.matching import (
     Url,
 )
 
+FLOWS = "flows"
+ITEMS = "items"
+# where each target's filters are typed, for the error that names them
+WHERE = {
+    FLOWS: "flows (the Flows filter, response: and error: breakpoints)",
+    ITEMS: "items (item: and dropped: breakpoints)",
+}
+
 
 @dataclass(frozen=True)
 class Operator:
@@ -44,6 +57,7 @@ class Operator:
     help: str
     node: Callable[..., Any] | None  # () / (pattern) / (text) -> Node
     aliases: tuple[str, ...] = ()
+    applies_to: tuple[str, ...] = (FLOWS, ITEMS)  # an item is tested with its flow
 
     @property
     def usage(self) -> str:
@@ -92,12 +106,14 @@ OPERATORS: tuple[Operator, ...] = (
         "FIELD",
         "item breakpoints: the item has FIELD (non-empty)",
         lambda text: ItemField(text),
+        applies_to=(ITEMS,),
     ),
     Operator(
         "it",
         "REGEX",
         "item breakpoints: the item's class name matches",
         lambda p: ItemClass("~it", p),
+        applies_to=(ITEMS,),
     ),
     Operator("a", "", "every flow", lambda: All()),
 )

@@ -24,7 +24,7 @@ from workbench.core.inspection.filters.lexer import (
     Token,
 )
 from workbench.core.inspection.filters.matching import And, FlowFilter, Node, Not, Or, Status, Url
-from workbench.core.inspection.filters.operators import BY_CODE
+from workbench.core.inspection.filters.operators import BY_CODE, FLOWS, WHERE
 
 _FLAGS = re.IGNORECASE
 _STATUS_CODE = re.compile(r"\d{1,3}")
@@ -33,9 +33,10 @@ _STATUS_RANGE = re.compile(r"(\d{1,3})-(\d{1,3})")
 
 
 class Parser(Lexer):
-    def __init__(self, expr: str) -> None:
+    def __init__(self, expr: str, target: str = FLOWS) -> None:
         super().__init__(expr)
         self.body_terms = 0
+        self.target = target  # FLOWS or ITEMS: what the filter tests
 
     def parse(self) -> Node | None:
         if self.peek().kind == END:
@@ -123,6 +124,9 @@ class Parser(Lexer):
             if not name:
                 raise self.error("'~' must be followed by an operator name", op.pos)
             raise self.error(f"unknown operator {op.value}", op.pos)
+        if self.target not in operator.applies_to:
+            where = " or ".join(WHERE.get(t, t) for t in operator.applies_to)
+            raise self.error(f"{op.value} does not apply to {self.target}: only to {where}", op.pos)
         if not operator.arg:
             assert operator.node is not None
             return operator.node()
@@ -172,11 +176,12 @@ class Parser(Lexer):
         )
 
 
-def parse_filter(expr: str) -> FlowFilter:
-    """Compile ``expr``; raise :class:`FilterError` if it is not valid.
+def parse_filter(expr: str, target: str = FLOWS) -> FlowFilter:
+    """Compile ``expr``; raise :class:`FilterError` if it is not valid, or if it
+    uses an operator that does not apply to ``target`` (``FLOWS``, ``ITEMS``).
 
     An empty (or blank) expression gives a filter that matches every flow.
     """
-    parser = Parser(expr)
+    parser = Parser(expr, target)
     root = parser.parse()
     return FlowFilter(expr, root, parser.body_terms)
