@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 
+import scrapy
 from scrapy.http import Headers
 
 from tests.memory_fakes import FakeMemory
@@ -14,6 +15,7 @@ from workbench.core.control.host import CrawlStatus
 from workbench.core.control.scheduler_view import QueuedRequest, QueueGroup, QueueView, SlotState
 from workbench.core.inspection.filters import parse_filter
 from workbench.core.inspection.replay import ReplayResult
+from workbench.core.recording.item_health import ItemHealth, ItemHealthCounter
 from workbench.core.recording.recorder import StoredBody
 from workbench.core.recording.records import Flow, ItemRecord, LogRecord, freeze_headers
 from workbench.core.sources.base import Capabilities, Sample, Snapshot, Source
@@ -153,6 +155,30 @@ def _items() -> list[ItemRecord]:
     ]
 
 
+class Product(scrapy.Item):
+    """The fake crawl's item class: what its items health declares."""
+
+    url = scrapy.Field()
+    id = scrapy.Field()
+    name = scrapy.Field()
+    price = scrapy.Field()
+    rating = scrapy.Field()
+
+
+HEALTH_CLASSES: dict[str, type] = {"Product": Product}
+
+
+def _reviews() -> list[ItemRecord]:
+    """dict items from the API page whose text is filled once in four."""
+    fields: list[tuple[tuple[str, object], ...]] = [
+        (("product", 1), ("text", "Loved it"), ("stars", 5)),
+        (("product", 1), ("text", ""), ("stars", 4)),
+        (("product", 2), ("text", None), ("stars", None)),
+        (("product", 2), ("stars", 3)),
+    ]
+    return [ItemRecord(n, T0 + 11, 11, "dict", f) for n, f in enumerate(fields, start=10)]
+
+
 def _log() -> list[LogRecord]:
     return [
         LogRecord(1, T0, logging.INFO, "INFO", "scrapy.core.engine", "Spider opened"),
@@ -208,12 +234,12 @@ class FakeSource(FakeMemory, FakePace, Source):
         heap=True,
     )
 
-    def __init__(self, state: str = "running", fates: bool = False) -> None:
+    def __init__(self, state: str = "running", fates: bool = False, reviews: bool = False) -> None:
         self._memory_init()
         self._pace_init()
         self.flows = _fated(_flows()) if fates else _flows()
         self.fates = fates
-        self.items = _items()
+        self.items = _items() + (_reviews() if reviews else [])
         self.log = _log()
         self.state = state
         self.paused = state == "paused"
@@ -296,6 +322,16 @@ class FakeSource(FakeMemory, FakePace, Source):
         else:
             body = b"<html><head><title>Demo</title></head><body><h1>Hi</h1></body></html>"
         return StoredBody(body, len(body), False)
+
+    def item_health(self) -> ItemHealth:
+        counter = ItemHealthCounter()
+        for r in self.items:
+            flow = self.flow(r.flow_id) if r.flow_id is not None else None
+            cls = HEALTH_CLASSES.get(r.item_class)
+            outcome = 1 if r.dropped else 2 if r.error else 0
+            url = flow.url if flow is not None else None
+            counter.add(r.id, r.flow_id, url, r.item_class, r.fields, cls, r.spider, outcome)
+        return counter.view()
 
     def items_of(self, flow: Flow) -> list[ItemRecord]:
         return [r for r in self.items if r.flow_id == flow.id]

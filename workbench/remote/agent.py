@@ -49,6 +49,7 @@ PROBE_FLOWS = 5000  # flows a probe keeps
 PROBE_LOG = 5000
 TEXT_LIMIT = 8192  # a traceback, a log line
 BODY_CHUNK = 32 * 1024
+HEALTH_ROWS = 300  # item fields sent with their examples (the worst)
 UPDATE_WINDOW = 3.0  # seconds after sending a flow in which its callback's results follow
 
 
@@ -593,6 +594,9 @@ class Agent:
             if self.mode != "full":
                 return _trackref_counts()
             return dataclass_to_wire(self.memprobe.refs())
+        if name == "item_health":  # every item the crawl recorded, its declared fields
+            self._full("Items health")
+            return dataclass_to_wire(self.recorder.item_health.view().bounded(HEALTH_ROWS))
         if name == "memory":
             self._full("The Memory panel")
             stats = dict(crawler.stats.get_stats()) if crawler.stats is not None else {}

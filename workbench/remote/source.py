@@ -31,6 +31,7 @@ from workbench.core.leaks.heap import HeapSummary, MemoryView
 from workbench.core.leaks.liverefs import RefRow, RefsView
 from workbench.core.leaks.memprobe import ObjectList
 from workbench.core.leaks.referrers import ReferrerReport
+from workbench.core.recording.item_health import ItemHealth
 from workbench.core.recording.recorder import Recorder, StoredBody
 from workbench.core.recording.records import Flow
 from workbench.core.sources.base import Capabilities, RecorderReads, Snapshot, StatsHistory
@@ -94,6 +95,7 @@ class RemoteSource(RecorderReads):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._bodies: dict[int, StoredBody] = {}
+        self._health: tuple[Any, ItemHealth | None] = (None, None)  # the view, decoded
 
     def __repr__(self) -> str:
         return f"<RemoteSource pid={self.job.pid} mode={self.mode}>"
@@ -198,6 +200,15 @@ class RemoteSource(RecorderReads):
                 record = wire.item(data)
                 rec.items.append(record)
                 target = rec.flow(record.flow_id) if record.flow_id is not None else None
+                # what an agent without the item_health view leaves to count here
+                rec.item_health.add(
+                    record.id,
+                    record.flow_id,
+                    target.url if target is not None else None,
+                    record.item_class,
+                    record.fields,
+                    outcome=1 if record.dropped is not None else 2 if record.error else 0,
+                )
                 kept = record.dropped is None and record.error is None
                 if target is not None and kept and record.id not in target.items:
                     target.add_item_id(record.id)
@@ -259,6 +270,23 @@ class RemoteSource(RecorderReads):
             + (" (probe)" if self.mode == "probe" else ""),
             warning="" if self.gone or not self.error else f"not answering: {self.error}",
         )
+
+    def item_health(self) -> ItemHealth:
+        """The crawl's own counts (every item, its declared fields); from an
+        older agent, or before its first answer, those of the items fetched."""
+        try:
+            data = self._want("item_health")
+        except Refused:
+            data = None
+        if data is not None:
+            if self._health[0] is not data:
+                try:
+                    self._health = (data, wire.decode(ItemHealth, data))
+                except (ValueError, TypeError, KeyError):
+                    self._health = (data, None)
+            if self._health[1] is not None:
+                return self._health[1]
+        return self.recorder.item_health.view()
 
     def _ended(self, last: CrawlStatus) -> CrawlStatus:
         """The state once the crawl's server has closed, from what was seen before.

@@ -16,6 +16,7 @@ from typing import Any
 from scrapy import Item
 
 from workbench.core.recording.fates import NEVER_DOWNLOADED
+from workbench.core.recording.item_health import ItemHealthCounter
 from workbench.core.recording.records import Flow, ItemRecord, LogRecord
 
 DEFAULT_LIMITS = {
@@ -160,6 +161,8 @@ class Recorder:
         # spider -> [scraped, dropped, failed], when several crawlers share the recorder
         self.items_by_spider: dict[str, list[int]] = {}
         self.spider_errors = 0
+        # per item type and field: how often filled, None, empty or missing
+        self.item_health = ItemHealthCounter()
         self.log_counts: dict[str, int] = {}
         # fates: every one counted (kept as a row or not); rows of requests that
         # never reached the network kept in the ring now, and those only counted
@@ -215,6 +218,7 @@ class Recorder:
         spider: str | None = None,
     ) -> ItemRecord:
         fields = _item_fields(item)
+        flow = self._flows_by_id.get(flow_id) if flow_id is not None else None
         record = ItemRecord(
             id=next(self._item_ids),
             time=time.time(),
@@ -238,7 +242,16 @@ class Recorder:
             if counts is None:
                 counts = self.items_by_spider[spider] = [0, 0, 0]
             counts[kind] += 1
-        flow = self._flows_by_id.get(flow_id) if flow_id is not None else None
+        self.item_health.add(
+            record.id,
+            flow_id,
+            flow.url if flow is not None else None,
+            record.item_class,
+            fields,
+            type(item),
+            spider,
+            kind,
+        )
         if flow is not None and dropped is None and error is None:
             flow.add_item_id(record.id)
         return record

@@ -41,6 +41,7 @@ from workbench.core.leaks.heap import HeapSummary, MemoryView
 from workbench.core.leaks.liverefs import RefsView
 from workbench.core.leaks.memprobe import ObjectList
 from workbench.core.leaks.referrers import ReferrerReport
+from workbench.core.recording.item_health import ItemHealth
 from workbench.core.recording.recorder import StoredBody
 from workbench.core.recording.records import Flow, ItemRecord, LogRecord
 
@@ -258,6 +259,10 @@ class Source:
     def items_of(self, flow: Flow) -> list[ItemRecord]:
         raise NotImplementedError
 
+    def item_health(self) -> ItemHealth:
+        """Per item type and field, how often it was filled (the crawler in scope's)."""
+        return ItemHealth()
+
     async def start(self) -> None:
         return None
 
@@ -436,6 +441,9 @@ class RecorderReads(Source):
 
     def items_of(self, flow: Flow) -> list[ItemRecord]:
         return self.recorder.items_of(flow)
+
+    def item_health(self) -> ItemHealth:
+        return self.recorder.item_health.view()
 
     def body(self, flow_id: int) -> StoredBody | None:
         return self.recorder.body(flow_id)

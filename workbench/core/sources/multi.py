@@ -25,6 +25,7 @@ from workbench.core.control.host import CrawlHost, CrawlStatus, ensure_reactor
 from workbench.core.control.pace import PacePoint, PaceView
 from workbench.core.control.scheduler_view import QueuedRequest, QueueView
 from workbench.core.inspection.replay import ReplayResult
+from workbench.core.recording.item_health import ItemHealth
 from workbench.core.recording.recorder import Recorder
 from workbench.core.sources.base import Capabilities, CrawlerLine, ShellTarget, Snapshot
 from workbench.core.sources.local import LocalSource
@@ -139,6 +140,9 @@ class MultiSource(LocalSource):
     @property
     def recorder(self) -> Recorder:
         return self.parts[0].recorder  # shared
+
+    def item_health(self) -> ItemHealth:
+        return self.recorder.item_health.view(self.scope)
 
     # -- lifecycle ---------------------------------------------------------------
 
