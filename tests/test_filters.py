@@ -11,8 +11,15 @@ import pytest
 from scrapy.http import Headers
 
 from tests.helpers import factories
-from workbench.core.inspection.filters import FILTER_HELP, FilterError, FlowFilter, parse_filter
-from workbench.core.recording.records import Flow
+from workbench.core.inspection.filters import (
+    FILTER_HELP,
+    ITEMS,
+    FilterError,
+    FlowFilter,
+    ItemSubject,
+    parse_filter,
+)
+from workbench.core.recording.records import Flow, ItemRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 _ids = itertools.count(1)
@@ -474,6 +481,7 @@ def test_every_operator_of_the_table_parses_and_is_in_the_help_and_the_docs():
     from workbench.core.inspection.filters import FILTER_HELP, OPERATORS
 
     samples = {"REGEX": "x", "CODE": "404", "METHOD": "GET", "FIELD": "title"}
+    samples["FIELD[=REGEX]"] = "title=x"
     help_codes = {line.split()[0] for line in FILTER_HELP.splitlines() if line.startswith("~")}
     docs = (Path(__file__).resolve().parents[1] / "docs" / "keys-and-filters.md").read_text()
     table = " ".join(line for line in docs.splitlines() if line.startswith("| `~"))
@@ -507,4 +515,75 @@ def test_an_operator_applies_only_where_it_is_declared_to():
     untitled = make_flow("https://example.com/product/1")
     assert item_filter(untitled)  # a flow has no item fields: "no title"
     assert all(op.applies_to and set(op.applies_to) <= {FLOWS, ITEMS} for op in OPERATORS)
-    assert {op.code for op in OPERATORS if FLOWS not in op.applies_to} == {"f", "it"}
+    item_only = {"f", "it", "missing", "none", "empty", "outcome"}
+    assert {op.code for op in OPERATORS if FLOWS not in op.applies_to} == item_only
+
+
+# -- item filters: the Items panel, item breakpoints ---------------------------------
+
+
+def _item(fields: tuple, kind: str = "Product", **extra) -> ItemRecord:
+    return ItemRecord(1, 0.0, 7, kind, fields, **extra)
+
+
+def item_matches(expr: str, record: ItemRecord, flow: Flow | None = None) -> bool:
+    return parse_filter(expr, ITEMS)(ItemSubject(record, flow))
+
+
+def test_field_operators_tell_missing_none_and_empty_apart():
+    filled = _item((("title", "Hat"), ("price", 0)))
+    unset = _item((("price", 1),))
+    none = _item((("title", None),))
+    blank = _item((("title", "  \n"),))
+    empty_list = _item((("title", []),))
+    rows = [filled, unset, none, blank, empty_list]
+    expected = {
+        "~f title": [True, False, False, False, False],
+        "!~f title": [False, True, True, True, True],
+        "~missing title": [False, True, False, False, False],
+        "~none title": [False, False, True, False, False],
+        "~empty title": [False, False, False, True, True],
+        "~f price": [True, True, False, False, False],  # 0 is a value
+    }
+    for expr, want in expected.items():
+        assert [item_matches(expr, r) for r in rows] == want, expr
+
+
+def test_a_field_value_is_searched_as_text():
+    item = _item((("price", 0), ("tags", ["sale", "new"]), ("title", "Red Hat")))
+    assert item_matches("~f price=^0$", item)
+    assert not item_matches("~f price=^1", item)
+    assert item_matches('~f tags="sale"', item)  # a list as JSON
+    assert item_matches("~f title=hat$", item)  # ignores case, like every regex
+    assert item_matches("~f 'title=red hat'", item)
+    assert not item_matches("~f title=^$", _item((("title", ""),)))  # empty is not filled
+    error = error_of_items("~f title=(")
+    assert error.message.startswith("bad regex for ~f")
+    assert error.position == len("~f title=")  # at the (
+    error = error_of_items("~none title=x")
+    assert "field name only" in error.message and error.position == len("~none title")
+    assert error_of_items("~f =x").message == "missing field name for ~f"
+
+
+def error_of_items(expr: str) -> FilterError:
+    with pytest.raises(FilterError) as info:
+        parse_filter(expr, ITEMS)
+    return info.value
+
+
+def test_type_outcome_spider_and_the_items_flow():
+    product = make_flow("https://shop.example/product/1")
+    ok = _item((("title", "x"),), spider="shop")
+    dropped = _item((("title", None),), "Review", dropped="DropItem: no title")
+    failed = _item((("title", "x"),), error="ValueError: bad")
+    assert item_matches("~it ^product$", ok) and not item_matches("~it product", dropped)
+    assert [item_matches("~outcome dropped", r) for r in (ok, dropped, failed)] == [0, 1, 0]
+    assert [item_matches("~outcome error", r) for r in (ok, dropped, failed)] == [0, 0, 1]
+    assert [item_matches("~outcome ok", r) for r in (ok, dropped, failed)] == [1, 0, 0]
+    assert item_matches("~spider shop", ok) and not item_matches("~spider shop", failed)
+    # the flow operators test the flow that produced the item; without it, nothing
+    assert item_matches("~u /product/ & ~f title", ok, product)
+    assert not item_matches("~u /product/", ok, None)
+    assert not item_matches("~c 200", ok, None) and item_matches("~c 200", ok, product)
+    # ~spider applies to flows too
+    assert parse_filter("~spider shop")(make_flow(spider="shop"))

@@ -25,8 +25,9 @@ Where things live:
 - ``operators``: :class:`Operator`, :data:`OPERATORS` (where an operator is
   declared, once, with what it applies to: :data:`FLOWS`, :data:`ITEMS`) and
   :data:`FILTER_HELP`;
-- ``matching``: the tree's nodes (what each operator matches on a flow) and
-  :class:`FlowFilter`, the compiled filter;
+- ``matching``: the tree's nodes (what each operator matches on a flow or an
+  item), :class:`FlowFilter`, the compiled filter, and :class:`ItemSubject`,
+  what an item filter tests (the item with its flow);
 - ``lexer``: :class:`FilterError`, the tokens and the lexer;
 - ``parsing``: the grammar and :func:`parse_filter`.
 """
@@ -34,7 +35,7 @@ Where things live:
 from __future__ import annotations
 
 from workbench.core.inspection.filters.lexer import FilterError
-from workbench.core.inspection.filters.matching import FlowFilter
+from workbench.core.inspection.filters.matching import FlowFilter, ItemSubject
 from workbench.core.inspection.filters.operators import (
     FILTER_HELP,
     FLOWS,
@@ -51,6 +52,7 @@ __all__ = [
     "OPERATORS",
     "FilterError",
     "FlowFilter",
+    "ItemSubject",
     "Operator",
     "parse_filter",
 ]

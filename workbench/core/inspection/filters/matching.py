@@ -9,11 +9,13 @@ which node is declared in :mod:`.operators`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from workbench.core.recording.fates import DOWNLOADED, NEVER_DOWNLOADED
+from workbench.core.recording.item_health import FILLED, MISSING, value_state
 from workbench.core.recording.records import header_items
 
 BodyProvider = Callable[[Any], "bytes | None"]
@@ -218,30 +220,97 @@ class ItemClass(Regex):
         return name is not None and self.pattern.search(name) is not None
 
 
+_ABSENT = object()
+
+
+def _field_value(subject: Any, name: str) -> Any:
+    """The value of the item's field ``name``; ``_ABSENT`` when it has none."""
+    for field, value in getattr(subject, "item_fields", None) or ():
+        if field == name:
+            return value
+    return _ABSENT
+
+
+def field_text(value: Any) -> str:
+    """A field's value as the text ``~f FIELD=REGEX`` searches (lists as JSON)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            return json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
 class ItemField(Node):
-    """The item has the field with a value other than None, "" or an empty container.
+    """The item has the field filled: not missing, None, "" (or blank text) or an
+    empty container (:func:`~workbench.core.recording.item_health.value_state`);
+    with a pattern, the value's text matches it too.
 
     Flows have no item: on a flow this never matches (so ``!~f x`` always does).
     """
 
-    __slots__ = ("name",)
+    __slots__ = ("name", "pattern")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, pattern: re.Pattern | None = None) -> None:
         self.name = name
+        self.pattern = pattern
 
     def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
-        fields = getattr(flow, "item_fields", None)
-        if not fields:
+        value = _field_value(flow, self.name)
+        if value is _ABSENT or value_state(value) != FILLED:
             return False
-        for name, value in fields:
-            if name == self.name:
-                return value not in (None, "") and not (
-                    isinstance(value, (list, tuple, dict, set)) and not value
-                )
-        return False
+        return self.pattern is None or self.pattern.search(field_text(value)) is not None
 
     def __repr__(self) -> str:
-        return f"~f {self.name}"
+        if self.pattern is None:
+            return f"~f {self.name}"
+        return f"~f {self.name}={self.pattern.pattern!r}"
+
+
+class FieldState(Node):
+    """The item's field is missing (``~missing``), None (``~none``) or empty (``~empty``)."""
+
+    __slots__ = ("name", "op", "state")
+
+    def __init__(self, op: str, name: str, state: int) -> None:
+        self.op = op
+        self.name = name
+        self.state = state
+
+    def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
+        if getattr(flow, "item_fields", None) is None:
+            return False  # not an item
+        value = _field_value(flow, self.name)
+        if value is _ABSENT:
+            return self.state == MISSING
+        return self.state != MISSING and value_state(value) == self.state
+
+    def __repr__(self) -> str:
+        return f"{self.op} {self.name}"
+
+
+class ItemOutcome(Regex):
+    """What became of the item: ``ok`` (scraped), ``dropped`` or ``error``."""
+
+    __slots__ = ()
+
+    def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
+        outcome = getattr(flow, "item_outcome", None)
+        return outcome is not None and self.search(outcome) is not None
+
+
+class Spider(Regex):
+    """The spider that made the flow or scraped the item (several crawlers)."""
+
+    __slots__ = ()
+
+    def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
+        spider = getattr(flow, "spider", None)
+        return spider is not None and self.search(spider) is not None
 
 
 class AnyError(Node):
@@ -283,6 +352,30 @@ class NeverDownloaded(Node):
 
     def __repr__(self) -> str:
         return "~dropped"
+
+
+class ItemSubject:
+    """An item as a filter sees it: its class, fields, spider and outcome, and for
+    the flow operators the flow that produced it (``~u``, ``~c``, ``~cb``...).
+    Without that flow (no longer kept) they see an empty request."""
+
+    __slots__ = ("_flow", "item_class", "item_fields", "item_outcome", "record", "spider")
+
+    def __init__(self, record: Any, flow: Any = None) -> None:
+        self.record = record
+        self._flow = flow
+        self.item_class = record.item_class
+        self.item_fields = record.fields
+        self.spider = record.spider
+        self.item_outcome = (
+            "dropped" if record.dropped is not None else "error" if record.error else "ok"
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        flow = object.__getattribute__(self, "_flow")
+        if flow is None:
+            return "" if name in ("url", "method", "host") else None
+        return getattr(flow, name)
 
 
 def _decode(data: Any) -> str:

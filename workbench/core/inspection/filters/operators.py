@@ -26,22 +26,26 @@ from workbench.core.inspection.filters.matching import (
     ContentType,
     Domain,
     Fate,
+    FieldState,
     Header,
     ItemClass,
     ItemField,
+    ItemOutcome,
     Media,
     Method,
     NeverDownloaded,
     Node,
+    Spider,
     Url,
 )
+from workbench.core.recording.item_health import EMPTY, MISSING, NONE
 
 FLOWS = "flows"
 ITEMS = "items"
 # where each target's filters are typed, for the error that names them
 WHERE = {
     FLOWS: "flows (the Flows filter, response: and error: breakpoints)",
-    ITEMS: "items (item: and dropped: breakpoints)",
+    ITEMS: "items (the Items filter, item: and dropped: breakpoints)",
 }
 
 
@@ -53,9 +57,9 @@ class Operator:
     pattern; other arguments as text; none, nothing."""
 
     code: str
-    arg: str  # "", "REGEX", "CODE", "METHOD" or "FIELD"
+    arg: str  # "", "REGEX", "CODE", "METHOD", "FIELD" or "FIELD[=REGEX]"
     help: str
-    node: Callable[..., Any] | None  # () / (pattern) / (text) -> Node
+    node: Callable[..., Any] | None  # () / (pattern) / (text) / (field, pattern) -> Node
     aliases: tuple[str, ...] = ()
     applies_to: tuple[str, ...] = (FLOWS, ITEMS)  # an item is tested with its flow
 
@@ -102,17 +106,51 @@ OPERATORS: tuple[Operator, ...] = (
         lambda: NeverDownloaded(),
     ),
     Operator(
+        "spider",
+        "REGEX",
+        "the spider's name matches (several crawlers)",
+        lambda p: Spider("~spider", p),
+    ),
+    Operator(
         "f",
+        "FIELD[=REGEX]",
+        "the item has FIELD filled (not missing, None or empty); =REGEX: its value matches",
+        lambda name, p: ItemField(name, p),
+        applies_to=(ITEMS,),
+    ),
+    Operator(
+        "missing",
         "FIELD",
-        "item breakpoints: the item has FIELD (non-empty)",
-        lambda text: ItemField(text),
+        "the item lacks FIELD (a declared field never set, a key it has not)",
+        lambda name, p: FieldState("~missing", name, MISSING),
+        applies_to=(ITEMS,),
+    ),
+    Operator(
+        "none",
+        "FIELD",
+        "the item's FIELD is None",
+        lambda name, p: FieldState("~none", name, NONE),
+        applies_to=(ITEMS,),
+    ),
+    Operator(
+        "empty",
+        "FIELD",
+        'the item\'s FIELD is empty: "", blank text, [] or {}',
+        lambda name, p: FieldState("~empty", name, EMPTY),
         applies_to=(ITEMS,),
     ),
     Operator(
         "it",
         "REGEX",
-        "item breakpoints: the item's class name matches",
+        "the item's class name matches (dict for a plain dict)",
         lambda p: ItemClass("~it", p),
+        applies_to=(ITEMS,),
+    ),
+    Operator(
+        "outcome",
+        "REGEX",
+        "what became of the item (the Outcome column): ok, dropped or error",
+        lambda p: ItemOutcome("~outcome", p),
         applies_to=(ITEMS,),
     ),
     Operator("a", "", "every flow", lambda: All()),
@@ -121,14 +159,18 @@ OPERATORS: tuple[Operator, ...] = (
 # every code and alias -> its operator (what the parser and the lexer look up)
 BY_CODE = {code: op for op in OPERATORS for code in (op.code, *op.aliases)}
 
+_WIDTH = max(len(op.usage) for op in OPERATORS) + 1
 FILTER_HELP = "\n".join(
-    [f"{op.usage:<13} {op.help}" for op in OPERATORS]
+    [f"{op.usage:<{_WIDTH}} {op.help}" for op in OPERATORS]
     + [
-        "TEXT          URL matches TEXT (regex, or literal text if not a valid regex)",
-        "! X           not X",
-        "X & Y         X and Y (also: X Y)",
-        "X | Y         X or Y",
-        "( X )         grouping; ! binds tightest, then &, then |",
-        "\"...\" '...'   quote arguments with spaces; regexes ignore case",
+        f"{usage:<{_WIDTH}} {text}"
+        for usage, text in (
+            ("TEXT", "URL matches TEXT (regex, or literal text if not a valid regex)"),
+            ("! X", "not X"),
+            ("X & Y", "X and Y (also: X Y)"),
+            ("X | Y", "X or Y"),
+            ("( X )", "grouping; ! binds tightest, then &, then |"),
+            ("\"...\" '...'", "quote arguments with spaces; regexes ignore case"),
+        )
     ]
 )

@@ -9,6 +9,7 @@ is in the package's docstring); operators are looked up in
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from workbench.core.inspection.filters.lexer import (
     AND,
@@ -133,6 +134,8 @@ class Parser(Lexer):
         arg = self.take_argument(op)
         if operator.arg == "CODE" or operator.node is None:
             return self.status(op, arg)
+        if operator.arg.startswith("FIELD"):
+            return self.field(op, operator.arg, operator.node, arg)
         if operator.arg != "REGEX":
             return operator.node(arg.value)
         if operator.code == "b":  # the body is bytes: so is its pattern
@@ -151,6 +154,27 @@ class Parser(Lexer):
         except (OverflowError, RecursionError) as exc:
             raise self.regex_error(op, arg, str(exc) or "regex too complex", 0) from None
         return operator.node(pattern)
+
+    def field(self, op: Token, kind: str, node: Any, arg: Token) -> Node:
+        """``FIELD``, or ``FIELD=REGEX`` where the operator takes a value."""
+        name, sep, text = arg.value.partition("=")
+        if not name:
+            raise self.error(f"missing field name for {op.value}", arg.pos)
+        if not sep:
+            return node(name, None)
+        if kind != "FIELD[=REGEX]":
+            raise self.error(
+                f"{op.value} takes a field name only (~f {name}=REGEX tests a value)",
+                arg.source_pos(len(name)),
+            )
+        start = len(name) + 1
+        try:
+            pattern = re.compile(text, _FLAGS)
+        except re.error as exc:
+            raise self.regex_error(op, arg, exc.msg, start + (exc.pos or 0)) from None
+        except (OverflowError, RecursionError) as exc:
+            raise self.regex_error(op, arg, str(exc) or "regex too complex", start) from None
+        return node(name, pattern)
 
     def regex_error(self, op: Token, arg: Token, msg: str, index: int) -> FilterError:
         return self.error(f"bad regex for {op.value}: {msg}", arg.source_pos(index))
