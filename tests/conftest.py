@@ -24,6 +24,41 @@ time.tzset()
 os.environ["WORKBENCH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="workbench-config-")
 
 
+# The longest tests (by nodeid prefix), longest first, run before all others. xdist's
+# load scheduling hands tests out in collection order, alternating between the
+# workers: a long test that came last would leave the other core idle for its whole
+# length at the end of the run (the 20 closes alone are over a minute).  The heap
+# summaries come early too: they walk every object of the worker, which grows with
+# each test it has run.
+LONGEST_FIRST = (
+    "tests/test_terminal_loss.py::test_demo_crawl_ends_with_its_feed_when_the_terminal_closes",
+    "tests/test_terminal_loss.py::test_as_the_session_leader_it_gets_both_the_eof_and_the",
+    "tests/test_refs_ui.py::test_refs_panel_flags_the_leaky_demo",
+    "tests/test_hostile.py::test_no_payload_reaches_the_terminal_from_any_panel",
+    "tests/test_screenshots.py::test_the_screenshots_script_shoots_every_panel",
+    "tests/test_hostile_transport.py::test_the_app_runs_on_every_bad_field",
+    "tests/test_benchmarks.py::test_attach_cost_benchmark",
+    "tests/test_heap.py::",
+    "tests/test_benchmarks.py::",
+    "tests/test_queue.py::test_a_large_queue_pages_in_bounded_time",
+    "tests/test_hostile_ui.py::test_a_har_with_brackets_everywhere",
+    "tests/test_web.py::",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """LONGEST_FIRST first, then the slow tests, then the rest (the fast ones make
+    a fine-grained tail that evens out the two workers); a stable sort otherwise."""
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        for n, prefix in enumerate(LONGEST_FIRST):
+            if item.nodeid.startswith(prefix):
+                return n, 0
+        return len(LONGEST_FIRST), 0 if item.get_closest_marker("slow") else 1
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 async def reactor():
     from workbench.core.control.host import ensure_reactor, stop_reactor_threads

@@ -209,7 +209,10 @@ def test_bench(run, tmp_path, how):
     term = run(["bench"], tmp_path)
     term.expect(r"pages [1-9]\d")
     outcome = term.outcome(*(term.close_terminal() if how == "close" else term.signal(1)))
-    assert_ended_quietly(outcome)
+    # bench's crawl is CPU-bound: its graceful stop finishes what is in flight at
+    # full speed (1.1 s of CPU in 1.3 s seen on a loaded machine); a spin until
+    # BOUND would use ten times more
+    assert_ended_quietly(outcome, cpu=2.0)
 
 
 @pytest.mark.parametrize("how", ["close", "sighup"])
