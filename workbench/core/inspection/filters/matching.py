@@ -342,6 +342,16 @@ class Fate(Regex):
         return self.search(getattr(flow, "fate", None) or DOWNLOADED) is not None
 
 
+class FateBy(Regex):
+    """Who decided the request's fate: the component's class path (empty for a
+    plain download, or when nobody was named)."""
+
+    __slots__ = ()
+
+    def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
+        return self.search(getattr(flow, "fate_by", None) or "") is not None
+
+
 class NeverDownloaded(Node):
     """Never reached the network: dropped, filtered, ignored or still pending."""
 

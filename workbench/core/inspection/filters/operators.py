@@ -26,6 +26,7 @@ from workbench.core.inspection.filters.matching import (
     ContentType,
     Domain,
     Fate,
+    FateBy,
     FieldState,
     Header,
     ItemClass,
@@ -97,6 +98,13 @@ OPERATORS: tuple[Operator, ...] = (
         "what became of the request matches: downloaded, duplicate, offsite, depth, "
         "robots, ignored, scheduler, pending, maxsize, retried, gave-up",
         lambda p: Fate("~fate", p),
+    ),
+    Operator(
+        "by",
+        "REGEX",
+        "the component that decided the request's fate (its class path) matches, "
+        "e.g. ~by OffsiteMiddleware",
+        lambda p: FateBy("~by", p),
     ),
     Operator(
         "dropped",
