@@ -297,6 +297,7 @@ class Agent:
         return getattr(self.crawler, extension.RECORDER_ATTR, None) is not None
 
     def _install_full(self, crawler: Any) -> None:
+        from workbench.core.control import in_flight
         from workbench.core.leaks.memprobe import MemoryProbe
         from workbench.core.recording import extension
         from workbench.core.recording.logcapture import RecorderLogHandler
@@ -315,7 +316,7 @@ class Agent:
             setattr(crawler, extension.RECORDER_ATTR, recorder)
             ext = extension.RecorderExtension(crawler)
             self.undo.append(ext.disconnect)
-            attrs = (extension.RECORDER_ATTR, extension.TAP_ATTR)
+            attrs = (extension.RECORDER_ATTR, extension.TAP_ATTR, in_flight.CLOCK_ATTR)
             self.undo.append(lambda: _delattrs(crawler, *attrs))
             self._hook_download_errors(extension.ErrorRecorderMiddleware(crawler))
             handler = RecorderLogHandler(recorder, _log_level(crawler))
@@ -491,6 +492,8 @@ class Agent:
     ) -> dict[str, Any]:
         """The snapshot, what is new since the cursors (ids), and the views asked for."""
         status = crawl_status(self.crawler)
+        if self.mode == "full":  # what is on the wire (an older client ignores it)
+            status["transfers"] = self._transfers()
         stats = self._stats()
         answer: dict[str, Any] = {"status": status, "stats": stats, "time": time.time()}
         # bytes of JSON for the records (shared); zlib makes them 5-10 times smaller
@@ -602,6 +605,12 @@ class Agent:
             stats = dict(crawler.stats.get_stats()) if crawler.stats is not None else {}
             return dataclass_to_wire(self.memprobe.memory(crawler.settings, stats))
         raise AgentError(f"unknown view {name!r}")
+
+    def _transfers(self) -> Any:
+        from workbench.core.control.in_flight import installed_clock
+
+        clock = installed_clock(_engine(self.crawler))
+        return dataclass_to_wire(clock.summary()) if clock is not None else None
 
     def _queue(self, offset: int, limit: int) -> Any:
         engine = _engine(self.crawler)

@@ -186,7 +186,8 @@ class RemoteSource(RecorderReads):
             pending, self._pending = self._pending, []
         rec = self.recorder
         for answer in pending:
-            self._status = CrawlStatus(**answer["status"])
+            # field by field: an older agent's status lacks the newer fields
+            self._status = wire.decode(CrawlStatus, answer["status"])
             self._stats = {k: wire.value(v) for k, v in answer["stats"].items()}
             self._counts = answer.get("counts") or {}
             for data in answer.get("flows") or ():

@@ -21,6 +21,7 @@ from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.log import log_scrapy_info
 
+from workbench.core.control.in_flight import InFlightSummary, installed_clock
 from workbench.core.recording.extension import RECORDER_ATTR, WorkbenchAddon, recorder_for
 from workbench.core.recording.logcapture import LogCapture
 from workbench.core.recording.recorder import Recorder
@@ -84,6 +85,8 @@ class CrawlStatus:
     finish_reason: str | None
     error: str | None
     held: int = 0  # paused: waiting in a downloader slot, held there until resumed
+    # what is on the wire, how long no response came, the last timeout (None: unknown)
+    transfers: InFlightSummary | None = None
 
 
 HOLD_ATTR = "_workbench_hold"  # on the downloader: its DownloadHold while paused
@@ -349,6 +352,7 @@ class CrawlHost:
         in_flight = 0
         queued = 0
         held = 0
+        transfers = None
         if engine is not None:
             hold = DownloadHold.of(engine)
             held = hold.count() if hold is not None else 0
@@ -360,6 +364,9 @@ class CrawlHost:
                     queued = len(scheduler)
                 except TypeError:
                     queued = 0
+            clock = installed_clock(engine)
+            if clock is not None and not self.finished:
+                transfers = clock.summary()
         if self.finished:
             state = "failed" if self.error and not finish_reason else "finished"
         elif engine is None or not engine.running:
@@ -372,4 +379,4 @@ class CrawlHost:
                 state = "paused"
             else:
                 state = "running"
-        return CrawlStatus(state, in_flight, queued, finish_reason, self.error, held)
+        return CrawlStatus(state, in_flight, queued, finish_reason, self.error, held, transfers)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.core.control.in_flight import InFlightRequest, installed_clock
+
 
 @dataclass(frozen=True, slots=True)
 class QueuedRequest:
@@ -56,6 +58,9 @@ class QueueView:
     slots: tuple[SlotState, ...]
     in_flight: int
     took: float  # seconds spent building this view
+    # what the downloader holds, on the wire first (oldest first); none from an
+    # older agent
+    requests: tuple[InFlightRequest, ...] = ()
 
 
 def _callback_name(request: Any) -> str | None:
@@ -190,6 +195,8 @@ def queue_view(engine: Any, offset: int = 0, limit: int = 100) -> QueueView:
     groups, page = peek_page(scheduler, offset, limit)
     downloader = getattr(engine, "downloader", None)
     slots = slot_states(downloader) if downloader is not None else []
+    clock = installed_clock(engine)
+    requests = tuple(clock.requests()) if clock is not None else ()
     return QueueView(
         total=total,
         groups=tuple(groups),
@@ -198,4 +205,5 @@ def queue_view(engine: Any, offset: int = 0, limit: int = 100) -> QueueView:
         slots=tuple(slots),
         in_flight=len(slot.inprogress) if slot is not None else 0,
         took=time.perf_counter() - start,
+        requests=requests,
     )

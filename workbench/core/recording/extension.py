@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import logging
 import traceback
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, signals
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.utils.misc import load_object
 
+from workbench.core.control.in_flight import clock_for
 from workbench.core.recording.fate_hooks import (
     FateHooks,
     engine_of,
@@ -105,11 +107,13 @@ class RecorderExtension:
         self.tap = tap_for(crawler)
         self.recorder = self.tap.recorder
         self.hooks = FateHooks(self.tap, crawler)
+        self.clock = clock_for(crawler)  # what is on the wire, since when
         self.media: list[tuple[str, str]] | None = None  # (result field, store root)
         for handler, signal in self._receivers():
             crawler.signals.connect(handler, signal=signal)
         if getattr(engine_of(crawler), "_slot", None) is not None:
             self.hooks.install()  # installed into a running crawl (attach)
+            self.clock.install(engine_of(crawler))
 
     def _receivers(self) -> list[tuple[Any, Any]]:
         return [
@@ -129,9 +133,11 @@ class RecorderExtension:
         for handler, signal in self._receivers():
             self.crawler.signals.disconnect(handler, signal=signal)
         self.hooks.uninstall()
+        self.clock.uninstall()
 
     def spider_opened(self, spider: Any) -> None:
         self.hooks.install()
+        self.clock.install(engine_of(self.crawler))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RecorderExtension:
@@ -140,6 +146,7 @@ class RecorderExtension:
     def response_downloaded(self, response: Response, request: Request, spider: Any) -> None:
         # Every response from the network, before downloader middlewares:
         # redirects and retried errors get their own flow.
+        self.clock.last_response = monotonic()  # an answer: not stalled
         self.tap.new_flow(request, status=response.status, response=response)
 
     def response_received(self, response: Response, request: Request, spider: Any) -> None:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from workbench.core.control.breakpoints import Breakpoint
 from workbench.core.control.host import CrawlHost, CrawlStatus, ensure_reactor
+from workbench.core.control.in_flight import merge_summaries, oldest_first
 from workbench.core.control.pace import PacePoint, PaceView
 from workbench.core.control.scheduler_view import QueuedRequest, QueueView
 from workbench.core.inspection.replay import ReplayResult
@@ -194,6 +195,7 @@ class MultiSource(LocalSource):
             ", ".join(reasons) if finished and reasons else None,
             "; ".join(s.error for s in statuses if s.error) or None,
             sum(s.held for s in statuses),
+            merge_summaries([s.transfers for s in statuses]),
         )
         stats = summed_stats([s.stats for s in snaps])
         rec = self.recorder
@@ -247,6 +249,11 @@ class MultiSource(LocalSource):
             ),
             in_flight=sum(v.in_flight for _, v in views),
             took=sum(v.took for _, v in views),
+            requests=oldest_first(
+                dataclasses.replace(r, slot=f"{n}{SEP}{r.slot}")
+                for n, v in views
+                for r in v.requests
+            ),
         )
 
     # -- controls -----------------------------------------------------------------
