@@ -152,6 +152,20 @@ def test_remote_source_reads_the_crawl_and_detaches_clean(crawl):
         wait(lambda: source.poll_once() or source.items_since(0))
         item = source.items_since(0)[0]
         assert dict(item.fields)["url"].startswith("http://127.0.0.1:")
+
+        # items health: the crawl's own counts (its item classes' declared fields),
+        # not only those of the items fetched here
+        def product_health():
+            source.item_health()  # asks for the view
+            source.poll_once()
+            source.snapshot()
+            kind = source.item_health().type("Product")
+            return kind if kind is not None and all(f.declared for f in kind.fields) else None
+
+        wait(lambda: product_health() is not None)
+        fields = {f.field: f for f in product_health().fields}
+        assert {"url", "name", "price", "description"} <= set(fields)
+        assert fields["url"].filled == fields["url"].total > 0
         # views come with the next poll once a panel asks for them
         source.pace(None)
         source.queue(0, 20)
