@@ -182,8 +182,21 @@ def percent(part: int, whole: int) -> str:
 # -- counting --------------------------------------------------------------------
 
 
+Example = tuple[int, "int | None", "str | None"]  # item id, flow id, URL
+
+
 class _TypeCounts:
-    __slots__ = ("declared", "dropped", "examples", "failed", "fields", "first", "name", "total")
+    __slots__ = (
+        "declared",
+        "dropped",
+        "examples",
+        "failed",
+        "fields",
+        "first",
+        "name",
+        "open_missing",
+        "total",
+    )
 
     def __init__(self, name: str, declared: tuple[str, ...]) -> None:
         self.name = name
@@ -194,9 +207,27 @@ class _TypeCounts:
         # field -> [filled, none, empty]; the missing are the rest of total
         self.fields: dict[str, list[int]] = {n: [0, 0, 0] for n in declared}
         # (field, state) -> the first items where it was so
-        self.examples: dict[tuple[str, int], list[tuple[int, int | None, str | None]]] = {}
+        self.examples: dict[tuple[str, int], list[Example]] = {}
         # the type's first items: the missing examples of a field first seen later
-        self.first: list[tuple[int, int | None, str | None]] = []
+        self.first: list[Example] = []
+        # the fields whose missing examples are not all found yet (in field order)
+        self.open_missing: dict[str, None] = dict.fromkeys(declared)
+
+    def new_field(self, field: str) -> None:
+        """A field seen for the first time: the items before this one lacked it."""
+        self.open_missing[field] = None
+        for example in self.first:
+            self.example(field, MISSING, example)
+
+    def example(self, field: str, state: int, example: Example) -> None:
+        shown = self.examples.get((field, state))
+        if shown is None:
+            shown = self.examples[(field, state)] = []
+        elif len(shown) >= EXAMPLES:
+            return
+        shown.append(example)
+        if state == MISSING and len(shown) >= EXAMPLES:
+            self.open_missing.pop(field, None)
 
 
 class ItemHealthCounter:
@@ -240,7 +271,6 @@ class ItemHealthCounter:
             counts.failed += 1
         example = (item_id, flow_id, url)
         known = counts.fields
-        examples = counts.examples
         seen = 0
         for field, value in fields:
             tally = known.get(field)
@@ -248,26 +278,24 @@ class ItemHealthCounter:
                 if len(known) >= MAX_FIELDS:
                     continue
                 tally = known[field] = [0, 0, 0]
-                if counts.first:  # the items before this one did not have it
-                    examples[(field, MISSING)] = counts.first[:EXAMPLES]
+                counts.new_field(field)
             seen += 1
-            state = value_state(value)
+            # value_state, inlined for the common cases
+            if value is None:
+                state = NONE
+            elif type(value) is str:
+                state = FILLED if value and not value.isspace() else EMPTY
+            elif type(value) in (int, float):
+                state = FILLED
+            else:
+                state = value_state(value)
             tally[state] += 1
             if state:
-                shown = examples.get((field, state))
-                if shown is None:
-                    examples[(field, state)] = [example]
-                elif len(shown) < EXAMPLES:
-                    shown.append(example)
-        if seen < len(known):  # an expected field this item lacks
+                counts.example(field, state, example)
+        if seen < len(known) and counts.open_missing:  # an expected field it lacks
             present = {f for f, _ in fields}
-            for field in known:
-                if field not in present:
-                    shown = examples.get((field, MISSING))
-                    if shown is None:
-                        examples[(field, MISSING)] = [example]
-                    elif len(shown) < EXAMPLES:
-                        shown.append(example)
+            for field in [f for f in counts.open_missing if f not in present]:
+                counts.example(field, MISSING, example)
         if len(counts.first) < EXAMPLES:
             counts.first.append(example)
 
