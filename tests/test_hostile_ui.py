@@ -84,10 +84,10 @@ def test_json_depth_is_bounded_and_its_pretty_form_too():
     assert "too deep" in pretty_json("[" * 101 + "]" * 101)[1]
     # 400 wide rows of 90 deep: 18 MB pretty, 72 KB raw; the pretty form stops past the limit
     wide = "[" + ",".join(["[" * 90 + "1" + "]" * 90] * 400) + "]"
-    began = time.perf_counter()
+    began = time.process_time()  # the work done, whatever else the machine runs
     text, note = pretty_json(wide, limit=100_000)
     assert 100_000 < len(text) < 200_000 and note == ""
-    assert time.perf_counter() - began < 2.0
+    assert time.process_time() - began < 2.0
 
 
 class JsonSource(FakeSource):
@@ -334,11 +334,13 @@ async def test_100000_headers_open_at_once_and_all_scroll_into_view(flow_id, tab
     app = WorkbenchApp(source, autostart=False)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
-        began = time.perf_counter()
+        # CPU time, not wall time: the bound is about the work done (11.5 s of it
+        # before), and a machine busy with other processes stretches only the wall
+        began = time.process_time()
         await app.push_screen(FlowDetailScreen(source, source.flow(flow_id), tab=tab))
         await pilot.pause()
-        opened = time.perf_counter() - began
-        assert opened < 3.0, f"the {tab} tab took {opened:.2f} s"
+        opened = time.process_time() - began
+        assert opened < 3.0, f"the {tab} tab took {opened:.2f} s of CPU"
         screen = app.screen
         view = screen.query_one(f"#{tab}-headers", BodyView)
         assert view.has_focus  # j/k, PgUp/PgDn, g/G scroll the headers
