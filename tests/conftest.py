@@ -22,6 +22,8 @@ time.tzset()
 # the user's remembered theme and own theme files stay out of the tests (and
 # the tests' choices out of the user's config); subprocesses inherit this
 os.environ["WORKBENCH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="workbench-config-")
+# the runs the crawls keep (workbench runs) likewise
+os.environ["WORKBENCH_STATE_DIR"] = tempfile.mkdtemp(prefix="workbench-state-")
 
 
 # The longest tests (by nodeid prefix), longest first, run before all others. xdist's

@@ -18,6 +18,7 @@ from workbench.core.inspection.replay import ReplayResult
 from workbench.core.recording.item_health import ItemHealth, ItemHealthCounter
 from workbench.core.recording.recorder import StoredBody
 from workbench.core.recording.records import Flow, ItemRecord, LogRecord, freeze_headers
+from workbench.core.recording.run_changes import RunComparison
 from workbench.core.sources.base import Capabilities, Sample, Snapshot, Source
 
 T0 = 1_790_000_000.0  # a fixed wall-clock time (UTC)
@@ -459,6 +460,12 @@ class FakeSource(FakeMemory, FakePace, Source):
 
     def callbacks(self) -> list[str]:
         return ["parse", "parse_listing", "parse_product"]
+
+    # a test sets it (tests/helpers/runs.py makes one): the Stats panel's "Since the last run"
+    comparison: RunComparison | None = None
+
+    def run_comparison(self) -> RunComparison | None:
+        return self.comparison
 
 
 def fake_replay(flow: Flow | None) -> ReplayResult:

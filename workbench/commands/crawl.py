@@ -16,6 +16,7 @@ class Crawl(CrawlCommand):
     help = "Run a spider of the current Scrapy project (or several at once) in the workbench"
     syntax = "[options] <spider> [<spider> ...]"
     requires_project = True
+    keeps_runs = True
 
     def spider(
         self, cmd: Any, args: list[str], opts: argparse.Namespace, settings: Any, spargs: dict

@@ -32,6 +32,9 @@ class CrawlCommand(Command):
     syntax: ClassVar[str]  # after "workbench NAME" in the usage line
     requires_project: ClassVar[bool] = False
     panel: ClassVar[str] = "flows"  # the panel the app opens on
+    # the run's summary is kept for the next run to compare with (workbench runs);
+    # a project's WORKBENCH_KEEP_RUNS = False, or -s WORKBENCH_KEEP_RUNS=0, turns it off
+    keeps_runs: ClassVar[bool] = False
 
     def scrapy_base(self) -> type:
         """The Scrapy command class whose options and hooks this one has."""
@@ -93,6 +96,10 @@ class CrawlCommand(Command):
             settings.set("WORKBENCH_THEME", check_theme(opts.theme), priority="cmdline")
         if self.requires_project:
             require_project()
+        if self.keeps_runs:
+            from workbench.core.recording.runs import KEEP_SETTING
+
+            settings.set(KEEP_SETTING, True, priority="command")
         spargs = dict(opts.spargs)
         spider = self.spider(cmd, args, opts, settings, spargs)
         return self.source(spider, settings, spargs, opts, cmd, args), settings, opts

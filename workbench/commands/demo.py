@@ -20,6 +20,7 @@ class Demo(CrawlCommand):
     name = "demo"
     help = "Crawl the bundled demo site in the workbench (no project, no network)"
     syntax = "[options]"
+    keeps_runs = True
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(

@@ -3,7 +3,18 @@ the top-level help lists it, in this order."""
 
 from __future__ import annotations
 
-from workbench.commands import attach, bench, check, crawl, demo, open_har, parse, ps, runspider
+from workbench.commands import (
+    attach,
+    bench,
+    check,
+    crawl,
+    demo,
+    open_har,
+    parse,
+    ps,
+    runs,
+    runspider,
+)
 from workbench.commands.base import Command
 
 COMMANDS: dict[str, Command] = {
@@ -17,6 +28,7 @@ COMMANDS: dict[str, Command] = {
         open_har.OpenHar(),
         check.Check(),
         ps.Ps(),
+        runs.Runs(),
         attach.Attach(),
     )
 }

@@ -14,6 +14,7 @@ class RunSpider(CrawlCommand):
     name = "runspider"
     help = "Run the spider in a Python file in the workbench (no project needed)"
     syntax = "[options] <spider_file>"
+    keeps_runs = True
 
     def spider(
         self, cmd: Any, args: list[str], opts: argparse.Namespace, settings: Any, spargs: dict

@@ -279,6 +279,18 @@ class CrawlHost:
         if exc is not None:
             self.error = f"{type(exc).__name__}: {exc}"
             logger.error("The crawl failed to start or crashed: %s", self.error, exc_info=exc)
+            return
+        self._keep_run()
+
+    def _keep_run(self) -> None:
+        """The run's summary, for the next run to compare with (WORKBENCH_KEEP_RUNS)."""
+        from workbench.core.recording.runs import keep_run
+
+        try:
+            keep_run(self.crawler, self.recorder, self.started_at, self.finished_at,
+                     shared=self.shared_recorder is not None)  # fmt: skip
+        except Exception as exc:  # a full disk, a read-only home: the crawl is no worse
+            logger.warning("Could not keep this run's summary: %s: %s", type(exc).__name__, exc)
 
     async def wait(self) -> None:
         if self.task is not None:

@@ -44,6 +44,7 @@ from workbench.core.leaks.referrers import ReferrerReport
 from workbench.core.recording.item_health import ItemHealth
 from workbench.core.recording.recorder import StoredBody
 from workbench.core.recording.records import Flow, ItemRecord, LogRecord
+from workbench.core.recording.run_changes import RunComparison
 
 # -- what a snapshot holds --------------------------------------------------------
 
@@ -419,6 +420,12 @@ class Source:
 
     def parse_tree(self) -> Any:
         self.refuse("The parse tree is")
+
+    # what changed since the last run (every source may tell; most cannot)
+    def run_comparison(self) -> RunComparison | None:
+        """This run against the previous kept run of the same spider, or None: no
+        run kept before, or a source that cannot tell (a HAR file, an attached crawl)."""
+        return None
 
 
 class RecorderReads(Source):

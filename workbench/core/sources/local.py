@@ -33,6 +33,15 @@ from workbench.core.leaks.liverefs import RefsView
 from workbench.core.leaks.memprobe import MemoryProbe, ObjectList
 from workbench.core.leaks.referrers import ReferrerReport
 from workbench.core.recording.records import Flow
+from workbench.core.recording.run_changes import RunComparison, compare_runs
+from workbench.core.recording.runs import (
+    KEEP_SETTING,
+    RunStore,
+    RunSummary,
+    project_of,
+    run_key,
+    summary_of_crawl,
+)
 from workbench.core.sources.base import (
     Capabilities,
     RecorderReads,
@@ -66,6 +75,10 @@ class LocalSource(RecorderReads):
         self.history = StatsHistory()
         self.prepare = prepare  # e.g. start the demo site on the reactor first
         self.probe = MemoryProbe(self._crawler)
+        # since the last run: the previous run (looked up once per crawl), the
+        # comparison (made at most once every COMPARE_EVERY seconds)
+        self._previous: tuple[str, RunSummary | None] | None = None
+        self._comparison: tuple[float, RunComparison | None] | None = None
 
     def _crawler(self) -> Any:
         return self.host.crawler
@@ -319,6 +332,39 @@ class LocalSource(RecorderReads):
         if spider is None:
             spider = self.host.spider if isinstance(self.host.spider, type) else None
         return spider_callbacks(spider) if spider is not None else ["parse"]
+
+    # -- since the last run ----------------------------------------------------------
+
+    COMPARE_EVERY = 1.0  # seconds
+
+    def run_comparison(self) -> RunComparison | None:
+        """This crawl, live or over, against the last kept run of its spider (when
+        its runs are kept: WORKBENCH_KEEP_RUNS)."""
+        host = self.host
+        crawler = host.crawler
+        if crawler is None or host.started_at is None:
+            return None
+        if not crawler.settings.getbool(KEEP_SETTING, False):
+            return None
+        now = time.monotonic()
+        cached = self._comparison
+        if cached is not None and now - cached[0] < self.COMPARE_EVERY:
+            return cached[1]
+        if self._previous is None:  # the last run kept before this one started
+            name = str(getattr(crawler.spidercls, "name", None) or "?")
+            project = project_of(crawler.spidercls)
+            previous = RunStore().previous(run_key(name, project), before=host.started_at)
+            self._previous = (project, previous)
+        project, previous = self._previous
+        comparison = None
+        if previous is not None:
+            current = summary_of_crawl(
+                crawler, self.recorder, host.started_at, host.finished_at,
+                shared=host.shared_recorder is not None, project=project,
+            )  # fmt: skip
+            comparison = compare_runs(previous, current)
+        self._comparison = (now, comparison)
+        return comparison
 
     # -- pace: slots and AutoThrottle ----------------------------------------------
 

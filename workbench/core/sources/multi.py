@@ -28,6 +28,7 @@ from workbench.core.control.scheduler_view import QueuedRequest, QueueView
 from workbench.core.inspection.replay import ReplayResult
 from workbench.core.recording.item_health import ItemHealth
 from workbench.core.recording.recorder import Recorder
+from workbench.core.recording.run_changes import RunComparison
 from workbench.core.sources.base import Capabilities, CrawlerLine, ShellTarget, Snapshot
 from workbench.core.sources.local import LocalSource
 
@@ -144,6 +145,11 @@ class MultiSource(LocalSource):
 
     def item_health(self) -> ItemHealth:
         return self.recorder.item_health.view(self.scope)
+
+    def run_comparison(self) -> RunComparison | None:
+        """The crawler in scope against its last run (all of them: none)."""
+        part = self.part
+        return part.run_comparison() if part is not None else None
 
     # -- lifecycle ---------------------------------------------------------------
 

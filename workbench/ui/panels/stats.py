@@ -1,4 +1,5 @@
-"""Stats: every Scrapy stat, live, and pages/min and items/min over time."""
+"""Stats: every Scrapy stat, live, pages/min and items/min over time, and what
+changed since the last run of the same spider (``Source.run_comparison``)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
 from workbench.core.formats.sanitize import clean_line
+from workbench.core.recording.run_changes import BETTER, WORSE, RunComparison, clock
+from workbench.core.recording.runs import when
 from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel
 from workbench.ui.widgets.record_table import Column, RecordTable
 
 CHART_POINTS = 120  # seconds of history drawn
+CHANGES_SHOWN = 10  # lines of "Since the last run"; workbench runs lists them all
+TONE_MARKS = {WORSE: ("✗ ", "red"), BETTER: ("✓ ", "green")}
 
 
 def stat_value(value: Any) -> str:
@@ -38,6 +43,7 @@ class StatsPanel(Panel):
     StatsPanel .chart-title { margin-top: 1; text-style: bold; }
     StatsPanel Sparkline { height: 5; }
     StatsPanel #stats-summary { height: auto; }
+    StatsPanel #stats-since { height: auto; margin-top: 1; }
     """
 
     def __init__(self, source: Source, **kwargs: Any) -> None:
@@ -54,6 +60,7 @@ class StatsPanel(Panel):
             )
             with Vertical(id="stats-charts"):
                 yield Static("", id="stats-summary")
+                yield Static("", id="stats-since")
                 yield Static("Pages/min", classes="chart-title", id="pages-title")
                 yield Sparkline([], id="pages-chart")
                 yield Static("Items/min", classes="chart-title", id="items-title")
@@ -93,4 +100,49 @@ class StatsPanel(Panel):
             f"   bodies kept {snapshot.bodies_kept} ({fmt.size(snapshot.body_bytes)})",
         )
         self.query_one("#stats-summary", Static).update(summary)
+        since = self.query_one("#stats-since", Static)
+        comparison = self.source.run_comparison()
+        since.display = comparison is not None
+        if comparison is not None:
+            since.update(since_text(comparison, snapshot.time))
         self.set_subtitle(f"{len(stats)} stats")
+
+
+def since_text(comparison: RunComparison, now: float) -> Text:
+    """The section under the summary: the last run's date and figures, then each
+    change since (the most telling first, at most CHANGES_SHOWN)."""
+    previous, current = comparison.previous, comparison.current
+    reason = clean_line(previous.finish_reason or "?", 60)
+    took = f" in {clock(previous.duration)}" if previous.duration is not None else ""
+    text = Text.assemble(
+        ("Since the last run", "bold"),
+        f" ({when(previous.started, now)})",
+        (
+            f"\nthen: {fmt.number(previous.pages)} pages, {fmt.number(previous.items)} items"
+            f"{took}, {reason}",
+            "dim",
+        ),
+    )
+    if comparison.too_early:
+        text.append(
+            f"\nnow: {fmt.number(current.pages)} pages so far, too few to compare", style="dim"
+        )
+        return text
+    if comparison.live:
+        text.append(
+            f"\nnow: {fmt.number(current.pages)} pages so far, counts compared per page",
+            style="dim",
+        )
+    changes = comparison.changes
+    if not changes:
+        text.append("\nno change beyond noise")
+        return text
+    for change in changes[:CHANGES_SHOWN]:
+        mark, style = TONE_MARKS.get(change.tone, ("· ", "dim"))
+        text.append("\n")
+        text.append(mark, style=style)
+        text.append(change.text)  # made safe in core (run_changes)
+    more = len(changes) - CHANGES_SHOWN
+    if more > 0:
+        text.append(f"\n… {more} more (workbench runs lists them)", style="dim")
+    return text
