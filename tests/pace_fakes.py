@@ -110,6 +110,7 @@ class FakePace:
         self.overrides: dict[str, set[str]] = {"127.0.0.1": set(), "reviews": set()}
         self.adjustment_rows = _adjustments()
         self.pace_calls: list[tuple[str, str | None, object]] = []
+        self.engine = None  # the engine's readings (Diagnose): none by default
 
     def _row(self, key: str) -> SlotRow:
         fast = key == "127.0.0.1"
@@ -154,6 +155,10 @@ class FakePace:
             in_flight=1,
             total_concurrency=16,
         )
+
+    def engine_reading(self):
+        """None (not measured) unless a test sets ``engine`` to an EngineReading."""
+        return self.engine
 
     def _keys(self, key: str | None) -> list[str]:
         if key is None:

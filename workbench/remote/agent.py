@@ -593,6 +593,9 @@ class Agent:
                 return self._probe_pace()
             monitor = self._pace_monitor()
             return dataclass_to_wire(monitor.view(kwargs.get("selected"), kwargs["points"]))
+        if name == "engine":  # Diagnose: the engine's readings (the pace monitor samples them)
+            self._full("Diagnosing the pace")
+            return dataclass_to_wire(self._pace_monitor().engine_view())
         if name == "refs":
             if self.mode != "full":
                 return _trackref_counts()

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from workbench.core.control.host import CrawlStatus
 from workbench.core.control.pace import PaceView, SlotRow
+from workbench.core.control.pace.engine import EngineReading
 from workbench.core.control.scheduler_view import QueueView, SlotState
 from workbench.core.leaks.heap import HeapSummary, MemoryView
 from workbench.core.leaks.liverefs import RefRow, RefsView
@@ -427,6 +428,19 @@ class RemoteSource(RecorderReads):
         return wire.decode(HeapSummary, data)
 
     # -- pace ----------------------------------------------------------------------------
+
+    def engine_reading(self) -> EngineReading | None:
+        """The crawl's engine readings (full mode; a probe or an older agent: None)."""
+        try:
+            data = self._want("engine")
+        except Refused:
+            return None
+        if data is None:
+            return None
+        try:
+            return wire.decode(EngineReading, data)
+        except (ValueError, TypeError, KeyError):
+            return None
 
     def pace(self, selected: str | None = None, points: int = 900) -> PaceView | None:
         data = self._want("pace", selected=selected, points=min(points, 900))

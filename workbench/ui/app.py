@@ -21,6 +21,7 @@ from workbench.core.sources.base import Source
 from workbench.shell.session import Console
 from workbench.ui.controls.breakpoints import BreakpointControl
 from workbench.ui.controls.crawl import CrawlControl
+from workbench.ui.controls.diagnose import DiagnoseControl
 from workbench.ui.controls.keys import APP_BINDINGS, HELP_SCREENS, KeysControl
 from workbench.ui.controls.shell import ShellControl
 from workbench.ui.layout import PANELS
@@ -45,7 +46,7 @@ MAX_INTERVAL = 2.0  # ...and at least one every 2 s
 COST_FACTOR = 25
 
 
-class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl):
+class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl, DiagnoseControl):
     TITLE = "workbench"
 
     BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
@@ -304,6 +305,7 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl):
             self._schedule()
             return
         self.last_snapshot = snapshot
+        self.update_headline(snapshot)
         self.status_bar.show(snapshot)
         self._show_hit(snapshot)
         panel = self.visible_panel

@@ -70,8 +70,14 @@ class StatusBar(Static):
     StatusBar { height: 1; background: $panel; }
     """
 
+    headline: Text | None = None  # the worst verdict of Diagnose (D), when there is one
+
     def show(self, snapshot: Snapshot) -> None:
-        self.update(status_text(snapshot), layout=False)  # one line, always
+        text = status_text(snapshot)
+        if self.headline is not None:  # a segment of its own, last
+            text.append("  ")
+            text.append(self.headline)
+        self.update(text, layout=False)  # one line, always
 
 
 def _crawlers(text: Text, snapshot: Snapshot) -> None:

@@ -34,6 +34,7 @@ from typing import Any, ClassVar, NoReturn
 from workbench.core.control.breakpoints import Breakpoint, Hit
 from workbench.core.control.host import CrawlStatus
 from workbench.core.control.pace import PaceView
+from workbench.core.control.pace.engine import EngineReading
 from workbench.core.control.scheduler_view import QueueView
 from workbench.core.inspection.curl import CurlError, flow_to_curl
 from workbench.core.inspection.replay import ReplayResult
@@ -206,7 +207,13 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "replay": ("replay",),
     "reload": ("reload_spider",),
     "inject": ("inject_curl", "callbacks"),
-    "pace": ("pace", "set_slot_delay", "set_slot_concurrency", "set_slot_autothrottle"),
+    "pace": (
+        "pace",
+        "engine_reading",
+        "set_slot_delay",
+        "set_slot_concurrency",
+        "set_slot_autothrottle",
+    ),
     "refs": (
         "refs",
         "set_refs_baseline",
@@ -382,6 +389,10 @@ class Source:
 
     # pace
     def pace(self, selected: str | None = None, points: int = 900) -> PaceView | None:
+        return None
+
+    def engine_reading(self) -> EngineReading | None:
+        """The engine's recent readings (Diagnose): None when not measured here."""
         return None
 
     def set_slot_delay(self, key: str | None, seconds: float) -> str:

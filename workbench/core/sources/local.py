@@ -24,6 +24,7 @@ from workbench.core.control.breakpoints import (
 from workbench.core.control.host import CrawlHost, CrawlStatus, ensure_reactor
 from workbench.core.control.jobdir import keeping_ports
 from workbench.core.control.pace import PaceMonitor, PaceView, pace_for
+from workbench.core.control.pace.engine import EngineReading
 from workbench.core.control.scheduler_view import QueueView, queue_view
 from workbench.core.inspection.curl import inject_curl, spider_callbacks
 from workbench.core.inspection.rebuild import RebuildError, rebuild_request, rebuild_response
@@ -374,6 +375,13 @@ class LocalSource(RecorderReads):
         if crawler is None:
             return None
         return pace_for(crawler).view(selected, points)
+
+    def engine_reading(self) -> EngineReading | None:
+        """The engine's readings and the settings (None before the crawler exists)."""
+        crawler = self.host.crawler
+        if crawler is None:
+            return None
+        return pace_for(crawler).engine_view()
 
     def _pace(self) -> PaceMonitor:
         crawler = self.host.crawler

@@ -24,6 +24,7 @@ from workbench.core.control.breakpoints import Breakpoint
 from workbench.core.control.host import CrawlHost, CrawlStatus, ensure_reactor
 from workbench.core.control.in_flight import merge_summaries, oldest_first
 from workbench.core.control.pace import PacePoint, PaceView
+from workbench.core.control.pace.engine import EngineReading
 from workbench.core.control.scheduler_view import QueuedRequest, QueueView
 from workbench.core.inspection.replay import ReplayResult
 from workbench.core.recording.item_health import ItemHealth
@@ -399,6 +400,11 @@ class MultiSource(LocalSource):
             in_flight=sum(v.in_flight for _, v in present),
             total_concurrency=sum(v.total_concurrency for _, v in present),
         )
+
+    def engine_reading(self) -> EngineReading | None:
+        """The crawler in scope's (each crawler has its own engine: none for all)."""
+        part = self.part
+        return part.engine_reading() if part is not None else None
 
     def _slot_owner(self, key: str | None) -> tuple[CrawlerPart | None, str | None]:
         """The crawler of a ``spider/slot`` key, and the slot's own key."""

@@ -20,6 +20,7 @@ from workbench.ui.layout import PANELS
 from workbench.ui.screens.breakpoints import BreakpointsScreen
 from workbench.ui.screens.checks import ChecksScreen
 from workbench.ui.screens.curl import CurlScreen, NewRequestScreen
+from workbench.ui.screens.diagnose import DiagnoseScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen, key_label
 from workbench.ui.screens.live_objects import LiveObjectsScreen
@@ -33,6 +34,7 @@ QUIT_TIP = "Quit (asks first while a crawl runs; attached: detaches, the crawl g
 # the screens whose keys the ? screen lists after the panels', in this order
 HELP_SCREENS: tuple[Any, ...] = (
     FlowDetailScreen,
+    DiagnoseScreen,
     SelectorScreen,
     ReplayScreen,
     CurlScreen,
@@ -83,6 +85,13 @@ APP_BINDINGS: list[BindingType] = [
     Binding("b", "add_breakpoint", "Break", tooltip="Add a breakpoint"),
     Binding("B", "breakpoints", "Breakpoints", show=False, tooltip="List the breakpoints"),
     Binding("question_mark", "help", "Help", tooltip="Show every key"),
+    Binding(
+        "D",
+        "diagnose",
+        "Diagnose",
+        show=False,  # the status line names it (D) when a verdict applies
+        tooltip="Diagnose: what limits or breaks the crawl, and what became of the requests",
+    ),
     Binding("i", "new_request", "Inject", show=False, tooltip="Inject a new request from curl"),
     Binding("K", "checks", "Checks", show=False, tooltip="Contract checks (workbench check)"),
     Binding("T", "parse_tree", "Parse tree", show=False, tooltip="The tree of workbench parse"),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from workbench.core.control.pace.controls import SlotControls
+from workbench.core.control.pace.engine import EngineReading, EngineSampler, engine_reading
 from workbench.core.control.pace.model import (
     ADJUSTMENTS_KEPT,
     DONT_ADJUST,
@@ -114,6 +115,7 @@ class PaceMonitor(SlotControls):
         self._loop: Any = None
         self.total_concurrency = settings.getint("CONCURRENT_REQUESTS")
         self.settings = settings_in_force(settings)  # the settings are frozen: read once
+        self.engine = EngineSampler()  # the engine's readings and the loop's lag
 
     # -- wiring --------------------------------------------------------------
 
@@ -141,12 +143,14 @@ class PaceMonitor(SlotControls):
         if self._loop is None:
             self._loop = create_looping_call(self.sample)
             self._loop.start(SAMPLE_INTERVAL, now=False)
+            self.engine.start()
 
     def stop_sampling(self) -> None:
         if self._loop is not None:
             with contextlib.suppress(Exception):
                 self._loop.stop()
             self._loop = None
+        self.engine.stop()
         self.sample()
 
     # -- recording -----------------------------------------------------------
@@ -306,6 +310,10 @@ class PaceMonitor(SlotControls):
                 latency=latency,
             )
         )
+        stats = getattr(self.crawler, "stats", None)
+        received = stats.get_value("response_received_count", 0) if stats is not None else 0
+        engine = getattr(self.crawler, "engine", None)
+        self.engine.sample(engine, int(received or 0), transferring)
 
     # -- reading ---------------------------------------------------------------
 
@@ -337,6 +345,10 @@ class PaceMonitor(SlotControls):
             autothrottle=autothrottle,
             overrides=", ".join(sorted(track.overrides)),
         )
+
+    def engine_view(self) -> EngineReading:
+        """The engine's readings, the settings they are held to, the slots."""
+        return engine_reading(self)
 
     def view(
         self, selected: str | None = None, points: int = SERIES_POINTS, adjustments: int = 200
