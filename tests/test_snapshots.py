@@ -56,6 +56,18 @@ def test_snapshot(snap_compare, name, keys):
 @pytest.mark.parametrize(
     ("name", "keys"),
     [
+        ("flows", []),  # the URL column keeps its path: the shared origin goes to the header
+        ("items", ["3"]),  # a field holding URLs: the same
+    ],
+)
+def test_snapshot_narrow(snap_compare, name, keys):
+    """80 columns: Dp, Time, Latency and Size make room for the URL first."""
+    assert snap_compare(make_app(), press=["wait:200", *keys, "wait:200"], terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize(
+    ("name", "keys"),
+    [
         ("flows_fates", []),  # the Fate column, dimmed dropped rows, the counts in the title
         ("flow_detail_duplicate", ["k", "k", "k", "k", "k", "enter"]),
         ("flow_detail_redirect_produced", ["k"] * 15 + ["enter", "4"]),

@@ -22,20 +22,25 @@ from workbench.ui.panels.base import Panel
 from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.widgets.record_table import Column, RecordTable
 
-COLUMNS = [
-    Column("Time", 8),
-    Column("Meth", 4),
-    Column("Status", 7),
-    Column("Fate", 11),
-    Column("URL", None, min_width=20),
-    Column("Size", 8, "right"),
-    Column("Latency", 7, "right"),
-    Column("Callback", 16),
-    Column("Dp", 2, "right"),
-]
+
+def flow_columns(urls: fmt.UrlFit) -> list[Column]:
+    """The columns; a narrow table leaves out Dp, then Time, Latency and Size
+    (``drop``), so that the URL keeps room for its path."""
+    return [
+        Column("Time", 8, drop=3),
+        Column("Meth", 4),
+        Column("Status", 7),
+        Column("Fate", 11),
+        Column(urls.header("URL"), None, min_width=22),
+        Column("Size", 8, "right", drop=1),
+        Column("Latency", 7, "right", drop=2),
+        Column("Callback", 16),
+        Column("Dp", 2, "right", drop=4),
+    ]
 
 
-def flow_cells(flow: Flow) -> list[Any]:
+def flow_cells(flow: Flow, urls: fmt.UrlFit | None = None) -> list[Any]:
+    """A flow's row; ``urls`` fits its URL to the column (else it is cut at the end)."""
     if flow.fate is not None and flow.fate in NEVER_DOWNLOADED:
         size = latency = "-"  # never sent
     else:
@@ -45,7 +50,7 @@ def flow_cells(flow: Flow) -> list[Any]:
         clean_line(flow.method, 8),
         fmt.status_cell(flow),
         fmt.fate_cell(flow),
-        clean_line(flow.url, fmt.URL_LIMIT),
+        urls.cell(flow.url) if urls is not None else clean_line(flow.url, fmt.URL_LIMIT),
         size,
         latency,
         # a files/images pipeline's download (its Response tab says where it went)
@@ -90,6 +95,7 @@ class FlowsPanel(Panel):
         self.last_snapshot: Snapshot | None = None
         self.total_seen = 0
         self.scope: str | None = None  # several crawlers: the one shown (None: all)
+        self.urls = fmt.UrlFit()  # what the URLs shown share (how they are fitted)
 
     def compose(self) -> Any:
         yield Input(
@@ -98,8 +104,8 @@ class FlowsPanel(Panel):
         )
         yield Static("", id="flow-filter-error", classes="-hidden")
         yield RecordTable(
-            COLUMNS,
-            flow_cells,
+            flow_columns(self.urls),
+            lambda flow: flow_cells(flow, self.urls),
             row_key=lambda f: f.id,
             row_style=flow_style,
             # a callback error (or a middleware's drop, a retry's fate) arrives
@@ -125,12 +131,19 @@ class FlowsPanel(Panel):
             self.table.trim_before(oldest)
         if snapshot.scope != self.scope:  # another crawler (S)
             self.scope = snapshot.scope
-            self.table.set_rows([f for f in self.kept[: len(self.kept) - len(new)]
-                                 if self._match(f)])  # fmt: skip
+            self._set_rows([f for f in self.kept[: len(self.kept) - len(new)]
+                            if self._match(f)])  # fmt: skip
         matching = [f for f in new if self._match(f)]
+        if self.urls.see(f.url for f in matching):
+            self.table.restyle()  # the URLs are fitted otherwise now
         self.table.append_rows(matching)
         self.last_snapshot = snapshot
         self._title(snapshot)
+
+    def _set_rows(self, flows: list[Flow]) -> None:
+        self.urls.reset()
+        self.urls.see(f.url for f in flows)
+        self.table.set_rows(flows)
 
     def _match(self, flow: Flow) -> bool:
         if self.scope is not None and flow.spider != self.scope:
@@ -199,7 +212,7 @@ class FlowsPanel(Panel):
         error.add_class("-hidden")
         event.input.remove_class("-invalid")
         self.filter = new_filter
-        self.table.set_rows([f for f in self.kept if self._match(f)])
+        self._set_rows([f for f in self.kept if self._match(f)])
         if self.last_snapshot is not None:
             self._title(self.last_snapshot)  # the count and filter shown at once
 

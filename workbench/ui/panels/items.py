@@ -42,6 +42,11 @@ def item_outcome(record: ItemRecord) -> Text:
 ALL = "*"
 
 
+def is_url(value: Any) -> bool:
+    """A field whose value is a URL (its column keeps the URL's end in view)."""
+    return isinstance(value, str) and value.find("://", 0, 12) > 0
+
+
 class ItemsPanel(Panel):
     """Items of one type as a table of its fields (or all types, fields inline)."""
 
@@ -62,6 +67,9 @@ class ItemsPanel(Panel):
         self.type_counts: dict[str, int] = {}
         self.fields_of: dict[str, list[str]] = {}  # item class -> field names, first seen first
         self.value_width: dict[tuple[str, str], int] = {}
+        self.url_fits: dict[tuple[str, str], fmt.UrlFit] = {}  # fields holding URLs
+        self.url_columns = 0
+        self.urls_changed = False  # rows drawn before are fitted otherwise: restyle
         self.item_type: str | None = None  # None: follow the most common type
         self.any_reason = False
         self.scope: str | None = None  # several crawlers: the one shown (None: all)
@@ -90,9 +98,11 @@ class ItemsPanel(Panel):
         else:
             for name in self.fields_of.get(kind, [])[:MAX_FIELD_COLUMNS]:
                 width = self.value_width.get((kind, name), 8)
+                urls = self.url_fits.get((kind, name))
+                title = clean_line(name, 24)
                 columns.append(
                     Column(
-                        clean_line(name, 24),
+                        urls.header(title) if urls is not None else title,
                         None,
                         min_width=max(4, min(len(name), 12)),
                         weight=max(1, min(width, 60)),
@@ -113,7 +123,12 @@ class ItemsPanel(Panel):
         else:
             values = dict(record.fields)
             for name in self.fields_of.get(kind, [])[:MAX_FIELD_COLUMNS]:
-                cells.append(value_text(values[name]) if name in values else Text("—", style="dim"))
+                if name not in values:
+                    cells.append(Text("—", style="dim"))
+                    continue
+                value = values[name]
+                urls = self.url_fits.get((kind, name))
+                cells.append(urls.cell(value) if urls and is_url(value) else value_text(value))
         if self.any_reason:
             cells.append(clean_line(record.dropped or record.error or "", 300))
         return cells
@@ -133,6 +148,7 @@ class ItemsPanel(Panel):
             self.any_reason,
             {k: len(v) for k, v in self.fields_of.items()},
             len(self.type_counts),
+            self.url_columns,
         )
         for record in new:
             kind = record.item_class
@@ -145,6 +161,13 @@ class ItemsPanel(Panel):
                 if self.type_counts[kind] <= 50:
                     width = len(value_text(value, 80))
                     self.value_width[key] = max(self.value_width.get(key, 0), width)
+                if is_url(value):
+                    urls = self.url_fits.get(key)
+                    if urls is None:
+                        urls = self.url_fits[key] = fmt.UrlFit()
+                        self.url_columns += 1  # a new header: the columns change
+                    if urls.see((value,)):
+                        self.urls_changed = True
             if record.dropped or record.error:
                 self.any_reason = True
         after = (
@@ -152,6 +175,7 @@ class ItemsPanel(Panel):
             self.any_reason,
             {k: len(v) for k, v in self.fields_of.items()},
             len(self.type_counts),
+            self.url_columns,
         )
         return before != after
 
@@ -175,6 +199,7 @@ class ItemsPanel(Panel):
         if snapshot.scope != self.scope:  # another crawler (S): its types and fields
             self.scope = snapshot.scope
             self.type_counts, self.fields_of, self.value_width = {}, {}, {}
+            self.url_fits, self.url_columns = {}, 0
             self.any_reason = False
             self._learn([r for r in self.kept if self._in_scope(r)])
             if self.item_type not in (None, ALL, *self.type_counts):
@@ -184,6 +209,7 @@ class ItemsPanel(Panel):
             self._update_type_line()
         if new:
             oldest = self.mirror(self.kept, new, snapshot.items_kept)
+            self.urls_changed = False
             changed = self._learn([r for r in new if self._in_scope(r)])
             table = self.table
             if oldest is not None:
@@ -192,6 +218,8 @@ class ItemsPanel(Panel):
                 table.set_columns(self._columns())
                 table.set_rows(self._rows())
             else:
+                if self.urls_changed:
+                    table.restyle()
                 kind = self.shown_type
                 table.append_rows([r for r in new if (kind == ALL or r.item_class == kind)
                                    and self._in_scope(r)])  # fmt: skip

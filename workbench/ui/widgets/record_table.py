@@ -4,6 +4,12 @@ Rows are any records; a ``render_row`` callable turns one into cells when it
 becomes visible, and strips are cached by (record key, width, highlight).
 Appending thousands of rows costs a list extend and one refresh, so the
 crawl's throughput does not depend on how many rows the table holds.
+
+A cell is a ``str``, a ``Text``, or a :class:`FitCell`, which is shaped once
+its column's width is known (a URL keeps its distinguishing end: see
+``ui/format.py``'s ``fit_url``).  On a narrow table, columns with a ``drop``
+rank are left out, highest rank first, before a flexible column would go
+below its ``min_width``.
 """
 
 from __future__ import annotations
@@ -23,16 +29,31 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-Cell = str | Text
+
+@dataclass(frozen=True, slots=True)
+class FitCell:
+    """A cell drawn as ``fit(value, width)`` in its column's width (instead of
+    being cut at the end), in ``style``."""
+
+    value: str
+    fit: Callable[[str, int], str]
+    style: str = ""
+
+    def text(self, width: int) -> Text:
+        return Text(self.fit(self.value, width), style=self.style)
+
+
+Cell = str | Text | FitCell
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    title: str
+    title: str | FitCell  # a FitCell: a header that depends on the width too
     width: int | None = None  # None: share the remaining width (by weight)
     justify: str = "left"  # "left" or "right"
     min_width: int = 8
     weight: int = 1
+    drop: int = 0  # > 0: left out of a narrow table (the highest first)
 
 
 class RecordTable(ScrollView, can_focus=True):
@@ -208,22 +229,43 @@ class RecordTable(ScrollView, can_focus=True):
         self._cache.clear()
         self._update_size()
 
+    def _shown_columns(self, width: int) -> list[bool]:
+        """Which columns fit: the droppable ones go, highest ``drop`` first, while the
+        fixed widths and the flexible columns' minimums overflow ``width``."""
+        shown = [True] * len(self.columns)
+        need = sum((c.width or c.min_width) + 1 for c in self.columns) - 1
+        for index in sorted(
+            (i for i, c in enumerate(self.columns) if c.drop > 0),
+            key=lambda i: -self.columns[i].drop,
+        ):
+            if need <= width:
+                break
+            shown[index] = False
+            column = self.columns[index]
+            need -= (column.width or column.min_width) + 1
+        return shown
+
     def _column_widths(self, width: int) -> list[int]:
+        """Each column's width; 0 for a column left out (no separator either)."""
         if width == self._widths_for:
             return self._widths
-        fixed = sum(c.width or 0 for c in self.columns) + len(self.columns) - 1
-        flex = [c for c in self.columns if c.width is None]
+        shown = self._shown_columns(width)
+        columns = [c for c, on in zip(self.columns, shown, strict=True) if on]
+        fixed = sum(c.width or 0 for c in columns) + len(columns) - 1
+        flex = [c for c in columns if c.width is None]
         spare = max(0, width - fixed)
         total_weight = sum(c.weight for c in flex) or 1
         widths = []
-        for column in self.columns:
-            if column.width is not None:
+        for column, on in zip(self.columns, shown, strict=True):
+            if not on:
+                widths.append(0)
+            elif column.width is not None:
                 widths.append(column.width)
             else:
                 widths.append(max(column.min_width, spare * column.weight // total_weight))
         # minimum widths may overflow a narrow table: take it back from the widest flex columns
-        excess = sum(widths) + len(widths) - 1 - width
-        flex_index = [i for i, c in enumerate(self.columns) if c.width is None]
+        excess = sum(widths) + len(columns) - 1 - width
+        flex_index = [i for i, c in enumerate(self.columns) if c.width is None and shown[i]]
         while excess > 0 and flex_index:
             widest = max(flex_index, key=lambda i: widths[i])
             if widths[widest] <= 3:
@@ -246,11 +288,19 @@ class RecordTable(ScrollView, can_focus=True):
         widths = self._column_widths(width)
         # the row style is the base: cell colours (status, level) show on top of it
         text = Text(no_wrap=True, overflow="ellipsis", end="", style=style)
-        for index, (cell, column, cw) in enumerate(zip(cells, self.columns, widths, strict=False)):
-            if index:
+        first = True
+        for cell, column, cw in zip(cells, self.columns, widths, strict=False):
+            if not cw:  # a column left out of a narrow table
+                continue
+            if not first:
                 text.append(" ")
-            piece = cell if isinstance(cell, Text) else Text(cell)
-            piece = piece.copy()
+            first = False
+            if isinstance(cell, FitCell):
+                piece = cell.text(cw)
+            elif isinstance(cell, Text):
+                piece = cell.copy()
+            else:
+                piece = Text(cell)
             piece.no_wrap = True
             piece.truncate(cw, overflow="ellipsis", pad=False)
             pad = cw - piece.cell_len
