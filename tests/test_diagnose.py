@@ -56,9 +56,15 @@ def test_a_healthy_crawl_has_no_verdict_and_every_rule_ran():
     assert result.verdicts == ()
     assert result.headline is None
     titles = {r.title for r in RULES}
-    # every rule ran but the items one (no items here)
-    assert set(result.checked) == titles - {"items missing fields"}
-    assert [t for t, _ in result.unchecked] == ["items missing fields"]
+    # every rule ran but the items one (no items here) and the last run's (none kept)
+    assert set(result.checked) == titles - {
+        "items missing fields",
+        "what changed since the last run",
+    }
+    assert [t for t, _ in result.unchecked] == [
+        "items missing fields",
+        "what changed since the last run",
+    ]
 
 
 def test_without_engine_readings_the_pace_rules_say_why_not():

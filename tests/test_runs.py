@@ -360,3 +360,49 @@ async def test_two_crawls_the_second_compared_with_the_first(shop, tmp_path, mon
     summary: RunSummary = RunStore().runs().__next__()
     assert summary.fates.get("offsite") == 3
     assert summary.errors_logged == 2
+
+
+# -- Diagnose: a verdict from the comparison ----------------------------------------------
+
+
+def _verdict(runs):
+    from tests.helpers.diagnosis import evidence, snapshot
+    from workbench.core.inspection.diagnosis import diagnose
+
+    state = "running" if runs is not None and runs.live else "finished"
+    ev = dataclasses.replace(evidence(snapshot(state=state)), runs=runs)
+    result = diagnose(ev)
+    return next((v for v in result.verdicts if v.code == "last-run"), None), result
+
+
+def test_fewer_items_than_the_last_run_is_a_problem_verdict():
+    from workbench.core.inspection.diagnosis import PROBLEM
+
+    verdict, result = _verdict(comparison())
+    assert verdict is not None and verdict.severity == PROBLEM
+    assert verdict.headline == "items −25% since the last run"
+    assert "items −25% (400 → 300)" in verdict.finding
+    figures = dict(verdict.evidence)
+    assert figures["last run"].endswith("400 pages, 400 items in 1:00, finished")
+    assert verdict.target is not None and verdict.target.panel == "stats"
+    assert result.headline is not None  # the status line can say it
+
+
+def test_while_running_it_is_a_note_and_nothing_too_early():
+    from workbench.core.inspection.diagnosis import NOTE
+
+    verdict, _ = _verdict(comparison(finished=False))
+    assert verdict is not None and verdict.severity == NOTE
+    early = this_run(finished=False, stats={"response_received_count": 3})
+    assert _verdict(run_changes.compare_runs(last_run(), early))[0] is None
+
+
+def test_no_verdict_when_nothing_got_worse_and_unchecked_without_a_last_run():
+    more = {**last_run().stats, "item_scraped_count": 480}
+    now = last_run(started=T0, finished=T0 + 60, stats=more)
+    better = run_changes.compare_runs(last_run(), now)
+    assert better.changes and not better.worse
+    assert _verdict(better)[0] is None
+    verdict, result = _verdict(None)
+    assert verdict is None
+    assert "what changed since the last run" in dict(result.unchecked)

@@ -84,6 +84,29 @@ async def test_hostile_text_in_a_summary_stays_text():
         assert "evil\\x1b]0;PWNED\\x07[bold]x[/]: new (7)" in text
 
 
+async def test_diagnose_has_the_verdict_and_enter_opens_the_stats_panel():
+    from workbench.core.inspection.diagnosis import Verdict
+    from workbench.ui.screens.diagnose import DiagnoseScreen
+
+    app = app_with(comparison())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("D")
+        await pilot.pause(0.5)
+        screen = app.screen
+        assert isinstance(screen, DiagnoseScreen)
+        rows = [v for v in screen.verdicts.rows if isinstance(v, Verdict)]
+        mine = next(v for v in rows if v.code == "last-run")
+        screen.verdicts.cursor = screen.verdicts.rows.index(mine)
+        await pilot.pause(0.2)
+        assert "items −25% (400 → 300)" in widget_text(screen.query_one("#verdict-detail"))
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        assert not isinstance(app.screen, DiagnoseScreen)
+        assert app.query_one("#stats-since").display  # the Stats panel, its section shown
+        assert "Since the last run" in widget_text(app.query_one("#stats-since"))
+
+
 def test_snapshot_stats_since_the_last_run(snap_compare):
     assert snap_compare(
         app_with(comparison()), press=["wait:200", "4", "wait:200"], terminal_size=SIZE

@@ -7,7 +7,7 @@ import datetime
 from typing import Any
 
 from rich.text import Text
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Sparkline, Static
 
 from workbench.core.formats.sanitize import clean_line
@@ -58,7 +58,7 @@ class StatsPanel(Panel):
                 row_key=lambda row: row[0],
                 id="stats-table",
             )
-            with Vertical(id="stats-charts"):
+            with VerticalScroll(id="stats-charts"):  # the section can be long: 80 columns
                 yield Static("", id="stats-summary")
                 yield Static("", id="stats-since")
                 yield Static("Pages/min", classes="chart-title", id="pages-title")

@@ -11,6 +11,7 @@ figures, and each names the evidence and the setting to change:
   or delay, one slot holding the crawl, a starved scheduler, a stall);
 - ``outcome_rules``: retries and pushback, download, callback and HTTP
   errors, requests dropped (offsite, duplicates, depth, robots...);
+- ``run_rules``: what changed for the worse since the last run of the spider;
 - ``fate_summary``: the fates summary, by fate and by component.
 
 A new rule is a function decorated with :func:`rule` in a module imported
@@ -20,7 +21,11 @@ here; new evidence is a field of :class:`Evidence` with a ``None`` default
 
 from __future__ import annotations
 
-from workbench.core.inspection.diagnosis import outcome_rules, pace_rules  # noqa: F401  (rules)
+from workbench.core.inspection.diagnosis import (  # noqa: F401  (rules)
+    outcome_rules,
+    pace_rules,
+    run_rules,
+)
 from workbench.core.inspection.diagnosis.evidence import Evidence, gather
 from workbench.core.inspection.diagnosis.fate_summary import (
     FateRow,

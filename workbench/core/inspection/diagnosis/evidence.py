@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from workbench.core.control.pace import PacePoint, SlotRow
     from workbench.core.control.pace.engine import EnginePoint, EngineReading
     from workbench.core.recording.item_health import ItemHealth
+    from workbench.core.recording.run_changes import RunComparison
     from workbench.core.sources.base import Snapshot
 
 WARMUP = 5.0  # seconds: the pace rules leave the crawl's first seconds alone
@@ -38,6 +39,7 @@ class Evidence:
     engine: EngineReading | None = None  # None: this source has no engine readings
     fates: FateSummary | None = None  # None: the flows were not summarised
     items: ItemHealth | None = None  # None: no items health here
+    runs: RunComparison | None = None  # None: no kept run of this spider to compare with
 
     # -- the crawl -----------------------------------------------------------
 
@@ -115,21 +117,23 @@ def gather(
     engine: EngineReading | None = None,
     flows: Iterable[Any] | None = None,
     items: ItemHealth | None = None,
+    runs: RunComparison | None = None,
 ) -> Evidence:
     """The evidence from what a source read (``flows``: those kept, for the fates)."""
     fates = None
     if flows is not None:
         fates = summarize_fates(flows, snapshot.fates, snapshot.pages, snapshot.dropped_unkept)
-    return Evidence(snapshot, engine, fates, items)
+    return Evidence(snapshot, engine, fates, items, runs)
 
 
 def evidence_of(source: Any, snapshot: Snapshot, flows: bool = True) -> Evidence:
     """The evidence a source gives: its engine's readings when it has a pace
-    (``Source.engine_reading``), its flows kept (``flows``) and items health."""
+    (``Source.engine_reading``), its flows kept (``flows``), items health and the
+    comparison with the last run (``Source.run_comparison``)."""
     engine = source.engine_reading() if source.capabilities.pace else None
     kept = source.flows_since(0) if flows else None
     items = source.item_health()
-    return gather(snapshot, engine, kept, items if items.total else None)
+    return gather(snapshot, engine, kept, items if items.total else None, source.run_comparison())
 
 
 def pace_figures(ev: Evidence) -> list[tuple[str, str]]:

@@ -48,6 +48,10 @@ NEEDS: dict[str, tuple[Callable[[Evidence], bool], str]] = {
         lambda ev: ev.items is not None and ev.items.total > 0,
         "needs items: none recorded yet",
     ),
+    "last_run": (
+        lambda ev: ev.runs is not None,
+        "needs an earlier run of this spider kept by workbench (workbench runs)",
+    ),
 }
 
 
