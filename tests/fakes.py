@@ -12,6 +12,7 @@ from tests.memory_fakes import FakeMemory
 from tests.pace_fakes import FakePace
 from workbench.core.control.breakpoints import Breakpoint, Hit, filter_target, parse_breakpoint
 from workbench.core.control.host import CrawlStatus
+from workbench.core.control.in_flight import InFlightRequest, InFlightSummary
 from workbench.core.control.scheduler_view import QueuedRequest, QueueGroup, QueueView, SlotState
 from workbench.core.inspection.filters import parse_filter
 from workbench.core.inspection.replay import ReplayResult
@@ -24,6 +25,19 @@ from workbench.core.sources.base import Capabilities, Sample, Snapshot, Source
 T0 = 1_790_000_000.0  # a fixed wall-clock time (UTC)
 BASE = "http://127.0.0.1:8000"
 TRACEBACK = "Traceback (most recent call last):\n  ...\nValueError: price missing"
+# what the downloader holds: three on the wire (one hung for 2:10), one waiting
+IN_FLIGHT = (
+    InFlightRequest(f"{BASE}/item/7", "GET", "127.0.0.1", "transferring", 130.0, True, 0, True,
+                    180.0, 0, 2, True, "parse_product", 2, 0),
+    InFlightRequest(f"{BASE}/product/12.html", "GET", "127.0.0.1", "transferring", 41.5, True,
+                    3200, False, 180.0, 1, 2, True, "parse_product", 2, 0),
+    InFlightRequest(f"{BASE}/reviews/3.html", "GET", "127.0.0.1", "transferring", 2.0, True, 0,
+                    True, 30.0, 2, 2, True, "parse_reviews", 3, 0),
+    InFlightRequest(f"{BASE}/product/13.html", "GET", "127.0.0.1", "waiting", None, True, None,
+                    True, 180.0, 0, 2, True, "parse_product", 2, 0),
+)  # fmt: skip
+# no response for 40 s while they were on the wire (WORKBENCH_STALL_AFTER 30)
+STALLED = InFlightSummary(3, 40.0, 30.0, 130.0, True, f"{BASE}/item/7", 50.0, 138.5, 1)
 
 
 def _flows() -> list[Flow]:
@@ -276,7 +290,14 @@ class FakeSource(FakeMemory, FakePace, Source):
         return Snapshot(
             time=T0 + 65,
             spider="demo",
-            status=CrawlStatus(state, 3, 42, "finished" if state == "finished" else None, None),
+            status=CrawlStatus(
+                state,
+                3,
+                42,
+                "finished" if state == "finished" else None,
+                None,
+                transfers=self.transfers if state not in ("finished", "failed") else None,
+            ),
             stats=stats,
             started=T0,
             finished=None,
@@ -355,7 +376,11 @@ class FakeSource(FakeMemory, FakePace, Source):
             slots=(SlotState("127.0.0.1", 8, 0.0, 3, 0, 3, T0 + 64, (f"{BASE}/product/7.html",)),),
             in_flight=3,
             took=0.0001,
+            requests=IN_FLIGHT,
         )
+
+    # a test sets it (STALLED): the status line's stall, or closing, its countdown
+    transfers: InFlightSummary | None = None
 
     def toggle_pause(self) -> bool | None:
         if self.state != "running":

@@ -60,6 +60,8 @@ print(json.dumps({
     "frozen": gc.get_freeze_count() > 0,
     "shadowed": sorted(f"{type(p).__name__}.{k}" for p in _parts for k, v in vars(p).items()
                        if callable(v) and callable(getattr(type(p), k, None))),
+    "slots": [type(_engine.downloader.slots).__name__,
+              sorted({type(s.transferring).__name__ for s in _engine.downloader.slots.values()})],
 }))
 """
 
@@ -177,6 +179,9 @@ def test_remote_source_reads_the_crawl_and_detaches_clean(crawl):
         assert pace is not None and pace.rows[0].key == "127.0.0.1"
         assert pace.rows[0].delay == pytest.approx(0.05)
         assert source.queue(0, 20).slots
+        # what is on the wire: the clock the recorder installed on the downloader
+        assert installed["slots"] == ["_Slots", ["TimedSet"]] and before["slots"][0] == "dict"
+        assert source.snapshot().status.transfers is not None
         assert any(r.name == "Request" for r in source.refs().rows)
         assert source.memory().rss
         # pause and resume the crawl

@@ -208,3 +208,30 @@ def test_snapshot_several_crawlers(snap_compare):
     app = WorkbenchApp(source, autostart=False)
 
     assert snap_compare(app, press=["wait:200"], terminal_size=SIZE)
+
+
+@pytest.mark.parametrize(
+    ("name", "state", "keys"),
+    [
+        ("queue_stalled", "running", ["2"]),  # the list, oldest first; the stall in the status
+        ("in_flight_detail", "running", ["2", "enter"]),  # age, timeout, retry, bytes
+        ("closing_countdown", "closing", []),  # quitting: when the last one times out
+    ],
+)
+def test_snapshot_in_flight(snap_compare, name, state, keys):
+    from tests.fakes import STALLED
+
+    source = FakeSource(state)
+    source.transfers = STALLED
+    app = WorkbenchApp(source, autostart=False)
+    assert snap_compare(app, press=["wait:200", *keys, "wait:200"], terminal_size=SIZE)
+
+
+def test_snapshot_in_flight_narrow(snap_compare):
+    """80 columns: the in-flight list keeps age, timeout, bytes, retries and the path."""
+    from tests.fakes import STALLED
+
+    source = FakeSource()
+    source.transfers = STALLED
+    app = WorkbenchApp(source, autostart=False)
+    assert snap_compare(app, press=["wait:200", "2", "wait:200"], terminal_size=(80, 24))

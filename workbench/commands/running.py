@@ -180,6 +180,7 @@ def stop_after_app(app: Any, source: Any, run: AppRun) -> None:
     )
     logger.warning("%s; stopping the crawl gracefully.", why)
     source.stop_all()
+    _say_countdown(source)
 
     async def closed() -> None:
         forced = asyncio.ensure_future(run.force.wait())
@@ -193,6 +194,18 @@ def stop_after_app(app: Any, source: Any, run: AppRun) -> None:
     if run.force.is_set():
         app.forced = True
         logger.warning("Forced shutdown after %s.", why)
+
+
+def _say_countdown(source: Any) -> None:
+    """Requests on the wire: how long the graceful stop may wait for them."""
+    from workbench.core.control.in_flight import closing_text
+
+    try:
+        transfers = source.snapshot().status.transfers
+    except Exception:  # the stop goes on whatever the figures say
+        return
+    if transfers is not None and transfers.count:
+        say(f"workbench: {closing_text(transfers)}.")
 
 
 def run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int:

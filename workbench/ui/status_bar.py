@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from workbench.core.control.in_flight import closing_text, stall_text
 from workbench.core.formats.sanitize import clean_line
 from workbench.core.sources.base import Snapshot
 from workbench.ui import format as fmt
@@ -44,6 +45,12 @@ def status_text(snapshot: Snapshot) -> Text:
     if status.state == "paused":
         held = f", {status.held} held" if status.held else ""
         text.append(f" {status.in_flight} still in flight{held} ", style="yellow")
+    transfers = status.transfers
+    if transfers is not None and transfers.count:
+        if status.state == "closing":
+            text.append(f" {clean_line(closing_text(transfers), 120)} (I) ", style="bold magenta")
+        elif transfers.stalled and status.state in ("running", "paused"):
+            text.append(f" {clean_line(stall_text(transfers), 120)} (I) ", style="bold yellow")
     if status.state in ("finished", "failed"):
         failed = status.error if status.state == "failed" else None  # e.g. one of several
         reason = failed or status.finish_reason or status.error or "?"

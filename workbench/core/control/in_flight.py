@@ -20,10 +20,11 @@ receiver (one attribute store); "stalled" means requests have been on the
 wire for ``WORKBENCH_STALL_AFTER`` seconds and not one response came back.
 
 Bytes received so far come from Scrapy's ``bytes_received`` signal, which
-the clock listens to only while someone looks at the list: a receiver costs
-a signal dispatch per chunk of every body.  It stops by itself
-:data:`COUNT_FOR` seconds after the last look.  A request that was already on
-the wire when counting began shows "at least" what was counted.
+the clock listens to only while someone looks at the list, or while the crawl
+is stalled (little comes then): a receiver costs a signal dispatch per chunk of
+every body.  It stops by itself :data:`COUNT_FOR` seconds after the last look.
+A request that was already on the wire when counting began shows "at least"
+what was counted.
 
 Everything else is read when asked: a request's ``download_timeout``,
 ``retry_times`` and ``max_retry_times`` meta, the retry middleware.
@@ -31,6 +32,7 @@ Everything else is read when asked: a request's ``download_timeout``,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from time import monotonic
@@ -138,6 +140,46 @@ def oldest_first(requests: Iterable[InFlightRequest]) -> tuple[InFlightRequest, 
     return tuple(sorted(requests, key=lambda r: (STATE_ORDER.get(r.state, 3), -(r.age or 0.0))))
 
 
+def mmss(seconds: float, up: bool = False) -> str:
+    """A span as m:ss ("2:10"), h:mm:ss from an hour on; never negative.  ``up``
+    rounds up (a countdown: "in 0:38" beside an age of 0:22, not "in 0:37")."""
+    whole = max(0, math.ceil(seconds) if up else int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:d}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:d}:{secs:02d}"
+
+
+def times_out(left: float | None, exact: bool = True) -> str:
+    """When a download timeout fires: "times out in 0:50" ("within" when its start
+    is a bound: on the wire before workbench watched)."""
+    if left is None:
+        return "no timeout"
+    if left <= 0:
+        return "timing out"
+    return f"times out {'in' if exact else 'within'} {mmss(left, up=True)}"
+
+
+def stall_text(transfers: InFlightSummary) -> str:
+    """No response for a while: "stalled 40 s: 6 in flight, oldest 2:10 item/7,
+    times out in 0:50" (raw text: sanitise it before it reaches a terminal)."""
+    at_least = "" if transfers.oldest_exact else "≥"
+    return (
+        f"stalled {transfers.quiet:.0f} s: {transfers.count} in flight, "
+        f"oldest {at_least}{mmss(transfers.oldest_age)} {short_url(transfers.oldest_url)}, "
+        f"{times_out(transfers.oldest_left, transfers.oldest_exact)}"
+    )
+
+
+def closing_text(transfers: InFlightSummary) -> str:
+    """Closing: how long until the last request on the wire times out."""
+    waiting = f", {transfers.waiting} more waiting" if transfers.waiting else ""
+    last = transfers.last_left
+    if last is None:
+        return f"{transfers.count} in flight, no timeout{waiting}"
+    when = f"in {mmss(last, up=True)}" if last > 0 else "now"
+    return f"{transfers.count} in flight, the last times out {when}{waiting}"
+
+
 def short_url(url: str, limit: int = 24) -> str:
     """The part of a URL that tells it from its neighbours: its path and query,
     their end kept when long ("item/7" for http://host/item/7); the host for "/"."""
@@ -224,6 +266,9 @@ class TransferClock:
         if downloader is None or vars(downloader).get(INSTALLED_ATTR) is self:
             return
         now = monotonic()
+        # responses before now are unknown (attaching): no stall is claimed before
+        # WORKBENCH_STALL_AFTER seconds have passed without one
+        self.last_response = max(self.last_response, now)
         slots = _Slots(downloader.slots)
         slots.clock = self
         for slot in slots.values():
@@ -329,6 +374,8 @@ class TransferClock:
         quiet = now - max(self.last_response, self.busy_since) if live else 0.0
         if not live:
             return InFlightSummary(0, 0.0, self.stall_after, waiting=waiting)
+        if quiet >= self.stall_after:
+            self.count_bytes()  # stalled: is anything still coming? (cheap: little is)
         start, oldest = live[0]
         age = now - start
         timeout = self.timeout_of(oldest)

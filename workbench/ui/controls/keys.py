@@ -58,6 +58,7 @@ ACTION_NEEDS: dict[str, tuple[str, ...]] = {
     "checks": ("checks",),
     "parse_tree": ("parse_tree",),
     "cycle_crawler": ("crawlers",),
+    "in_flight": ("live",),
 }
 
 
@@ -101,6 +102,13 @@ APP_BINDINGS: list[BindingType] = [
         "Crawler",
         show=False,
         tooltip="Several spiders at once: show all of them, or the next one",
+    ),
+    Binding(
+        "I",
+        "in_flight",
+        "In flight",
+        show=False,
+        tooltip="The requests in flight, oldest first: age, timeout, retries, bytes (Queue)",
     ),
     Binding("1", "show_panel('flows')", "Flows", show=False, tooltip="Show the flows"),
     Binding("2", "show_panel('queue')", "Queue", show=False, tooltip="Show the queue"),
@@ -201,3 +209,17 @@ class KeysControl(AppBase):
             return
         if not isinstance(self.screen, ChecksScreen):
             self.push_screen(ChecksScreen(self.source))
+
+    def action_in_flight(self) -> None:
+        """The requests in flight, oldest first: the Queue panel's list, focused on
+        the oldest (from any panel or screen: the screens over the panels close)."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.action_show_panel("queue")
+        table = self.panels["queue"].query_one("#in-flight-table", RecordTable)
+        table.focus()
+        self.refresh_panels()
+        table.cursor = 0 if table.rows else -1
+        status = self.last_snapshot.status if self.last_snapshot is not None else None
+        if status is not None and not status.in_flight and not table.rows:
+            self.notify("Nothing in flight.", timeout=3)
