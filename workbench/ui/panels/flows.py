@@ -6,6 +6,7 @@ is a row too, dimmed, its Fate column saying what became of it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -17,9 +18,10 @@ from workbench.core.inspection.filters import FilterError, FlowFilter, parse_fil
 from workbench.core.recording.fates import NEVER_DOWNLOADED
 from workbench.core.recording.records import Flow
 from workbench.core.sources.base import Snapshot, Source
+from workbench.ui import flow_actions
 from workbench.ui import format as fmt
+from workbench.ui.flow_actions import FLOW_KEYS
 from workbench.ui.panels.base import Panel
-from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.widgets.record_table import Column, RecordTable
 
 
@@ -59,6 +61,10 @@ def flow_cells(flow: Flow, urls: fmt.UrlFit | None = None) -> list[Any]:
     ]
 
 
+# what an empty filter box says: nothing in force (an example there read as a filter)
+FILTER_PLACEHOLDER = "No filter: every flow is shown.  f or / to filter (? lists the operators)"
+
+
 def flow_style(flow: Flow) -> str | None:
     if flow.fate is not None and flow.fate in NEVER_DOWNLOADED:
         return "dim"  # never reached the network
@@ -71,7 +77,8 @@ class FlowsPanel(Panel):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f,slash", "focus_filter", "Filter", tooltip="Filter flows (mitmproxy syntax)"),
         Binding("escape", "leave_filter", "Back to list", show=False),
-        Binding("p", "selectors", "Selectors", show=False, tooltip="Selector playground on a flow"),
+        # p, r, x, o: the selected flow's keys, as in its detail
+        *(dataclasses.replace(b, show=False) for b in FLOW_KEYS if isinstance(b, Binding)),
         Binding(
             "W",
             "save_har",
@@ -99,7 +106,7 @@ class FlowsPanel(Panel):
 
     def compose(self) -> Any:
         yield Input(
-            placeholder="filter: ~c 404 | ~u product & !~e   (f to edit, ? for help)",
+            placeholder=FILTER_PLACEHOLDER,
             id="flow-filter",
         )
         yield Static("", id="flow-filter-error", classes="-hidden")
@@ -255,7 +262,27 @@ class FlowsPanel(Panel):
             markup=False,
         )
 
-    def action_selectors(self) -> None:
+    # -- the selected flow's keys (FLOW_KEYS), as in its detail ----------------
+
+    def _selected(self) -> Flow | None:
         flow = self.table.current()
-        if flow is not None:
-            self.app.push_screen(SelectorScreen(self.source, flow))
+        if not isinstance(flow, Flow):
+            flow_actions.no_flow(self.app)
+            return None
+        return flow
+
+    def action_selectors(self) -> None:
+        if (flow := self._selected()) is not None:
+            flow_actions.open_selectors(self.app, self.source, flow)
+
+    def action_replay(self) -> None:
+        if (flow := self._selected()) is not None:
+            flow_actions.open_replay(self.app, self.source, flow)
+
+    def action_export_curl(self) -> None:
+        if (flow := self._selected()) is not None:
+            flow_actions.export_curl(self.app, self.source, flow)
+
+    def action_open_linked(self) -> None:
+        if (flow := self._selected()) is not None:
+            flow_actions.open_linked(self.app, self.source, flow, self.kept)

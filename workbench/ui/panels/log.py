@@ -40,7 +40,8 @@ def redact(message: str) -> str:
     return _SECRET.sub(r"\1********", message)
 
 
-def log_cells(record: LogRecord) -> list[Any]:
+def log_cells(record: LogRecord, urls: fmt.UrlFit | None = None) -> list[Any]:
+    """A log line's row; ``urls`` shortens the URLs of a message that does not fit."""
     lines = redact(record.message).split("\n")
     first = clean_line(lines[0], 4000)
     if len(lines) > 1:
@@ -49,7 +50,7 @@ def log_cells(record: LogRecord) -> list[Any]:
         fmt.clock(record.time),
         Text(record.levelname, style=LEVEL_STYLE.get(record.levelname, "")),
         clean_line(record.logger, 60),
-        first,
+        urls.text_cell(first) if urls is not None else first,
     ]
 
 
@@ -75,14 +76,20 @@ class LogPanel(Panel):
         self.min_level = logging.DEBUG
         self.search: re.Pattern[str] | None = None
         self.scope: str | None = None  # several crawlers: the one shown (None: all)
+        self.urls = fmt.UrlFit()  # what the URLs in the messages shown share
 
     def compose(self) -> Any:
         with Horizontal(id="log-bar"):
             yield Select(LEVELS, value=logging.DEBUG, allow_blank=False, id="log-level")
-            yield Input(placeholder="search (regex)  /", id="log-search")
+            yield Input(placeholder="No search.  / to search the log (a regex)", id="log-search")
         yield RecordTable(
-            [Column("Time", 8), Column("Level", 7), Column("Logger", 24), Column("Message", None)],
-            log_cells,
+            [
+                Column("Time", 8),
+                Column("Level", 7),
+                Column("Logger", 24, drop=1),
+                Column(self.urls.header("Message"), None, min_width=40),
+            ],
+            lambda record: log_cells(record, self.urls),
             row_key=lambda r: r.id,
             id="log-table",
         )
@@ -106,9 +113,12 @@ class LogPanel(Panel):
             self.table.trim_before(oldest)
         if snapshot.scope != self.scope:  # another crawler (S)
             self.scope = snapshot.scope
-            self.table.set_rows([r for r in self.kept[: len(self.kept) - len(new)]
-                                 if self._match(r)])  # fmt: skip
-        self.table.append_rows([r for r in new if self._match(r)])
+            self._set_rows([r for r in self.kept[: len(self.kept) - len(new)]
+                            if self._match(r)])  # fmt: skip
+        matching = [r for r in new if self._match(r)]
+        if self.urls.see_text(r.message for r in matching):
+            self.table.restyle()  # the URLs are shortened otherwise now
+        self.table.append_rows(matching)
         counts = snapshot.log_counts
         parts = [f"{k} {counts[k]}" for k in ("ERROR", "WARNING", "INFO", "DEBUG") if k in counts]
         dropped = snapshot.log_total - snapshot.log_kept
@@ -117,7 +127,12 @@ class LogPanel(Panel):
         self.set_subtitle(" · ".join(parts))
 
     def _refilter(self) -> None:
-        self.table.set_rows([r for r in self.kept if self._match(r)])
+        self._set_rows([r for r in self.kept if self._match(r)])
+
+    def _set_rows(self, records: list[LogRecord]) -> None:
+        self.urls.reset()
+        self.urls.see_text(r.message for r in records)
+        self.table.set_rows(records)
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "log-level" and isinstance(event.value, int):
