@@ -24,6 +24,7 @@ from tests.fakes import FakeSource
 from workbench.core.control.host import CrawlHost
 from workbench.core.control.scheduler_view import QueueView
 from workbench.core.inspection.contracts import CheckRun
+from workbench.core.recording.errors import ErrorsView
 from workbench.core.recording.item_health import ItemHealth
 from workbench.core.recording.recorder import Recorder
 from workbench.core.sources.base import (
@@ -77,6 +78,8 @@ ALWAYS = {"curl", "breakpoints", "continue_", "step", "leak_path_due", "refuse",
 DELEGATES = {"stop_all", "process_state"}  # with one crawler: stop(), the snapshot's state
 READS = {"snapshot", "flows_since", "items_since", "log_since", "flow", "body", "items_of",
          "item_health"}  # fmt: skip
+# errors grouped: every source has them (by default, counted from the records it keeps)
+ALWAYS |= {"error_groups", "error_traceback"}
 
 
 def _implemented(cls: type, name: str) -> bool:
@@ -188,6 +191,7 @@ def test_the_reads_every_panel_makes(index):
     assert source.flow(10**9) is None
     assert isinstance(source.process_state(), str)
     assert isinstance(source.crawlers(), list)
+    assert isinstance(source.error_groups(), ErrorsView)
     assert isinstance(source.item_health(), ItemHealth)
 
 

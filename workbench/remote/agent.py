@@ -50,6 +50,7 @@ PROBE_LOG = 5000
 TEXT_LIMIT = 8192  # a traceback, a log line
 BODY_CHUNK = 32 * 1024
 HEALTH_ROWS = 300  # item fields sent with their examples (the worst)
+ERROR_GROUPS = 100  # error groups sent, the most frequent (each without its traceback)
 UPDATE_WINDOW = 3.0  # seconds after sending a flow in which its callback's results follow
 
 
@@ -60,6 +61,15 @@ class AgentError(Exception):
 def _cap(text: Any, limit: int = TEXT_LIMIT) -> Any:
     if isinstance(text, str) and len(text) > limit:
         return text[:limit] + f"… [{len(text) - limit} more characters]"
+    return text
+
+
+def _cap_traceback(text: Any, limit: int = TEXT_LIMIT) -> Any:
+    """A traceback's start and end: the user's frame and the exception are last."""
+    if isinstance(text, str) and len(text) > limit:
+        half = limit // 2
+        cut = len(text) - 2 * half
+        return f"{text[:half]}\n… [{cut} characters]\n{text[-half:]}"
     return text
 
 
@@ -100,8 +110,8 @@ def flow_to_wire(flow: Any) -> dict[str, Any]:
     data["meta"] = [list(p) for p in flow.meta]
     data["cb_kwargs"] = [list(p) for p in flow.cb_kwargs]
     data["response_class"] = flow.response_class
-    data["error_traceback"] = _cap(flow.error_traceback)
-    data["callback_traceback"] = _cap(flow.callback_traceback)
+    data["error_traceback"] = _cap_traceback(flow.error_traceback)
+    data["callback_traceback"] = _cap_traceback(flow.callback_traceback)
     body = flow.request_body
     data["request_body"] = base64.b64encode(body[:65536]).decode() if body else None
     return data
@@ -576,7 +586,7 @@ class Agent:
                         "requests": [list(r) for r in flow.requests[:100]],
                         "requests_total": len(flow.requests),
                         "callback_error": flow.callback_error,
-                        "callback_traceback": _cap(flow.callback_traceback),
+                        "callback_traceback": _cap_traceback(flow.callback_traceback),
                         **_fate_fields(flow),
                     }
                 )
@@ -603,6 +613,11 @@ class Agent:
         if name == "item_health":  # every item the crawl recorded, its declared fields
             self._full("Items health")
             return dataclass_to_wire(self.recorder.item_health.view().bounded(HEALTH_ROWS))
+        if name == "errors":  # every error the crawl recorded, grouped there
+            self._full("Errors grouped")
+            return dataclass_to_wire(
+                self.recorder.errors.view(tracebacks=False).bounded(ERROR_GROUPS)
+            )
         if name == "memory":
             self._full("The Memory panel")
             stats = dict(crawler.stats.get_stats()) if crawler.stats is not None else {}
@@ -758,6 +773,11 @@ class Agent:
             "truncated": stored.truncated,
             "chunk": base64.b64encode(zlib.compress(chunk, 1)).decode(),
         }
+
+    def do_error_traceback(self, client: str, key: str) -> str | None:
+        """The traceback of an error group's first error (the view leaves them out)."""
+        self._full("Errors grouped")
+        return _cap_traceback(self.recorder.errors.traceback(str(key)), 4 * TEXT_LIMIT)
 
     def do_callbacks(self, client: str) -> list[str]:
         self._full("Injecting a request")

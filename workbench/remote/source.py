@@ -32,6 +32,7 @@ from workbench.core.leaks.heap import HeapSummary, MemoryView
 from workbench.core.leaks.liverefs import RefRow, RefsView
 from workbench.core.leaks.memprobe import ObjectList
 from workbench.core.leaks.referrers import ReferrerReport
+from workbench.core.recording.errors import ErrorsView
 from workbench.core.recording.item_health import ItemHealth
 from workbench.core.recording.recorder import Recorder, StoredBody
 from workbench.core.recording.records import Flow
@@ -96,6 +97,7 @@ class RemoteSource(RecorderReads):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._bodies: dict[int, StoredBody] = {}
+        self._errors: tuple[Any, ErrorsView | None] = (None, None)  # the view, decoded
         self._health: tuple[Any, ItemHealth | None] = (None, None)  # the view, decoded
 
     def __repr__(self) -> str:
@@ -191,16 +193,23 @@ class RemoteSource(RecorderReads):
             self._status = wire.decode(CrawlStatus, answer["status"])
             self._stats = {k: wire.value(v) for k, v in answer["stats"].items()}
             self._counts = answer.get("counts") or {}
+            # errors grouped here too: what an agent without the errors view shows
             for data in answer.get("flows") or ():
                 if rec.flow(int(data["id"])) is None:
-                    rec.add_flow(wire.flow(data))
+                    flow = wire.flow(data)
+                    rec.add_flow(flow)
+                    rec.errors.add_flow(flow)
             for data in answer.get("updates") or ():
                 target = rec.flow(int(data["id"]))
                 if target is not None:
+                    had_error = target.callback_error is not None
                     wire.update_flow(target, data)
+                    if not had_error and target.callback_error:
+                        rec.errors.add_callback(target)
             for data in answer.get("items") or ():
                 record = wire.item(data)
                 rec.items.append(record)
+                rec.errors.add_item(record)
                 target = rec.flow(record.flow_id) if record.flow_id is not None else None
                 # what an agent without the item_health view leaves to count here
                 rec.item_health.add(
@@ -289,6 +298,36 @@ class RemoteSource(RecorderReads):
             if self._health[1] is not None:
                 return self._health[1]
         return self.recorder.item_health.view()
+
+    def error_groups(self) -> ErrorsView:
+        """The crawl's own groups (every error it recorded); from an older agent, a
+        probe, or before its first answer, the groups of the records fetched."""
+        try:
+            data = self._want("errors")
+        except Refused:
+            data = None
+        if data is not None:
+            if self._errors[0] is not data:
+                try:
+                    self._errors = (data, wire.decode(ErrorsView, data))
+                except (ValueError, TypeError, KeyError):
+                    self._errors = (data, None)
+            if self._errors[1] is not None:
+                return self._errors[1]
+        return self.recorder.errors.view()
+
+    def error_traceback(self, key: str) -> str | None:
+        """A group's first traceback: from the crawl (its view leaves them out), else
+        from the groups of the records fetched."""
+        if self.mode == "full" and not self.gone:
+            try:
+                text = self._control("error_traceback", key=key)
+            except (RemoteError, Refused) as exc:
+                logger.debug("The traceback of error group %s: %s", key, exc)
+            else:
+                if isinstance(text, str):
+                    return text
+        return self.recorder.errors.traceback(key)
 
     def _ended(self, last: CrawlStatus) -> CrawlStatus:
         """The state once the crawl's server has closed, from what was seen before.

@@ -8,7 +8,9 @@ as HAR allows custom fields that start with an underscore.  A failed
 download has status 0 and its error in ``_error``, as browsers write it.  A
 request that never reached the network (a duplicate, offsite...) is an entry
 too: status 0, what became of it in ``_error`` (in words) and in
-``_workbench`` (``fate``, ``fate_by``, ``fate_reason``... for scripts).
+``_workbench`` (``fate``, ``fate_by``, ``fate_reason``... for scripts).  A
+callback's or a download's traceback is in ``_workbench`` too, each run of
+library frames folded into one line (``[28 frames: scrapy]``).
 
 Credentials are not written unless asked: the values of Authorization,
 Proxy-Authorization, Cookie and Set-Cookie headers become "[redacted]", as
@@ -30,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from workbench.core.formats.sanitize import clean_line
+from workbench.core.recording.errors import compact
 from workbench.core.recording.fates import fate_text, never_downloaded
 from workbench.core.recording.recorder import StoredBody
 from workbench.core.recording.records import Flow, HeaderPairs
@@ -163,6 +166,12 @@ def har_entry(flow: Flow, body: StoredBody | None, secrets: bool = False) -> dic
             duplicate_of=flow.duplicate_of,
             fate_text=fate_text(flow),
         )
+    # the tracebacks with each run of library frames as one line: the user's code
+    # stays, which groups the errors when the file is read back (workbench open)
+    for name in ("callback_traceback", "error_traceback"):
+        text = getattr(flow, name)
+        if text:
+            entry["_workbench"][name] = compact(text)
     if flow.error:
         entry["_error"] = flow.error
     elif never_downloaded(flow):

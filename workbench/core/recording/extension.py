@@ -7,6 +7,8 @@
 - :class:`ErrorRecorderMiddleware` (downloader middleware, next to the
   downloader) sees every download exception, which no signal carries, and
   every ``IgnoreRequest`` of a ``process_request`` (robots.txt...).
+- Every error (a callback's, a download's, an item pipeline's) is also counted
+  in its group (:class:`~workbench.core.recording.errors.ErrorGroups`).
 - Which flow produced a request is read from its ``Referer`` header (set by
   Scrapy's RefererMiddleware from the response URL) when it is scheduled; a
   redirect's target from its ``redirect_urls``, a retry from its
@@ -24,6 +26,7 @@ numbers; formatting happens in the UI.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from time import monotonic
 from typing import TYPE_CHECKING, Any
@@ -33,6 +36,7 @@ from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.utils.misc import load_object
 
 from workbench.core.control.in_flight import clock_for
+from workbench.core.recording import errors
 from workbench.core.recording.fate_hooks import (
     FateHooks,
     engine_of,
@@ -183,17 +187,25 @@ class RecorderExtension:
     ) -> None:
         flow = self.tap.flow_for(response)
         reason = f"{type(failure.value).__name__}: {failure.value}"
-        self.recorder.add_item(
+        record = self.recorder.add_item(
             item, flow.id if flow else None, error=reason, spider=self.tap.spider
+        )
+        self.recorder.errors.add(
+            errors.ITEM, reason, failure.getTraceback(), record.time, record.flow_id, record.spider
         )
 
     def spider_error(self, failure: Failure, response: Response | None, spider: Any) -> None:
-        self.recorder.spider_errors += 1
+        recorder = self.recorder
+        recorder.spider_errors += 1
         flow = self.tap.flow_for(response)
+        error = f"{type(failure.value).__name__}: {failure.value}"
+        tb = failure.getTraceback()
+        flow_id = flow.id if flow is not None else None
+        recorder.errors.add(errors.CALLBACK, error, tb, time.time(), flow_id, self.tap.spider)
         if flow is None:
             return
-        flow.callback_error = f"{type(failure.value).__name__}: {failure.value}"
-        flow.callback_traceback = failure.getTraceback()
+        flow.callback_error = error
+        flow.callback_traceback = tb
 
 
 class ErrorRecorderMiddleware:
@@ -221,6 +233,8 @@ class ErrorRecorderMiddleware:
             error=f"{type(exception).__name__}: {exception}",
             error_traceback=tb,
         )
+        error = flow.error or ""
+        tap.recorder.errors.add(errors.DOWNLOAD, error, tb, flow.time, flow.id, tap.spider)
         if isinstance(exception, DownloadCancelledError):
             limit = maxsize_of(self.crawler, request)
             if limit:

@@ -15,6 +15,7 @@ from typing import Any
 
 from scrapy import Item
 
+from workbench.core.recording.errors import ErrorGroups
 from workbench.core.recording.fates import NEVER_DOWNLOADED
 from workbench.core.recording.item_health import ItemHealthCounter
 from workbench.core.recording.records import Flow, ItemRecord, LogRecord
@@ -169,6 +170,8 @@ class Recorder:
         self.fate_counts: dict[str, int] = {}
         self.dropped_kept = 0
         self.dropped_unkept = 0
+        # errors grouped by type, message pattern and the user's code (bounded)
+        self.errors = ErrorGroups()
 
     # -- writing (hot path: keep it cheap) ---------------------------------
 

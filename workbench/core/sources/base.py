@@ -42,6 +42,7 @@ from workbench.core.leaks.heap import HeapSummary, MemoryView
 from workbench.core.leaks.liverefs import RefsView
 from workbench.core.leaks.memprobe import ObjectList
 from workbench.core.leaks.referrers import ReferrerReport
+from workbench.core.recording.errors import ErrorsView, groups_from_records
 from workbench.core.recording.item_health import ItemHealth
 from workbench.core.recording.recorder import StoredBody
 from workbench.core.recording.records import Flow, ItemRecord, LogRecord
@@ -284,6 +285,18 @@ class Source:
             raise CurlError(f"flow #{flow_id} is no longer kept")
         return flow_to_curl(flow)
 
+    def error_groups(self) -> ErrorsView:
+        """The crawl's errors grouped by type, message pattern and the user's code
+        (:mod:`workbench.core.recording.errors`); by default counted from the
+        flows and items this source keeps."""
+        return groups_from_records(self.flows_since(0), self.items_since(0)).view()
+
+    def error_traceback(self, key: str) -> str | None:
+        """The traceback of a group's first error, when the group's view came
+        without it (an attached crawl sends it on request); None if unknown."""
+        group = next((g for g in self.error_groups().groups if g.key == key), None)
+        return group.traceback if group is not None else None
+
     # -- refusing: what a capability the source lacks does ---------------------------------
 
     def refuse(self, what: str) -> NoReturn:
@@ -465,3 +478,9 @@ class RecorderReads(Source):
 
     def body(self, flow_id: int) -> StoredBody | None:
         return self.recorder.body(flow_id)
+
+    def error_groups(self) -> ErrorsView:
+        return self.recorder.errors.view()
+
+    def error_traceback(self, key: str) -> str | None:
+        return self.recorder.errors.traceback(key)

@@ -35,6 +35,7 @@ MAX_MS = 1e10  # ~115 days of wait or total time
 MAX_INT = 2**63  # depth, priority
 LATEST = 1e11  # a start time after the year 5000 is not one
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+TRACEBACK_LIMIT = 20_000  # characters of a traceback read (workbench writes them compact)
 READ_ONLY = "not available in a saved session (a HAR file): it needs a live crawl"
 
 
@@ -171,6 +172,8 @@ def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
         parent_id=None,
         response_class=_text(ours.get("response_class"), 100) or None,
         callback_error=_text(ours.get("callback_error"), 2000) or None,
+        callback_traceback=_text(ours.get("callback_traceback"), TRACEBACK_LIMIT) or None,
+        error_traceback=_text(ours.get("error_traceback"), TRACEBACK_LIMIT) or None,
         request_body=_text(post.get("text")).encode("utf-8") or None,
         fate=fate,
     )
@@ -259,6 +262,7 @@ class HarSource(RecorderReads):
         )
         for flow, body in flows:
             self.recorder.add_flow(flow, body)
+            self.recorder.errors.add_flow(flow)  # grouped from their text
         creator = _object(self.log.get("creator"))
         self.creator = f"{_text(creator.get('name'), 60)} {_text(creator.get('version'), 30)}"
         times = [f.time for f, _ in flows if f.time > 0]

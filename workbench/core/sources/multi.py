@@ -27,6 +27,7 @@ from workbench.core.control.pace import PacePoint, PaceView
 from workbench.core.control.pace.engine import EngineReading
 from workbench.core.control.scheduler_view import QueuedRequest, QueueView
 from workbench.core.inspection.replay import ReplayResult
+from workbench.core.recording.errors import ErrorsView
 from workbench.core.recording.item_health import ItemHealth
 from workbench.core.recording.recorder import Recorder
 from workbench.core.recording.run_changes import RunComparison
@@ -143,6 +144,9 @@ class MultiSource(LocalSource):
     @property
     def recorder(self) -> Recorder:
         return self.parts[0].recorder  # shared
+
+    def error_groups(self) -> ErrorsView:
+        return self.recorder.errors.view(self.scope)
 
     def item_health(self) -> ItemHealth:
         return self.recorder.item_health.view(self.scope)
