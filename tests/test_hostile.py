@@ -115,6 +115,10 @@ def visit_every_panel(term: PtyProcess) -> None:
         press("\r12345", wait=0.6)
         press("\x1b")
         press("j")
+    press("E", wait=1.2)  # the errors grouped: the boom callback's, its traceback
+    press("\rz", wait=0.8)
+    press("\x1b")
+    press("\x1b")
     for panel in "2345678":
         press(panel, wait=1.2)
     press("3G", wait=0.8)  # the items' last rows

@@ -21,6 +21,7 @@ from workbench.ui.screens.breakpoints import BreakpointsScreen
 from workbench.ui.screens.checks import ChecksScreen
 from workbench.ui.screens.curl import CurlScreen, NewRequestScreen
 from workbench.ui.screens.diagnose import DiagnoseScreen
+from workbench.ui.screens.errors import ErrorGroupScreen, ErrorsScreen, TracebackScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen, key_label
 from workbench.ui.screens.live_objects import LiveObjectsScreen
@@ -35,6 +36,9 @@ QUIT_TIP = "Quit (asks first while a crawl runs; attached: detaches, the crawl g
 HELP_SCREENS: tuple[Any, ...] = (
     FlowDetailScreen,
     DiagnoseScreen,
+    ErrorsScreen,
+    ErrorGroupScreen,
+    TracebackScreen,
     SelectorScreen,
     ReplayScreen,
     CurlScreen,
@@ -92,6 +96,13 @@ APP_BINDINGS: list[BindingType] = [
         "Diagnose",
         show=False,  # the status line names it (D) when a verdict applies
         tooltip="Diagnose: what limits or breaks the crawl, and what became of the requests",
+    ),
+    Binding(
+        "E",
+        "errors",
+        "Errors",
+        show=False,
+        tooltip="Errors grouped by type, message and line of your code (with examples)",
     ),
     Binding("i", "new_request", "Inject", show=False, tooltip="Inject a new request from curl"),
     Binding("K", "checks", "Checks", show=False, tooltip="Contract checks (workbench check)"),
@@ -186,6 +197,11 @@ class KeysControl(AppBase):
     def _follow_flows(self) -> None:
         self.action_show_panel("flows")
         self.panels["flows"].query_one("#flow-table", RecordTable).action_last()
+
+    def action_errors(self) -> None:
+        """The crawl's errors, grouped, over the panels."""
+        if not isinstance(self.screen, ErrorsScreen):
+            self.push_screen(ErrorsScreen(self.source))
 
     def action_new_request(self) -> None:
         self.push_screen(NewRequestScreen(self.source), self._request_added)

@@ -1,4 +1,8 @@
-"""Log: the crawl's captured log records, with a level filter and a search."""
+"""Log: the crawl's captured log records, with a level filter and a search.
+
+A line that carries a traceback shows what was raised first (``ValueError:
+bad price 4 · Spider error processing <GET …>``); Enter opens the traceback
+folded on the user's frames."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Select
 
 from workbench.core.formats.sanitize import clean_line
+from workbench.core.recording.errors import exception_line
 from workbench.core.recording.records import LogRecord
 from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
@@ -32,6 +37,7 @@ LEVEL_STYLE = {
     "CRITICAL": "bold white on red",
 }
 
+TRACEBACK = "Traceback (most recent call last):"
 # Scrapy logs its telnet console password at startup: never show it.
 _SECRET = re.compile(r"(Telnet Password: )\S+")
 
@@ -45,6 +51,10 @@ def log_cells(record: LogRecord, urls: fmt.UrlFit | None = None) -> list[Any]:
     lines = redact(record.message).split("\n")
     first = clean_line(lines[0], 4000)
     if len(lines) > 1:
+        # a traceback: what was raised first, where it cannot be cut off
+        raised = exception_line(record.message) if TRACEBACK in record.message else None
+        if raised:
+            first = f"{clean_line(raised, 1000)} · {first}"
         first += f"  … (+{len(lines) - 1} lines, Enter)"
     return [
         fmt.clock(record.time),
@@ -171,9 +181,12 @@ class LogPanel(Panel):
         self.query_one("#log-level", Select).value = values[index]
 
     def on_record_table_selected(self, event: RecordTable.Selected) -> None:
+        from workbench.ui.screens.errors import TracebackScreen
         from workbench.ui.screens.text_view import TextScreen
 
         record: LogRecord = event.record
-        self.app.push_screen(
-            TextScreen(f"{record.levelname} {record.logger}", redact(record.message))
-        )
+        title = f"{record.levelname} {record.logger}"
+        if TRACEBACK in record.message:  # folded on the user's frames (z unfolds)
+            self.app.push_screen(TracebackScreen(title, redact(record.message)))
+            return
+        self.app.push_screen(TextScreen(title, redact(record.message)))

@@ -1,5 +1,9 @@
 """Flow detail: request, response (headers and body), what it produced, errors.
 
+The Error tab says what was raised, where in the user's code and how often
+the same error happened (its group: ``E`` lists them all); its traceback
+opens on the user's frames, the library's folded (``z`` unfolds them).
+
 A flow with a fate says at the top of its Request tab what became of the
 request, which component decided and why; a duplicate names the flow it
 duplicates and a redirect its target (``o`` opens it); the Produced tab lists
@@ -22,7 +26,7 @@ from textual.widgets.option_list import Option
 
 from workbench.core.formats.sanitize import clean, clean_line
 from workbench.core.inspection.body import decoding_headers, render_body
-from workbench.core.recording import fates
+from workbench.core.recording import errors, fates
 from workbench.core.recording.records import Flow, header_items
 from workbench.core.sources.base import Source
 from workbench.ui import format as fmt
@@ -31,6 +35,7 @@ from workbench.ui.screens.curl import CurlScreen
 from workbench.ui.screens.replay import ReplayScreen
 from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.widgets.body_view import BodyView
+from workbench.ui.widgets.traceback_view import library_frames, traceback_text
 
 SYNTAX_LIMIT = 200_000  # characters highlighted at most; beyond that, a BodyView
 BODY_LIMIT = 8_000_000  # characters of a body shown at most (the view renders rows on screen)
@@ -122,6 +127,9 @@ class ProducedList(OptionList):
     ]
 
 
+FRAMES_TIP = "Fold or unfold the library's frames (Scrapy, Twisted...) of the Error tab"
+
+
 class FlowDetailScreen(Screen[None]):
     HELP_TITLE: ClassVar[str] = "Flow detail (Enter on a flow)"  # its section in the ? screen
 
@@ -136,6 +144,7 @@ class FlowDetailScreen(Screen[None]):
         Binding("p", "selectors", "Selectors", tooltip="Selector playground on this response"),
         Binding("r", "replay", "Replay", tooltip="Replay the callback and compare the output"),
         Binding("x", "export_curl", "curl", tooltip="Copy the request as a curl command"),
+        Binding("z", "toggle_frames", "Frames", show=False, tooltip=FRAMES_TIP),
         Binding(
             "o",
             "open_linked",
@@ -162,6 +171,7 @@ class FlowDetailScreen(Screen[None]):
         self.source = source
         self.flow = flow
         self.initial_tab = tab  # request, response, body, produced or error
+        self.folded = True  # the Error tab's library frames (z)
         self._flows: list[Flow] | None = None
 
     @property
@@ -423,21 +433,60 @@ class FlowDetailScreen(Screen[None]):
         self._open(target.id)
 
     def _error(self) -> Group:
+        """Each error: what was raised, where in the user's code, how often the same
+        error happened (its group), then the traceback folded on the user's frames."""
         flow = self.flow
         parts: list[Any] = []
         if flow.error:
             # with a status, it was downloaded and then dropped by a downloader middleware
             heading = "Download error" if flow.status is None else "Dropped after download"
-            parts += [Text(heading, style="bold red"), Text(clean(flow.error))]
-            if flow.error_traceback:
-                parts.append(Text(clean(flow.error_traceback), style="dim"))
+            parts += self._error_part(heading, errors.DOWNLOAD, flow.error, flow.error_traceback)
         if flow.callback_error:
-            parts += [Text("Callback error", style="bold red"), Text(clean(flow.callback_error))]
-            if flow.callback_traceback:
-                parts.append(Text(clean(flow.callback_traceback)))
+            parts += self._error_part(
+                "Callback error", errors.CALLBACK, flow.callback_error, flow.callback_traceback
+            )
         if not parts:
             parts.append(Text("No error.", style="dim"))
         return Group(*parts)
+
+    def _error_part(self, heading: str, kind: str, error: str, traceback: str | None) -> list[Any]:
+        rows: list[tuple[str, Any]] = []
+        where = errors.location_text(errors.user_frame(traceback))
+        mine = "not in your code (no frame of the project's in the traceback)"
+        rows.append(("Where", Text(clean_line(where, 400)) if where else Text(mine, style="dim")))
+        group = self._group_of(kind, error, traceback)
+        if group is not None and group.count > 1:
+            seen = Text(f"{group.count:,} times, {fmt.clock(group.first)} to "
+                        f"{fmt.clock(group.last)}  ", style="bold")  # fmt: skip
+            seen.append("(E lists every error group)", style="dim")
+            rows.append(("Seen", seen))
+        parts: list[Any] = [
+            Text(heading, style="bold red"),
+            Text(clean(error), style="bold"),
+            field_table(rows),
+        ]
+        if traceback:
+            hidden = library_frames(traceback)
+            note = "z folds the library's frames" if not self.folded else (
+                f"{hidden} frames of the library folded: z unfolds" if hidden else "")  # fmt: skip
+            parts.append(Text.assemble(("\nTraceback", "bold underline"), (f"  {note}", "dim")))
+            parts.append(traceback_text(traceback, self.folded))
+        parts.append(Text(""))
+        return parts
+
+    def _group_of(self, kind: str, error: str, traceback: str | None) -> errors.ErrorGroup | None:
+        key = errors.key_for(kind, error, traceback, self.flow.spider)
+        try:
+            groups = self.source.error_groups().groups
+        except Exception:  # the group is a bonus: never lose the Error tab over it
+            return None
+        return next((g for g in groups if g.key == key), None)
+
+    def action_toggle_frames(self) -> None:
+        """Fold or unfold the library's frames of the Error tab's tracebacks."""
+        self.folded = not self.folded
+        self.query_one("#error-view", Static).update(self._error())
+        self.query_one(TabbedContent).active = "error"
 
     def on_mount(self) -> None:
         if self.flow.failed:
