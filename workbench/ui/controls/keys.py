@@ -24,6 +24,8 @@ from workbench.ui.screens.diagnose import DiagnoseScreen
 from workbench.ui.screens.errors import ErrorGroupScreen, ErrorsScreen, TracebackScreen
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.screens.help import HelpScreen, key_label
+from workbench.ui.screens.item_detail import ItemScreen
+from workbench.ui.screens.item_health import ItemHealthScreen
 from workbench.ui.screens.live_objects import LiveObjectsScreen
 from workbench.ui.screens.parse_tree import ParseScreen
 from workbench.ui.screens.prefs import PrefsScreen
@@ -35,6 +37,8 @@ QUIT_TIP = "Quit (asks first while a crawl runs; attached: detaches, the crawl g
 # the screens whose keys the ? screen lists after the panels', in this order
 HELP_SCREENS: tuple[Any, ...] = (
     FlowDetailScreen,
+    ItemScreen,
+    ItemHealthScreen,
     DiagnoseScreen,
     ErrorsScreen,
     ErrorGroupScreen,
