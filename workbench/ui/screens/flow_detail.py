@@ -30,7 +30,7 @@ from workbench.core.recording import errors, fates
 from workbench.core.recording.records import Flow, header_items
 from workbench.core.sources.base import Source
 from workbench.ui import format as fmt
-from workbench.ui.panels.items import value_text
+from workbench.ui.panels.items import inline_fields
 from workbench.ui.screens.curl import CurlScreen
 from workbench.ui.screens.replay import ReplayScreen
 from workbench.ui.screens.selectors import SelectorScreen
@@ -385,8 +385,8 @@ class FlowDetailScreen(Screen[None]):
         if not items:
             line(Text("(none)", style="dim"))
         for record in items[:200]:
-            fields = ", ".join(f"{clean_line(n, 40)}={value_text(v, 80)}" for n, v in record.fields)
-            line(Text(f"#{record.id} {clean_line(record.item_class, 60)}: {fields}"))
+            text = Text(f"#{record.id} {clean_line(record.item_class, 60)}: ")
+            line(text.append_text(inline_fields(record)))  # None and "" highlighted
         line(Text(""))
         line(Text(f"Requests ({len(flow.requests)})", style="bold underline"))
         produced = fates.produced(self.flows, flow) if flow.requests else []
