@@ -356,10 +356,12 @@ async def test_two_crawls_the_second_compared_with_the_first(shop, tmp_path, mon
     assert "offsite/filtered: new (3)" in found
     assert "title fill rate 100% → 50% (dict)" in found  # 4 of the 8 items have none
     assert "errors: 2 (none before)" in found
+    assert any(t.startswith("new error ValueError: no price on page <n>") for t in found)
     assert [r.items for r in RunStore().runs()] == [8, 10]
     summary: RunSummary = RunStore().runs().__next__()
     assert summary.fates.get("offsite") == 3
-    assert summary.errors_logged == 2
+    assert summary.errors[0].count == 2 and summary.errors[0].origin == "callback"
+    assert "test_runs.py:" in summary.errors[0].where  # the spider's own line, not Scrapy's
 
 
 # -- Diagnose: a verdict from the comparison ----------------------------------------------
