@@ -395,6 +395,11 @@ def test_while_running_it_is_a_note_and_nothing_too_early():
 
     verdict, _ = _verdict(comparison(finished=False))
     assert verdict is not None and verdict.severity == NOTE
+    assert verdict.headline == "items per page −25% since the last run"
+    stats = {**last_run().stats, "log_count/ERROR": 6}
+    errors_only = last_run(started=T0, finished=T0 + 60, stats=stats)
+    only = run_changes.compare_runs(last_run(), errors_only)
+    assert _verdict(only)[0].headline == "errors appeared since the last run"
     early = this_run(finished=False, stats={"response_received_count": 3})
     assert _verdict(run_changes.compare_runs(last_run(), early))[0] is None
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from workbench.core.inspection.diagnosis.evidence import Evidence
 from workbench.core.inspection.diagnosis.verdicts import NOTE, PROBLEM, Target, Verdict, rule
-from workbench.core.recording.run_changes import clock
+from workbench.core.recording.run_changes import Change, clock
 from workbench.core.recording.runs import ITEMS, when
 
 SHOWN = 6  # changes in the evidence
+WORDS = 60  # characters of a change in the headline
 
 
 @rule("last-run", "what changed since the last run", needs=("last_run",))
@@ -39,7 +40,7 @@ def since_the_last_run(ev: Evidence) -> Verdict | None:
     return Verdict(
         "last-run",
         PROBLEM if items is not None and not comparison.live else NOTE,
-        f"{first.text.split(' (')[0]} since the last run",
+        f"{_words(first)} since the last run",
         f"Compared with the last run of this spider, {len(worse)} thing(s) changed for the "
         f"worse{so_far}: " + "; ".join(c.text for c in worse[:3]) + ".",
         tuple(figures),
@@ -49,3 +50,11 @@ def since_the_last_run(ev: Evidence) -> Verdict | None:
         Target("stats", label="the Stats panel's comparison with the last run"),
         weight=0.1,  # after the verdicts that say why
     )
+
+
+def _words(change: Change) -> str:
+    """A change in a few words: ``items -25%``, ``errors appeared``, ``new error …``."""
+    if change.kind == "count" and "(none before)" in change.text:
+        return change.text.split(":")[0] + " appeared"
+    words = change.text.split(" (")[0]
+    return words if len(words) <= WORDS else words[: WORDS - 1] + "…"
