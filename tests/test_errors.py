@@ -122,7 +122,9 @@ async def test_a_broken_crawl_is_three_groups_with_their_counts(site, tmp_path):
     callback = by_kind[CALLBACK]
     assert callback.count == PAGES - PAGES // 4 == 9
     assert (callback.type, callback.pattern) == ("ValueError", "bad price <n> on <url>")
-    assert callback.location.endswith(f"/tests/test_errors.py:{RAISE_LINE} in parse_page")
+    # relative to the directory the crawl runs in (the project's)
+    assert callback.location == f"tests/test_errors.py:{RAISE_LINE} in parse_page"
+    assert callback.varies and callback.title == "ValueError: bad price <n> on <url>"
     assert callback.first <= callback.last
     assert callback.message.startswith("bad price ") and site in callback.message
     failed = [f for f in recorder.flows if f.callback_error]
@@ -137,7 +139,8 @@ async def test_a_broken_crawl_is_three_groups_with_their_counts(site, tmp_path):
     item = by_kind[ITEM]
     assert item.count == PAGES // 4 == 3
     assert (item.type, item.pattern) == ("KeyError", "'…'")
-    assert item.location.endswith(f"/tests/test_errors.py:{PIPELINE_LINE} in process_item")
+    assert item.location == f"tests/test_errors.py:{PIPELINE_LINE} in process_item"
+    assert not item.varies and item.title == "KeyError: 'price'"  # always the same message
     assert all(recorder.flow(i).url.endswith(("/p/0", "/p/4", "/p/8")) for i in item.examples)
 
     # a flow's own error finds its group
@@ -350,6 +353,12 @@ def test_the_exception_line_is_what_was_raised(text, line):
     assert errors.exception_line(text) == line
 
 
+def test_a_short_exception_line_leaves_out_the_module():
+    assert errors.short_exception("scrapy.exceptions.Boom: a.b: c") == "Boom: a.b: c"
+    assert errors.short_exception("ValueError: x.y") == "ValueError: x.y"
+    assert errors.short_exception("not a type. at all: x") == "not a type. at all: x"
+
+
 # -- the groups --------------------------------------------------------------------------
 
 
@@ -362,6 +371,17 @@ def test_a_group_keeps_its_first_examples_and_its_latest():
     assert group.examples == (1, 2, 3, 44, 45, 46, 47, 48, 49, 50)
     assert group.message == "bad price 50"  # the latest
     assert group.traceback == callback_traceback(1)  # the first's
+    assert group.varies and group.title == "ValueError: bad price <n>"
+
+
+def test_a_group_whose_messages_never_differ_is_titled_by_its_message():
+    groups = ErrorGroups()
+    for n in range(3):
+        groups.add(CALLBACK, "AttributeError: 'NoneType' object has no attribute 'split'",
+                   callback_traceback(1), float(n), n)  # fmt: skip
+    (group,) = groups.view().groups
+    assert group.pattern == "'…' object has no attribute '…'" and not group.varies
+    assert group.title == "AttributeError: 'NoneType' object has no attribute 'split'"
 
 
 def test_groups_are_bounded_and_what_is_past_the_bound_is_counted_apart():

@@ -50,6 +50,12 @@ def test_a_log_line_with_a_traceback_says_what_was_raised_first():
     assert str(log_cells(plain)[3]) == "Dumping:  … (+1 lines, Enter)"
 
 
+def test_the_status_line_names_the_key_that_groups_the_errors():
+    from workbench.ui.status_bar import status_text
+
+    assert "errors 1 (E)" in status_text(FakeSource().snapshot()).plain
+
+
 def test_a_folded_traceback_shows_the_users_frame_and_one_line_per_library_run():
     folded = traceback_text(callback_traceback(3)).plain
     assert "▸ 28 frames: scrapy  (z unfolds)" in folded

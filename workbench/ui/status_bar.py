@@ -68,6 +68,7 @@ def status_text(snapshot: Snapshot) -> Text:
     text.append(f"  queue {fmt.number(status.queued)}  in flight {status.in_flight}")
     if errors:
         text.append(f"  errors {errors}", style="bold red")
+        text.append(" (E)", style="red")  # the key that groups them
     text.append(f"  {fmt.duration(snapshot.elapsed)}", style="dim")
     return text
 

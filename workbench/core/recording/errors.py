@@ -173,12 +173,30 @@ def short_path(path: str, parts: int = 3) -> str:
     return "/".join(pieces[-parts:])
 
 
+_CWD: str | None = None
+
+
+def project_path(path: str) -> str:
+    """A file as the user knows it: relative to the directory the crawl runs in
+    (the project's) when it is under it, else its last three components."""
+    global _CWD
+    if _CWD is None:
+        try:
+            _CWD = os.getcwd().replace("\\", "/").rstrip("/") + "/"
+        except OSError:  # the directory was removed
+            _CWD = "/"
+    norm = path.replace("\\", "/")
+    if len(_CWD) > 1 and norm.startswith(_CWD):
+        return norm[len(_CWD) :]
+    return short_path(norm)
+
+
 def location_text(frame: tuple[str, int, str] | None) -> str | None:
     """``shop/spiders/books.py:42 in parse`` (None without a frame of the user's)."""
     if frame is None:
         return None
     path, line, function = frame
-    return f"{short_path(path)}:{line} in {function}"
+    return f"{project_path(path)}:{line} in {function}"
 
 
 # -- the groups ------------------------------------------------------------------------
@@ -200,10 +218,15 @@ class ErrorGroup:
     examples: tuple[int, ...] = ()  # flow ids: the first few, then the most recent
     spider: str | None = None
     traceback: str | None = None  # the first occurrence's (None over the wire)
+    varies: bool = True  # the messages differ (False: every one was ``message``)
 
     @property
     def title(self) -> str:
-        return f"{self.type}: {self.pattern}" if self.pattern else self.type
+        """``type: pattern``, or the message itself while every occurrence had the
+        same one (``'NoneType' object has no attribute 'split'`` says more than
+        its pattern)."""
+        text = self.pattern if self.varies else self.message
+        return f"{self.type}: {text}" if text else self.type
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +261,7 @@ class _Group:
         "spider",
         "traceback",
         "type",
+        "varies",
     )
 
     def __init__(
@@ -261,6 +285,7 @@ class _Group:
         self.first = when
         self.last = when
         self.message = ""
+        self.varies = False
         self.traceback = traceback
         self.examples: list[int] = []
         self.recent: deque[int] = deque(maxlen=RECENT_EXAMPLES)
@@ -281,6 +306,7 @@ class _Group:
             examples=tuple(examples),
             spider=self.spider,
             traceback=self.traceback if traceback else None,
+            varies=self.varies,
         )
 
 
@@ -341,9 +367,12 @@ class ErrorGroups:
                 self._by_key[key] = group
         if group.pattern is OVERFLOW_PATTERN:
             self.overflow += 1
+        message = message[:MESSAGE_LIMIT]
+        if group.count and message != group.message:
+            group.varies = True
         group.count += 1
         group.last = when
-        group.message = message[:MESSAGE_LIMIT]
+        group.message = message
         if flow_id is not None:
             if len(group.examples) < FIRST_EXAMPLES:
                 group.examples.append(flow_id)
@@ -507,6 +536,14 @@ def compact(traceback: str, limit: int = 4000) -> str:
             out.extend(block.lines)
     text = "\n".join(out)
     return text if len(text) <= limit else text[: limit // 2] + "\n…\n" + text[-limit // 2 :]
+
+
+def short_exception(line: str) -> str:
+    """``DownloadTimeoutError: …`` for ``scrapy.exceptions.DownloadTimeoutError: …``."""
+    head, sep, rest = line.partition(": ")
+    if "." in head and _TYPE_NAME.fullmatch(head):
+        return head.rpartition(".")[2] + sep + rest
+    return line
 
 
 def exception_line(text: str) -> str | None:

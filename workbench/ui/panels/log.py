@@ -16,7 +16,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Select
 
 from workbench.core.formats.sanitize import clean_line
-from workbench.core.recording.errors import exception_line
+from workbench.core.recording.errors import exception_line, short_exception
 from workbench.core.recording.records import LogRecord
 from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
@@ -54,7 +54,7 @@ def log_cells(record: LogRecord, urls: fmt.UrlFit | None = None) -> list[Any]:
         # a traceback: what was raised first, where it cannot be cut off
         raised = exception_line(record.message) if TRACEBACK in record.message else None
         if raised:
-            first = f"{clean_line(raised, 1000)} · {first}"
+            first = f"{clean_line(short_exception(raised), 1000)} · {first}"
         first += f"  … (+{len(lines) - 1} lines, Enter)"
     return [
         fmt.clock(record.time),

@@ -102,8 +102,8 @@ class ErrorsScreen(Screen[None]):
                 [
                     Column("Count", 7, justify="right"),
                     Column("Kind", 8),
-                    Column("Error (type: message pattern)", None, weight=5),
-                    Column("Where (your code)", None, weight=4, min_width=16),
+                    Column("Error", None, weight=3),
+                    Column("Where (your code)", None, weight=2, min_width=16),
                     Column("First", 8),
                     Column("Last", 8),
                 ],
@@ -262,14 +262,15 @@ class ErrorGroupScreen(Screen[None]):
             title.append(f" to {fmt.clock(group.last)}")
         title.append(" · ")
         title.append_text(where_text(group))
-        title.append("\nlatest: ", style="dim")
-        title.append(clean_line(f"{group.type}: {group.message}", 2000))
+        if group.varies:  # the title is the pattern: one message as it was
+            title.append("\nlatest: ", style="dim")
+            title.append(clean_line(f"{group.type}: {group.message}", 2000))
         yield Static(title, id="group-title")
         examples = OptionList(*self._examples(), id="group-examples")
         examples.border_title = f"Example flows ({len(group.examples)} of {group.count:,})"
         yield examples
         scroll = VerticalScroll(id="group-scroll")
-        scroll.border_title = "Traceback of the first (z unfolds the library's frames)"
+        scroll.border_title = "Traceback of the first (z folds or unfolds the library's frames)"
         with scroll:
             traceback = self._traceback()
             if traceback:
@@ -280,11 +281,13 @@ class ErrorGroupScreen(Screen[None]):
 
     def _examples(self) -> list[Option]:
         options = []
+        kind = self.group.kind if self.group.varies else None
         for flow_id in self.group.examples:
             kept = self.source.flow(flow_id) is not None
             options.append(
                 Option(
-                    example_line(self.source, flow_id, self.group.kind),
+                    # each one's own message, when they differ
+                    example_line(self.source, flow_id, kind),
                     id=f"flow-{flow_id}",
                     disabled=not kept,
                 )
