@@ -141,3 +141,29 @@ def test_collected_classes_drop_to_zero_and_disappear():
     tracker2 = RefTracker(clock=clock)
     tracker2.sample()
     assert tracker2.view().row(class_key(Temporary)) is None  # nothing alive: not listed
+
+
+def test_a_flagged_class_stays_flagged_while_its_objects_are_held():
+    """The crawl finished (no page completes, nothing in flight): the leaked objects
+    are still there, and so is the hint, until they are released."""
+    clock = FakeClock()
+    tracker = RefTracker(interval=1.0, window=20.0, min_rise=20, clock=clock)
+    kept = grow(tracker, clock, 25, 3)
+    assert class_key(Gadget) in tracker.flags  # flagged by sampling, looked at or not
+    assert row(tracker, Gadget).leak is not None
+    tracker.set_path(class_key(Gadget), "PagesSpider.prices[…][0] -> Gadget", "5 of 5 sampled")
+    pages = tracker.pace[-1][1].pages
+    for _ in range(60):  # a minute after the end: flat, nothing completes
+        clock.now += 1
+        tracker.sample(CrawlPace(pages=pages))
+    leak = row(tracker, Gadget).leak
+    assert leak is not None, "the hint went with the crawl"
+    assert "75 live, still held: 3 before the growth flagged 74s ago, +72 since" in leak.message
+    assert "nothing is in flight or queued" in leak.message
+    assert leak.path == "PagesSpider.prices[…][0] -> Gadget"
+    del kept[:60]  # most of them released
+    clock.now += 1
+    tracker.sample(CrawlPace(pages=pages))
+    assert row(tracker, Gadget).leak is None
+    assert class_key(Gadget) not in tracker.flags
+    del kept

@@ -10,7 +10,14 @@ from collections import deque
 
 from scrapy.http import HtmlResponse, Request
 
-from workbench.core.leaks.referrers import common_path, describe, find_referrers
+from workbench.core.leaks.referrers import (
+    Chain,
+    Hop,
+    ReferrerReport,
+    common_path,
+    describe,
+    find_referrers,
+)
 
 CACHE: list = []  # a module-level cache: the classic leak
 
@@ -182,3 +189,38 @@ def test_common_path_generalises_keys_that_differ_for_every_object():
     reports = [find_referrers(r, {id(spider): "spider"}, max_chains=1) for r in refs]
     assert reports[0].chains[0].text() == "spider.seen['http://127.0.0.1/0'] -> HtmlResponse"
     assert common_path(reports) == ("spider.seen[…] -> HtmlResponse", "4 of 4 sampled")
+
+
+class PagesSpider:
+    prices: dict = {}  # a class attribute: shared, never freed (the issue's shop spider)
+
+
+def test_a_class_attribute_reads_as_the_code_spells_it():
+    """Not 'class tests.test_referrers.PagesSpider (class)[…][…][…]': the class's own
+    dict reads as its attributes, and a subscript every object shares is kept."""
+    for n in range(4):
+        PagesSpider.prices[f"http://127.0.0.1/{n}"] = [response(n), f"{n}.99"]
+    try:
+        refs = [weakref.ref(kept[0]) for kept in PagesSpider.prices.values()]
+        reports = [find_referrers(r, max_chains=1) for r in refs]
+        chain = reports[0].chains[0]
+        assert chain.root == "PagesSpider"
+        assert chain.origin == f"class {__name__}.PagesSpider"
+        assert chain.text() == "PagesSpider.prices['http://127.0.0.1/0'][0] -> HtmlResponse"
+        assert common_path(reports) == (
+            "PagesSpider.prices[…][0] -> HtmlResponse",
+            "4 of 4 sampled",
+        )
+    finally:
+        PagesSpider.prices.clear()
+
+
+def test_common_path_keeps_what_every_object_shares_and_counts_each_report_once():
+    reports = [
+        ReferrerReport((Chain("spider", (Hop("", ".seen", True), Hop("dict", f"['k{n}']", True),
+                        Hop("list", "[0]", True), Hop("HtmlResponse", "", False))),) * 2,
+                       3, 9, 0.1, True)
+        for n in range(3)
+    ]  # fmt: skip
+    assert common_path(reports) == ("spider.seen[…][0] -> HtmlResponse", "3 of 3 sampled")
+    assert common_path([ReferrerReport((), 1, 0, 0.0, True)]) is None

@@ -108,14 +108,21 @@ async def test_memory_panel_heap_and_diff_on_a_fake_source():
         await pilot.pause()
         panel = app.panel("memory")
         assert "MEMUSAGE_LIMIT_MB" in widget_text(panel.query_one("#memusage"))
-        assert "RSS 122.0 MB" in widget_text(panel.query_one("#rss-title"))
+        rss = panel.query_one("#rss-chart").render().plain
+        assert rss.startswith("RSS  122 MB  max 122 MB  min 90.0 MB")
+        assert " 200 MB┤" in rss and " 0.0 MB┤" in rss  # from zero, not from its minimum
         assert table_rows(app, "#heap-table")[0].type_name == "str"
         await pilot.press("d")
         await pilot.pause()
-        assert "What grew from summary 1" in widget_text(panel.query_one("#heap-title"))
+        heap_title = widget_text(panel.query_one("#heap-title"))
+        assert "What grew from summary 1" in heap_title
         grown = {r.type_name: r.count for r in table_rows(app, "#heap-table")}
         assert grown["scrapy.http.response.html.HtmlResponse"] == 700
         assert "code" not in grown  # unchanged rows are left out
+        # workbench's own objects are not what the user hunts: left out, and said
+        assert not any(name.startswith(("workbench.core", "textual.")) for name in grown)
+        assert "to 2 (" in heap_title and "+6,700 objects, +917.2KiB" in heap_title
+        assert "workbench's own left out: +36 objects, +2.2KiB (FIFOCache, HeapRow)" in heap_title
         await pilot.press("h")
         await wait_for(lambda: len(source.summaries) == 3, pilot, 10)
         title = panel.query_one("#heap-title")

@@ -34,6 +34,17 @@ MEMUSAGE_SETTINGS = (
 )
 
 
+# The modules of workbench's own objects: its records and heap rows, the UI's
+# Textual and Rich objects, Pympler's.  The demo's spider and site are the crawl's.
+OWN_MODULES = ("workbench.", "textual.", "rich.", "pympler.")
+
+
+def own_type(type_name: str) -> bool:
+    """A type of workbench's own, not the crawl's: a heap diff leaves it out
+    (a user hunts the crawl's leaks, and workbench's memory is bounded)."""
+    return type_name.startswith(OWN_MODULES) and not type_name.startswith("workbench.demo.")
+
+
 @dataclass(frozen=True, slots=True)
 class HeapRow:
     type_name: str
@@ -51,7 +62,8 @@ class HeapSummary:
     elapsed: float  # seconds it took
 
     def diff(self, older: HeapSummary) -> tuple[HeapRow, ...]:
-        """What changed since ``older`` (Pympler's get_diff), growth first."""
+        """What changed since ``older`` (Pympler's get_diff), growth first; the
+        types of workbench's own included (:func:`own_type` tells them)."""
         left = [[r.type_name, r.count, r.size] for r in older.rows]
         right = [[r.type_name, r.count, r.size] for r in self.rows]
         rows = [

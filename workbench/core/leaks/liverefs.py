@@ -6,7 +6,9 @@ any project class) to a weak dictionary of its live instances and their
 creation times.  :class:`RefTracker` samples it (at most once per interval),
 keeps a bounded history per class and computes what ``prefs()`` cannot: the
 change since the last sample and since a baseline, the growth per minute and
-a hint when a class keeps growing while pages complete.
+a hint when a class keeps growing while pages complete.  A flagged class stays
+flagged while its objects are still held (the crawl over, the growth stopped),
+until they are released.
 
 Counting is cheap (``len`` of each weak dictionary); the oldest age is the
 first entry's (trackref inserts objects as they are created).  No object is
@@ -73,6 +75,15 @@ class _ClassHistory:
     oldest_age: float = 0.0
 
 
+@dataclass(slots=True)
+class _Flag:
+    """A class once flagged: the count before it grew, the most it rose, when."""
+
+    low: int
+    rise: int
+    since: float
+
+
 @dataclass(frozen=True, slots=True)
 class CrawlPace:
     """What the crawl was doing at a sample: to tell a leak from a busy crawl."""
@@ -125,6 +136,9 @@ class RefTracker:
         self.baseline_time: float | None = None
         self.ignored: set[str] = set()
         self.paths: dict[str, tuple[str, str]] = {}  # class key -> (path, share)
+        self.flags: dict[str, _Flag] = {}  # class key -> flagged, while still held
+        # class key -> (message, count before the rise, rise) while it grows as a leak
+        self.growth: dict[str, tuple[str, int, int] | None] = {}
         self.last_sample: float | None = None
 
     # -- sampling ------------------------------------------------------------------
@@ -157,7 +171,27 @@ class RefTracker:
                 hist.counts.append((now, 0))
                 hist.oldest_age = 0.0
         self.pace.append((now, pace or CrawlPace()))
+        self._judge()
         return True
+
+    def _judge(self) -> None:
+        """Flag the classes growing as a leak does, at every sample (whether or not
+        anyone looks), and unflag those whose gain was released."""
+        for key, hist in self.classes.items():
+            points = self._window(hist)
+            growing = self._growing(key, hist, points, self._slope(points) * 60)
+            self.growth[key] = growing
+            flag = self.flags.get(key)
+            if growing is not None:
+                _, low, rise = growing
+                if flag is None:
+                    self.flags[key] = _Flag(low, rise, points[-1][0])
+                else:
+                    flag.low, flag.rise = min(flag.low, low), max(flag.rise, rise)
+            elif flag is not None and hist.counts:
+                held = hist.counts[-1][1] - flag.low
+                if held < max(self.min_rise, flag.rise // 2):  # released: not a leak
+                    del self.flags[key]
 
     # -- controls ------------------------------------------------------------------
 
@@ -218,7 +252,7 @@ class RefTracker:
                     oldest_age=hist.oldest_age,
                     history=tuple(c for _, c in list(hist.counts)[-history:]),
                     ignored=key in ignored_keys,
-                    leak=None if key in ignored_keys else self._leak(key, hist, points, per_minute),
+                    leak=None if key in ignored_keys else self._leak(key, hist, per_minute),
                 )
             )
         rows.sort(key=lambda r: r.name)
@@ -265,9 +299,37 @@ class RefTracker:
             return pace.in_flight
         return 0
 
-    def _leak(
+    def _leak(self, key: str, hist: _ClassHistory, per_minute: float) -> LeakHint | None:
+        """The hint while the class grows as a leak does; then, once the growth
+        stops (the crawl over or paused), while what it gained is still held."""
+        path, share = self.paths.get(key, (None, ""))
+        growing = self.growth.get(key)
+        if growing is not None:
+            return LeakHint(growing[0], per_minute=per_minute, path=path, path_share=share)
+        flag = self.flags.get(key)
+        if flag is None or not hist.counts:
+            return None
+        now_t, count = hist.counts[-1]
+        held = count - flag.low
+        pace = self._pace_at(now_t)
+        why = (
+            "nothing is in flight or queued, so none of them should be"
+            if not (pace.in_flight or pace.queued)
+            else "the growth stopped, not the holding"
+        )
+        message = (
+            f"{hist.name}: {count:,} live, still held: {flag.low:,} before the growth "
+            f"flagged {now_t - flag.since:.0f}s ago, +{held:,} since; {why}; "
+            f"oldest {hist.oldest_age:.0f}s"
+        )
+        return LeakHint(message=message, per_minute=per_minute, path=path, path_share=share)
+
+    def _growing(
         self, key: str, hist: _ClassHistory, points: list[tuple[float, int]], per_minute: float
-    ) -> LeakHint | None:
+    ) -> tuple[str, int, int] | None:
+        """(message, the count before the rise, the rise) when the class grows as a
+        leak does: steadily, while pages complete, beyond what the pace needs, and
+        with objects older than half the window."""
         if len(points) < 5:
             return None
         span = points[-1][0] - points[0][0]
@@ -294,5 +356,4 @@ class RefTracker:
             f"({per_minute:+,.0f}/min) while {pages:,} pages completed{what}; "
             f"oldest {hist.oldest_age:.0f}s"
         )
-        path, share = self.paths.get(key, (None, ""))
-        return LeakHint(message=message, per_minute=per_minute, path=path, path_share=share)
+        return message, low, rise

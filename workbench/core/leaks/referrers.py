@@ -47,8 +47,9 @@ class Hop:
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    root: str  # "module myproject.spiders", "scheduler", "frame parse() at x.py:12"
+    root: str  # "module myproject.spiders", "scheduler", "frame parse() at x.py:12", a class
     hops: tuple[Hop, ...]  # root's object first, the target last
+    origin: str = ""  # where a class root is defined: "class myproject.spiders.PagesSpider"
 
     def text(self) -> str:
         """One line: the root, then a segment per non-container object."""
@@ -158,9 +159,12 @@ def edge_label(referrer: Any, child: Any) -> str:
                 return ".__defaults__"
             return ".__globals__" if referrer.__globals__ is child else " (function)"
         if isinstance(referrer, type):
-            for name, value in vars(referrer).items():
+            namespace = vars(referrer)
+            for name, value in namespace.items():
                 if value is child:
                     return f".{name}"
+            if _is_namespace(namespace, child):  # the class's own dict: its attributes
+                return ".__dict__"
             return " (class)"
         attrs = getattr(referrer, "__dict__", None)
         if attrs is child:
@@ -178,6 +182,15 @@ def edge_label(referrer: Any, child: Any) -> str:
     except Exception:
         pass
     return " (ref)"
+
+
+def _is_namespace(namespace: Any, child: Any) -> bool:
+    """``child`` is the dict behind a class's ``vars()`` (a mappingproxy of it):
+    ``get_referrers`` finds the class through it, as it finds an instance
+    through its ``__dict__``."""
+    if type(child) is not dict or len(child) != len(namespace):
+        return False
+    return all(child.get(name, child) is value for name, value in namespace.items())
 
 
 def _public(obj: Any, name: str) -> str:
@@ -310,8 +323,8 @@ class _Search:
             return f"module {self.modules[oid]}"
         if isinstance(obj, types.ModuleType):
             return f"module {obj.__name__}"
-        if isinstance(obj, type):
-            return f"class {obj.__module__}.{obj.__qualname__}"
+        if isinstance(obj, type):  # as the code spells it: PagesSpider.prices
+            return obj.__qualname__
         if isinstance(obj, types.FrameType):
             code = obj.f_code
             return f"frame {code.co_name}() at {code.co_filename}:{obj.f_lineno}"
@@ -325,13 +338,15 @@ class _Search:
             child, edge = walk.parent[current]
             container = isinstance(obj, CONTAINERS)
             name = type_name(obj)
-            if current in self.modules or current in self.named_roots:
+            if current in self.modules or current in self.named_roots or isinstance(obj, type):
                 name, container = "", True  # the root's name says it
                 if current in self.modules and edge.startswith("['"):
                     edge = "." + edge[2:-2]  # module globals read as attributes
             hops.append(Hop(name, edge, container))
             current = child
-        return Chain(root, _fold_instance_dicts(hops))
+        top = walk.objects[oid]
+        origin = f"class {top.__module__}.{top.__qualname__}" if isinstance(top, type) else ""
+        return Chain(root, _fold_instance_dicts(hops), clean_line(origin, 300))
 
     def _visit(self, walk: _Walk, ref: Any, referents: list[Any], wanted: set[int]) -> Any:
         """Record ``ref`` for the walk; returns it when the walk goes on through it."""
@@ -496,22 +511,33 @@ def find_referrers_many(
             del targets, alive, search
 
 
+_SUBSCRIPT = re.compile(r"\[[^\]]*\]")
+
+
 def common_path(reports: list[ReferrerReport]) -> tuple[str, str] | None:
-    """The most common generalised chain (its last segments) and its share."""
-    best: tuple[str, int] | None = None
-    for keys in (True, False):  # dict keys kept, unless they differ for every object
-        counts: Counter[str] = Counter()
-        for report in reports:
-            counts.update({chain.tail(2, keys) for chain in report.chains})
-        if not counts:
-            return None
-        path, n = counts.most_common(1)[0]
-        if best is None or n > best[1]:
-            best = (path, n)
-        if n * 2 > len(reports):
-            break
-    assert best is not None
-    return best[0], f"{best[1]} of {len(reports)} sampled"
+    """The most common chain (its last two segments) and its share.
+
+    Chains are alike when they differ in subscripts only; of those, a subscript
+    every sampled object shares is kept and one that differs is generalised:
+    ``PagesSpider.prices[…][0] -> HtmlResponse`` for responses kept in a dict of
+    lists, ``Request.cb_kwargs['listing'] -> HtmlResponse`` for a cb_kwargs key."""
+    groups: dict[str, list[list[str]]] = {}
+    counts: Counter[str] = Counter()
+    for report in reports:
+        seen: set[str] = set()
+        for chain in report.chains:
+            tail = " -> ".join(chain.text().split(" -> ")[-2:])
+            shape = _SUBSCRIPT.sub("[…]", tail)
+            groups.setdefault(shape, []).append(_SUBSCRIPT.findall(tail))
+            seen.add(shape)
+        counts.update(seen)
+    if not counts:
+        return None
+    shape, n = counts.most_common(1)[0]
+    merged = iter(
+        subs[0] if len(set(subs)) == 1 else "[…]" for subs in zip(*groups[shape], strict=True)
+    )
+    return _SUBSCRIPT.sub(lambda _: next(merged), shape), f"{n} of {len(reports)} sampled"
 
 
 def crawl_roots(crawler: Any) -> dict[int, str]:

@@ -14,14 +14,15 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import ProgressBar, Sparkline, Static
+from textual.widgets import ProgressBar, Static
 
 from workbench.core.formats.sanitize import clean_line
-from workbench.core.leaks.heap import HeapRow, HeapSummary, MemoryView
+from workbench.core.leaks.heap import HeapRow, HeapSummary, MemoryView, own_type
 from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel
 from workbench.ui.widgets.record_table import Column, RecordTable
+from workbench.ui.widgets.time_chart import TimeChart
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ def mb(n: int) -> str:
     return f"{n / 1_048_576:,.1f} MB"
 
 
+def megabytes(value: float) -> str:
+    """The RSS chart's labels, in its 7 columns: "0.0 MB", "95.5 MB", "200 MB"."""
+    return f"{value:,.0f} MB" if value >= 100 else f"{value:,.1f} MB"
+
+
 def heap_cells(row: HeapRow, diff: bool) -> list[Any]:
     if diff:
         style = "yellow" if row.size > 0 or row.count > 0 else "green"
@@ -40,7 +46,25 @@ def heap_cells(row: HeapRow, diff: bool) -> list[Any]:
             Text(f"{row.count:+,}", style=style),
             Text(("+" if row.size > 0 else "") + fmt.size(row.size), style=style),
         ]
+    if own_type(row.type_name):  # workbench's own: dimmed and said
+        name = Text.assemble(clean_line(row.type_name, 200), ("  (workbench's own)", "italic"))
+        name.stylize("dim")
+        return [name, Text(f"{row.count:,}", "dim"), Text(fmt.size(row.size), "dim")]
     return [clean_line(row.type_name, 200), f"{row.count:,}", fmt.size(row.size)]
+
+
+def own_part(rows: list[HeapRow]) -> str:
+    """What a diff leaves out of workbench's own: "workbench's own left out: +36
+    objects, +2.2KiB (FIFOCache, HeapRow)"."""
+    if not rows:
+        return ""
+    count, size = sum(r.count for r in rows), sum(r.size for r in rows)
+    names = ", ".join(r.type_name.rsplit(".", 1)[-1] for r in rows[:3])
+    more = "…" if len(rows) > 3 else ""
+    return (
+        f"workbench's own left out: {count:+,} objects, {'+' if size >= 0 else ''}"
+        f"{fmt.size(size)} ({clean_line(names, 120)}{more})"
+    )
 
 
 class MemoryPanel(Panel):
@@ -55,12 +79,11 @@ class MemoryPanel(Panel):
     DEFAULT_CSS = """
     MemoryPanel #memory-top { height: 9; }
     MemoryPanel #rss-box { width: 3fr; }
-    MemoryPanel #rss-title { height: 1; text-style: bold; }
     MemoryPanel #rss-chart { height: 1fr; }
     MemoryPanel #memusage { width: 2fr; padding: 0 1; }
     MemoryPanel #heap-progress { height: 1; display: none; }
     MemoryPanel #heap-progress.-running { display: block; }
-    MemoryPanel #heap-title { height: 1; margin-top: 1; text-style: bold; }
+    MemoryPanel #heap-title { height: auto; margin-top: 1; }
     MemoryPanel #heap-table { height: 1fr; }
     """
 
@@ -75,8 +98,7 @@ class MemoryPanel(Panel):
     def compose(self) -> Any:
         with Horizontal(id="memory-top"):
             with Vertical(id="rss-box"):
-                yield Static("RSS", id="rss-title")
-                yield Sparkline([], id="rss-chart")
+                yield TimeChart("RSS", megabytes, "cyan", id="rss-chart")
             yield Static("", id="memusage")
         yield ProgressBar(id="heap-progress", show_eta=False)
         yield Static("Heap: h takes a summary (Pympler's muppy) in the background", id="heap-title")
@@ -118,21 +140,20 @@ class MemoryPanel(Panel):
         )
 
     def _show_rss(self, view: MemoryView) -> None:
+        """RSS over time from zero, with a y scale and a time axis: a flat RSS
+        reads flat (scaled from its own minimum, 0.1 MB of noise was a cliff)."""
+        chart = self.query_one("#rss-chart", TimeChart)
         points = view.rss[-CHART_POINTS:]
-        values = [b / 1_048_576 for _, b in points]
-        self.query_one("#rss-chart", Sparkline).data = values or [0.0]
         if not points:
-            self.query_one("#rss-title", Static).update("RSS", layout=False)
+            chart.set_data([], 0.0, 1.0)
             return
+        values = [b / 1_048_576 for _, b in points]
         span = points[-1][0] - points[0][0]
-        self.query_one("#rss-title", Static).update(
-            Text.assemble(
-                ("RSS ", "bold"),
-                (mb(points[-1][1]), "bold"),
-                f"  min {min(values):,.1f}  max {max(values):,.1f} MB  ",
-                (f"last {fmt.duration(span)}", "dim"),
-            ),
-            layout=False,  # one line: no screen layout
+        chart.set_data(
+            [(t, v) for (t, _), v in zip(points, values, strict=True)],
+            points[-1][0],
+            0,  # the whole history in the width
+            f"min {min(values):,.1f} MB · last {fmt.duration(span)}",
         )
 
     def _show_memusage(self, view: MemoryView) -> None:
@@ -173,16 +194,20 @@ class MemoryPanel(Panel):
         table = self.query_one("#heap-table", RecordTable)
         if diff:
             older = view.summaries[-2]
-            rows = list(latest.diff(older))
+            changed = latest.diff(older)
+            rows = [r for r in changed if not own_type(r.type_name)]
+            own_rows = [r for r in changed if own_type(r.type_name)]
+            objects = latest.objects - older.objects - sum(r.count for r in own_rows)
+            size = latest.size - older.size - sum(r.size for r in own_rows)
+            own = own_part(own_rows)
             title.update(
                 Text.assemble(
                     ("What grew ", "bold"),
                     f"from summary {older.id} ({fmt.clock(older.time)}) to {latest.id} "
                     f"({fmt.clock(latest.time)}): "
-                    f"{latest.objects - older.objects:+,} objects, "
-                    f"{'+' if latest.size >= older.size else ''}"
-                    f"{fmt.size(latest.size - older.size)}",
+                    f"{objects:+,} objects, {'+' if size >= 0 else ''}{fmt.size(size)}",
                     (" · d: latest summary", "dim"),
+                    (f"\n{own}" if own else "", "dim"),
                 )
             )
         else:

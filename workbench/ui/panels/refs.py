@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from workbench.core.formats.sanitize import clean_line
 from workbench.core.leaks.liverefs import RefRow, RefsView
@@ -22,6 +22,7 @@ from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel
 from workbench.ui.widgets.record_table import Column, RecordTable
+from workbench.ui.widgets.time_chart import TimeChart
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +33,16 @@ TREND = 40  # samples in the trend column
 
 
 def trend(values: tuple[int, ...], width: int = TREND) -> str:
-    """A sparkline in characters (one table cell) of the last ``width`` values."""
+    """A sparkline in characters (one table cell) of the last ``width`` values,
+    scaled from zero: a flat series is a flat line at its height, not a cliff
+    (scaled from its own minimum, 21 then 20 read as full then empty)."""
     values = values[-width:]
     if not values:
         return ""
-    low, high = min(values), max(values)
-    span = high - low
-    if span == 0:
+    high = max(values)
+    if high <= 0:
         return BARS[0] * len(values)
-    return "".join(BARS[min(7, (v - low) * 8 // (span + 1))] for v in values)
+    return "".join(BARS[max(0, min(7, (v * 8 - 1) // high))] for v in values)
 
 
 def age(seconds: float) -> str:
@@ -107,8 +109,7 @@ class RefsPanel(Panel):
                            padding: 0 1; display: none; }
     RefsPanel #refs-hint.-leak { display: block; }
     RefsPanel #refs-table { height: 1fr; }
-    RefsPanel #refs-chart-title { height: 1; margin-top: 1; text-style: bold; }
-    RefsPanel Sparkline { height: 4; }
+    RefsPanel #refs-chart { height: 6; margin-top: 1; }
     """
 
     def __init__(self, source: Source, **kwargs: Any) -> None:
@@ -138,8 +139,7 @@ class RefsPanel(Panel):
             row_key=lambda r: r.key,
             id="refs-table",
         )
-        yield Static("", id="refs-chart-title")
-        yield Sparkline([], id="refs-chart")
+        yield TimeChart("Live objects", lambda v: f"{v:,.0f}", "cyan", id="refs-chart")
 
     def on_mount(self) -> None:
         self.query_one("#refs-table", RecordTable).follow = False
@@ -180,21 +180,19 @@ class RefsPanel(Panel):
         )
 
     def _show_chart(self, row: RefRow | None) -> None:
-        chart = self.query_one("#refs-chart", Sparkline)
-        title = self.query_one("#refs-chart-title", Static)
+        """The selected class's live count over time, from zero (a y scale and a
+        time axis: a flat series reads flat, a real fall reads as one)."""
+        chart = self.query_one("#refs-chart", TimeChart)
         if row is None:
-            chart.data = [0.0]
-            title.update("", layout=False)
+            chart.title = "Live objects"
+            chart.set_data([], 0.0, self._interval())
             return
-        chart.data = [float(c) for c in row.history] or [0.0]
-        title.update(
-            Text.assemble(
-                (clean_line(row.name, 60), "bold"),
-                f"  {row.count:,} live  max {max(row.history, default=0):,}  ",
-                (f"last {len(row.history)} samples, every {self._interval():.0f}s", "dim"),
-            ),
-            layout=False,  # one line, always: no screen layout
-        )
+        step = self._interval()
+        history = row.history
+        chart.title = f"{clean_line(row.name, 60)} live"
+        points = [(i * step, float(c)) for i, c in enumerate(history)]
+        note = f"min {min(history, default=0):,} · a sample every {step:g}s"
+        chart.set_data(points, (len(history) - 1) * step, step, note)
 
     def _interval(self) -> float:
         return self.view.interval if self.view is not None else 1.0

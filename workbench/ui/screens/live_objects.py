@@ -47,7 +47,10 @@ def report_text(report: ReferrerReport) -> Text:
     for n, chain in enumerate(report.chains, 1):
         out.append(f"\nChain {n}: ", style="bold")
         out.append(clean_line(chain.text(), 2000) + "\n", style="bold cyan")
-        out.append(f"  root  {clean_line(chain.root, 300)}\n", style="green")
+        out.append(f"  root  {clean_line(chain.root, 300)}", style="green")
+        if chain.origin:  # a class attribute: where the class is
+            out.append(f"  ({clean_line(chain.origin, 300)})", style="dim")
+        out.append("\n")
         for hop in chain.hops:
             if not hop.type_name and not hop.edge:
                 continue

@@ -96,6 +96,9 @@ class TimeChart(Widget):
         step: float,
         note: str = "",
     ) -> None:
+        """``step`` seconds a column; 0: as many as make every point fit the width
+        (at least one second), a column without a point showing the one before
+        (a level sampled now and then, such as RSS, not a rate)."""
         self.points = list(points)
         self.now = now
         self.step = step
@@ -106,7 +109,17 @@ class TimeChart(Widget):
         width, height = self.size.width, self.size.height
         plot_width = max(1, width - LABEL_WIDTH - 1)
         rows = max(1, height - 2)
-        values = columns(self.points, self.now, self.step, plot_width)
+        step = self.step
+        if step <= 0:  # fit: the oldest point at the left edge
+            oldest = min((t for t, _ in self.points), default=self.now)
+            step = max(1.0, (self.now - oldest) / max(1, plot_width - 1))
+        values = columns(self.points, self.now, step, plot_width)
+        if self.step <= 0:  # fit: a level holds until the next sample
+            last = None
+            for index, value in enumerate(values):
+                if value is None and last is not None:
+                    values[index] = last
+                last = values[index]
         shown = [v for v in values if v is not None]
         top = nice_ceiling(max(shown, default=0.0))
         latest = next((v for v in reversed(values) if v is not None), None)
@@ -140,20 +153,20 @@ class TimeChart(Widget):
                     line.append(EIGHTHS[max(0, min(8, n - row * 8))])
             text.append("".join(line), style=self.bar_style)
         text.append("\n")
-        text.append(self._axis(plot_width), style="dim")
+        text.append(self._axis(plot_width, step), style="dim")
         return text
 
-    def _axis(self, plot_width: int) -> str:
+    def _axis(self, plot_width: int, step: float) -> str:
         """Time labels under the columns, right-aligned at their tick."""
-        span = plot_width * self.step
-        tick = next((t for t in TICK_SECONDS if t / self.step >= 10), TICK_SECONDS[-1])
+        span = plot_width * step
+        tick = next((t for t in TICK_SECONDS if t / step >= 10), TICK_SECONDS[-1])
         axis = [" "] * (LABEL_WIDTH + 1 + plot_width)
         label = "now"
         axis[-len(label) :] = label
         occupied = len(axis) - len(label) - 1
         seconds = tick
         while seconds < span:
-            column = LABEL_WIDTH + 1 + plot_width - 1 - int(seconds / self.step)
+            column = LABEL_WIDTH + 1 + plot_width - 1 - int(seconds / step)
             label = ago(seconds)
             end = column + 1
             begin = end - len(label)
