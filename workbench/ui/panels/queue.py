@@ -150,7 +150,10 @@ def in_flight_text(request: InFlightRequest, now: float) -> str:
     lines.append(_then(request))
     if request.state == "transferring":
         if request.received is None:
-            lines.append("Bytes received: not counted (the crawl's workbench is older).")
+            lines.append(
+                "Bytes received: not counted (counted once a request has been on the wire "
+                "for 2 s, while this list is open, or when the crawl stalls)."
+            )
         else:
             bound = "" if request.received_exact else "at least "
             lines.append(
