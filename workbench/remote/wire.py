@@ -131,6 +131,7 @@ def flow(data: dict[str, Any]) -> Flow:
         callback_error=data.get("callback_error"),
         callback_traceback=data.get("callback_traceback"),
         request_body=base64.b64decode(body) if body else None,
+        spider=_text(data.get("spider")),  # its errors' groups are keyed by it
         **_fate(data),
     )
 

@@ -310,19 +310,23 @@ class _Group:
         )
 
 
-def group_key(
-    kind: str, type_name: str, pattern: str, location: str | None, spider: str | None
-) -> str:
-    """The stable key of a group (the same in the crawl's process and in workbench's)."""
-    raw = "\x1f".join((kind, type_name, pattern, location or "", spider or ""))
+def _frame_id(frame: tuple[str, int, str] | None) -> str:
+    return f"{frame[0]}:{frame[1]}:{frame[2]}" if frame is not None else ""
+
+
+def group_key(kind: str, type_name: str, pattern: str, frame: str, spider: str | None) -> str:
+    """The stable key of a group, the same in the crawl's process and in
+    workbench's: from the user's frame as the traceback names it (its file's
+    full path, line, function), not as it is shown (relative to a directory)."""
+    raw = "\x1f".join((kind, type_name, pattern, frame, spider or ""))
     return hashlib.blake2b(raw.encode("utf-8", "replace"), digest_size=8).hexdigest()
 
 
 def key_for(kind: str, error: str, traceback: str | None, spider: str | None = None) -> str:
     """The key of the group an error belongs to (to find a flow's group)."""
     type_name, message = split_error(error)
-    location = location_text(user_frame(traceback))
-    return group_key(kind, type_name, message_pattern(message), location, spider)
+    frame = _frame_id(user_frame(traceback))
+    return group_key(kind, type_name, message_pattern(message), frame, spider)
 
 
 class ErrorGroups:
@@ -352,16 +356,18 @@ class ErrorGroups:
         its group's key."""
         type_name, message = split_error(error)
         pattern = message_pattern(message)
-        location = location_text(user_frame(traceback))
-        ident = (kind, type_name, pattern, location, spider)
+        frame = user_frame(traceback)
+        where = _frame_id(frame)
+        ident = (kind, type_name, pattern, where, spider)
         group = self._groups.get(ident)
         if group is None:
             if len(self._groups) >= self.max_groups:  # one catch-all per kind and type
-                ident = (kind, type_name, OVERFLOW_PATTERN, None, spider)
+                ident = (kind, type_name, OVERFLOW_PATTERN, "", spider)
                 group = self._groups.get(ident)
-                pattern, location = OVERFLOW_PATTERN, None
+                pattern, frame, where = OVERFLOW_PATTERN, None, ""
             if group is None:
-                key = group_key(kind, type_name, pattern, location, spider)
+                key = group_key(kind, type_name, pattern, where, spider)
+                location = location_text(frame)  # as shown: once a group
                 group = _Group(key, kind, type_name, pattern, location, spider, when, traceback)
                 self._groups[ident] = group
                 self._by_key[key] = group
