@@ -77,7 +77,7 @@ def test_without_engine_readings_the_pace_rules_say_why_not():
 
 @pytest.mark.parametrize("state", ["paused", "finished", "closing"])
 def test_pace_rules_judge_a_running_crawl_only(state):
-    busy = reading(points(cpu=0.99, lag=0.5))
+    busy = reading(points(cpu=0.99, blocked=0.9))
     result = diagnose(evidence(snapshot(state=state), busy))
     assert "cpu" not in verdicts(evidence(snapshot(state=state), busy))
     assert "applies while the crawl runs" in dict(result.unchecked)["stalled downloads"]
@@ -105,9 +105,18 @@ def test_cpu_bound():
 
 
 def test_a_blocked_loop_without_full_cpu():
-    v = verdicts(evidence(engine=reading(points(cpu=0.4, lag=0.8))))["cpu"]
+    # half a core (a machine whose cores are shared), but the loop never rests
+    v = verdicts(evidence(engine=reading(points(cpu=0.45, lag=0.3, blocked=0.8))))["cpu"]
+    assert v.headline == "event loop blocked 80% of the time"
+    assert "8.0 of the last 10 s (at most 0.30 s at a time)" in figures(v)
+
+
+def test_a_loop_blocked_for_seconds_at_a_time_takes_few_readings():
+    # a callback that runs 3 s: one reading every 3 s, each 3 s late
+    sparse = tuple(point(i, 20, lag=2.9, blocked=2.9, cpu=0.5) for i in range(0, 20, 3))
+    v = verdicts(evidence(engine=reading(sparse)))["cpu"]
     assert "event loop blocked" in v.headline
-    assert "up to 0.80 s" in figures(v)
+    assert "readings: 4 in 9 s" in figures(v)
 
 
 def test_a_scraper_backing_out_is_the_crawls_own_code():
@@ -118,7 +127,7 @@ def test_a_scraper_backing_out_is_the_crawls_own_code():
 
 
 def test_one_slow_second_is_not_a_cpu_bound_crawl():
-    spiky = tuple(point(i, cpu=0.99 if i == 19 else 0.3, lag=0.5 if i == 19 else 0.01)
+    spiky = tuple(point(i, cpu=0.99 if i == 19 else 0.3, blocked=0.9 if i == 19 else 0.01)
                   for i in range(20))  # fmt: skip
     assert "cpu" not in verdicts(evidence(engine=reading(spiky)))
 
@@ -163,6 +172,16 @@ def test_a_slot_with_its_own_concurrency_says_so():
     slots = {"127.0.0.1": _slot(concurrency=2, active=15, transferring=2)}
     v = verdicts(evidence(engine=reading(points(), slots, per_domain=8)))["slots-full"]
     assert "this slot's concurrency is 2" in v.setting
+
+
+def test_a_slot_over_its_concurrency_is_a_problem():
+    slots = {"127.0.0.1": _slot(concurrency=1, active=15, transferring=15)}
+    v = verdicts(evidence(engine=reading(points(), slots, per_domain=1)))["over-concurrency"]
+    assert v.severity == PROBLEM
+    assert v.headline == "127.0.0.1: 15 on the wire for a concurrency of 1"
+    assert v.setting.startswith("DOWNLOAD_DELAY above 0")
+    within = {"127.0.0.1": _slot(concurrency=8, active=8, transferring=8)}
+    assert "over-concurrency" not in verdicts(evidence(engine=reading(points(), within)))
 
 
 def test_a_download_delay_bound():

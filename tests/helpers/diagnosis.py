@@ -28,6 +28,7 @@ def point(i: int, n: int = 20, **kw: Any) -> EnginePoint:
         responses=5 * i,
         lag=0.01,
         cpu=0.3,
+        blocked=0.02,
     )
     base.update(kw)
     return EnginePoint(**base)
@@ -149,3 +150,21 @@ def evidence(
     items: Any = None,
 ) -> Evidence:
     return gather(snap if snap is not None else snapshot(), engine, flows, items)
+
+
+def delay_bound() -> EngineReading:
+    """A crawl's engine readings: slot 127.0.0.1 held by a 1 s DOWNLOAD_DELAY."""
+    series = slot_points(delay=1.0, active=16, transferring=0)
+    row = slot_row(active=16, queued=16, transferring=0, delay=1.0)
+    return reading(points(active=16, transferring=0), {"127.0.0.1": (row, series)},
+                   download_delay=1.0)  # fmt: skip
+
+
+def fake_source(engine: bool = True, fates: bool = True) -> Any:
+    """The fake source, with the delay-bound readings (``engine``) and its fates."""
+    from tests.fakes import FakeSource
+
+    fake = FakeSource(fates=fates)
+    if engine:
+        fake.engine = delay_bound()
+    return fake

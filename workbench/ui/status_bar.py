@@ -78,14 +78,31 @@ class StatusBar(Static):
     StatusBar { height: 1; background: $panel; }
     """
 
-    headline: Text | None = None  # the worst verdict of Diagnose (D), when there is one
+    # the worst verdict of Diagnose (D), when there is one: (its headline, its style)
+    headline: tuple[str, str] | None = None
 
     def show(self, snapshot: Snapshot) -> None:
         text = status_text(snapshot)
         if self.headline is not None:  # a segment of its own, last
             text.append("  ")
-            text.append(self.headline)
+            width = self.size.width  # 0 before the first layout: no fitting then
+            room = width - text.cell_len - 2 if width else None
+            text.append(fit_headline(*self.headline, room))
         self.update(text, layout=False)  # one line, always
+
+
+def fit_headline(words: str, style: str, room: int | None) -> Text:
+    """ "⚑ WORDS (D)" in ``room`` cells (None: as it is): without its parenthesis,
+    then cut, when it does not fit; never shorter than a dozen characters."""
+    words = clean_line(words, 200)
+    space = (room if room is not None else 10_000) - len("⚑  (D)")
+    if len(words) > space and " (" in words:
+        words = words.split(" (", 1)[0]  # "bound by DOWNLOAD_DELAY (127.0.0.1: 1.00 s)"
+    if len(words) > space:
+        words = words[: max(space - 1, 12)] + "…"
+    text = Text(f"⚑ {words}", style=style)
+    text.append(" (D)", style="dim")
+    return text
 
 
 def _crawlers(text: Text, snapshot: Snapshot) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 
-from rich.text import Text
 from textual.widgets import Input
 
 from workbench.core.inspection.diagnosis import PROBLEM, Target, diagnose
@@ -48,8 +47,7 @@ class DiagnoseControl(AppBase):
         headline = None
         if verdict is not None:
             style = "bold red" if verdict.severity == PROBLEM else "bold yellow"
-            headline = Text(f"⚑ {verdict.headline}", style=style)
-            headline.append(" (D)", style="dim")
+            headline = (verdict.headline, style)
         self.status_bar.headline = headline
 
     def action_diagnose(self) -> None:

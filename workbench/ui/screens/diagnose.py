@@ -24,6 +24,7 @@ from workbench.core.inspection.diagnosis import (
     LIMIT,
     NOTE,
     PROBLEM,
+    RULES,
     Diagnosis,
     Evidence,
     FateRow,
@@ -156,12 +157,12 @@ class DiagnoseScreen(Screen[Target | None]):
 
     DEFAULT_CSS = """
     DiagnoseScreen #diagnose-title { height: auto; padding: 0 1; }
-    DiagnoseScreen #verdicts-box { border: round $primary; height: auto; max-height: 45%; }
-    DiagnoseScreen #verdict-table { height: auto; max-height: 10; }
+    DiagnoseScreen #verdicts-box { border: round $primary; height: auto; max-height: 70%; }
+    DiagnoseScreen #verdict-table { height: auto; max-height: 8; }
     DiagnoseScreen #verdict-detail {
-        height: auto; max-height: 12; padding: 0 1; border-top: solid $primary 50%;
+        height: auto; max-height: 14; padding: 0 1; border-top: solid $primary 50%;
     }
-    DiagnoseScreen #fates-box { border: round $primary 50%; height: 1fr; }
+    DiagnoseScreen #fates-box { border: round $primary 50%; height: 1fr; min-height: 8; }
     DiagnoseScreen #fate-table { height: 1fr; }
     DiagnoseScreen #fates-note { height: auto; padding: 0 1; }
     DiagnoseScreen #unchecked { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
@@ -223,7 +224,7 @@ class DiagnoseScreen(Screen[Target | None]):
         self.evidence, self.diagnosis = evidence, diagnosis
         rows: list[Any] = list(diagnosis.verdicts) or [Healthy(len(diagnosis.checked))]
         self.verdicts.set_rows(rows)
-        height = min(len(rows) + 1, 10)
+        height = min(len(rows) + 1, 8)
         if self.verdicts.styles.height is None or self.verdicts.styles.height.value != height:
             self.verdicts.styles.height = height
         self._title(evidence, diagnosis)
@@ -250,7 +251,7 @@ class DiagnoseScreen(Screen[Target | None]):
                 title.append(f" · {n} {WORD[severity]}{'s' if n > 1 else ''}", MARK[severity][1])
         figures = pace_figures(evidence)
         if figures:
-            title.append("\n")
+            title.append("\nthe last 10 s: ", style="dim")
             for n, (what, figure) in enumerate(figures):
                 title.append(" · " if n else "", style="dim")
                 title.append(f"{what} ", style="dim")
@@ -273,15 +274,11 @@ class DiagnoseScreen(Screen[Target | None]):
     def _fates_note(self, evidence: Evidence) -> None:
         note = self.query_one("#fates-note", Static)
         summary = evidence.fates
-        text = Text(
-            "Enter: those flows in the Flows panel · the Rows column: rows kept when fewer "
-            "than counted",
-            style="dim",
-        )
+        text = Text("Enter: these flows in the Flows panel", style="dim")
         if summary is not None and summary.unkept:
             text = Text(
-                f"{summary.unkept:,} requests that never reached the network were counted "
-                "without a row past WORKBENCH_MAX_DROPPED: Flows shows the rows kept. ",
+                f"{summary.unkept:,} never-downloaded requests were only counted, past "
+                "WORKBENCH_MAX_DROPPED (Rows: the rows kept, which Flows shows) · ",
                 style="yellow",
             ).append(text)
         if summary is not None and not summary.rows:
@@ -296,13 +293,15 @@ class DiagnoseScreen(Screen[Target | None]):
             widget.display = False
             return
         widget.display = True
+        codes = {r.title: r.code for r in RULES}  # the rules by their codes: shorter
         reasons: dict[str, list[str]] = {}
         for title, why in diagnosis.unchecked:
-            reasons.setdefault(why, []).append(title)
+            reasons.setdefault(why, []).append(codes.get(title, title))
         text = Text("Not checked: ", style="bold")
-        for n, (why, titles) in enumerate(reasons.items()):
+        for n, (why, names) in enumerate(reasons.items()):
             text.append("; " if n else "")
-            text.append(f"{', '.join(titles)} ({why})")
+            text.append(", ".join(names), style="bold")
+            text.append(f" ({why})")
         widget.update(text)
 
     # -- keys ----------------------------------------------------------------------

@@ -50,8 +50,11 @@ class EnginePoint:
     scraper_bytes: int  # engine.scraper.slot.active_size
     backout: bool  # engine.scraper.slot.needs_backout()
     responses: int  # responses received so far (cumulative)
-    lag: float | None  # seconds: the latest the loop ran a 0.1 s timer during the second
-    cpu: float | None  # the process's CPU time / wall time during the second (1.0: a core)
+    lag: float | None  # seconds: the latest the loop ran a 0.1 s timer since the last point
+    cpu: float | None  # the process's CPU time / wall time since the last point (1.0: a core)
+    # seconds the loop ran its timers late since the last point, summed: how long it was
+    # blocked (a callback that runs 3 s makes one late timer of about 3 s)
+    blocked: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,7 @@ class EngineSampler:
         self._timer: Any = None
         self._last_tick: float | None = None
         self._lag: float | None = None  # the worst since the last sample
+        self._blocked = 0.0  # the lateness summed since the last sample
         self._cpu_at: tuple[float, float] | None = None  # (wall, process CPU) of the last sample
 
     def start(self) -> None:
@@ -109,6 +113,7 @@ class EngineSampler:
         if last is None:
             return
         late = max(0.0, now - last - LAG_INTERVAL)
+        self._blocked += late
         if self._lag is None or late > self._lag:
             self._lag = late
 
@@ -119,9 +124,17 @@ class EngineSampler:
         if self._cpu_at is not None and wall - self._cpu_at[0] > 0.05:
             cpu = max(0.0, (cpu_time - self._cpu_at[1]) / (wall - self._cpu_at[0]))
         self._cpu_at = (wall, cpu_time)
+        if self._last_tick is not None:  # a timer overdue now counts too
+            late = max(0.0, wall - self._last_tick - LAG_INTERVAL)
+            if late > LAG_INTERVAL:
+                self._blocked += late
+                self._lag = max(self._lag or 0.0, late)
+                self._last_tick = wall  # counted: the next tick measures from here
         lag, self._lag = self._lag, None
+        blocked: float | None = self._blocked
+        self._blocked = 0.0
         if self._timer is None:
-            lag = None  # not timed (the loop was not watched)
+            lag = blocked = None  # not timed (the loop was not watched)
         queued = active = scraping = scraper_bytes = 0
         backout = False
         if engine is not None:
@@ -150,6 +163,7 @@ class EngineSampler:
                 responses=responses,
                 lag=lag,
                 cpu=cpu,
+                blocked=blocked,
             )
         )
 

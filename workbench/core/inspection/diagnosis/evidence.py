@@ -146,16 +146,16 @@ def pace_figures(ev: Evidence) -> list[tuple[str, str]]:
     figures = []
     cpu = mean(p.cpu for p in points)
     if cpu is not None:
-        figures.append(("CPU", f"{cpu:.0%} of a core"))
+        figures.append(("CPU", f"{cpu:.0%}"))
     lags = [p.lag for p in points if p.lag is not None]
     if lags:
-        figures.append(("loop late", f"≤ {max(lags):.2f} s"))
+        figures.append(("loop late ≤", f"{max(lags):.2f} s"))
     limit = engine.concurrent_requests or "∞"
-    figures.append(("downloader", f"{last.active}/{limit} ({last.transferring} on the wire)"))
+    figures.append(("downloader", f"{last.active}/{limit}, {last.transferring} on the wire"))
     figures.append(("scheduler", f"{last.queued:,}"))
-    figures.append(("callbacks", f"{last.scraping} waiting"))
+    figures.append(("callbacks waiting", f"{last.scraping}"))
     span = points[-1].time - points[0].time
     if span > 0:
         rate = (points[-1].responses - points[0].responses) / span
-        figures.append(("responses", f"{rate:.1f}/s"))
+        figures.append(("responses/s", f"{rate:.1f}"))
     return figures

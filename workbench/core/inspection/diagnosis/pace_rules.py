@@ -32,11 +32,16 @@ bottleneck", Reading resource usage, CPU: "One CPU core is the ceiling; a proces
 sitting at 100% of a core is CPU-bound no matter how many cores the machine has."
 0.9 leaves room for the time the process waits on the kernel."""
 
-LAG_BOUND = 0.25
-"""Seconds late a 0.1 s timer of the event loop must run, in half the window's
-readings, for the loop to count as blocked: CPU-bound code in a callback delays
-every other callback and I/O for as long as it runs (Scrapy's event loop lag
-monitor, which warns past its threshold)."""
+BLOCKED_SHARE = 0.5
+"""Share of the window the event loop spent blocked (its 0.1 s timers late, the
+lateness summed) that makes a blocked loop: CPU-bound code in a callback delays
+every other callback and I/O for as long as it runs (what Scrapy's event loop lag
+monitor warns about).  A blocked loop also takes fewer readings, so this test
+needs only :data:`MIN_SPAN` seconds of them, not :data:`MIN_READINGS`.  On a
+machine whose cores are shared the process may get half a core while its loop
+never rests: the lag shows what the CPU share does not."""
+
+MIN_SPAN = 5.0  # seconds of readings the blocked-loop test needs
 
 WIRE_FULL = 0.8
 """Share of CONCURRENT_REQUESTS on the wire for the downloader to count as full.
@@ -77,28 +82,33 @@ def _seconds(points: tuple, holds_share: float) -> str:
 def cpu_bound(ev: Evidence) -> Verdict | None:
     """A process at a core's worth of CPU, a blocked loop, or a scraper backing
     out: the bottleneck is the crawl's own code."""
-    points = _window(ev)
-    if points is None:
+    points = ev.recent(WINDOW)
+    if len(points) < 2:
         return None
-    cpu = mean(p.cpu for p in points)
-    lagging = share(points, lambda p: p.lag is not None and p.lag >= LAG_BOUND)
+    span = points[-1].time - points[0].time
+    enough = len(points) >= MIN_READINGS
+    cpu = mean(p.cpu for p in points[1:])
+    late = sum(p.blocked or 0.0 for p in points[1:])  # the first one's lies before the span
     backout = share(points, lambda p: p.backout)
-    worst_lag = max((p.lag for p in points if p.lag is not None), default=None)
-    busy = cpu is not None and cpu >= CPU_BOUND
-    blocked = lagging >= 0.5
-    backing = backout >= SUSTAINED
+    worst_lag = max((p.lag for p in points[1:] if p.lag is not None), default=None)
+    busy = enough and cpu is not None and cpu >= CPU_BOUND
+    blocked = span >= MIN_SPAN and late >= BLOCKED_SHARE * span
+    backing = enough and backout >= SUSTAINED
     if not (busy or blocked or backing):
         return None
     figures = []
     if cpu is not None:
-        figures.append(("CPU", f"{cpu:.0%} of one core (mean of {len(points)} s)"))
+        figures.append(("CPU", f"{cpu:.0%} of one core (mean of the last {span:.0f} s)"))
     if worst_lag is not None:
         figures.append(
             (
-                "event loop late",
-                f"up to {worst_lag:.2f} s ({_seconds(points, lagging)} over {LAG_BOUND} s)",
+                "event loop blocked",
+                f"{min(late, span):.1f} of the last {span:.0f} s (at most {worst_lag:.2f} s "
+                "at a time)",
             )
         )
+    if not enough:
+        figures.append(("readings", f"{len(points)} in {span:.0f} s (one a second when free)"))
     last = points[-1]
     engine = ev.engine
     assert engine is not None
@@ -122,7 +132,7 @@ def cpu_bound(ev: Evidence) -> Verdict | None:
             "The event loop is blocked for long stretches: code in a callback or pipeline "
             "runs without yielding, and every download waits for it."
         )
-        headline = f"event loop blocked (late {worst_lag:.1f} s)"
+        headline = f"event loop blocked {min(1.0, late / span):.0%} of the time"
     else:
         finding = (
             "The process uses a whole CPU core: the crawl is CPU-bound, and no concurrency "
@@ -255,6 +265,50 @@ def slots_full(ev: Evidence) -> Verdict | None:
         BOTTLENECK + " (Reading the engine status)",
         Target("slots", slot=key, label=f"slot {key}"),
         weight=waiting,
+    )
+
+
+@rule("over-concurrency", "a slot over its concurrency", needs=("engine", "running"))
+def over_concurrency(ev: Evidence) -> Verdict | None:
+    """More requests on a slot's wire than its concurrency allows.  Scrapy 2.19's
+    downloader (on asyncio) counts a request as transferring only once its task
+    runs, so ``_process_queue`` starts every request waiting in the slot at once
+    when there is no delay: CONCURRENT_REQUESTS_PER_DOMAIN is not enforced.  With
+    any DOWNLOAD_DELAY it sends one request per pass and the limit holds."""
+    engine = ev.engine
+    assert engine is not None
+    worst = None
+    for key in ev.busy_slots:
+        points = ev.slot_recent(key)
+        over = [p for p in points if p.transferring > p.concurrency > 0]
+        if len(over) >= 2:  # seen twice, not a reading caught mid-change
+            peak = max(over, key=lambda p: p.transferring)
+            if worst is None or peak.transferring > worst[1].transferring:
+                worst = (key, peak, len(over), len(points))
+    if worst is None:
+        return None
+    key, peak, seconds, span = worst
+    name = _slot_limit_name(ev)
+    setting_now = engine.per_ip or engine.per_domain
+    return Verdict(
+        "over-concurrency",
+        PROBLEM,
+        f"{key}: {peak.transferring} on the wire for a concurrency of {peak.concurrency}",
+        f"Slot {key} had {peak.transferring} requests on the wire at once although its "
+        f"concurrency is {peak.concurrency}: {name} is not enforced, and the site gets "
+        "more parallel requests than the settings say.",
+        (
+            ("slot", key),
+            ("on the wire", f"up to {peak.transferring} ({seconds} of the last {span} s over)"),
+            ("its concurrency", f"{peak.concurrency} ({name} {setting_now})"),
+            ("DOWNLOAD_DELAY", f"{engine.download_delay:g} s"),
+        ),
+        "DOWNLOAD_DELAY above 0 (even 0.01): Scrapy 2.19's downloader then starts one "
+        "request per pass and the concurrency holds; without a delay it starts every "
+        "request waiting in the slot at once",
+        BOTTLENECK + " (Sending more requests at a time)",
+        Target("slots", slot=key, label=f"slot {key}"),
+        weight=peak.transferring / peak.concurrency,
     )
 
 
