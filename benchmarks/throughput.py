@@ -151,7 +151,10 @@ def run_workbench(
     keys: str = "",
     argv: list[str] | None = None,
     repo: Path = REPO,
+    cpu: list[float] | None = None,
 ) -> tuple[dict, list[tuple[float, int, int]]]:
+    """A workbench crawl in a pty; its stats and RSS samples.  ``cpu`` gets the
+    CPU seconds the process used by the end of the crawl (before quitting)."""
     term = PtyProcess(
         argv or crawl_argv("workbench.cli", url, log, extra),
         cwd=tempfile.gettempdir(),
@@ -186,6 +189,8 @@ def run_workbench(
                 samples.append((now - start, rss_kib(term.proc.pid), last_pages(term.tail())))
             if time.monotonic() - start > 1800:
                 raise RuntimeError("workbench crawl took too long")
+        if cpu is not None:
+            cpu.append(cpu_seconds(term.proc.pid))
         term.send("q")
         term.wait(60)
     finally:
@@ -257,6 +262,12 @@ def last_pages(text: str) -> int:
     return int(found[-1].replace(",", "")) if found else 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -300,9 +311,14 @@ def throughput(pages: int, runs: int) -> None:
 
 
 def against(pages: int, runs: int, rev: str) -> None:
-    """Plain Scrapy, workbench at ``rev`` and workbench as it is now, interleaved."""
+    """Plain Scrapy, workbench at ``rev`` and workbench as it is now, interleaved.
+
+    Pages/s as everywhere here, and the CPU each workbench crawl used per page
+    (its whole process, start-up and UI included): a busy machine stretches
+    the wall clock of every run, much less the CPU a run needs."""
     site, url = start_site(pages)
     series: dict[str, list[float]] = {"scrapy": [], rev: [], "now": []}
+    cpu_ms: dict[str, list[float]] = {rev: [], "now": []}
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "old"
         subprocess.run(
@@ -317,11 +333,15 @@ def against(pages: int, runs: int, rev: str) -> None:
                 )
                 for name, repo in ((rev, old), ("now", REPO)):
                     log = Path(tmp) / f"{name.replace('/', '_')}{i}.log"
-                    series[name].append(pages_per_second(run_workbench(url, log, repo=repo)[0]))
+                    used: list[float] = []
+                    stats = run_workbench(url, log, repo=repo, cpu=used)[0]
+                    series[name].append(pages_per_second(stats))
+                    cpu_ms[name].append(1000 * used[0] / stats["response_received_count"])
                 p, b, n = (series[k][-1] for k in series)
                 print(
                     f"run {i + 1}: scrapy {p:7.1f}   {rev} {b:7.1f} ({b / p:.3f})   "
-                    f"now {n:7.1f} ({n / p:.3f}) pages/s",
+                    f"now {n:7.1f} ({n / p:.3f}) pages/s;   CPU per page {rev} "
+                    f"{cpu_ms[rev][-1]:.2f} ms, now {cpu_ms['now'][-1]:.2f} ms",
                     flush=True,
                 )
         finally:
@@ -330,6 +350,10 @@ def against(pages: int, runs: int, rev: str) -> None:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(old)])
     for name in (rev, "now"):
         print_medians("scrapy", series["scrapy"], f"workbench {name}", series[name], 0.85)
+    before, now = statistics.median(cpu_ms[rev]), statistics.median(cpu_ms["now"])
+    print(
+        f"CPU per page (median): {rev} {before:.2f} ms, now {now:.2f} ms, ratio {now / before:.3f}"
+    )
 
 
 def print_medians(base: str, bases: list[float], other: str, others: list[float], target: float):
