@@ -170,6 +170,7 @@ def test_remote_source_reads_the_crawl_and_detaches_clean(crawl):
         assert fields["url"].filled == fields["url"].total > 0
         # views come with the next poll once a panel asks for them
         source.pace(None)
+        source.engine_reading()  # Diagnose's readings, a view of their own
         source.queue(0, 20)
         source.refs()
         source.memory()
@@ -178,6 +179,10 @@ def test_remote_source_reads_the_crawl_and_detaches_clean(crawl):
         pace = source.pace(None)
         assert pace is not None and pace.rows[0].key == "127.0.0.1"
         assert pace.rows[0].delay == pytest.approx(0.05)
+        engine = source.engine_reading()
+        assert engine is not None and engine.concurrent_requests == 16
+        assert engine.download_delay == pytest.approx(0.05)
+        assert [row.key for row in engine.slots] == ["127.0.0.1"]
         assert source.queue(0, 20).slots
         # what is on the wire: the clock the recorder installed on the downloader
         assert installed["slots"] == ["_Slots", ["TimedSet"]] and before["slots"][0] == "dict"
