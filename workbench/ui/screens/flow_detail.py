@@ -29,11 +29,10 @@ from workbench.core.inspection.body import decoding_headers, render_body
 from workbench.core.recording import errors, fates
 from workbench.core.recording.records import Flow, header_items
 from workbench.core.sources.base import Source
+from workbench.ui import flow_actions
 from workbench.ui import format as fmt
+from workbench.ui.flow_actions import FLOW_KEYS
 from workbench.ui.panels.items import inline_fields
-from workbench.ui.screens.curl import CurlScreen
-from workbench.ui.screens.replay import ReplayScreen
-from workbench.ui.screens.selectors import SelectorScreen
 from workbench.ui.widgets.body_view import BodyView
 from workbench.ui.widgets.traceback_view import library_frames, traceback_text
 
@@ -141,16 +140,8 @@ class FlowDetailScreen(Screen[None]):
         Binding("4", "tab('produced')", "Produced", show=False),
         Binding("5", "tab('error')", "Error", show=False),
         Binding("tab", "next_tab", "Next tab"),
-        Binding("p", "selectors", "Selectors", tooltip="Selector playground on this response"),
-        Binding("r", "replay", "Replay", tooltip="Replay the callback and compare the output"),
-        Binding("x", "export_curl", "curl", tooltip="Copy the request as a curl command"),
+        *FLOW_KEYS,  # p, r, x, o: as on the flow's row in the Flows table
         Binding("z", "toggle_frames", "Frames", show=False, tooltip=FRAMES_TIP),
-        Binding(
-            "o",
-            "open_linked",
-            "Linked flow",
-            tooltip="Open the flow this one links to: a duplicate's original, a redirect's target",
-        ),
     ]
 
     DEFAULT_CSS = """
@@ -183,12 +174,7 @@ class FlowDetailScreen(Screen[None]):
 
     def linked(self) -> Flow | None:
         """The flow this one links to: a duplicate's original, a redirect's target."""
-        flow = self.flow
-        if flow.fate == fates.DUPLICATE:
-            return fates.duplicated_flow(self.flows, flow)
-        if flow.status is not None and 300 <= flow.status < 400 and flow.requests:
-            return next((c for _, _, c in fates.produced(self.flows, flow) if c), None)
-        return None
+        return flow_actions.linked_flow(self.flows, self.flow)
 
     def compose(self) -> Any:
         flow = self.flow
@@ -415,22 +401,12 @@ class FlowDetailScreen(Screen[None]):
             self._open(int(option_id.split("-")[1]))
 
     def _open(self, flow_id: int) -> None:
-        target = self.source.flow(flow_id)
-        if target is None:
-            self.app.notify(f"Flow #{flow_id} is no longer kept.", severity="warning")
-            return
-        self.app.push_screen(FlowDetailScreen(self.source, target))
+        flow_actions.open_flow(self.app, self.source, flow_id)
+
+    # -- the flow's keys (FLOW_KEYS), as on its row in the Flows table ---------------
 
     def action_open_linked(self) -> None:
-        target = self.linked()
-        if target is None:
-            self.app.notify(
-                "No linked flow: only a duplicate (its original) and a redirect (its "
-                "target) link to another flow; the Produced tab lists what this one made.",
-                title="Linked flow",
-            )
-            return
-        self._open(target.id)
+        flow_actions.open_linked(self.app, self.source, self.flow, self.flows)
 
     def _error(self) -> Group:
         """Each error: what was raised, where in the user's code, how often the same
@@ -510,27 +486,15 @@ class FlowDetailScreen(Screen[None]):
             scrollers[0].focus()
 
     def action_selectors(self) -> None:
-        self.app.push_screen(SelectorScreen(self.source, self.flow))
+        flow_actions.open_selectors(self.app, self.source, self.flow)
 
     def action_next_tab(self) -> None:
         tabs = ["request", "response", "body", "produced", "error"]
         content = self.query_one(TabbedContent)
         content.active = tabs[(tabs.index(content.active) + 1) % len(tabs)]
 
-    # -- replay and curl -------------------------------------------------------
-
     def action_replay(self) -> None:
-        self.app.push_screen(ReplayScreen(self.source, self.flow))
+        flow_actions.open_replay(self.app, self.source, self.flow)
 
     def action_export_curl(self) -> None:
-        try:
-            command = self.source.curl(self.flow.id)
-        except Exception as exc:  # never crash on a flow that cannot be exported
-            text = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
-            self.app.notify(
-                clean_line(text, 500), title="Cannot export", severity="error", markup=False
-            )
-            return
-        self.app.copy_to_clipboard(command)
-        self.app.notify("Copied the request as a curl command.", title="curl", timeout=3)
-        self.app.push_screen(CurlScreen(f"curl for flow #{self.flow.id}", command))
+        flow_actions.export_curl(self.app, self.source, self.flow)
