@@ -261,9 +261,9 @@ def offsite(ev: Evidence) -> Verdict | None:
     hosts = row.hosts if row is not None else ()
     reached = ev.fates.hosts_reached if ev.fates is not None else frozenset()
     near = [h for h, _ in hosts if _siblings(h, reached)]
-    figures = [
-        ("filtered offsite", f"{count:,} (offsite/filtered {ev.stat('offsite/filtered'):,})")
-    ]
+    stat = ev.stat("offsite/filtered")  # absent from a HAR file's stats
+    filtered = f"{count:,}" + (f" (offsite/filtered {stat:,})" if stat else "")
+    figures = [("filtered offsite", filtered)]
     if hosts:
         figures.append(("to", ", ".join(f"{h} ×{n:,}" for h, n in hosts)))
     if near:
