@@ -8,6 +8,8 @@ what Enter opens, and keep quiet otherwise.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.helpers.diagnosis import (
@@ -20,6 +22,7 @@ from tests.helpers.diagnosis import (
     slot_row,
     snapshot,
 )
+from workbench.core.control.host import CrawlStatus
 from workbench.core.inspection.diagnosis import (
     LIMIT,
     NOTE,
@@ -246,6 +249,23 @@ def test_a_stall():
     assert "stalled 90 s" in v.headline and "DOWNLOAD_TIMEOUT (now 180 s)" in v.setting
     assert v.target.panel == "queue"
     assert diagnose(evidence(engine=quiet)).headline.code == "stalled"  # a problem first
+
+
+def test_a_stall_follows_the_in_flight_clock_when_the_source_has_it():
+    from workbench.core.control.in_flight import InFlightSummary
+
+    busy = reading(points(transferring=6))  # responses keep coming in the readings
+    clock = InFlightSummary(6, quiet=42.0, stall_after=40.0, oldest_age=130.0,
+                            oldest_url="http://a.test/item/7", oldest_left=50.0)  # fmt: skip
+    snap = snapshot(status=CrawlStatus("running", 6, 40, None, None, transfers=clock))
+    v = verdicts(evidence(snap, busy))["stalled"]
+    assert v.headline == "stalled 42 s: 6 on the wire, no response"
+    assert "oldest: 130 s: http://a.test/item/7" in figures(v)
+    assert "it times out in: 50 s" in figures(v)
+    calm = dataclasses.replace(clock, quiet=10.0)
+    snap = snapshot(status=CrawlStatus("running", 6, 40, None, None, transfers=calm))
+    quiet = reading(tuple(point(i, 60, responses=100) for i in range(60)), last_response=NOW - 90)
+    assert "stalled" not in verdicts(evidence(snap, quiet))  # the clock says not (yet)
 
 
 def test_a_stall_is_not_called_before_its_time(monkeypatch):

@@ -20,7 +20,7 @@ from twisted.web import resource, server
 
 from tests.conftest import demo_settings
 from workbench.core.control.host import CrawlHost
-from workbench.core.inspection.diagnosis import Diagnosis, Verdict, diagnose, pace_rules
+from workbench.core.inspection.diagnosis import Diagnosis, Verdict, diagnose
 from workbench.core.inspection.diagnosis.evidence import evidence_of
 from workbench.core.sources.local import LocalSource
 
@@ -185,10 +185,10 @@ async def test_a_callback_that_burns_cpu_is_cpu_bound(shop):
     assert "py-spy" in verdict.setting
 
 
-async def test_requests_on_the_wire_and_no_response_is_a_stall(shop, monkeypatch):
+async def test_requests_on_the_wire_and_no_response_is_a_stall(shop):
     url, _ = shop
-    monkeypatch.setattr(pace_rules, "STALL_AFTER", 3.0)  # the rule's 30 s, shortened
-    host = _host(url, "/hang-list", DOWNLOAD_TIMEOUT=10)  # the stop waits for it
+    # the in-flight clock's threshold (a sixth of DOWNLOAD_TIMEOUT), shortened
+    host = _host(url, "/hang-list", DOWNLOAD_TIMEOUT=10, WORKBENCH_STALL_AFTER=3)
     verdict = await _until_verdict(host, "stalled")
     assert "2 on the wire, no response" in verdict.headline
     assert verdict.setting.startswith("DOWNLOAD_TIMEOUT (now 10 s)")

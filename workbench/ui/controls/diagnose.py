@@ -16,7 +16,7 @@ import time
 
 from textual.widgets import Input
 
-from workbench.core.inspection.diagnosis import PROBLEM, Target, diagnose
+from workbench.core.inspection.diagnosis import LIMIT, PROBLEM, Target, diagnose
 from workbench.core.inspection.diagnosis.evidence import evidence_of
 from workbench.core.sources.base import Snapshot
 from workbench.ui.controls.base import AppBase
@@ -40,10 +40,20 @@ class DiagnoseControl(AppBase):
             return
         self._headline_at = now
         try:
-            verdict = diagnose(evidence_of(self.source, snapshot, flows=False)).headline
+            verdicts = diagnose(evidence_of(self.source, snapshot, flows=False)).verdicts
         except Exception:  # the headline must never cost the status line
             logger.exception("Diagnosing for the status line failed")
-            verdict = None
+            verdicts = ()
+        transfers = snapshot.status.transfers
+        shown = transfers is not None and transfers.stalled  # the line says so already
+        verdict = next(
+            (
+                v
+                for v in verdicts
+                if v.severity in (PROBLEM, LIMIT) and not (shown and v.code == "stalled")
+            ),
+            None,
+        )
         headline = None
         if verdict is not None:
             style = "bold red" if verdict.severity == PROBLEM else "bold yellow"

@@ -505,36 +505,51 @@ def starved(ev: Evidence) -> Verdict | None:
 
 @rule("stalled", "stalled downloads", needs=("engine", "running"))
 def stalled(ev: Evidence) -> Verdict | None:
-    """Requests on the wire and no response for :data:`STALL_AFTER` seconds."""
+    """Requests on the wire and no response for :data:`STALL_AFTER` seconds (or,
+    when the source has the in-flight clock, its own ``WORKBENCH_STALL_AFTER``
+    verdict and figures, so the status line and Diagnose agree)."""
     engine = ev.engine
     assert engine is not None
     points = engine.points
     if not points:
         return None
     last = points[-1]
-    if last.transferring <= 0:
-        return None
-    since = None
-    for earlier, later in zip(reversed(points[:-1]), reversed(points), strict=False):
-        if later.responses > earlier.responses:
-            since = later.time
-            break
-    if since is None:
-        since = engine.last_response or ev.snapshot.started or points[0].time
-    quiet = last.time - since
-    if quiet < STALL_AFTER:
-        return None
+    transfers = ev.snapshot.status.transfers
+    extra: list[tuple[str, str]] = []
+    if transfers is not None:  # what is on the wire, timed request by request
+        if not transfers.stalled:
+            return None
+        count, quiet = transfers.count, transfers.quiet
+        if transfers.oldest_url:
+            extra.append(("oldest", f"{transfers.oldest_age:.0f} s: {transfers.oldest_url}"))
+        if transfers.oldest_left is not None:
+            extra.append(("it times out in", f"{max(0.0, transfers.oldest_left):.0f} s"))
+    else:
+        count = last.transferring
+        if count <= 0:
+            return None
+        since = None
+        for earlier, later in zip(reversed(points[:-1]), reversed(points), strict=False):
+            if later.responses > earlier.responses:
+                since = later.time
+                break
+        if since is None:
+            since = engine.last_response or ev.snapshot.started or points[0].time
+        quiet = last.time - since
+        if quiet < STALL_AFTER:
+            return None
     wire = sorted(((r.transferring, r.key) for r in engine.slots if r.transferring), reverse=True)
     slots = ", ".join(f"{k}: {n}" for n, k in wire[:3])
     return Verdict(
         "stalled",
         PROBLEM,
-        f"stalled {quiet:.0f} s: {last.transferring} on the wire, no response",
-        f"No response for {quiet:.0f} s although {last.transferring} request(s) are on "
+        f"stalled {quiet:.0f} s: {count} on the wire, no response",
+        f"No response for {quiet:.0f} s although {count} request(s) are on "
         "the wire: the site does not answer them.",
         (
             ("no response for", f"{quiet:.0f} s"),
-            ("on the wire", f"{last.transferring}" + (f" ({slots})" if slots else "")),
+            ("on the wire", f"{count}" + (f" ({slots})" if slots else "")),
+            *extra,
             ("DOWNLOAD_TIMEOUT", f"{engine.download_timeout:g} s"),
         ),
         f"DOWNLOAD_TIMEOUT (now {engine.download_timeout:g} s): lower it to give up on "
