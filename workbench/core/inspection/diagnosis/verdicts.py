@@ -34,7 +34,8 @@ SEVERITIES = (PROBLEM, LIMIT, NOTE)
 NEEDS: dict[str, tuple[Callable[[Evidence], bool], str]] = {
     "engine": (
         lambda ev: ev.engine is not None,
-        "needs the engine's readings: a crawl run by workbench, or attached in full mode",
+        "needs the engine's readings: a crawl run by workbench (one crawler at a time: S), "
+        "or attached in full mode",
     ),
     "running": (
         lambda ev: ev.running,
