@@ -62,7 +62,7 @@ def flow_cells(flow: Flow, urls: fmt.UrlFit | None = None) -> list[Any]:
 
 
 # what an empty filter box says: nothing in force (an example there read as a filter)
-FILTER_PLACEHOLDER = "No filter: every flow is shown.  f or / to filter (? lists the operators)"
+FILTER_PLACEHOLDER = "No filter: all flows shown.  f or / to filter (? operators)"  # fits 80 columns
 
 
 def flow_style(flow: Flow) -> str | None:
