@@ -47,7 +47,8 @@ class BreakpointDialog(ModalScreen[str | None]):
     def compose(self) -> Any:
         with Vertical():
             yield Static(self.title_text, id="bp-title", markup=False)
-            yield Input(self.value, placeholder="response: ~s 404", id="bp-input")
+            # an example, said as one: an empty box must not read as a breakpoint typed
+            yield Input(self.value, placeholder="KIND: EXPR, e.g. response: ~s 404", id="bp-input")
             yield Static("", id="bp-error")
             yield Static(DIALOG_HELP, id="bp-help", markup=False)
 
