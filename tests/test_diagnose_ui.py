@@ -145,13 +145,28 @@ async def test_escape_and_d_close_it_and_the_items_verdict_opens_the_items():
         await wait_for(lambda: app.tabs.active == "items", pilot)
 
 
-def test_the_headline_fits_what_the_status_line_leaves():
-    from workbench.ui.status_bar import fit_headline
+def test_the_status_line_makes_room_for_the_answers_at_every_width():
+    """The rates, the clock, the headline's parenthesis and the queue make way
+    first; the state, the errors (E) and the headline's words stay longest."""
+    from tests.fakes import FakeSource
+    from workbench.ui.status_bar import status_text
 
+    snapshot = FakeSource().snapshot()
     words = "bound by DOWNLOAD_DELAY (127.0.0.1: 1.00 s)"
-    assert fit_headline(words, "", None).plain == f"⚑ {words} (D)"
-    assert fit_headline(words, "", 60).plain == f"⚑ {words} (D)"
-    assert fit_headline(words, "", 35).plain == "⚑ bound by DOWNLOAD_DELAY (D)"
-    assert fit_headline(words, "", 20).plain == "⚑ bound by DOWN… (D)"
-    assert fit_headline(words, "", 5).plain == "⚑ bound by DOW… (D)"  # never under a dozen
-    assert fit_headline("x\x1b[2Jy", "", None).plain == "⚑ x\\x1b[2Jy (D)"  # sanitised
+    full = status_text(snapshot, None, (words, "yellow")).plain
+    assert full.endswith(f"⚑ {words} (D)") and "(420/min)" in full and "0:01:05" in full
+    for width in (200, 160, 120, 100, 80, 60, 40, 24):
+        line = status_text(snapshot, width, (words, "yellow")).plain
+        assert len(line) <= width, (width, line)
+        assert line.startswith(" ● running"), line
+        if width >= 60:
+            assert line.endswith("⚑ bound by DOWNLOAD_DELAY (D)") or line.endswith(f"{words} (D)")
+            assert "errors 1 (E)" in line
+        if width >= 80:
+            assert "pages 11" in line and "items 2" in line, line
+        if width <= 120:
+            assert "(420/min)" not in line and "0:01:05" not in line  # first to go
+    assert "(127.0.0.1: 1.00 s)" in status_text(snapshot, 160, (words, "yellow")).plain
+    assert status_text(snapshot, 40, (words, "")).plain.endswith("…")
+    sanitised = status_text(snapshot, None, ("x\x1b[2Jy", "")).plain
+    assert sanitised.endswith("⚑ x\\x1b[2Jy (D)") and "\x1b" not in sanitised

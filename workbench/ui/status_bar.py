@@ -29,47 +29,98 @@ SYMBOL_STYLE = {  # a crawler's state symbol, among several
 }
 
 
-def status_text(snapshot: Snapshot) -> Text:
+# How long a segment stays when the line is too narrow: the lowest goes first.
+# The answers (a stall, the closing countdown, Diagnose's headline, the errors)
+# outlast the counts, which outlast the rates and the clock.
+RATE, CLOCK, DETAIL, QUEUE, DROPPED, SPIDER, COUNTS, ANSWER, STATE = range(9)
+
+
+def status_segments(snapshot: Snapshot) -> list[tuple[Text, int]]:
+    """The status line's parts in order, each with how long it stays (above)."""
     status = snapshot.status
     label, style = STATE_STYLE.get(status.state, (status.state, "bold"))
-    text = Text()
-    text.append(f" {label} ", style=style)
+    out: list[tuple[Text, int]] = [(Text(f" {label} ", style=style), STATE)]
     if len(snapshot.crawlers) > 1:
-        _crawlers(text, snapshot)
+        crawlers = Text()
+        _crawlers(crawlers, snapshot)
+        out.append((crawlers, SPIDER))
     else:
-        text.append(f" {clean_line(snapshot.spider, 40)} ", style="bold")
+        out.append((Text(f" {clean_line(snapshot.spider, 40)} ", style="bold"), SPIDER))
     if snapshot.attached:
-        text.append(f"⇄ {clean_line(snapshot.attached, 40)} ", style="cyan")
+        out.append((Text(f"⇄ {clean_line(snapshot.attached, 40)} ", style="cyan"), COUNTS))
     if snapshot.warning:
-        text.append(f" {clean_line(snapshot.warning, 80)} ", style="bold red")
+        out.append((Text(f" {clean_line(snapshot.warning, 80)} ", style="bold red"), ANSWER))
     if status.state == "paused":
         held = f", {status.held} held" if status.held else ""
-        text.append(f" {status.in_flight} still in flight{held} ", style="yellow")
+        out.append((Text(f" {status.in_flight} still in flight{held} ", style="yellow"), ANSWER))
     transfers = status.transfers
     if transfers is not None and transfers.count:
         if status.state == "closing":
-            text.append(f" {clean_line(closing_text(transfers), 120)} (I) ", style="bold magenta")
+            line = f" {clean_line(closing_text(transfers), 120)} (I) "
+            out.append((Text(line, style="bold magenta"), ANSWER))
         elif transfers.stalled and status.state in ("running", "paused"):
-            text.append(f" {clean_line(stall_text(transfers), 120)} (I) ", style="bold yellow")
+            line = f" {clean_line(stall_text(transfers), 120)} (I) "
+            out.append((Text(line, style="bold yellow"), ANSWER))
     if status.state in ("finished", "failed"):
         failed = status.error if status.state == "failed" else None  # e.g. one of several
         reason = failed or status.finish_reason or status.error or "?"
-        text.append(f" ({clean_line(reason, 80)}) ", style="dim")
+        out.append((Text(f" ({clean_line(reason, 80)}) ", style="dim"), COUNTS))
     stats = snapshot.stats
     errors = int(stats.get("log_count/ERROR", 0))
-    text.append(f" pages {fmt.number(snapshot.pages)}")
-    if status.state == "running":
-        text.append(f" ({snapshot.pages_per_min:,.0f}/min)", style="dim")
-    text.append(f"  items {fmt.number(snapshot.items_scraped)}")
-    if status.state == "running":
-        text.append(f" ({snapshot.items_per_min:,.0f}/min)", style="dim")
+    running = status.state == "running"
+    out.append((Text(f" pages {fmt.number(snapshot.pages)}"), COUNTS))
+    if running:
+        out.append((Text(f" ({snapshot.pages_per_min:,.0f}/min)", style="dim"), RATE))
+    out.append((Text(f"  items {fmt.number(snapshot.items_scraped)}"), COUNTS))
+    if running:
+        out.append((Text(f" ({snapshot.items_per_min:,.0f}/min)", style="dim"), RATE))
     if snapshot.items_dropped:
-        text.append(f"  dropped {fmt.number(snapshot.items_dropped)}", style="yellow")
-    text.append(f"  queue {fmt.number(status.queued)}  in flight {status.in_flight}")
+        dropped = Text(f"  dropped {fmt.number(snapshot.items_dropped)}", style="yellow")
+        out.append((dropped, DROPPED))
+    out.append((Text(f"  queue {fmt.number(status.queued)}  in flight {status.in_flight}"), QUEUE))
     if errors:
-        text.append(f"  errors {errors}", style="bold red")
+        text = Text(f"  errors {errors}", style="bold red")
         text.append(" (E)", style="red")  # the key that groups them
-    text.append(f"  {fmt.duration(snapshot.elapsed)}", style="dim")
+        out.append((text, ANSWER))
+    out.append((Text(f"  {fmt.duration(snapshot.elapsed)}", style="dim"), CLOCK))
+    return out
+
+
+def status_text(
+    snapshot: Snapshot, width: int | None = None, headline: tuple[str, str] | None = None
+) -> Text:
+    """The status line, with Diagnose's ``headline`` (its words, its style) last;
+    in ``width`` cells when given: the segments that stay the shortest time go
+    first (the rates, the clock, the headline's parenthesis, the queue...), then
+    the headline's words are cut, then the line."""
+    segments = status_segments(snapshot)
+    words = ""
+    if headline is not None:
+        words, style = clean_line(headline[0], 200), headline[1]
+        main, _, detail = words.partition(" (")
+        segments.append((Text(f"  ⚑ {main}", style=style), ANSWER))
+        if detail:  # "bound by DOWNLOAD_DELAY (127.0.0.1: 1.00 s)"
+            segments.append((Text(f" ({detail}", style=style), DETAIL))
+        segments.append((Text(" (D)", style="dim"), ANSWER))
+    if width:
+        while sum(t.cell_len for t, _ in segments) > width:
+            lowest = min(keep for _, keep in segments)
+            if lowest >= ANSWER:
+                break
+            drop = max(i for i, (_, keep) in enumerate(segments) if keep == lowest)
+            del segments[drop]
+        over = sum(t.cell_len for t, _ in segments) - width
+        if over > 0 and headline is not None:  # the headline's words, cut
+            index = len(segments) - 2
+            cut, keep = segments[index]
+            room = max(cut.cell_len - over - 1, 14)
+            if room < cut.cell_len:
+                cut = cut[:room]
+                cut.append("…")
+            segments[index] = (cut, keep)
+    text = Text().join(t for t, _ in segments)
+    if width and text.cell_len > width:
+        text.truncate(width, overflow="ellipsis")
     return text
 
 
@@ -82,27 +133,8 @@ class StatusBar(Static):
     headline: tuple[str, str] | None = None
 
     def show(self, snapshot: Snapshot) -> None:
-        text = status_text(snapshot)
-        if self.headline is not None:  # a segment of its own, last
-            text.append("  ")
-            width = self.size.width  # 0 before the first layout: no fitting then
-            room = width - text.cell_len - 2 if width else None
-            text.append(fit_headline(*self.headline, room))
-        self.update(text, layout=False)  # one line, always
-
-
-def fit_headline(words: str, style: str, room: int | None) -> Text:
-    """ "⚑ WORDS (D)" in ``room`` cells (None: as it is): without its parenthesis,
-    then cut, when it does not fit; never shorter than a dozen characters."""
-    words = clean_line(words, 200)
-    space = (room if room is not None else 10_000) - len("⚑  (D)")
-    if len(words) > space and " (" in words:
-        words = words.split(" (", 1)[0]  # "bound by DOWNLOAD_DELAY (127.0.0.1: 1.00 s)"
-    if len(words) > space:
-        words = words[: max(space - 1, 12)] + "…"
-    text = Text(f"⚑ {words}", style=style)
-    text.append(" (D)", style="dim")
-    return text
+        width = self.size.width  # 0 before the first layout: no fitting then
+        self.update(status_text(snapshot, width or None, self.headline), layout=False)
 
 
 def _crawlers(text: Text, snapshot: Snapshot) -> None:
