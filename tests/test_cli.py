@@ -330,3 +330,40 @@ def test_demo_throttle_reads_reviews_with_autothrottle_on(tmp_path):
     assert "slot: reviews" in text  # AutoThrottle's own debug lines: it ran on the slot
     result = run("demo", "--throttle", "--review-latency", "-1", cwd=tmp_path)
     assert_one_line_error(result, "--review-latency must be at least 0")
+
+
+def test_the_exit_summary_names_the_errors_and_the_requests_never_downloaded(tmp_path):
+    """Once the crawl is over the terminal keeps the answers, not only the counts:
+    the errors grouped (the most frequent, where in the spider) and what never
+    reached the network."""
+    spider = tmp_path / "broken.py"
+    spider.write_text(
+        textwrap.dedent("""
+        import scrapy
+
+        class Broken(scrapy.Spider):
+            name = "broken"
+            allowed_domains = ["127.0.0.1"]
+
+            async def start(self):
+                for n in range(1, 11):
+                    yield scrapy.Request(f"{self.url}product/{n}.html")
+                yield scrapy.Request(f"{self.url}product/1.html")  # a duplicate
+                yield scrapy.Request("http://elsewhere.example/")  # offsite
+
+            def parse(self, response):
+                raise ValueError(f"no price on {response.url}")
+    """)
+    )
+    with site(10) as url:
+        result = run("runspider", str(spider), "-a", f"url={url}", cwd=tmp_path,
+                     WORKBENCH_NO_UI="1")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert re.search(r"spider broken finished \(finished\): 10 pages, 0 items", out), out
+    assert re.search(
+        r"workbench: 10 errors in 1 group; the most frequent: "
+        r"ValueError: no price on <url> at broken\.py:\d+ in parse \(×10\)",
+        out,
+    ), out
+    assert "workbench: never downloaded: 1 duplicate, 1 offsite" in out, out

@@ -47,6 +47,9 @@ def say_out(text: str) -> None:
 
 
 def summary(source: Any) -> str:
+    """What the crawl did, for the terminal once the app has gone: its outcome,
+    then (each on a line of its own) its errors grouped and the requests that
+    never reached the network, so the answer outlives the screen."""
     if source.capabilities.crawlers:
         source.select(None)  # several crawlers: all of them
     snapshot = source.snapshot()
@@ -54,15 +57,32 @@ def summary(source: Any) -> str:
     failed = status.error if status.state == "failed" else None
     reason = failed or status.finish_reason or status.error or status.state
     from workbench.core.formats.sanitize import clean_line
-    from workbench.ui.format import duration
+    from workbench.ui.format import duration, never_downloaded_summary
 
-    return (
+    lines = [
         f"workbench: spider {clean_line(str(snapshot.spider), 200)} {status.state} "
         f"({clean_line(str(reason), 500)}): "
         f"{snapshot.pages} pages, {snapshot.items_scraped} items"
         + (f", {snapshot.items_dropped} dropped" if snapshot.items_dropped else "")
         + f" in {duration(snapshot.elapsed)}"
-    )
+    ]
+    try:
+        errors = source.error_groups()
+    except Exception:  # an attached crawl that has gone: nothing more to say
+        errors = None
+    if errors is not None and errors.groups:
+        count = len(errors.groups) + errors.hidden
+        top = errors.groups[0]
+        where = f" at {top.location}" if top.location else ""
+        lines.append(
+            f"workbench: {errors.total:,} error{'s' if errors.total != 1 else ''} in "
+            f"{count:,} group{'s' if count != 1 else ''}; the most frequent: "
+            f"{clean_line(top.title, 160)}{clean_line(where, 160)} (×{top.count:,})"
+        )
+    never = never_downloaded_summary(snapshot.fates)
+    if never:
+        lines.append(f"workbench: {never.removesuffix(' (~dropped)')}")
+    return "\n".join(lines)
 
 
 class AppRun:
