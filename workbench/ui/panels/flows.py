@@ -61,8 +61,9 @@ def flow_cells(flow: Flow, urls: fmt.UrlFit | None = None) -> list[Any]:
     ]
 
 
-# what an empty filter box says: nothing in force (an example there read as a filter)
-FILTER_PLACEHOLDER = "No filter: all flows shown.  f or / to filter (? operators)"  # fits 80 columns
+# what an empty filter box says: nothing in force (an example there read as a
+# filter); it fits 80 columns
+FILTER_PLACEHOLDER = "No filter: all flows shown.  f or / to filter (? operators)"
 
 
 def flow_style(flow: Flow) -> str | None:
