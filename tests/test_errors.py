@@ -21,16 +21,9 @@ from tests.conftest import demo_settings
 from tests.error_fakes import DOWNLOAD_TRACEBACK, ITEM_TRACEBACK, callback_traceback
 from workbench.core.control.host import CrawlHost
 from workbench.core.formats.har import har_from_flows, write_har
-from workbench.core.recording import errors
-from workbench.core.recording.errors import (
-    CALLBACK,
-    DOWNLOAD,
-    ITEM,
-    LIBRARY,
-    TEXT,
-    USER,
-    ErrorGroups,
-)
+from workbench.core.recording import errors, tracebacks
+from workbench.core.recording.errors import CALLBACK, DOWNLOAD, ITEM, ErrorGroups
+from workbench.core.recording.tracebacks import LIBRARY, TEXT, USER
 from workbench.core.sources.har_file import HarSource
 
 PAGES = 12
@@ -226,7 +219,7 @@ def test_an_error_splits_into_its_type_and_message(error, parts):
     ],
 )
 def test_the_users_code_is_not_the_stdlib_nor_what_is_installed(path, mine):
-    assert errors.is_user_file(path) is mine
+    assert tracebacks.is_user_file(path) is mine
 
 
 def test_scrapy_twisted_and_workbench_are_not_the_users_code_wherever_they_are():
@@ -236,26 +229,28 @@ def test_scrapy_twisted_and_workbench_are_not_the_users_code_wherever_they_are()
     import workbench
 
     for module in (scrapy_module, twisted, workbench, asyncio):
-        assert not errors.is_user_file(module.__file__)
-    assert not errors.is_user_file(errors.__file__)
+        assert not tracebacks.is_user_file(module.__file__)
+    assert not tracebacks.is_user_file(errors.__file__)
+    assert not tracebacks.is_user_file(tracebacks.__file__)
     # the demo's spider plays the user's in workbench demo
     from workbench.demo import spider
 
-    assert errors.is_user_file(spider.__file__)
-    assert errors.is_user_file(__file__)  # a test's spider too
+    assert tracebacks.is_user_file(spider.__file__)
+    assert tracebacks.is_user_file(__file__)  # a test's spider too
 
 
 def test_the_users_frame_is_the_innermost_of_the_project_in_any_exception_of_the_chain():
     tb = callback_traceback(3)
-    assert errors.user_frame(tb) == (
+    assert tracebacks.user_frame(tb) == (
         "/home/user/shop/shop/spiders/books.py",
         42,
         "parse_product",
     )
     assert (
-        errors.location_text(errors.user_frame(tb)) == "shop/spiders/books.py:42 in parse_product"
+        tracebacks.location_text(tracebacks.user_frame(tb))
+        == "shop/spiders/books.py:42 in parse_product"
     )
-    assert errors.user_frame(DOWNLOAD_TRACEBACK) is None
+    assert tracebacks.user_frame(DOWNLOAD_TRACEBACK) is None
     # a project's middleware wrapped by Scrapy: its frame is in the exception chained
     wrapped = (
         "Traceback (most recent call last):\n"
@@ -265,11 +260,15 @@ def test_the_users_frame_is_the_innermost_of_the_project_in_any_exception_of_the
         "The above exception was the direct cause of the following exception:\n\n"
         + DOWNLOAD_TRACEBACK
     )
-    assert errors.user_frame(wrapped) == ("/home/me/shop/shop/middlewares.py", 9, "process_request")
+    assert tracebacks.user_frame(wrapped) == (
+        "/home/me/shop/shop/middlewares.py",
+        9,
+        "process_request",
+    )
     # a message that quotes a File line is not a frame
     message = 'Traceback (most recent call last):\nValueError: bad  File "/x/y.py", line 3, in f'
-    assert errors.user_frame(message) is None
-    assert errors.user_frame(None) is None
+    assert tracebacks.user_frame(message) is None
+    assert tracebacks.user_frame(None) is None
 
 
 def test_a_real_python_traceback_has_the_users_frame():
@@ -282,7 +281,7 @@ def test_a_real_python_traceback_has_the_users_frame():
         mine()
     except RuntimeError as exc:
         text = "".join(traceback.format_exception(exc))
-    path, _, function = errors.user_frame(text)
+    path, _, function = tracebacks.user_frame(text)
     assert (path, function) == (__file__, "mine")
 
 
@@ -290,16 +289,16 @@ def test_a_real_python_traceback_has_the_users_frame():
 
 
 def test_folding_keeps_the_users_frames_and_folds_each_run_of_library_frames():
-    blocks = errors.fold(callback_traceback(5))
+    blocks = tracebacks.fold(callback_traceback(5))
     assert [b.kind for b in blocks] == [TEXT, LIBRARY, USER, TEXT]
     assert blocks[1].frames == 28 and blocks[1].packages == ("scrapy",)
     assert blocks[2].lines == (
         '  File "/home/user/shop/shop/spiders/books.py", line 42, in parse_product',
         '    raise ValueError(f"bad price {n} on {url}")',
     )
-    assert errors.folded_label(blocks[1]) == "28 frames: scrapy"
+    assert tracebacks.folded_label(blocks[1]) == "28 frames: scrapy"
     # chained exceptions: the lines between them are text; stdlib frames are named
-    kinds = [(b.kind, b.frames, b.packages) for b in errors.fold(DOWNLOAD_TRACEBACK)]
+    kinds = [(b.kind, b.frames, b.packages) for b in tracebacks.fold(DOWNLOAD_TRACEBACK)]
     assert kinds == [
         (TEXT, 0, ()),
         (LIBRARY, 1, ("scrapy",)),
@@ -315,14 +314,14 @@ def test_folding_keeps_the_users_frames_and_folds_each_run_of_library_frames():
         "        ~~~~^^^^^^^^^\n"
         "KeyError: 'price'\n"
     )
-    assert [b.kind for b in errors.fold(marked)] == [TEXT, USER, TEXT]
-    assert errors.fold(marked)[1].lines[-1].strip() == "~~~~^^^^^^^^^"
+    assert [b.kind for b in tracebacks.fold(marked)] == [TEXT, USER, TEXT]
+    assert tracebacks.fold(marked)[1].lines[-1].strip() == "~~~~^^^^^^^^^"
     # nothing but text
-    assert [b.kind for b in errors.fold("just a message")] == [TEXT]
+    assert [b.kind for b in tracebacks.fold("just a message")] == [TEXT]
 
 
 def test_a_compact_traceback_is_one_line_per_library_run():
-    text = errors.compact(callback_traceback(5))
+    text = tracebacks.compact(callback_traceback(5))
     assert text.splitlines() == [
         "Traceback (most recent call last):",
         "  [28 frames: scrapy]",
@@ -331,8 +330,8 @@ def test_a_compact_traceback_is_one_line_per_library_run():
         "builtins.ValueError: bad price 5 on http://127.0.0.1:8000/product/5.html",
     ]
     # still grouped the same
-    assert errors.user_frame(text) == errors.user_frame(callback_traceback(5))
-    assert len(errors.compact("x\n" * 100_000, limit=4000)) < 4100
+    assert tracebacks.user_frame(text) == tracebacks.user_frame(callback_traceback(5))
+    assert len(tracebacks.compact("x\n" * 100_000, limit=4000)) < 4100
 
 
 @pytest.mark.parametrize(
@@ -350,13 +349,13 @@ def test_a_compact_traceback_is_one_line_per_library_run():
     ],
 )  # fmt: skip
 def test_the_exception_line_is_what_was_raised(text, line):
-    assert errors.exception_line(text) == line
+    assert tracebacks.exception_line(text) == line
 
 
 def test_a_short_exception_line_leaves_out_the_module():
-    assert errors.short_exception("scrapy.exceptions.Boom: a.b: c") == "Boom: a.b: c"
-    assert errors.short_exception("ValueError: x.y") == "ValueError: x.y"
-    assert errors.short_exception("not a type. at all: x") == "not a type. at all: x"
+    assert tracebacks.short_exception("scrapy.exceptions.Boom: a.b: c") == "Boom: a.b: c"
+    assert tracebacks.short_exception("ValueError: x.y") == "ValueError: x.y"
+    assert tracebacks.short_exception("not a type. at all: x") == "not a type. at all: x"
 
 
 # -- the groups --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.helpers.processes import REPO, site_process, start_plain_crawl
-from workbench.core.recording import errors
+from workbench.core.recording import errors, tracebacks
 from workbench.remote.client import RemoteControlClient
 from workbench.remote.source import RemoteSource
 
@@ -54,7 +54,7 @@ def test_an_attached_crawls_errors_come_grouped_from_its_agent(tmp_path):
             assert group.traceback is None  # not sent with the view...
             traceback = source.error_traceback(group.key)  # ...but on request
             assert traceback is not None and "parse_product" in traceback
-            assert errors.exception_line(traceback).startswith("ValueError: cannot parse")
+            assert tracebacks.exception_line(traceback).startswith("ValueError: cannot parse")
             # the flows fetched carry their tracebacks: grouped here, the same key
             failed = [f for f in source.flows_since(0) if f.callback_error]
             assert failed

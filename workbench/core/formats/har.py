@@ -32,10 +32,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from workbench.core.formats.sanitize import clean_line
-from workbench.core.recording.errors import compact
 from workbench.core.recording.fates import fate_text, never_downloaded
 from workbench.core.recording.recorder import StoredBody
 from workbench.core.recording.records import Flow, HeaderPairs
+from workbench.core.recording.tracebacks import compact
 
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 REDACTED = "[redacted]"

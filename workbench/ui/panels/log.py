@@ -16,8 +16,8 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Select
 
 from workbench.core.formats.sanitize import clean_line
-from workbench.core.recording.errors import exception_line, short_exception
 from workbench.core.recording.records import LogRecord
+from workbench.core.recording.tracebacks import exception_line, short_exception
 from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel

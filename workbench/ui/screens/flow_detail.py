@@ -26,7 +26,7 @@ from textual.widgets.option_list import Option
 
 from workbench.core.formats.sanitize import clean, clean_line
 from workbench.core.inspection.body import decoding_headers, render_body
-from workbench.core.recording import errors, fates
+from workbench.core.recording import errors, fates, tracebacks
 from workbench.core.recording.records import Flow, header_items
 from workbench.core.sources.base import Source
 from workbench.ui import flow_actions
@@ -427,7 +427,7 @@ class FlowDetailScreen(Screen[None]):
 
     def _error_part(self, heading: str, kind: str, error: str, traceback: str | None) -> list[Any]:
         rows: list[tuple[str, Any]] = []
-        where = errors.location_text(errors.user_frame(traceback))
+        where = tracebacks.location_text(tracebacks.user_frame(traceback))
         mine = "not in your code (no frame of the project's in the traceback)"
         rows.append(("Where", Text(clean_line(where, 400)) if where else Text(mine, style="dim")))
         group = self._group_of(kind, error, traceback)

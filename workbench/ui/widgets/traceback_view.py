@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from workbench.core.formats.sanitize import clean_line
-from workbench.core.recording.errors import LIBRARY, USER, fold, folded_label
+from workbench.core.recording.tracebacks import LIBRARY, USER, fold, folded_label
 
 LINE_LIMIT = 2000  # characters of one traceback line drawn
 CHAIN_WORDS = ("above exception", "exception caught here")
