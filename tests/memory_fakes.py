@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from workbench.core.leaks.chains import Chain, Hop, ReferrerReport
 from workbench.core.leaks.heap import HeapRow, HeapSummary, MemoryView
 from workbench.core.leaks.liverefs import LeakHint, RefRow, RefsView
 from workbench.core.leaks.memprobe import LiveObject, ObjectList
-from workbench.core.leaks.referrers import Chain, Hop, ReferrerReport
 
 T0 = 1_790_000_000.0
 BASE = "http://127.0.0.1:8000"

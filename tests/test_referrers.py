@@ -10,14 +10,8 @@ from collections import deque
 
 from scrapy.http import HtmlResponse, Request
 
-from workbench.core.leaks.referrers import (
-    Chain,
-    Hop,
-    ReferrerReport,
-    common_path,
-    describe,
-    find_referrers,
-)
+from workbench.core.leaks.chains import Chain, Hop, ReferrerReport, common_path, describe
+from workbench.core.leaks.referrers import find_referrers
 
 CACHE: list = []  # a module-level cache: the classic leak
 

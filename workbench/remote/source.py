@@ -28,10 +28,10 @@ from workbench.core.control.host import CrawlStatus
 from workbench.core.control.pace import PaceView, SlotRow
 from workbench.core.control.pace.engine import EngineReading
 from workbench.core.control.scheduler_view import QueueView, SlotState
+from workbench.core.leaks.chains import ReferrerReport
 from workbench.core.leaks.heap import HeapSummary, MemoryView
 from workbench.core.leaks.liverefs import RefRow, RefsView
 from workbench.core.leaks.memprobe import ObjectList
-from workbench.core.leaks.referrers import ReferrerReport
 from workbench.core.recording.errors import ErrorsView
 from workbench.core.recording.item_health import ItemHealth
 from workbench.core.recording.recorder import Recorder, StoredBody

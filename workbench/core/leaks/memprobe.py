@@ -17,16 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.core.formats.sanitize import clean_line
+from workbench.core.leaks.chains import ReferrerReport, common_path, describe
 from workbench.core.leaks.heap import HeapSummary, MemoryView, MemoryWatch
 from workbench.core.leaks.liverefs import CrawlPace, RefsView, RefTracker, find_class
-from workbench.core.leaks.referrers import (
-    ReferrerReport,
-    common_path,
-    crawl_roots,
-    describe,
-    find_referrers,
-    find_referrers_many,
-)
+from workbench.core.leaks.referrers import crawl_roots, find_referrers, find_referrers_many
 
 LEAK_SAMPLES = 10  # objects searched to name a leak's most common referrer path
 

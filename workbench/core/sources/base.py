@@ -38,10 +38,10 @@ from workbench.core.control.pace.engine import EngineReading
 from workbench.core.control.scheduler_view import QueueView
 from workbench.core.inspection.curl import CurlError, flow_to_curl
 from workbench.core.inspection.replay import ReplayResult
+from workbench.core.leaks.chains import ReferrerReport
 from workbench.core.leaks.heap import HeapSummary, MemoryView
 from workbench.core.leaks.liverefs import RefsView
 from workbench.core.leaks.memprobe import ObjectList
-from workbench.core.leaks.referrers import ReferrerReport
 from workbench.core.recording.errors import ErrorsView, groups_from_records
 from workbench.core.recording.item_health import ItemHealth
 from workbench.core.recording.recorder import StoredBody

@@ -29,10 +29,10 @@ from workbench.core.control.scheduler_view import QueueView, queue_view
 from workbench.core.inspection.curl import inject_curl, spider_callbacks
 from workbench.core.inspection.rebuild import RebuildError, rebuild_request, rebuild_response
 from workbench.core.inspection.replay import ReplayResult, reload_spider, replay_flow
+from workbench.core.leaks.chains import ReferrerReport
 from workbench.core.leaks.heap import HeapSummary, MemoryView
 from workbench.core.leaks.liverefs import RefsView
 from workbench.core.leaks.memprobe import MemoryProbe, ObjectList
-from workbench.core.leaks.referrers import ReferrerReport
 from workbench.core.recording.records import Flow
 from workbench.core.recording.run_changes import RunComparison, compare_runs
 from workbench.core.recording.runs import (

@@ -18,8 +18,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from workbench.core.formats.sanitize import clean, clean_line
+from workbench.core.leaks.chains import ReferrerReport
 from workbench.core.leaks.memprobe import LiveObject, ObjectList
-from workbench.core.leaks.referrers import ReferrerReport
 from workbench.core.sources.base import Source
 from workbench.ui.panels.refs import age
 from workbench.ui.widgets.record_table import Column, RecordTable
