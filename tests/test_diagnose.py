@@ -34,7 +34,7 @@ from workbench.core.inspection.diagnosis import (
     Verdict,
     diagnose,
     fate_filter,
-    pace_rules,
+    pace_stall_rules,
     rule,
     summarize_fates,
 )
@@ -271,7 +271,7 @@ def test_a_stall_follows_the_in_flight_clock_when_the_source_has_it():
 def test_a_stall_is_not_called_before_its_time(monkeypatch):
     quiet = reading(tuple(point(i, 20, responses=100) for i in range(20)), last_response=NOW - 25)
     assert "stalled" not in verdicts(evidence(engine=quiet))
-    monkeypatch.setattr(pace_rules, "STALL_AFTER", 10.0)
+    monkeypatch.setattr(pace_stall_rules, "STALL_AFTER", 10.0)
     assert "stalled" in verdicts(evidence(engine=quiet))
 
 
