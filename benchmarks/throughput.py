@@ -77,6 +77,7 @@ from tests.ptyrun import PtyProcess  # noqa: E402
 
 SPIDER = str(REPO / "workbench" / "demo" / "spider.py")
 COMMON = ["-L", "INFO", "-s", "TELNETCONSOLE_ENABLED=0"]
+STATE_DIR = tempfile.mkdtemp(prefix="workbench-bench-state-")
 
 
 def env(repo: Path = REPO) -> dict[str, str]:
@@ -84,6 +85,8 @@ def env(repo: Path = REPO) -> dict[str, str]:
     (PYTHONPATH comes before the editable install's finder)."""
     out = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     out["PYTHONPATH"] = str(repo)
+    # the benchmark's crawls are not the user's runs (workbench runs, Stats)
+    out.setdefault("WORKBENCH_STATE_DIR", STATE_DIR)
     return out
 
 
