@@ -21,17 +21,15 @@ from tests.helpers.runs import T0, comparison, last_run, this_run
 from workbench.core.control.host import CrawlHost
 from workbench.core.recording import run_changes
 from workbench.core.recording.run_changes import BETTER, WORSE, compare, short
-from workbench.core.recording.runs import (
+from workbench.core.recording.run_store import (
     KEEP_SETTING,
     MAX_FILE,
     RunStore,
-    RunSummary,
     keep_run,
-    project_of,
     read,
-    run_key,
     state_dir,
 )
+from workbench.core.recording.runs import RunSummary, project_of, run_key
 from workbench.core.sources.local import LocalSource
 
 # -- the summary and where it is kept --------------------------------------------------

@@ -187,7 +187,7 @@ def test_two_runs_then_workbench_runs(tmp_path):
 
 def test_a_spider_name_from_a_file_is_made_safe(tmp_path):
     """A summary file edited by hand (or another version) cannot write to the terminal."""
-    from workbench.core.recording.runs import RunStore
+    from workbench.core.recording.run_store import RunStore
 
     store = RunStore(tmp_path / "runs")
     store.save(last_run(spider="evil\x1b]0;PWNED\x07", finish_reason="\x1b[2J"))

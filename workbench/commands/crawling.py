@@ -97,7 +97,7 @@ class CrawlCommand(Command):
         if self.requires_project:
             require_project()
         if self.keeps_runs:
-            from workbench.core.recording.runs import KEEP_SETTING
+            from workbench.core.recording.run_store import KEEP_SETTING
 
             settings.set(KEEP_SETTING, True, priority="command")
         spargs = dict(opts.spargs)

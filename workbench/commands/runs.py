@@ -1,6 +1,6 @@
 """``workbench runs [SPIDER] [--json] [-n N]``: the runs kept in the user's state
-directory (``workbench.core.recording.runs``), newest first, each with what changed
-since the run before it of the same spider (and project)."""
+directory (``workbench.core.recording.run_store``), newest first, each with what
+changed since the run before it of the same spider (and project)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class Runs(Command):
         import json
 
         from workbench.core.formats.sanitize import clean_line
-        from workbench.core.recording.runs import RunStore
+        from workbench.core.recording.run_store import RunStore
 
         if opts.count < 0:
             raise CliError("-n must be 0 (all) or more")

@@ -284,7 +284,7 @@ class CrawlHost:
 
     def _keep_run(self) -> None:
         """The run's summary, for the next run to compare with (WORKBENCH_KEEP_RUNS)."""
-        from workbench.core.recording.runs import keep_run
+        from workbench.core.recording.run_store import keep_run
 
         try:
             keep_run(self.crawler, self.recorder, self.started_at, self.finished_at,

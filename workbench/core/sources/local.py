@@ -35,14 +35,8 @@ from workbench.core.leaks.liverefs import RefsView
 from workbench.core.leaks.memprobe import MemoryProbe, ObjectList
 from workbench.core.recording.records import Flow
 from workbench.core.recording.run_changes import RunComparison, compare_runs
-from workbench.core.recording.runs import (
-    KEEP_SETTING,
-    RunStore,
-    RunSummary,
-    project_of,
-    run_key,
-    summary_of_crawl,
-)
+from workbench.core.recording.run_store import KEEP_SETTING, RunStore
+from workbench.core.recording.runs import RunSummary, project_of, run_key, summary_of_crawl
 from workbench.core.sources.base import (
     Capabilities,
     RecorderReads,
