@@ -11,34 +11,41 @@ records as with a local crawl and cannot tell the difference.
 Controls (pause, stop, slot changes) are direct calls.  :meth:`close`
 detaches: the agent removes what it installed and the crawl goes on.
 (The calls themselves, and the agent's answers, are
-:mod:`workbench.remote.agent_client`'s.)
+:mod:`workbench.remote.agent_client`'s; what the answers become here, records
+merged, views decoded, a probe's rows, a body, :mod:`workbench.remote.answers`'s.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import threading
 import time
-import zlib
 from typing import Any, ClassVar
 
 from workbench.core.control.host import CrawlStatus
-from workbench.core.control.pace import PaceView, SlotRow
+from workbench.core.control.pace import PaceView
 from workbench.core.control.pace.engine import EngineReading
-from workbench.core.control.scheduler_view import QueueView, SlotState
+from workbench.core.control.scheduler_view import QueueView
 from workbench.core.leaks.chains import ReferrerReport
 from workbench.core.leaks.heap import HeapSummary, MemoryView
-from workbench.core.leaks.liverefs import RefRow, RefsView
+from workbench.core.leaks.liverefs import RefsView
 from workbench.core.leaks.memprobe import ObjectList
 from workbench.core.recording.errors import ErrorsView
 from workbench.core.recording.item_health import ItemHealth
 from workbench.core.recording.recorder import Recorder, StoredBody
-from workbench.core.recording.records import Flow
 from workbench.core.sources.base import Capabilities, RecorderReads, Snapshot, StatsHistory
 from workbench.remote import wire
 from workbench.remote.agent_client import AgentClient, AgentGone, Refused
+from workbench.remote.answers import (
+    DecodedView,
+    empty_queue,
+    empty_refs,
+    fetch_body,
+    merge_records,
+    probe_pace,
+    probe_refs,
+)
 from workbench.remote.client import CrawlGone, RemoteControlClient, RemoteError
 
 logger = logging.getLogger(__name__)
@@ -46,13 +53,8 @@ logger = logging.getLogger(__name__)
 POLL_INTERVAL = 0.5  # seconds: at most two polls a second
 VIEW_TTL = 3.0  # a view nobody asked for since is no longer fetched
 RECORD_BUDGET = 256 * 1024  # bytes of record JSON asked for per poll
-MAX_BODY = 8 * 1024 * 1024  # bytes of a remote body fetched for the detail view
 SHELL_NAMESPACE = "workbench_shell"
 NOT_ATTACHED = "not available when attached to a crawl in another process"
-
-
-def _empty_queue() -> QueueView:
-    return QueueView(0, (), (), 0, (), 0, 0.0)
 
 
 class RemoteSource(RecorderReads):
@@ -97,8 +99,8 @@ class RemoteSource(RecorderReads):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._bodies: dict[int, StoredBody] = {}
-        self._errors: tuple[Any, ErrorsView | None] = (None, None)  # the view, decoded
-        self._health: tuple[Any, ItemHealth | None] = (None, None)  # the view, decoded
+        self._errors = DecodedView(ErrorsView)
+        self._health = DecodedView(ItemHealth)
 
     def __repr__(self) -> str:
         return f"<RemoteSource pid={self.job.pid} mode={self.mode}>"
@@ -193,38 +195,7 @@ class RemoteSource(RecorderReads):
             self._status = wire.decode(CrawlStatus, answer["status"])
             self._stats = {k: wire.value(v) for k, v in answer["stats"].items()}
             self._counts = answer.get("counts") or {}
-            # errors grouped here too: what an agent without the errors view shows
-            for data in answer.get("flows") or ():
-                if rec.flow(int(data["id"])) is None:
-                    flow = wire.flow(data)
-                    rec.add_flow(flow)
-                    rec.errors.add_flow(flow)
-            for data in answer.get("updates") or ():
-                target = rec.flow(int(data["id"]))
-                if target is not None:
-                    had_error = target.callback_error is not None
-                    wire.update_flow(target, data)
-                    if not had_error and target.callback_error:
-                        rec.errors.add_callback(target)
-            for data in answer.get("items") or ():
-                record = wire.item(data)
-                rec.items.append(record)
-                rec.errors.add_item(record)
-                target = rec.flow(record.flow_id) if record.flow_id is not None else None
-                # what an agent without the item_health view leaves to count here
-                rec.item_health.add(
-                    record.id,
-                    record.flow_id,
-                    target.url if target is not None else None,
-                    record.item_class,
-                    record.fields,
-                    outcome=1 if record.dropped is not None else 2 if record.error else 0,
-                )
-                kept = record.dropped is None and record.error is None
-                if target is not None and kept and record.id not in target.items:
-                    target.add_item_id(record.id)
-            for data in answer.get("log") or ():
-                rec.log.append(wire.log(data))
+            merge_records(rec, answer)  # errors grouped, fields counted here too
             self._views.update(answer.get("views") or {})
 
     def _want(self, name: str, **kwargs: Any) -> Any:
@@ -289,15 +260,8 @@ class RemoteSource(RecorderReads):
             data = self._want("item_health")
         except Refused:
             data = None
-        if data is not None:
-            if self._health[0] is not data:
-                try:
-                    self._health = (data, wire.decode(ItemHealth, data))
-                except (ValueError, TypeError, KeyError):
-                    self._health = (data, None)
-            if self._health[1] is not None:
-                return self._health[1]
-        return self.recorder.item_health.view()
+        health = self._health.get(data) if data is not None else None
+        return health if health is not None else self.recorder.item_health.view()
 
     def error_groups(self) -> ErrorsView:
         """The crawl's own groups (every error it recorded); from an older agent, a
@@ -306,15 +270,8 @@ class RemoteSource(RecorderReads):
             data = self._want("errors")
         except Refused:
             data = None
-        if data is not None:
-            if self._errors[0] is not data:
-                try:
-                    self._errors = (data, wire.decode(ErrorsView, data))
-                except (ValueError, TypeError, KeyError):
-                    self._errors = (data, None)
-            if self._errors[1] is not None:
-                return self._errors[1]
-        return self.recorder.errors.view()
+        groups = self._errors.get(data) if data is not None else None
+        return groups if groups is not None else self.recorder.errors.view()
 
     def error_traceback(self, key: str) -> str | None:
         """A group's first traceback: from the crawl (its view leaves them out), else
@@ -342,28 +299,19 @@ class RemoteSource(RecorderReads):
         return CrawlStatus("finished", 0, last.queued, reason, None)
 
     def body(self, flow_id: int) -> StoredBody | None:
-        """The flow's body, fetched from the crawl in chunks (cached; at most MAX_BODY)."""
+        """The flow's body, fetched from the crawl in chunks (cached; at most
+        :data:`~workbench.remote.answers.MAX_BODY`)."""
         if flow_id in self._bodies:
             return self._bodies[flow_id]
         if self.mode != "full" or self.gone:
             return None
-        chunks: list[bytes] = []
-        got = 0
         try:
-            while True:
-                part = self.agent.call("body", flow=flow_id, offset=got)
-                if part is None:
-                    return None
-                chunk = zlib.decompressobj().decompress(base64.b64decode(part["chunk"]), MAX_BODY)
-                chunks.append(chunk)
-                got += len(chunk)
-                if not chunk or got >= part["kept"] or got >= MAX_BODY:
-                    break
+            stored = fetch_body(self.agent.call, flow_id)
         except RemoteError as exc:
             logger.warning("Fetching the body of flow #%s: %s", flow_id, exc)
             return None
-        body = b"".join(chunks)
-        stored = StoredBody(body, int(part["size"]), bool(part["truncated"]) or got < part["kept"])
+        if stored is None:
+            return None
         if len(self._bodies) > 20:
             self._bodies.pop(next(iter(self._bodies)))
         self._bodies[flow_id] = stored
@@ -371,7 +319,7 @@ class RemoteSource(RecorderReads):
 
     def queue(self, offset: int = 0, limit: int = 100) -> QueueView:
         data = self._want("queue", offset=offset, limit=limit)
-        return wire.decode(QueueView, data) if data is not None else _empty_queue()
+        return wire.decode(QueueView, data) if data is not None else empty_queue()
 
     def _control(self, name: str, **args: Any) -> Any:
         if self.gone:
@@ -421,14 +369,10 @@ class RemoteSource(RecorderReads):
     def refs(self) -> RefsView:
         data = self._want("refs")
         if data is None:
-            return RefsView(time.time(), (), None, (), 0.0, 0.0)
+            return empty_refs()
         if self.mode == "full":
             return wire.decode(RefsView, data)
-        rows = tuple(
-            RefRow(key, str(name), int(count), 0, None, 0.0, float(age), (), False, None)
-            for key, (name, count, age) in sorted(data.items())
-        )
-        return RefsView(time.time(), rows, None, (), 0.0, 0.0)
+        return probe_refs(data)
 
     def set_refs_baseline(self, clear: bool = False) -> None:
         self._control("refs_baseline", clear=clear)
@@ -487,57 +431,7 @@ class RemoteSource(RecorderReads):
             return None
         if self.mode == "full":
             return wire.decode(PaceView, data)
-        return self._probe_pace(data, selected)
-
-    def _probe_pace(self, data: dict[str, Any], selected: str | None) -> PaceView:
-        """Rows from the crawl's slots and the responses fetched (no AutoThrottle detail)."""
-        slots = [wire.decode(SlotState, s) for s in data.get("slots") or ()]
-        by_slot: dict[str, list[Flow]] = {}
-        for flow in self.recorder.flows:
-            if flow.slot is not None:
-                by_slot.setdefault(flow.slot, []).append(flow)
-        now = time.time()
-        rows = []
-        for slot in slots:
-            flows = by_slot.get(slot.key, [])
-            latencies = [f.latency for f in flows[-200:] if f.latency is not None]
-            recent = [f for f in flows if now - f.time <= 10]
-            rows.append(
-                SlotRow(
-                    key=slot.key,
-                    live=True,
-                    concurrency=slot.concurrency,
-                    active=slot.active,
-                    queued=slot.queued,
-                    transferring=slot.transferring,
-                    delay=slot.delay,
-                    target_delay=None,
-                    latency_last=latencies[-1] if latencies else None,
-                    latency_mean=sum(latencies) / len(latencies) if latencies else None,
-                    latency_p95=sorted(latencies)[int(len(latencies) * 0.95) - 1]
-                    if latencies
-                    else None,
-                    responses=len(flows),
-                    errors=0,
-                    non200=sum(1 for f in flows if f.status != 200),
-                    rate=len(recent) / 10,
-                    last_seen=flows[-1].time if flows else None,
-                    autothrottle="-",
-                    overrides="",
-                )
-            )
-        return PaceView(
-            time=now,
-            rows=tuple(rows),
-            settings=(("attached as a probe", "only Scrapy in the crawl's environment"),),
-            autothrottle=None,
-            selected=selected,
-            series=(),
-            adjustments=(),
-            adjustments_total=0,
-            in_flight=int(data.get("in_flight") or 0),
-            total_concurrency=0,
-        )
+        return probe_pace(data, self.recorder.flows, selected)
 
     def set_slot_delay(self, key: str | None, seconds: float) -> str:
         return str(self._control("set_delay", key=key, value=seconds))
