@@ -11,7 +11,8 @@ from tests.helpers.app import wait_for, widget_text
 from tests.helpers.processes import run, site, startproject
 from workbench.core.control.host import CrawlHost
 from workbench.core.recording.recorder import Recorder
-from workbench.core.sources.multi import MultiSource, combined_state, summed_stats
+from workbench.core.sources.multi import MultiSource
+from workbench.core.sources.multi_merge import combined_state, summed_stats
 from workbench.demo.spider import DemoSpider
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.status_bar import status_text
@@ -273,7 +274,7 @@ def test_continue_goes_to_the_hit_shown(demo_url):
 
 def test_the_pace_of_all_the_crawlers_is_one_series():
     from workbench.core.control.pace import PacePoint
-    from workbench.core.sources.multi import merged_series
+    from workbench.core.sources.multi_merge import merged_series
 
     def point(t, delay, responses, latency):
         return PacePoint(t, delay, 1, 2, 1, responses, float(responses), latency)
