@@ -174,7 +174,7 @@ def test_demo_live_in_a_terminal_with_feed(tmp_path):
         term.expect(r"item_scraped_count", timeout=10)
         term.send("q")
         assert term.wait(30) == 0
-        summary = term.expect(r"(\d+) items")
+        summary = term.expect(r"workbench: spider \w+ finished \(\w+\): \d+ pages, (\d+) items")
     finally:
         term.close()
     lines = out.read_text().splitlines()

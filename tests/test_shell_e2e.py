@@ -71,7 +71,7 @@ def test_shell_on_a_response_fetch_await_ctrl_c_then_back(tmp_path):
         term.expect(r"■ finished", timeout=120)
         term.send("q")
         assert term.wait(30) == 0
-        summary = term.expect(r"(\d+) items")
+        summary = term.expect(r"workbench: spider \w+ finished \(\w+\): \d+ pages, (\d+) items")
     finally:
         term.close()
     lines = out.read_text().splitlines()
