@@ -108,3 +108,20 @@ def test_bench_benchmark_runs_workbench_bench_and_plain_scrapy():
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"median: scrapy [\d,]+ pages/min, workbench bench [\d,]+ pages/min, "
                      r"ratio [\d.]+", result.stdout), result.stdout  # fmt: skip
+
+
+def test_against_benchmark_compares_a_revision_with_now_headless():
+    """--against REV: workbench at a git revision (a temporary worktree) and now,
+    both against plain Scrapy, with the CPU each used per page."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--against", "HEAD",
+         "--headless", "--pages", "60", "--runs", "1"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"median: scrapy [\d.]+ pages/s, workbench HEAD [\d.]+", result.stdout)
+    assert re.search(r"median: scrapy [\d.]+ pages/s, workbench now [\d.]+", result.stdout)
+    assert re.search(r"CPU per page \(median\): HEAD [\d.]+ ms, now [\d.]+ ms", result.stdout)
+    worktrees = subprocess.run(["git", "-C", str(REPO), "worktree", "list"],
+                               capture_output=True, text=True).stdout  # fmt: skip
+    assert not any(line.split()[0].endswith("/old") for line in worktrees.splitlines())
