@@ -116,6 +116,12 @@ def test_the_status_line_says_stalled_then_counts_down_while_closing():
     line = status_text(source.snapshot()).plain
     assert "closing" in line and "stalled" not in line
     assert "3 in flight, the last times out in 2:19, 1 more waiting (I)" in line
+    stalled = FakeSource()
+    stalled.transfers = STALLED  # at 80 columns too the key stays
+    for width in (80, 60):
+        line = status_text(stalled.snapshot(), width).plain
+        assert len(line) <= width and line.startswith(" ● running  stalled"), line
+        assert "… (I)" in line and line.rstrip().endswith("errors 1 (E)"), line
 
 
 class HangSpider(scrapy.Spider):

@@ -32,7 +32,9 @@ SYMBOL_STYLE = {  # a crawler's state symbol, among several
 # How long a segment stays when the line is too narrow: the lowest goes first.
 # The answers (a stall, the closing countdown, Diagnose's headline, the errors)
 # outlast the counts, which outlast the rates and the clock.
-RATE, CLOCK, DETAIL, QUEUE, DROPPED, SPIDER, COUNTS, ANSWER, STATE = range(9)
+# WORDS: an answer's words (a stall, the countdown, the headline), never left
+# out: when nothing else is left to leave out they are cut, and keep their key.
+RATE, CLOCK, DETAIL, QUEUE, DROPPED, SPIDER, COUNTS, ANSWER, WORDS, STATE = range(10)
 
 
 def status_segments(snapshot: Snapshot) -> list[tuple[Text, int]]:
@@ -55,12 +57,15 @@ def status_segments(snapshot: Snapshot) -> list[tuple[Text, int]]:
         out.append((Text(f" {status.in_flight} still in flight{held} ", style="yellow"), ANSWER))
     transfers = status.transfers
     if transfers is not None and transfers.count:
+        # the words, then the key as a segment of its own: cut, the words keep it
         if status.state == "closing":
-            line = f" {clean_line(closing_text(transfers), 120)} (I) "
-            out.append((Text(line, style="bold magenta"), ANSWER))
+            line = f" {clean_line(closing_text(transfers), 120)}"
+            out.append((Text(line, style="bold magenta"), WORDS))
+            out.append((Text(" (I) ", style="magenta"), ANSWER))
         elif transfers.stalled and status.state in ("running", "paused"):
-            line = f" {clean_line(stall_text(transfers), 120)} (I) "
-            out.append((Text(line, style="bold yellow"), ANSWER))
+            line = f" {clean_line(stall_text(transfers), 120)}"
+            out.append((Text(line, style="bold yellow"), WORDS))
+            out.append((Text(" (I) ", style="yellow"), ANSWER))
     if status.state in ("finished", "failed"):
         failed = status.error if status.state == "failed" else None  # e.g. one of several
         reason = failed or status.finish_reason or status.error or "?"
@@ -98,7 +103,7 @@ def status_text(
     if headline is not None:
         words, style = clean_line(headline[0], 200), headline[1]
         main, _, detail = words.partition(" (")
-        segments.append((Text(f"  ⚑ {main}", style=style), ANSWER))
+        segments.append((Text(f"  ⚑ {main}", style=style), WORDS))
         if detail:  # "bound by DOWNLOAD_DELAY (127.0.0.1: 1.00 s)"
             segments.append((Text(f" ({detail}", style=style), DETAIL))
         segments.append((Text(" (D)", style="dim"), ANSWER))
@@ -110,18 +115,26 @@ def status_text(
             drop = max(i for i, (_, keep) in enumerate(segments) if keep == lowest)
             del segments[drop]
         over = sum(t.cell_len for t, _ in segments) - width
-        if over > 0 and headline is not None:  # the headline's words, cut
-            index = len(segments) - 2
+        while over > 0:  # the longest answer's words, cut (never under 14 cells)
+            index = max(range(len(segments)), key=lambda i: _cuttable(segments[i]))
             cut, keep = segments[index]
             room = max(cut.cell_len - over - 1, 14)
-            if room < cut.cell_len:
-                cut = cut[:room]
-                cut.append("…")
+            if _cuttable(segments[index]) == 0 or room + 1 >= cut.cell_len:
+                break  # nothing left to cut: the line is cut at the end
+            cut = cut[:room]
+            cut.append("…")
             segments[index] = (cut, keep)
+            over = sum(t.cell_len for t, _ in segments) - width
     text = Text().join(t for t, _ in segments)
     if width and text.cell_len > width:
         text.truncate(width, overflow="ellipsis")
     return text
+
+
+def _cuttable(segment: tuple[Text, int]) -> int:
+    """How many cells of an answer's words there are to cut (0: not words)."""
+    text, keep = segment
+    return text.cell_len if keep == WORDS else 0
 
 
 class StatusBar(Static):
