@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.containers import Vertical
 from textual.content import Content
+from textual.widgets import Input, Static
 
+from workbench.core.formats.sanitize import clean_line
+from workbench.core.inspection.filters import FilterError
 from workbench.core.sources.base import Snapshot, Source
 
 
@@ -68,3 +72,40 @@ class Panel(Vertical):
     def show_error(self, exc: BaseException) -> None:
         """Contain a panel failure: say so in the panel's title, keep the app alive."""
         self.border_subtitle = Text(f"panel error: {type(exc).__name__}", style="red")
+
+
+class FilterBox:
+    """A panel's filter box: an ``Input`` with id ``FILTER_ID``, the line
+    ``FILTER_ID-error`` under it, and the keys that go in and out of it
+    (``f``/``/`` to edit, Enter or Escape back to the table)."""
+
+    FILTER_ID: ClassVar[str]
+    table: Any
+    query_one: Any
+
+    def parse_box(self, event: Input.Changed, parse: Callable[[str], Any]) -> Any | None:
+        """The box's text parsed (the error line hidden), or None: the error shown
+        under the box, the box marked invalid, the filter in force left as it was."""
+        event.stop()
+        error = self.query_one(f"#{self.FILTER_ID}-error", Static)
+        try:
+            parsed = parse(event.value)
+        except FilterError as exc:
+            error.update(Text(f"✗ {clean_line(str(exc), 200)}"))
+            error.remove_class("-hidden")
+            event.input.add_class("-invalid")
+            return None
+        error.add_class("-hidden")
+        event.input.remove_class("-invalid")
+        return parsed
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == self.FILTER_ID:
+            event.stop()
+            self.table.focus()
+
+    def action_focus_filter(self) -> None:
+        self.query_one(f"#{self.FILTER_ID}", Input).focus()
+
+    def action_leave_filter(self) -> None:
+        self.table.focus()

@@ -14,14 +14,14 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
 from workbench.core.formats.sanitize import clean_line
-from workbench.core.inspection.filters import FilterError, FlowFilter, parse_filter
+from workbench.core.inspection.filters import FlowFilter, parse_filter
 from workbench.core.recording.fates import NEVER_DOWNLOADED
 from workbench.core.recording.records import Flow
 from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import flow_actions
 from workbench.ui import format as fmt
 from workbench.ui.flow_actions import FLOW_KEYS
-from workbench.ui.panels.base import Panel
+from workbench.ui.panels.base import FilterBox, Panel
 from workbench.ui.widgets.record_table import Column, RecordTable
 
 
@@ -72,7 +72,8 @@ def flow_style(flow: Flow) -> str | None:
     return "red" if flow.failed else None
 
 
-class FlowsPanel(Panel):
+class FlowsPanel(FilterBox, Panel):
+    FILTER_ID = "flow-filter"
     TITLE = "Flows"
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -206,34 +207,15 @@ class FlowsPanel(Panel):
     # -- filter -----------------------------------------------------------
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id != "flow-filter":
+        if event.input.id != self.FILTER_ID:
             return
-        event.stop()
-        error = self.query_one("#flow-filter-error", Static)
-        try:
-            new_filter = parse_filter(event.value)
-        except FilterError as exc:
-            error.update(Text(f"✗ {clean_line(str(exc), 200)}"))
-            error.remove_class("-hidden")
-            event.input.add_class("-invalid")
+        new_filter = self.parse_box(event, parse_filter)
+        if new_filter is None:
             return
-        error.add_class("-hidden")
-        event.input.remove_class("-invalid")
         self.filter = new_filter
         self._set_rows([f for f in self.kept if self._match(f)])
         if self.last_snapshot is not None:
             self._title(self.last_snapshot)  # the count and filter shown at once
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "flow-filter":
-            event.stop()
-            self.table.focus()
-
-    def action_focus_filter(self) -> None:
-        self.query_one("#flow-filter", Input).focus()
-
-    def action_leave_filter(self) -> None:
-        self.table.focus()
 
     def action_save_har(self) -> None:
         flows = list(self.table.rows)

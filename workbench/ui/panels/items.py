@@ -15,13 +15,13 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
 from workbench.core.formats.sanitize import clean_line
-from workbench.core.inspection.filters import ITEMS, FilterError, FlowFilter, ItemSubject
+from workbench.core.inspection.filters import ITEMS, FlowFilter, ItemSubject
 from workbench.core.inspection.filters import parse_filter as parse
 from workbench.core.recording.item_health import FieldHealth, ItemHealth
 from workbench.core.recording.records import ItemRecord
 from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
-from workbench.ui.panels.base import Panel
+from workbench.ui.panels.base import FilterBox, Panel
 from workbench.ui.screens.item_detail import MISSING_CELL, ItemScreen, field_cell, value_text
 from workbench.ui.screens.item_health import ItemHealthScreen, items_filter
 from workbench.ui.widgets.record_table import Column, RecordTable
@@ -49,7 +49,8 @@ def is_url(value: Any) -> bool:
     return isinstance(value, str) and value.find("://", 0, 12) > 0
 
 
-class ItemsPanel(Panel):
+class ItemsPanel(FilterBox, Panel):
+    FILTER_ID = "item-filter"
     """Items of one type as a table of its fields (or all types, fields inline)."""
 
     TITLE = "Items"
@@ -354,35 +355,16 @@ class ItemsPanel(Panel):
     # -- filter and health ------------------------------------------------------
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id != "item-filter":
+        if event.input.id != self.FILTER_ID:
             return
-        event.stop()
-        error = self.query_one("#item-filter-error", Static)
-        try:
-            new_filter = parse(event.value, ITEMS)
-        except FilterError as exc:
-            error.update(Text(f"✗ {clean_line(str(exc), 200)}"))
-            error.remove_class("-hidden")
-            event.input.add_class("-invalid")
+        new_filter = self.parse_box(event, lambda text: parse(text, ITEMS))
+        if new_filter is None:
             return
-        error.add_class("-hidden")
-        event.input.remove_class("-invalid")
         self.filter = new_filter
         self.table.set_rows(self._rows())
         self._update_type_line()
         if self.last_snapshot is not None:
             self._title(self.last_snapshot)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "item-filter":
-            event.stop()
-            self.table.focus()
-
-    def action_focus_filter(self) -> None:
-        self.query_one("#item-filter", Input).focus()
-
-    def action_leave_filter(self) -> None:
-        self.table.focus()
 
     def action_health(self) -> None:
         self.app.push_screen(ItemHealthScreen(self.source), self._health_closed)
