@@ -9,6 +9,8 @@ share; each reads the busiest slots' own readings (``Evidence.busy_slots``,
 
 from __future__ import annotations
 
+from typing import Any
+
 from workbench.core.inspection.diagnosis.evidence import MIN_READINGS, Evidence, mean, share
 from workbench.core.inspection.diagnosis.pace_rules import (
     AUTOTHROTTLE,
@@ -37,6 +39,23 @@ def _slot_limit_name(ev: Evidence) -> str:
     return "CONCURRENT_REQUESTS_PER_IP" if engine.per_ip else "CONCURRENT_REQUESTS_PER_DOMAIN"
 
 
+def _most_waiting(ev: Evidence, state: Any) -> tuple[str, tuple[Any, ...], float, float] | None:
+    """Of the busy slots read often enough, the one with most requests waiting
+    among those in ``state`` for at least SUSTAINED of their readings: (its key,
+    its readings, the mean waiting, the share of readings in that state)."""
+    best = None
+    for key in ev.busy_slots:
+        points = ev.slot_recent(key)
+        if len(points) < MIN_READINGS:
+            continue
+        held = share(points, state)
+        if held >= SUSTAINED:
+            waiting = mean(_waiting(p) for p in points) or 0.0
+            if best is None or waiting > best[2]:
+                best = (key, points, waiting, held)
+    return best
+
+
 @rule("slots-full", "a slot full (CONCURRENT_REQUESTS_PER_DOMAIN)", needs=("engine", "running"))
 def slots_full(ev: Evidence) -> Verdict | None:
     """A slot with every place on the wire and requests waiting behind them: its
@@ -44,16 +63,7 @@ def slots_full(ev: Evidence) -> Verdict | None:
     the downloader, usually CONCURRENT_REQUESTS_PER_DOMAIN)."""
     engine = ev.engine
     assert engine is not None
-    best = None
-    for key in ev.busy_slots:
-        points = ev.slot_recent(key)
-        if len(points) < MIN_READINGS:
-            continue
-        full = share(points, lambda p: p.transferring >= p.concurrency > 0 and _waiting(p) > 0)
-        if full >= SUSTAINED:
-            waiting = mean(_waiting(p) for p in points) or 0.0
-            if best is None or waiting > best[2]:
-                best = (key, points, waiting, full)
+    best = _most_waiting(ev, lambda p: p.transferring >= p.concurrency > 0 and _waiting(p) > 0)
     if best is None:
         return None
     key, points, waiting, full = best
@@ -144,18 +154,9 @@ def delay_bound(ev: Evidence) -> Verdict | None:
     AUTOTHROTTLE_TARGET_CONCURRENCY, between DOWNLOAD_DELAY and AUTOTHROTTLE_MAX_DELAY)."""
     engine = ev.engine
     assert engine is not None
-    best = None
-    for key in ev.busy_slots:
-        points = ev.slot_recent(key)
-        if len(points) < MIN_READINGS:
-            continue
-        held = share(
-            points, lambda p: p.delay > 0 and _waiting(p) > 0 and p.transferring < p.concurrency
-        )
-        if held >= SUSTAINED:
-            waiting = mean(_waiting(p) for p in points) or 0.0
-            if best is None or waiting > best[2]:
-                best = (key, points, waiting, held)
+    best = _most_waiting(
+        ev, lambda p: p.delay > 0 and _waiting(p) > 0 and p.transferring < p.concurrency
+    )
     if best is None:
         return None
     key, points, waiting, held = best
