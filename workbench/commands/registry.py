@@ -9,6 +9,7 @@ from workbench.commands import (
     check,
     crawl,
     demo,
+    fleet,
     open_har,
     parse,
     ps,
@@ -28,6 +29,7 @@ COMMANDS: dict[str, Command] = {
         open_har.OpenHar(),
         check.Check(),
         ps.Ps(),
+        fleet.Fleet(),
         runs.Runs(),
         attach.Attach(),
     )
