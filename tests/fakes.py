@@ -8,6 +8,7 @@ import logging
 import scrapy
 from scrapy.http import Headers
 
+from tests.helpers.playwright_fake import FakeBrowser
 from tests.memory_fakes import FakeMemory
 from tests.pace_fakes import FakePace
 from workbench.core.control.breakpoints import Breakpoint, Hit, filter_target, parse_breakpoint
@@ -235,7 +236,7 @@ def _log() -> list[LogRecord]:
 FATE_COUNTS = {"duplicate": 122, "offsite": 1, "depth": 1, "robots": 1, "pending": 1, "retried": 1}
 
 
-class FakeSource(FakeMemory, FakePace, Source):
+class FakeSource(FakeBrowser, FakeMemory, FakePace, Source):
     """Fixed records; every capability but the shells and several crawlers."""
 
     capabilities = Capabilities(
@@ -247,6 +248,7 @@ class FakeSource(FakeMemory, FakePace, Source):
         pace=True,
         refs=True,
         heap=True,
+        browser=True,
     )
 
     def __init__(self, state: str = "running", fates: bool = False, reviews: bool = False) -> None:

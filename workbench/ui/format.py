@@ -10,6 +10,7 @@ from functools import partial
 from rich.cells import cell_len, get_character_cell_size
 from rich.text import Text
 
+from workbench.core.browser.model import asks_for_browser
 from workbench.core.formats.sanitize import clean_line
 from workbench.core.inspection.body import human_size
 from workbench.core.recording.fates import (
@@ -114,8 +115,8 @@ FATE_STYLES = {RETRIED: "yellow", GAVE_UP: "bold red", MAXSIZE: "bold red"}
 def fate_cell(flow: Flow) -> Text:
     """The Fate column: empty for a plain download; what became of the request."""
     fate = flow.fate
-    if fate is None:
-        return Text("")
+    if fate is None:  # a plain download; marked when the headless browser fetched it
+        return Text("browser", style="cyan") if asks_for_browser(flow.meta) else Text("")
     style = "bold magenta" if fate in NEVER_DOWNLOADED else FATE_STYLES.get(fate, "")
     return Text(fate_label(flow), style=style)
 

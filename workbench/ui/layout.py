@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workbench.ui.panels.base import Panel
+from workbench.ui.panels.browser import BrowserPanel
 from workbench.ui.panels.flows import FlowsPanel
 from workbench.ui.panels.items import ItemsPanel
 from workbench.ui.panels.log import LogPanel
@@ -22,4 +23,5 @@ PANELS: list[tuple[str, str, type[Panel]]] = [
     ("refs", "6 Refs", RefsPanel),
     ("memory", "7 Memory", MemoryPanel),
     ("slots", "8 Slots", SlotsPanel),
+    ("browser", "9 Browser", BrowserPanel),
 ]

@@ -64,6 +64,8 @@ COMPONENT_SETTINGS = {
         "workbench.core.control.breakpoints.BreakpointExtension": 1,
         "workbench.core.control.pace.PaceExtension": 2,
         "workbench.core.control.telnet.TelnetVars": 3,
+        # scrapy-playwright's pages and contexts (NotConfigured without its handler)
+        "workbench.core.browser.extension.BrowserExtension": 4,
     },
     "DOWNLOADER_MIDDLEWARES": {
         "workbench.core.recording.extension.ErrorRecorderMiddleware": 950,

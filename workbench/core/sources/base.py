@@ -31,6 +31,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
+from workbench.core.browser.model import BrowserFetch, BrowserView
 from workbench.core.control.breakpoints import Breakpoint, Hit
 from workbench.core.control.host import CrawlStatus
 from workbench.core.control.pace import PaceView
@@ -186,6 +187,7 @@ class Capabilities:
     checks: bool = False  # spider contracts (workbench check)
     parse_tree: bool = False  # the tree of one URL's callbacks (workbench parse)
     own_report: bool = False  # what runs it prints its own report: no crawl summary at exit
+    browser: bool = False  # scrapy-playwright's pages and contexts, in this process
 
     def names(self) -> list[str]:
         """The capabilities declared (for help and errors)."""
@@ -231,6 +233,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "checks": ("checks",),
     "parse_tree": ("parse_tree",),
     "own_report": (),
+    "browser": ("browser", "browser_fetch", "browser_screenshot"),
 }
 
 
@@ -444,6 +447,19 @@ class Source:
 
     def parse_tree(self) -> Any:
         self.refuse("The parse tree is")
+
+    # the headless browser of a scrapy-playwright crawl
+    def browser(self) -> BrowserView:
+        """Its pages, contexts, processes and the leak warning (empty: why not)."""
+        return BrowserView(time.time(), status=f"The Browser view is {self.unavailable}")
+
+    def browser_fetch(self, flow_id: int) -> BrowserFetch | None:
+        """How the browser fetched the flow: its page, final URL, console (None: not)."""
+        return None
+
+    async def browser_screenshot(self, key: int | None) -> str:
+        """Save a PNG of the open page ``key`` in the current directory; its path."""
+        self.refuse("A page screenshot is")
 
     # what changed since the last run (every source may tell; most cannot)
     def run_comparison(self) -> RunComparison | None:

@@ -15,6 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
+from workbench.core.browser.extension import browser_for
+from workbench.core.browser.model import BrowserFetch, BrowserView
 from workbench.core.control.breakpoints import (
     Breakpoint,
     Breakpoints,
@@ -45,6 +47,11 @@ from workbench.core.sources.base import (
     StatsHistory,
 )
 
+NO_BROWSER = (
+    "No headless browser in this crawl: none of its DOWNLOAD_HANDLERS is scrapy-playwright's "
+    "(see docs/browser.md)"
+)
+
 
 class LocalSource(RecorderReads):
     """Reads a crawl running in this process."""
@@ -59,6 +66,7 @@ class LocalSource(RecorderReads):
         refs=True,
         heap=True,
         local_shell=True,
+        browser=True,
     )
     unavailable: ClassVar[str] = "not available for this crawl"
     sample_probe = True  # one of several crawlers: the process's probe is sampled once
@@ -327,6 +335,24 @@ class LocalSource(RecorderReads):
         if spider is None:
             spider = self.host.spider if isinstance(self.host.spider, type) else None
         return spider_callbacks(spider) if spider is not None else ["parse"]
+
+    # -- the headless browser (scrapy-playwright) ------------------------------------
+
+    def browser(self) -> BrowserView:
+        monitor = browser_for(self.host.crawler)
+        if monitor is None:
+            return BrowserView(time.time(), status=NO_BROWSER)
+        return monitor.view()
+
+    def browser_fetch(self, flow_id: int) -> BrowserFetch | None:
+        monitor = browser_for(self.host.crawler)
+        return monitor.fetch(flow_id) if monitor is not None else None
+
+    async def browser_screenshot(self, key: int | None) -> str:
+        monitor = browser_for(self.host.crawler)
+        if monitor is None or key is None:
+            raise ValueError("No browser page to shoot: select an open page first")
+        return await monitor.screenshot(key)
 
     # -- since the last run ----------------------------------------------------------
 

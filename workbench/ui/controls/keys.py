@@ -133,6 +133,13 @@ APP_BINDINGS: list[BindingType] = [
     Binding("6", "show_panel('refs')", "Refs", show=False, tooltip="Show the live refs"),
     Binding("7", "show_panel('memory')", "Memory", show=False, tooltip="Show the memory"),
     Binding("8", "show_panel('slots')", "Slots", show=False, tooltip="Show the slots"),
+    Binding(
+        "9",
+        "show_panel('browser')",
+        "Browser",
+        show=False,
+        tooltip="Show the headless browser's pages, contexts and memory (scrapy-playwright)",
+    ),
 ]
 
 

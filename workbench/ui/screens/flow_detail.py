@@ -32,6 +32,7 @@ from workbench.core.sources.base import Source
 from workbench.ui import flow_actions
 from workbench.ui import format as fmt
 from workbench.ui.flow_actions import FLOW_KEYS
+from workbench.ui.panels.browser import browser_part
 from workbench.ui.panels.items import inline_fields
 from workbench.ui.widgets.body_view import BodyView
 from workbench.ui.widgets.traceback_view import library_frames, traceback_text
@@ -281,6 +282,7 @@ class FlowDetailScreen(Screen[None]):
             return Group(
                 Text("No response: the download failed.", style="bold red"),
                 Text(clean_line(flow.error or "", 2000)),
+                *browser_part(self.source, flow),
             )
         rows: list[tuple[str, Any]] = [
             ("Status", fmt.status_cell(flow)),
@@ -298,7 +300,8 @@ class FlowDetailScreen(Screen[None]):
                              "no outcome recorded yet", style="dim")))  # fmt: skip
         if flow.fate is not None:
             rows.append(("Fate", Text(clean_line(fates.fate_text(flow), 4000), style="bold")))
-        return Group(field_table(rows), *headers_part(flow.response_headers))
+        browser = browser_part(self.source, flow)  # the page's final URL, console, errors
+        return Group(field_table(rows), *browser, *headers_part(flow.response_headers))
 
     def _fields_pane(self, tab: str, fields: Group, headers: Any) -> Any:
         """A tab's fields, scrolled; past HEADER_LIMIT header lines, every header in a
