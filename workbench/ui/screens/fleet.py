@@ -113,23 +113,33 @@ def sort_rows(rows: list[FleetRow], sort: int, reverse: bool) -> list[FleetRow]:
 
 
 def fleet_columns() -> list[Column]:
+    """The columns; on a narrow terminal the project, job id, RSS, retries, pid,
+    uptime and in-flight columns go first (in that order): host, spider, state,
+    the rates, errors, queue and the last response's age stay."""
     return [
-        Column("HOST", None, min_width=9, weight=2, drop=3),
-        Column("PID", 7, justify="right"),
-        Column("PROJECT", None, min_width=7, weight=2, drop=5),
+        Column("HOST", None, min_width=9, weight=2, drop=1),
+        Column("PID", 7, justify="right", drop=5),
+        Column("PROJECT", None, min_width=7, weight=2, drop=9),
         Column("SPIDER", None, min_width=8, weight=2),
-        Column("JOB", None, min_width=8, weight=2, drop=6),
+        Column("JOB", None, min_width=8, weight=2, drop=8),
         Column("STATE", 11),
         Column("UP", 8, justify="right", drop=4),
         Column("PAGES/m", 8, justify="right"),
         Column("ITEMS/m", 8, justify="right"),
         Column("ERR", 5, justify="right"),
-        Column("RETRY", 5, justify="right", drop=7),
-        Column("FLIGHT", 6, justify="right", drop=2),
+        Column("RETRY", 5, justify="right", drop=6),
+        Column("FLIGHT", 6, justify="right", drop=3),
         Column("QUEUE", None, justify="right", min_width=7, weight=1),
-        Column("RSS", 7, justify="right", drop=8),
-        Column("LAST", 6, justify="right", drop=1),
+        Column("RSS", 8, justify="right", drop=7),
+        Column("LAST", 6, justify="right", drop=2),
     ]
+
+
+def keep_tail(text: str, width: int) -> str:
+    """The end of a text that does not fit (a shared queue's words end with its size)."""
+    if len(text) <= width:
+        return text
+    return "…" + text[len(text) - width + 1 :] if width > 1 else "…"
 
 
 STATE_STYLE = {
@@ -160,7 +170,7 @@ def fleet_cells(row: FleetRow) -> list[Any]:
         _num(row.errors),
         _num(row.retries),
         _num(row.in_flight),
-        FitCell(clean_line(_queue(row), 200), fmt.elide_middle),
+        FitCell(clean_line(_queue(row), 200), keep_tail),
         fmt.size(row.rss) if row.rss else "-",
         _age(row.last_response_age),
     ]
@@ -215,7 +225,9 @@ def detail_text(row: FleetRow | None, width: int) -> Text:
             text.append(f"  no response for {_age(row.last_response_age)}", style="yellow")
         if row.reason:  # a running crawl with a reason: a Scrapyd job with no job file
             text.append(f"  {clean_line(row.reason, 200)}", style="yellow")
-        if row.queue_key and not row.queue_shared:
+        if row.queue_shared:
+            text.append(f"  shared queue: {clean_line(row.queue_shared, 120)}", style="cyan")
+        elif row.queue_key:
             text.append(f"  queue key {clean_line(row.queue_key, 80)}", style="dim")
         if row.attachable:
             text.append("  (Enter: attach)", style="dim")
@@ -226,31 +238,53 @@ def detail_text(row: FleetRow | None, width: int) -> Text:
 
 
 def status_text(
-    snapshot: FleetSnapshot, now: float, sort: str, reverse: bool, shown: int, expr: str
+    snapshot: FleetSnapshot,
+    now: float,
+    sort: str,
+    reverse: bool,
+    shown: int,
+    expr: str,
+    width: int | None = None,
 ) -> Text:
+    """The fleet's totals; at a narrow width the least useful segments go first
+    (the sort, the poll's age, RSS, the queue, in flight), the counts of crawls
+    by state and the rates stay."""
     totals = snapshot.totals
-    text = Text(" fleet ", style="bold reverse")
+    head = Text(" fleet ", style="bold reverse")
     if snapshot.polls == 0:
-        text.append("  polling…", style="dim")
-        return text
-    text.append(f"  {totals.running} running", style="green")
+        head.append("  polling…", style="dim")
+        return head
+    # (text, style, rank): a higher rank is left out first
+    segments: list[tuple[str, str, int]] = [(f"  {totals.running} running", "bold green", 0)]
     if totals.unreachable:
-        text.append(f"  {totals.unreachable} unreachable", style="bold red")
+        segments.append((f"  {totals.unreachable} unreachable", "bold red", 0))
     if totals.pending:
-        text.append(f"  {totals.pending} pending", style="cyan")
+        segments.append((f"  {totals.pending} pending", "cyan", 1))
     if totals.finished:
-        text.append(f"  {totals.finished} finished", style="dim")
-    text.append(
-        f"   pages/m {_num(totals.pages_per_min)}  items/m {_num(totals.items_per_min)}"
-        f"  errors {totals.errors:,}  in flight {totals.in_flight:,}"
-        f"  queue {totals.queue:,}  RSS {fmt.size(totals.rss)}"
-    )
-    age = max(0.0, now - snapshot.taken_at)
-    text.append(f"   polled {age:.0f}s ago ({snapshot.seconds:.1f}s)", style="dim")
-    text.append(f"   sort {sort} {'↑' if reverse else '↓'}", style="dim")
+        segments.append((f"  {totals.finished} finished", "dim", 2))
     if expr:
-        text.append(f"   filter: {shown} of {len(snapshot.rows)}", style="bold")
-    return text
+        segments.append((f"  filter: {shown} of {len(snapshot.rows)}", "bold", 0))
+    segments += [
+        (f"   pages/m {_num(totals.pages_per_min)}", "", 0),
+        (f"  items/m {_num(totals.items_per_min)}", "", 0),
+        (f"  errors {totals.errors:,}", "bold red" if totals.errors else "", 0),
+        (f"  in flight {totals.in_flight:,}", "", 3),
+        (f"  queue {totals.queue:,}", "", 4),
+        (f"  RSS {fmt.size(totals.rss)}", "", 5),
+        (f"   polled {max(0.0, now - snapshot.taken_at):.0f}s ago ({snapshot.seconds:.1f}s)",
+         "dim", 6),
+        (f"   sort {sort} {'↑' if reverse else '↓'}", "dim", 7),
+    ]  # fmt: skip
+    if width:
+        used = head.cell_len + sum(len(t) for t, _, _ in segments)
+        for rank in range(7, 0, -1):
+            if used <= width:
+                break
+            used -= sum(len(t) for t, _, r in segments if r == rank)
+            segments = [seg for seg in segments if seg[2] != rank]
+    for words, style, _ in segments:
+        head.append(words, style=style)
+    return head
 
 
 @dataclass
@@ -332,21 +366,13 @@ class FleetLogScreen(Screen[None]):
             self.notify("No ERROR line in the log.", timeout=3)
 
 
-class FleetApp(App[Any]):
+class FleetScreen(Screen[None]):
     """The fleet table over a poller (anything with ``snapshot()`` and ``poll_now()``)."""
 
-    TITLE = "workbench fleet"
+    HELP_TITLE = "Fleet"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit_fleet", "Quit", tooltip="Leave the fleet (the crawls go on)"),
-        Binding(
-            "ctrl+q",
-            "quit_fleet",
-            "Quit",
-            show=False,
-            priority=True,
-            tooltip="Leave the fleet (the crawls go on)",
-        ),
         Binding(
             "enter",
             "open_row",
@@ -375,13 +401,13 @@ class FleetApp(App[Any]):
         Binding("question_mark", "help", "Help", tooltip="Show every key"),
     ]
 
-    CSS = """
-    Screen { layout: vertical; }
-    #fleet-filter { height: 3; }
-    #fleet-filter-error { color: $error; height: auto; }
-    #fleet-filter-error.-hidden { display: none; }
-    #fleet-detail { height: 1; background: $boost; }
-    #fleet-status { height: 1; background: $panel; }
+    DEFAULT_CSS = """
+    FleetScreen { layout: vertical; }
+    FleetScreen #fleet-filter { height: 3; }
+    FleetScreen #fleet-filter-error { color: $error; height: auto; }
+    FleetScreen #fleet-filter-error.-hidden { display: none; }
+    FleetScreen #fleet-detail { height: 1; background: $boost; }
+    FleetScreen #fleet-status { height: 1; background: $panel; }
     """
 
     def __init__(
@@ -389,7 +415,6 @@ class FleetApp(App[Any]):
         poller: Any,
         *,
         state: FleetViewState | None = None,
-        theme: str | None = None,
         clock: Callable[[], float] = time.time,
         fetch_log: Callable[[FleetRow], str] | None = None,
     ) -> None:
@@ -402,30 +427,6 @@ class FleetApp(App[Any]):
         self.seen_polls = -1
         self.snapshot: FleetSnapshot = FleetSnapshot()
         self.refresh_costs: list[float] = []  # seconds of UI time per table refresh
-        self._setup_themes(theme)
-
-    def _setup_themes(self, wanted: str | None) -> None:
-        from workbench.ui.themes import DEFAULT_THEME, load_themes, remembered_theme
-
-        themes, _ = load_themes()
-        for found in themes.values():
-            self.register_theme(found.theme)
-        name = wanted or remembered_theme() or DEFAULT_THEME
-        self.theme = name if name in self.available_themes else DEFAULT_THEME
-
-    def get_driver_class(self) -> Any:
-        driver = super().get_driver_class()
-        from textual.drivers.linux_driver import LinuxDriver
-
-        if driver is LinuxDriver:
-            from workbench.ui.terminal import GuardedLinuxDriver
-
-            return GuardedLinuxDriver
-        return driver
-
-    def terminal_lost(self) -> None:
-        """The terminal is gone (``GuardedLinuxDriver``): leave."""
-        self.exit()
 
     def compose(self) -> Any:
         yield Input(
@@ -468,7 +469,7 @@ class FleetApp(App[Any]):
     # -- the refresh ---------------------------------------------------------------
 
     def refresh_table(self, force: bool = False) -> None:
-        if not self.screen_stack:
+        if not self.is_attached:
             return
         began = time.perf_counter()
         snapshot = self.poller.snapshot()
@@ -501,6 +502,7 @@ class FleetApp(App[Any]):
             self.state.reverse,
             len(self.table.rows),
             self.state.expr,
+            self.size.width,
         )
         text.truncate(max(self.size.width, 10), overflow="ellipsis")
         status.update(text)
@@ -523,7 +525,7 @@ class FleetApp(App[Any]):
     # -- keys ------------------------------------------------------------------
 
     def action_quit_fleet(self) -> None:
-        self.exit(None)
+        self.app.exit(None)
 
     def action_open_row(self) -> None:
         row = self.table.current()
@@ -541,7 +543,7 @@ class FleetApp(App[Any]):
                         timeout=6, markup=False)  # fmt: skip
             return
         self.state.cursor_key = row.key
-        self.exit(row)
+        self.app.exit(row)
 
     def action_open_log(self) -> None:
         row = self.table.current()
@@ -551,7 +553,7 @@ class FleetApp(App[Any]):
         if self.fetch_log is None:
             self.notify("Logs cannot be read here.", timeout=4)
             return
-        self.push_screen(FleetLogScreen(row, self.fetch_log))
+        self.app.push_screen(FleetLogScreen(row, self.fetch_log))
 
     def action_focus_filter(self) -> None:
         self.query_one("#fleet-filter", Input).focus()
@@ -595,7 +597,7 @@ class FleetApp(App[Any]):
         self.poller.poll_now()
 
     def action_help(self) -> None:
-        self.push_screen(
+        self.app.push_screen(
             FleetHelpScreen(
                 [
                     ("Fleet", list(self.BINDINGS)),
@@ -604,3 +606,67 @@ class FleetApp(App[Any]):
                 ]
             )
         )
+
+
+class FleetApp(App[Any]):
+    """``workbench fleet``'s app: the fleet screen; it ends with the row to attach
+    to (Enter) or None (q)."""
+
+    TITLE = "workbench fleet"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+q",
+            "quit_fleet",
+            "Quit",
+            show=False,
+            priority=True,
+            tooltip="Leave the fleet (the crawls go on)",
+        ),
+    ]
+
+    def __init__(
+        self,
+        poller: Any,
+        *,
+        state: FleetViewState | None = None,
+        theme: str | None = None,
+        clock: Callable[[], float] = time.time,
+        fetch_log: Callable[[FleetRow], str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.fleet = FleetScreen(poller, state=state, clock=clock, fetch_log=fetch_log)
+        self._setup_themes(theme)
+
+    @property
+    def refresh_costs(self) -> list[float]:
+        return self.fleet.refresh_costs
+
+    def on_mount(self) -> None:
+        self.push_screen(self.fleet)
+
+    def action_quit_fleet(self) -> None:
+        self.exit(None)
+
+    def _setup_themes(self, wanted: str | None) -> None:
+        from workbench.ui.themes import DEFAULT_THEME, load_themes, remembered_theme
+
+        themes, _ = load_themes()
+        for found in themes.values():
+            self.register_theme(found.theme)
+        name = wanted or remembered_theme() or DEFAULT_THEME
+        self.theme = name if name in self.available_themes else DEFAULT_THEME
+
+    def get_driver_class(self) -> Any:
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:
+            from workbench.ui.terminal import GuardedLinuxDriver
+
+            return GuardedLinuxDriver
+        return driver
+
+    def terminal_lost(self) -> None:
+        """The terminal is gone (``GuardedLinuxDriver``): leave."""
+        self.exit()
