@@ -71,6 +71,9 @@ class Fleet(Command):
         parser.add_argument("--workers", type=int, default=8, metavar="N", help="polls at once (8)")
         parser.add_argument("--filter", default="", metavar="EXPR", help="the table's filter")
         parser.add_argument("--theme", metavar="NAME", help=THEME_HELP)
+        from workbench.commands.fleet_redis import add_redis_arguments
+
+        add_redis_arguments(parser)  # --redis URL --spider NAME: the shared queue's view
 
     def parse(self, argv: list[str]) -> argparse.Namespace:
         parser = self.parser()
@@ -92,20 +95,30 @@ class Fleet(Command):
             parse_fleet_filter(opts.filter)
         except FilterError as exc:
             raise CliError(f"--filter: {exc}", limit=300) from None
-        poller, sources = build_poller(opts)
+        from workbench.commands.fleet_redis import build_watch
+
+        watch = build_watch(opts)
+        poller, sources = build_poller(opts, annotators=[watch] if watch else [])
         try:
             if opts.json:
                 import json
 
                 from workbench.core.fleet.export import snapshot_to_json
 
-                print(json.dumps(snapshot_to_json(poller.poll_once()), indent=2))
+                out = snapshot_to_json(poller.poll_once())
+                if watch is not None:
+                    from workbench.core.fleet.redis_watch import view_to_json
+
+                    out["redis"] = view_to_json(watch.view())
+                print(json.dumps(out, indent=2))
                 return 0
             if not sys.stdin.isatty() or not sys.stdout.isatty():
                 raise CliError("the fleet table needs a terminal (--json prints a snapshot)")
-            return run_fleet(poller, sources, opts)
+            return run_fleet(poller, sources, opts, watch)
         finally:
             poller.close()
+            if watch is not None:
+                watch.close()
 
 
 def _machine_of(host: str) -> str:
@@ -113,7 +126,7 @@ def _machine_of(host: str) -> str:
     return host.rpartition("@")[2]
 
 
-def build_poller(opts: argparse.Namespace) -> tuple[Any, list[Any]]:
+def build_poller(opts: argparse.Namespace, annotators: Any = ()) -> tuple[Any, list[Any]]:
     """The poller over the sources the options name: (poller, sources)."""
     from workbench.core.fleet.local import LOCALHOST, JobFileSource, Prober
     from workbench.core.fleet.poller import FleetPoller
@@ -143,6 +156,7 @@ def build_poller(opts: argparse.Namespace) -> tuple[Any, list[Any]]:
         interval=opts.interval,
         timeout=opts.timeout,
         workers=opts.workers,
+        annotators=annotators,
     )
     return poller, sources
 
@@ -201,7 +215,7 @@ def log_fetcher(sources: list[Any]) -> Any:
     return fetch
 
 
-def run_fleet(poller: Any, sources: list[Any], opts: argparse.Namespace) -> int:
+def run_fleet(poller: Any, sources: list[Any], opts: argparse.Namespace, watch: Any = None) -> int:
     """The table; Enter ends it with a row, which is attached to; then the table again."""
     from workbench.ui.screens.fleet import FleetApp, FleetViewState
 
@@ -209,7 +223,7 @@ def run_fleet(poller: Any, sources: list[Any], opts: argparse.Namespace) -> int:
     fetch = log_fetcher(sources)
     poller.start()
     while True:
-        app = FleetApp(poller, state=state, theme=opts.theme, fetch_log=fetch)
+        app = FleetApp(poller, state=state, theme=opts.theme, fetch_log=fetch, redis_watch=watch)
         row = _run_table(app)
         if row is None:
             return 0

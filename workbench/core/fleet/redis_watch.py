@@ -266,3 +266,54 @@ def _replace(worker: WorkerRow, **changes: Any) -> WorkerRow:
     from dataclasses import replace
 
     return replace(worker, **changes)
+
+
+def view_to_json(view: RedisView) -> dict[str, Any]:
+    """The Redis view for ``workbench fleet --json`` (the URL without its password)."""
+    reading = view.reading
+    out: dict[str, Any] = {
+        "url": view.shown_url,
+        "keys": {
+            "queue": view.keys.queue,
+            "dupefilter": view.keys.dupefilter,
+            "start_urls": view.keys.start_urls,
+            "items": view.keys.items,
+            "stats": view.keys.stats,
+        },
+        "ok": bool(reading and reading.ok),
+        "error": reading.error if reading else None,
+    }
+    if reading is not None and reading.ok:
+        out.update(
+            queue_type=reading.queue_type,
+            queue_size=reading.queue_size,
+            dupefilter_size=reading.dupefilter_size,
+            start_urls_size=reading.start_urls_size,
+            items_size=reading.items_size,
+            stats=dict(reading.stats),
+            clients=len(reading.clients),
+        )
+    out["rates_per_min"] = {
+        "enqueued": view.rates.enqueued,
+        "dequeued": view.rates.dequeued,
+        "from": view.counters,
+    }
+    out["workers"] = [
+        {
+            "pid": w.pid,
+            "host": w.host,
+            "state": w.state,
+            "redis_clients": list(w.clients),
+            "persist": w.report.persist if w.report else None,
+            "scrapy_version": w.report.scrapy_version if w.report else None,
+            "enqueued": w.report.enqueued if w.report else None,
+            "dequeued": w.report.dequeued if w.report else None,
+            "items": w.report.items if w.report else w.items,
+            "report_error": w.report_error,
+        }
+        for w in view.workers
+    ]
+    out["warnings"] = [
+        {"code": w.code, "title": w.title, "evidence": list(w.evidence)} for w in view.warnings
+    ]
+    return out

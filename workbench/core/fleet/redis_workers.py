@@ -38,7 +38,16 @@ def _path(_x):
 def _hide(_n, _v):
     if _re.search(r"PASS|SECRET|TOKEN|CREDENTIAL|AUTH", str(_n), _re.I):
         return "***"
-    _t = _v if isinstance(_v, (str, int, float, bool, type(None))) else repr(_v)
+    if hasattr(_v, "copy_to_dict"):
+        _v = _v.copy_to_dict()
+    if isinstance(_v, (str, int, float, bool, type(None))):
+        _t = _v
+    else:
+        try:
+            _t = _j.dumps(_v, sort_keys=True, default=str)
+        except Exception:
+            _t = repr(_v)
+        _t = _re.sub(r" at 0x[0-9a-fA-F]+", "", _t)
     if isinstance(_t, str):
         _t = _re.sub(r"(://)[^/@\s]*@", r"\1***@", _t)[:160]
     return _t

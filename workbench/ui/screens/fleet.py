@@ -12,7 +12,6 @@ Scrapyd job it opens the job's log (:class:`FleetLogScreen`).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +42,6 @@ from workbench.ui.screens.help import HelpScreen, bindings_table
 from workbench.ui.widgets.body_view import BodyView
 from workbench.ui.widgets.record_table import Column, FitCell, RecordTable
 
-TABLE_ACTIONS = ("cursor_up", "cursor_down", "page_up", "page_down", "first", "last")
 REFRESH = 0.5  # seconds between looks at the poller's latest snapshot
 
 
@@ -119,7 +117,7 @@ def fleet_columns() -> list[Column]:
     uptime and in-flight columns go first (in that order): host, spider, state,
     the rates, errors, queue and the last response's age stay."""
     return [
-        Column("HOST", None, min_width=14, weight=3, drop=1),
+        Column("HOST", None, min_width=9, weight=2, drop=1),
         Column("PID", 7, justify="right", drop=5),
         Column("PROJECT", None, min_width=7, weight=2, drop=9),
         Column("SPIDER", None, min_width=8, weight=2),
@@ -252,8 +250,7 @@ def status_text(
     (the sort, the poll's age, RSS, the queue, in flight), the counts of crawls
     by state and the rates stay."""
     totals = snapshot.totals
-    head = Text()
-    head.append(" fleet ", style="bold reverse")
+    head = Text(" fleet ", style="bold reverse")
     if snapshot.polls == 0:
         head.append("  polling…", style="dim")
         return head
@@ -299,31 +296,6 @@ class FleetViewState:
     expr: str = ""
     cursor_key: str | None = None
     notes: list[str] = field(default_factory=list)  # to notify once shown (an attach's end)
-
-
-KEY_NAMES = {"greater_than_sign": ">", "less_than_sign": "<"}
-
-
-def shown_keys(bindings: list[BindingType]) -> list[BindingType]:
-    """Bindings as the ? screen names their keys (">" rather than greater_than_sign)."""
-    out: list[BindingType] = []
-    for binding in bindings:
-        if isinstance(binding, Binding):
-            keys = ",".join(KEY_NAMES.get(k, k) for k in binding.key.split(","))
-            binding = dataclasses.replace(binding, key=keys)
-        out.append(binding)
-    return out
-
-
-class FleetTable(RecordTable):
-    """The fleet's table: rows are sorted, not appended, so no follow mode."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("F", "toggle_follow", "Follow", show=False, tooltip="(no use in the fleet)"),
-    ]
-
-    def action_toggle_follow(self) -> None:
-        pass
 
 
 class FleetHelpScreen(HelpScreen):
@@ -426,6 +398,12 @@ class FleetScreen(Screen[None]):
         ),
         Binding("R", "reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
         Binding("r", "poll", "Refresh", show=False, tooltip="Poll every source now"),
+        Binding(
+            "Q",
+            "redis",
+            "Redis queue",
+            tooltip="The scrapy-redis queue the workers share (workbench fleet --redis URL)",
+        ),
         Binding("question_mark", "help", "Help", tooltip="Show every key"),
     ]
 
@@ -445,9 +423,11 @@ class FleetScreen(Screen[None]):
         state: FleetViewState | None = None,
         clock: Callable[[], float] = time.time,
         fetch_log: Callable[[FleetRow], str] | None = None,
+        redis_watch: Any = None,
     ) -> None:
         super().__init__()
         self.poller = poller
+        self.redis_watch = redis_watch  # a RedisWatch (--redis), the poller's annotator
         self.state = state or FleetViewState()
         self.clock = clock
         self.fetch_log = fetch_log
@@ -463,7 +443,7 @@ class FleetScreen(Screen[None]):
             id="fleet-filter",
         )
         yield Static("", id="fleet-filter-error", classes="-hidden")
-        yield FleetTable(
+        yield RecordTable(
             fleet_columns(),
             fleet_cells,
             row_key=lambda r: r.key,
@@ -624,20 +604,28 @@ class FleetScreen(Screen[None]):
     def action_poll(self) -> None:
         self.poller.poll_now()
 
+    def action_redis(self) -> None:
+        if self.redis_watch is None:
+            self.notify(
+                "No Redis queue: start the fleet with --redis URL --spider NAME",
+                timeout=5,
+                markup=False,
+            )
+            return
+        from workbench.ui.screens.redis_queue import RedisQueueScreen
+
+        self.app.push_screen(RedisQueueScreen(self.redis_watch))
+
     def action_help(self) -> None:
+        from workbench.ui.screens.redis_queue import RedisQueueScreen
+
         self.app.push_screen(
             FleetHelpScreen(
                 [
-                    ("Fleet", shown_keys(list(self.BINDINGS))),
-                    (
-                        "Table",
-                        [
-                            b
-                            for b in RecordTable.BINDINGS
-                            if isinstance(b, Binding) and b.action in TABLE_ACTIONS
-                        ],
-                    ),
+                    ("Fleet", list(self.BINDINGS)),
+                    ("Table", list(RecordTable.BINDINGS)),
                     (FleetLogScreen.HELP_TITLE, list(FleetLogScreen.BINDINGS)),
+                    (RedisQueueScreen.HELP_TITLE, list(RedisQueueScreen.BINDINGS)),
                 ]
             )
         )
@@ -668,9 +656,12 @@ class FleetApp(App[Any]):
         theme: str | None = None,
         clock: Callable[[], float] = time.time,
         fetch_log: Callable[[FleetRow], str] | None = None,
+        redis_watch: Any = None,
     ) -> None:
         super().__init__()
-        self.fleet = FleetScreen(poller, state=state, clock=clock, fetch_log=fetch_log)
+        self.fleet = FleetScreen(
+            poller, state=state, clock=clock, fetch_log=fetch_log, redis_watch=redis_watch
+        )
         self._setup_themes(theme)
 
     @property

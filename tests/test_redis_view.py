@@ -1,0 +1,68 @@
+"""The Redis view (RedisQueueScreen) under Pilot and as snapshots, over a fixed
+view: sizes, the chart, the warnings with their evidence, the workers, the head
+paged without popping, hostile entries drawn as text, ? help."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.redis_views import FakeWatch, RedisHostApp
+
+pytestmark = pytest.mark.slow  # the real app under Pilot
+
+SIZE = (150, 44)
+
+
+def screen_text(app) -> str:
+    from textual.widgets import DataTable, Static
+
+    parts = [str(s.render()) for s in app.screen.query(Static)]
+    for table in app.screen.query(DataTable):
+        parts.append(str(table.border_title))
+        for row in range(table.row_count):
+            parts.extend(str(c) for c in table.get_row_at(row))
+    return "\n".join(parts)
+
+
+async def test_the_view_shows_sizes_warnings_workers_and_the_head():
+    watch = FakeWatch()
+    app = RedisHostApp(watch)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "redis://:***@127.0.0.1:6379/0" in text
+        assert "120 requests" in text and "4,210 fingerprints" in text
+        assert "SCHEDULER_PERSIST is False" in text and "pid 103" in text
+        assert "1–50 of 120" in text
+        assert "refused: the pickle names posix.system" in text
+        assert "\x1b" not in text  # the hostile URL is drawn escaped
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert "51–100 of 120" in screen_text(app)
+        await pilot.press("n", "n")
+        await pilot.pause(0.3)
+        assert "101–120 of 120" in screen_text(app)
+        await pilot.press("p", "g")
+        await pilot.pause(0.3)
+        assert "1–50 of 120" in screen_text(app)
+        assert {offset for offset, _ in watch.peeks} >= {0, 50, 100}
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "RedisHelpScreen"
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert type(app.screen).__name__ == "RedisQueueScreen"
+
+
+VIEWS = {
+    "redis_view": (120, True, []),
+    "redis_view_no_warnings": (3, False, []),
+    "redis_view_help": (120, True, ["question_mark"]),
+}
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_redis_view_snapshot(snap_compare, name):
+    total, warnings, keys = VIEWS[name]
+    app = RedisHostApp(FakeWatch(total=total, warnings=warnings))
+    assert snap_compare(app, press=["wait:300", *keys, "wait:300"], terminal_size=SIZE)
