@@ -12,6 +12,7 @@ Scrapyd job it opens the job's log (:class:`FleetLogScreen`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from workbench.ui.screens.help import HelpScreen, bindings_table
 from workbench.ui.widgets.body_view import BodyView
 from workbench.ui.widgets.record_table import Column, FitCell, RecordTable
 
+TABLE_ACTIONS = ("cursor_up", "cursor_down", "page_up", "page_down", "first", "last")
 REFRESH = 0.5  # seconds between looks at the poller's latest snapshot
 
 
@@ -117,7 +119,7 @@ def fleet_columns() -> list[Column]:
     uptime and in-flight columns go first (in that order): host, spider, state,
     the rates, errors, queue and the last response's age stay."""
     return [
-        Column("HOST", None, min_width=9, weight=2, drop=1),
+        Column("HOST", None, min_width=14, weight=3, drop=1),
         Column("PID", 7, justify="right", drop=5),
         Column("PROJECT", None, min_width=7, weight=2, drop=9),
         Column("SPIDER", None, min_width=8, weight=2),
@@ -250,7 +252,8 @@ def status_text(
     (the sort, the poll's age, RSS, the queue, in flight), the counts of crawls
     by state and the rates stay."""
     totals = snapshot.totals
-    head = Text(" fleet ", style="bold reverse")
+    head = Text()
+    head.append(" fleet ", style="bold reverse")
     if snapshot.polls == 0:
         head.append("  polling…", style="dim")
         return head
@@ -296,6 +299,31 @@ class FleetViewState:
     expr: str = ""
     cursor_key: str | None = None
     notes: list[str] = field(default_factory=list)  # to notify once shown (an attach's end)
+
+
+KEY_NAMES = {"greater_than_sign": ">", "less_than_sign": "<"}
+
+
+def shown_keys(bindings: list[BindingType]) -> list[BindingType]:
+    """Bindings as the ? screen names their keys (">" rather than greater_than_sign)."""
+    out: list[BindingType] = []
+    for binding in bindings:
+        if isinstance(binding, Binding):
+            keys = ",".join(KEY_NAMES.get(k, k) for k in binding.key.split(","))
+            binding = dataclasses.replace(binding, key=keys)
+        out.append(binding)
+    return out
+
+
+class FleetTable(RecordTable):
+    """The fleet's table: rows are sorted, not appended, so no follow mode."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("F", "toggle_follow", "Follow", show=False, tooltip="(no use in the fleet)"),
+    ]
+
+    def action_toggle_follow(self) -> None:
+        pass
 
 
 class FleetHelpScreen(HelpScreen):
@@ -443,7 +471,7 @@ class FleetScreen(Screen[None]):
             id="fleet-filter",
         )
         yield Static("", id="fleet-filter-error", classes="-hidden")
-        yield RecordTable(
+        yield FleetTable(
             fleet_columns(),
             fleet_cells,
             row_key=lambda r: r.key,
@@ -622,8 +650,15 @@ class FleetScreen(Screen[None]):
         self.app.push_screen(
             FleetHelpScreen(
                 [
-                    ("Fleet", list(self.BINDINGS)),
-                    ("Table", list(RecordTable.BINDINGS)),
+                    ("Fleet", shown_keys(list(self.BINDINGS))),
+                    (
+                        "Table",
+                        [
+                            b
+                            for b in RecordTable.BINDINGS
+                            if isinstance(b, Binding) and b.action in TABLE_ACTIONS
+                        ],
+                    ),
                     (FleetLogScreen.HELP_TITLE, list(FleetLogScreen.BINDINGS)),
                     (RedisQueueScreen.HELP_TITLE, list(RedisQueueScreen.BINDINGS)),
                 ]
