@@ -123,9 +123,11 @@ def http_get(
     timeout: float,
     limit: int,
     headers: dict[str, str] | None = None,
-) -> tuple[int, bytes]:
-    """GET ``path`` (with the node's prefix) from the node: (status, body), the body
-    cut at ``limit``; one deadline over connect and every read."""
+    tail: bool = False,
+) -> tuple[int, bytes, Any]:
+    """GET ``path`` (with the node's prefix) from the node: (status, body, headers),
+    the body cut at ``limit`` (``tail``: its last ``limit`` bytes, read to the end);
+    one deadline over connect and every read."""
     deadline = time.monotonic() + timeout
     cls = http.client.HTTPSConnection if node.scheme == "https" else http.client.HTTPConnection
     conn = cls(node.host, node.port, timeout=timeout)
@@ -138,17 +140,20 @@ def http_get(
             conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
         response = conn.getresponse()
         body = bytearray()
-        while len(body) <= limit:
+        while tail or len(body) <= limit:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
             if conn.sock is not None:
                 conn.sock.settimeout(left)
-            chunk = response.read1(64 * 1024) if hasattr(response, "read1") else b""
+            chunk = response.read1(64 * 1024)
             if not chunk:
                 break
             body += chunk
-        return response.status, bytes(body[:limit])
+            if tail and len(body) > 2 * limit:
+                del body[:-limit]
+        kept = body[-limit:] if tail else body[:limit]
+        return response.status, bytes(kept), response.headers
     except TimeoutError:
         raise _fail(node, f"did not answer in {timeout:g} s") from None
     except (http.client.HTTPException, ValueError) as exc:
@@ -162,7 +167,7 @@ def http_get(
 
 
 def _json(node: ScrapydNode, path: str, timeout: float) -> dict[str, Any]:
-    status, body = http_get(node, path, timeout, MAX_JSON + 1)
+    status, body, _ = http_get(node, path, timeout, MAX_JSON + 1)
     if status == 401:
         if node.authorization:
             raise _fail(node, "refused the credentials (HTTP 401)")
@@ -340,15 +345,37 @@ def summarise_log(tail: bytes) -> LogSummary:
     )
 
 
+_CONTENT_RANGE = re.compile(r"bytes \d+-\d+/(\d{1,15})")
+
+
 def fetch_log(node: ScrapydNode, path: str, timeout: float, limit: int = MAX_LOG) -> str:
-    """The end of a job's log (``limit`` bytes at most), as text."""
-    status, body = http_get(node, path, timeout, limit, {"Range": f"bytes=-{limit}"})
-    if status == 416:  # an empty log: the range cannot be satisfied
+    """The end of a job's log (its last ``limit`` bytes at most), as text.
+
+    Its size first (a one-byte range), then the range from ``size - limit``;
+    a node that does not serve ranges sends it all, of which the end is kept.
+    (Twisted's static files answer a suffix range, ``bytes=-N``, longer than the
+    file with HTTP 500, so it is not used.)"""
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _fail(node, f"did not send the log in {timeout:g} s")
+        return remaining
+
+    status, body, headers = http_get(node, path, left(), 1, {"Range": "bytes=0-0"})
+    if status == 416:  # an empty log
+        return ""
+    found = _CONTENT_RANGE.fullmatch(str(headers.get("Content-Range") or "").strip())
+    if status == 206 and found:
+        start = max(0, int(found.group(1)) - limit)
+        status, body, _ = http_get(node, path, left(), limit, {"Range": f"bytes={start}-"})
+    elif status in (200, 206):
+        status, body, _ = http_get(node, path, left(), limit, tail=True)
+    if status == 416:
         return ""
     if status not in (200, 206):
         raise _fail(node, f"answered HTTP {status} for the log")
-    if status == 200 and len(body) >= limit:
-        body = body[-limit:]
     return body.decode("utf-8", "replace")
 
 
