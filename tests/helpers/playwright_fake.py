@@ -72,10 +72,10 @@ def leaky_view() -> BrowserView:
         BrowserPoint(T0 + i, min(4, i // 6), 1, (250 + 6 * i) * MB) for i in range(1, 65, 2)
     )
     leak = BrowserLeak(
-        "3 pages still open more than 30s after their response (5 opened, 1 closed): a callback "
-        "that gets response.meta['playwright_page'] (playwright_include_page) must await "
-        "page.close(), in an errback too",
+        "3 pages still open more than 30s after their response (5 opened, 1 closed)",
         pages[:3],
+        advice="a callback that gets response.meta['playwright_page'] (playwright_include_page) "
+        "must await page.close(), in an errback too",
     )
     return BrowserView(
         time=T0 + 65,
@@ -154,6 +154,7 @@ class FakeBrowser:
             console,
             2,
             1,
+            T0 + 65,
         )
 
     async def browser_screenshot(self, key: int | None) -> str:

@@ -73,10 +73,11 @@ class BrowserPoint:
 class BrowserLeak:
     """The leak warning: pages (or contexts) opened and never closed."""
 
-    message: str  # one sentence: how many, for how long, what to do
+    message: str  # what is left open: how many, for how long
     oldest: tuple[PageRow, ...]  # the oldest pages held, whose requests are named
     contexts: tuple[ContextRow, ...] = ()  # contexts left open without pages
     at_close: bool = False  # seen when the crawl closed (scrapy-playwright closed them)
+    advice: str = ""  # what to do about it
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ class BrowserFetch:
     console: tuple[ConsoleLine, ...]  # the page's, kept (bounded), oldest first
     console_total: int
     errors_total: int
+    time: float = 0.0  # when it was read (the page's age is counted to it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -471,8 +471,7 @@ class BrowserMonitor:
             )
         if len(empty) >= LEAK_MIN:
             advice.append("close a context you no longer need: await page.context.close()")
-        message = "; ".join(parts) + ": " + "; ".join(advice)
-        return BrowserLeak(message, oldest, contexts, at_close)
+        return BrowserLeak("; ".join(parts), oldest, contexts, at_close, "; ".join(advice))
 
     def _context_row(self, c: _Context) -> ContextRow:
         pages_open = sum(1 for p in self.open.values() if p.context == c.name)
@@ -560,6 +559,7 @@ class BrowserMonitor:
             tuple(rec.console),
             rec.console_total,
             rec.errors,
+            now,
         )
 
     # -- a screenshot of a page still open ---------------------------------------------

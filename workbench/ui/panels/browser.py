@@ -58,6 +58,9 @@ def page_cells(row: PageRow, now: float) -> list[Any]:
     ]
 
 
+SHORT = 26  # rows: a panel shorter than this shows no charts and a shorter warning
+
+
 def megabytes(value: float) -> str:
     return f"{value:,.0f} MB"
 
@@ -77,7 +80,8 @@ class BrowserPanel(Panel):
 
     DEFAULT_CSS = """
     BrowserPanel #browser-hint { height: auto; max-height: 8; color: $text;
-                                 background: $error 20%; padding: 0 1; display: none; }
+                                 background: $error 20%; padding: 0 1; display: none;
+                                 text-wrap: nowrap; text-overflow: ellipsis; }
     BrowserPanel #browser-hint.-leak { display: block; }
     BrowserPanel #browser-top { height: 8; }
     BrowserPanel #browser-charts { width: 2fr; }
@@ -115,7 +119,7 @@ class BrowserPanel(Panel):
                 Column("Context", 10, drop=2),
                 Column("Opened by (flow, request)", None, min_width=24, weight=2),
                 Column("Callback", 12, drop=3),
-                Column("URL now", None, min_width=16, drop=1),
+                Column("URL now", None, min_width=16, drop=5),
                 Column("Log", 4, "right", drop=4),
                 Column("Err", 4, "right"),
             ],
@@ -156,7 +160,7 @@ class BrowserPanel(Panel):
         self.view = view
         status = self.query_one("#browser-status", Static)
         status.set_class(bool(view.status), "-shown")
-        self.query_one("#browser-top").display = not view.status
+        self.query_one("#browser-top").display = self._charts_fit()
         if view.status:
             status.update(Text(clean_line(view.status, 500), style="italic"))
             self.set_subtitle("no browser")
@@ -222,34 +226,53 @@ class BrowserPanel(Panel):
         self.query_one("#browser-about", Static).update(text)
 
     def _show_hint(self, view: BrowserView) -> None:
+        """The warning: what is left open, what to do, the requests that opened the
+        oldest pages (one line each, cut, never wrapped; fewer in a short panel)."""
         hint = self.query_one("#browser-hint", Static)
         leak = view.leak
         hint.set_class(leak is not None, "-leak")
         if leak is None:
             self._hint_lines = 0
             return
-        lines = [Text.assemble(("⚠ Pages left open: ", "bold red"), clean_line(leak.message, 600))]
-        if leak.oldest:
-            lines.append(Text("  oldest, opened by:", style="bold"))
-        for row in leak.oldest[:3]:
+        short = self._short()
+        title = "⚠ Pages left open: " if leak.oldest else "⚠ Contexts left open: "
+        lines = [Text.assemble((title, "bold red"), clean_line(leak.message, 600))]
+        if leak.advice and not short:
+            lines.append(Text("  fix: " + clean_line(leak.advice, 600), style="italic"))
+        for row in leak.oldest[: 1 if short else 3]:
             flow = f"#{row.flow_id} " if row.flow_id is not None else ""
             lines.append(
                 Text.assemble(
-                    f"   page #{row.key} ",
+                    (f"  page #{row.key}, open {page_age(row, view.time)}, opened by ", "dim"),
                     (f"{flow}{clean_line(row.method, 10)} ", "bold"),
-                    clean_line(row.request_url, 200),
-                    (f" → {clean_line(row.callback, 40)}, open {page_age(row, view.time)}", "dim"),
+                    clean_line(row.request_url, 300),
+                    (f" → {clean_line(row.callback, 40)}", "dim"),
                 )
             )
-        for context in leak.contexts[:2]:
+        for context in leak.contexts[: 0 if short else 2]:
             lines.append(
                 Text(
-                    f"   context {clean_line(context.name, 40)}, made by "
+                    f"  context {clean_line(context.name, 40)}, made by "
                     f"{clean_line(context.opened_by, 200)}"
                 )
             )
-        hint.update(Text("\n").join(lines), layout=len(lines) != self._hint_lines)
+        text = Text("\n").join(lines)
+        text.no_wrap = True  # one line each, cut at the panel's edge
+        text.overflow = "ellipsis"
+        hint.update(text, layout=len(lines) != self._hint_lines)
         self._hint_lines = len(lines)
+
+    def on_resize(self) -> None:
+        """A short panel leaves the charts out: the pages' table keeps its rows."""
+        self.query_one("#browser-top").display = self._charts_fit()
+        if self.view is not None:
+            self._show_hint(self.view)
+
+    def _short(self) -> bool:
+        return 0 < self.size.height < SHORT  # 0: not laid out yet
+
+    def _charts_fit(self) -> bool:
+        return not self._short() and not (self.view is not None and self.view.status)
 
     # -- keys --------------------------------------------------------------------------
 
@@ -297,9 +320,9 @@ def browser_part(source: Source, flow: Any) -> list[Any]:
     """The flow detail's Response tab: how the browser fetched it (its page, the
     page's final URL, its console messages and page errors); nothing for a
     request that did not go through the browser."""
-    if not asks_for_browser(flow.meta):
-        return []
     fetch = source.browser_fetch(flow.id)
+    if fetch is None and not asks_for_browser(flow.meta):
+        return []
     heading = Text("\nFetched by the headless browser (scrapy-playwright)", style="bold underline")
     if fetch is None:
         return [
@@ -314,7 +337,7 @@ def browser_part(source: Source, flow: Any) -> list[Any]:
     when = (
         f"closed after {fmt.duration(fetch.closed - fetch.opened)}"
         if fetch.closed
-        else f"open for {fmt.duration(time.time() - fetch.opened)}"
+        else f"open for {fmt.duration((fetch.time or time.time()) - fetch.opened)}"
     )
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
