@@ -13,11 +13,11 @@ import pytest
 
 from tests.helpers.redis_server import redis_server
 from workbench.core.fleet.model import LOCAL, RUNNING, FleetRow
+from workbench.core.fleet.redis_history import QueueHistory
 from workbench.core.fleet.redis_queue import (
     FIFO,
     LIFO,
     PRIORITY,
-    QueueHistory,
     RedisKeys,
     RedisQueueReader,
     domain_counts,

@@ -9,12 +9,12 @@ from typing import Any
 from textual.app import App
 
 from workbench.core.fleet.model import RUNNING
+from workbench.core.fleet.redis_history import Rates
 from workbench.core.fleet.redis_queue import (
     PRIORITY,
     QueueEntry,
     QueuePage,
     QueueReading,
-    Rates,
     RedisClient,
     RedisKeys,
 )

@@ -6,8 +6,8 @@ spider (:class:`RedisKeys`, the same defaults and settings as scrapy-redis).
 :class:`RedisQueueReader` reads them in one round trip per poll
 (:class:`QueueReading`), never popping: sizes with ``ZCARD``/``LLEN``/``SCARD``,
 the head with ``ZRANGE``/``LRANGE`` (:meth:`RedisQueueReader.peek`), entries
-decoded with :mod:`.unpickle` (never ``pickle.loads``).  :class:`QueueHistory`
-keeps the readings for the rates and the chart.
+decoded with :mod:`.unpickle` (never ``pickle.loads``).  The readings over
+time, the rates and the chart's series are :mod:`.redis_history`'s.
 
 The URL is the one ``REDIS_URL`` takes (``redis://:PASSWORD@HOST:PORT/DB``);
 its password never leaves this module: :func:`redact_url` is what is shown,
@@ -18,11 +18,9 @@ and every error text is scrubbed of it.  redis-py is imported lazily (the
 from __future__ import annotations
 
 import contextlib
-import itertools
-import math
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -267,6 +265,7 @@ class RedisQueueReader:
         self.queue_class = queue_class  # scrapy_redis.queue.FifoQueue... when a worker said
         self.timeout = timeout
         self._client: Any = None
+        self._seen_type: str | None = None
 
     def __repr__(self) -> str:
         return f"RedisQueueReader({self.shown_url!r}, {self.keys.queue!r})"
@@ -330,6 +329,10 @@ class RedisQueueReader:
         queue_type = {"zset": PRIORITY, "list": self.list_order, "none": MISSING}.get(
             types[0], types[0]
         )
+        if queue_type == MISSING and self._seen_type:  # emptied (Redis drops empty keys)
+            queue_type = self._seen_type
+        elif queue_type != MISSING:
+            self._seen_type = queue_type
         return QueueReading(
             taken_at=now,
             ok=True,
@@ -427,110 +430,3 @@ def _client_of(data: dict[str, Any]) -> RedisClient:
         cmd=_text(data.get("cmd", ""), 40),
         db=_int(data.get("db")),
     )
-
-
-@dataclass(frozen=True)
-class Rates:
-    """Per-minute rates over the last readings (None: not enough readings yet)."""
-
-    enqueued: float | None = None
-    dequeued: float | None = None
-    dupefilter: float | None = None
-    items: float | None = None
-    exact: bool = False  # from counters (the stats hash, the workers); else estimated
-
-
-ENQUEUED = "scheduler/enqueued/redis"
-DEQUEUED = "scheduler/dequeued/redis"
-
-
-@dataclass
-class QueueHistory:
-    """The readings of one queue over time, bounded; rates and the chart's series.
-
-    Enqueued and dequeued come from counters when there are some (the shared
-    stats hash of RedisStatsCollector, or the workers' own
-    ``scheduler/enqueued/redis`` summed, given to :meth:`add`); otherwise they
-    are estimated: every request that passes the shared dupefilter is queued,
-    so enqueued ≈ the dupefilter's growth, dequeued ≈ enqueued minus the queue's growth.
-    """
-
-    limit: int = 600
-    readings: deque[tuple[QueueReading, int | None, int | None]] = field(default_factory=deque)
-
-    def add(
-        self, reading: QueueReading, enqueued: int | None = None, dequeued: int | None = None
-    ) -> None:
-        if not reading.ok:
-            return
-        if enqueued is None:
-            enqueued = reading.stat(ENQUEUED)
-        if dequeued is None:
-            dequeued = reading.stat(DEQUEUED)
-        self.readings.append((reading, enqueued, dequeued))
-        while len(self.readings) > self.limit:
-            self.readings.popleft()
-
-    @property
-    def last(self) -> QueueReading | None:
-        return self.readings[-1][0] if self.readings else None
-
-    def _pair(self, a: Any, b: Any) -> tuple[float, float, float, bool]:
-        (ra, ea, da), (rb, eb, db) = a, b
-        dt = max(rb.taken_at - ra.taken_at, 1e-6)
-        if None not in (ea, eb, da, db):
-            return dt, max(0, eb - ea), max(0, db - da), True
-        enq = max(0, rb.dupefilter_size - ra.dupefilter_size)
-        deq = max(0, enq - (rb.queue_size - ra.queue_size))
-        return dt, enq, deq, False
-
-    def rates(self, window: float = 30.0) -> Rates:
-        if len(self.readings) < 2:
-            return Rates()
-        last = self.readings[-1]
-        first = last
-        for entry in reversed(self.readings):
-            first = entry
-            if last[0].taken_at - entry[0].taken_at >= window:
-                break
-        if first is last:
-            return Rates()
-        dt, enq, deq, exact = self._pair(first, last)
-        per_min = 60.0 / dt
-        return Rates(
-            enqueued=enq * per_min,
-            dequeued=deq * per_min,
-            dupefilter=(last[0].dupefilter_size - first[0].dupefilter_size) * per_min,
-            items=(last[0].items_size - first[0].items_size) * per_min,
-            exact=exact,
-        )
-
-    def series(self, points: int = 60) -> tuple[list[float], list[float], list[float]]:
-        """(queue sizes, enqueued per minute, dequeued per minute) for the chart."""
-        items = list(self.readings)[-(points + 1) :]
-        sizes = [float(r.queue_size) for r, _, _ in items[1:]] or [
-            float(r.queue_size) for r, _, _ in items
-        ]
-        enq, deq = [], []
-        for a, b in itertools.pairwise(items):
-            dt, e, d, _ = self._pair(a, b)
-            enq.append(e * 60.0 / dt)
-            deq.append(d * 60.0 / dt)
-        return sizes, enq, deq
-
-    def since(self, seconds: float) -> list[QueueReading]:
-        """The readings of the last ``seconds`` (oldest first)."""
-        if not self.readings:
-            return []
-        end = self.readings[-1][0].taken_at
-        return [r for r, _, _ in self.readings if end - r.taken_at <= seconds]
-
-    def counters(self) -> tuple[int | None, int | None]:
-        if not self.readings:
-            return None, None
-        _, e, d = self.readings[-1]
-        return e, d
-
-
-def finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None

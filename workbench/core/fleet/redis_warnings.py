@@ -1,6 +1,6 @@
 """What is wrong with a scrapy-redis crawl, each with the evidence that says so.
 
-Each rule reads the queue's history (:class:`~.redis_queue.QueueHistory`) and
+Each rule reads the queue's history (:class:`~.redis_history.QueueHistory`) and
 the workers (their fleet rows and their own reports) and returns a
 :class:`QueueWarning` or None.  The words name keys, pids and counts; the UI
 cleans them like any text from a crawl.
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from workbench.core.fleet.redis_queue import QueueHistory, RedisKeys
+    from workbench.core.fleet.redis_history import QueueHistory
+    from workbench.core.fleet.redis_queue import RedisKeys
     from workbench.core.fleet.redis_watch import WorkerRow
 
 EMPTY_FOR = 15.0  # seconds of an empty queue before idle workers are worth a word

@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.core.fleet.model import LIVE_STATES, LOCAL, FleetRow
+from workbench.core.fleet.redis_history import QueueHistory, Rates
 from workbench.core.fleet.redis_queue import (
     PAGE,
-    QueueHistory,
     QueuePage,
     QueueReading,
-    Rates,
     RedisKeys,
     RedisQueueReader,
 )
