@@ -136,19 +136,8 @@ def test_three_workers_share_one_queue_and_the_items_add_up(tmp_path):
 
 def test_scheduler_persist_false_is_warned_with_the_workers_pids(tmp_path):
     with redis_server() as server, site_process("--pages", "60") as (_, url):
-        procs = [
-            start_worker(
-                tmp_path,
-                n,
-                url,
-                server.url,
-                "-s",
-                "SCHEDULER_PERSIST=False",
-                "-s",
-                "DOWNLOAD_DELAY=0.3",
-            )  # fmt: skip
-            for n in range(2)
-        ]
+        extra = ("-s", "SCHEDULER_PERSIST=False", "-s", "DOWNLOAD_DELAY=0.3")
+        procs = [start_worker(tmp_path, n, url, server.url, *extra) for n in range(2)]
         try:
             wait_for(lambda: len(list_jobs(tmp_path / "jobs").jobs) == 2, 60, "two job files")
 
