@@ -101,11 +101,13 @@ class AppRun:
     forced stop when the loop answers, through the watchdog within
     ``FORCE_GRACE`` seconds when it does not, and at once on a third."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop | None = None) -> None:
         from workbench.core.control.watchdog import APP_EXIT_GRACE, WATCHDOG
 
-        self.loop = loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
+        # a script's crawls were set going on its loop: the app runs on that one
+        self.loop = loop = loop or asyncio.new_event_loop()
+        with contextlib.suppress(RuntimeError):  # the loop runs already (run_async)
+            asyncio.set_event_loop(loop)
         self.app = app
         self.app_done = False
         self.watchdog = WATCHDOG
@@ -144,15 +146,25 @@ class AppRun:
         try:
             self.app.run(loop=self.loop)
         finally:
-            self.app_done = True
-            from workbench.core.leaks.heap import abandon_summaries
+            self._app_gone()
 
-            abandon_summaries()  # a heap summary in progress must not hold the exit
-            if self.forcing < 2:
-                self.watchdog.disarm()  # the app is gone; the graceful stop has its own time
-            for sig, handler in self.job_control.items():
-                with contextlib.suppress(ValueError, OSError, TypeError):
-                    signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+    async def run_async(self) -> None:
+        """The same on the loop that runs already (a script's own)."""
+        try:
+            await self.app.run_async()
+        finally:
+            self._app_gone()
+
+    def _app_gone(self) -> None:
+        self.app_done = True
+        from workbench.core.leaks.heap import abandon_summaries
+
+        abandon_summaries()  # a heap summary in progress must not hold the exit
+        if self.forcing < 2:
+            self.watchdog.disarm()  # the app is gone; the graceful stop has its own time
+        for sig, handler in self.job_control.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
     def handle(self, sig: int) -> None:
         from workbench.ui.app import leave_terminal
@@ -184,10 +196,31 @@ def stop_after_app(app: Any, source: Any, run: AppRun) -> None:
     """The app is gone (a signal, an error in the UI) and the crawl still runs: stop
     it as Scrapy's first Ctrl-C would, so feeds are closed and JOBDIR is left
     consistent.  Ctrl-C or another SIGTERM meanwhile forces it."""
+    stopping = _stopping(app, source, run)
+    if stopping is not None:
+        why, closing = stopping
+        if closing is not None:
+            run.loop.run_until_complete(closing)
+        _forced(app, run, why)
+
+
+async def stop_after_app_async(app: Any, source: Any, run: AppRun) -> None:
+    """``stop_after_app`` on the loop that runs already."""
+    stopping = _stopping(app, source, run)
+    if stopping is not None:
+        why, closing = stopping
+        if closing is not None:
+            await closing
+        _forced(app, run, why)
+
+
+def _stopping(app: Any, source: Any, run: AppRun) -> tuple[str, Any] | None:
+    """Ask the crawls still running to stop: why, and what to wait for (None:
+    nothing was running)."""
     hosts = source.crawl_hosts()  # in this process (none when attached or a HAR)
     tasks = {h.task for h in hosts if h.task is not None and not h.finished}
     if not tasks and not app.stopped_on_signal:  # several crawlers: every one, whatever the scope
-        return  # (a crawl the signal stopped may have closed already: it is still said)
+        return None  # (a crawl the signal stopped may have closed already: it is still said)
     if app.signalled:
         why = f"{app.signalled} received"
     elif app.ui_error is not None:
@@ -209,8 +242,10 @@ def stop_after_app(app: Any, source: Any, run: AppRun) -> None:
         forced.cancel()
         every.cancel()
 
-    if tasks:
-        run.loop.run_until_complete(closed())
+    return why, (closed() if tasks else None)
+
+
+def _forced(app: Any, run: AppRun, why: str) -> None:
     if run.force.is_set():
         app.forced = True
         logger.warning("Forced shutdown after %s.", why)
@@ -228,8 +263,13 @@ def _say_countdown(source: Any) -> None:
         say(f"workbench: {closing_text(transfers)}.")
 
 
-def run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int:
-    code = _run_app(source, theme, panel)
+def run_app(
+    source: Any,
+    theme: str | None = None,
+    panel: str = "flows",
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> int:
+    code = _run_app(source, theme, panel, loop)
     path = os.environ.get(WEB_SUMMARY_ENV)
     if path:  # first line: the exit status, for the server to exit with
         sys.stdout.flush()
@@ -238,13 +278,16 @@ def run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int:
     return code
 
 
-def _run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int:
-    from workbench.core.control.host import stop_reactor_threads
-    from workbench.core.control.watchdog import SHUTDOWN_GRACE, WATCHDOG
+def _run_app(
+    source: Any,
+    theme: str | None = None,
+    panel: str = "flows",
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> int:
     from workbench.ui.app import WorkbenchApp
 
     app = WorkbenchApp(source, theme=theme, panel=panel)
-    run = AppRun(app)
+    run = AppRun(app, loop)
     try:
         try:
             run.run()
@@ -252,12 +295,47 @@ def _run_app(source: Any, theme: str | None = None, panel: str = "flows") -> int
             _web_output()
             if not app.forced:
                 stop_after_app(app, source, run)
-            # the crawl is over and the app gone: the rest takes seconds, or is stuck
-            WATCHDOG.arm(SHUTDOWN_GRACE, "the crawl finished")
+            _shutdown_grace()
     finally:
-        run.remove()
-        stop_reactor_threads()
-        source.close()
+        _release(run, source)
+    return _after_app(app, source)
+
+
+async def run_app_async(source: Any, theme: str | None = None, panel: str = "flows") -> int:
+    """``run_app`` on the loop that runs already (a script's ``await``)."""
+    from workbench.ui.app import WorkbenchApp
+
+    app = WorkbenchApp(source, theme=theme, panel=panel)
+    run = AppRun(app, asyncio.get_running_loop())
+    try:
+        try:
+            await run.run_async()
+        finally:
+            if not app.forced:
+                await stop_after_app_async(app, source, run)
+            _shutdown_grace()
+    finally:
+        _release(run, source)
+    return _after_app(app, source)
+
+
+def _shutdown_grace() -> None:
+    from workbench.core.control.watchdog import SHUTDOWN_GRACE, WATCHDOG
+
+    # the crawl is over and the app gone: the rest takes seconds, or is stuck
+    WATCHDOG.arm(SHUTDOWN_GRACE, "the crawl finished")
+
+
+def _release(run: AppRun, source: Any) -> None:
+    from workbench.core.control.host import stop_reactor_threads
+
+    run.remove()
+    stop_reactor_threads()
+    source.close()
+
+
+def _after_app(app: Any, source: Any) -> int:
+    """What is printed once the app has gone; the exit status."""
     print_leftovers(app)
     if not source.capabilities.own_report:  # a saved session, checks: their own
         say(summary(source), err=False)
@@ -283,44 +361,66 @@ def _web_output() -> Any:
     return out
 
 
-def run_headless(source: Any) -> int:
+def run_headless(source: Any, loop: asyncio.AbstractEventLoop | None = None) -> int:
     """The same crawl without the UI.  ``inspect_response`` and breakpoints open
-    the shell in the plain terminal; on a breakpoint, leaving the shell continues."""
+    the shell in the plain terminal; on a breakpoint, leaving the shell continues.
+    ``loop``: the one a script's crawls were set going on."""
     from workbench.core.control.host import stop_reactor_threads
-    from workbench.shell.session import ShellManager, attach
 
     if source.breakpoints() and not sys.stdin.isatty():
         raise CliError("--break and --pdb need a terminal to open the shell in")
-
-    async def go() -> None:
-        manager = ShellManager(source.shell_crawler, asyncio.get_running_loop())
-        hosts = source.crawl_hosts()  # several crawlers: all of them
-        for each in hosts:  # inspect_response() in any of them
-            attach(each.create(), manager)
-        await source.start()
-        while not all(h.finished for h in hosts):
-            hit = source.snapshot().hit
-            if hit is not None and not manager.busy:
-                target = source.shell_on_flow(hit.flow_id)
-                await manager.open(
-                    response=target.response,
-                    request=target.request,
-                    extra=target.extra,
-                    note=target.note + " Leaving the shell continues the crawl.",
-                )
-                source.continue_()
-            await asyncio.sleep(0.05)
-        for each in hosts:
-            await each.wait()
-
     try:
-        asyncio.run(go())
+        if loop is None:
+            asyncio.run(headless_crawl(source))
+        else:
+            loop.run_until_complete(headless_crawl(source))
     finally:
         stop_reactor_threads()
         source.close()
+    return _after_headless(source)
+
+
+async def run_headless_async(source: Any) -> int:
+    """``run_headless`` on the loop that runs already (a script's ``await``)."""
+    from workbench.core.control.host import stop_reactor_threads
+
+    try:
+        await headless_crawl(source)
+    finally:
+        stop_reactor_threads()
+        source.close()
+    return _after_headless(source)
+
+
+def _after_headless(source: Any) -> int:
     if not source.capabilities.own_report:  # parse: its report follows, alone
         say(summary(source), err=False)
     return 1 if source.snapshot().status.state == "failed" else 0
+
+
+async def headless_crawl(source: Any) -> None:
+    """Run the source's crawls to their end; a breakpoint opens the shell."""
+    from workbench.shell.session import ShellManager, attach
+
+    manager = ShellManager(source.shell_crawler, asyncio.get_running_loop())
+    hosts = source.crawl_hosts()  # several crawlers: all of them
+    for each in hosts:  # inspect_response() in any of them
+        attach(each.create(), manager)
+    await source.start()
+    while not all(h.finished for h in hosts):
+        hit = source.snapshot().hit
+        if hit is not None and not manager.busy:
+            target = source.shell_on_flow(hit.flow_id)
+            await manager.open(
+                response=target.response,
+                request=target.request,
+                extra=target.extra,
+                note=target.note + " Leaving the shell continues the crawl.",
+            )
+            source.continue_()
+        await asyncio.sleep(0.05)
+    for each in hosts:
+        await each.wait()
 
 
 WEB_SUMMARY_ENV = "WORKBENCH_WEB_SUMMARY"  # where a --web session's crawl writes its summary

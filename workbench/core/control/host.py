@@ -57,12 +57,16 @@ def ensure_reactor(settings: Settings) -> None:
         raise HostError("the Twisted reactor is bound to another asyncio loop")
     if not reactor.running:
         reactor.startRunning(installSignalHandlers=False)
+        reactor._workbench_started = True  # its threads are ours to stop
 
 
 def stop_reactor_threads() -> None:
-    """Stop the reactor's thread pool so the process can exit (never reactor.stop())."""
+    """Stop the reactor's thread pool so the process can exit (never reactor.stop());
+    not when a script runs the reactor (``react()``): its shutdown stops them."""
     from twisted.internet import reactor
 
+    if not getattr(reactor, "_workbench_started", False):
+        return
     pool = getattr(reactor, "threadpool", None)
     if pool is not None and pool.started:
         pool.stop()
@@ -253,18 +257,35 @@ class CrawlHost:
         """Start the crawl; returns once it is under way (see :meth:`wait`)."""
         crawler = self.create()
         assert self.runner is not None and self.recorder is not None
-        if self.capture_log:
-            self._log_capture = LogCapture(self.recorder, self.log_settings or crawler.settings)
-            self._log_capture.install()
+        self.capture()
         ensure_reactor(self.settings)
         if self.settings.getbool("TWISTED_REACTOR_ENABLED", True):
             from twisted.internet import reactor
 
             if not getattr(reactor, "_workbench_setup", False):
-                # CrawlerProcessBase's method on an AsyncCrawlerRunner: it reads only
-                # self.settings, which both have
-                self.runner._setup_reactor(install_signal_handlers=False)  # type: ignore[misc]
+                self.setup_reactor()
                 reactor._workbench_setup = True
+        self.begin(crawler)
+
+    def setup_reactor(self) -> None:
+        """The DNS resolver and thread pool, as ``scrapy crawl`` sets them (once)."""
+        assert self.runner is not None
+        # CrawlerProcessBase's method on an AsyncCrawlerRunner: it reads only
+        # self.settings, which both have
+        self.runner._setup_reactor(install_signal_handlers=False)  # type: ignore[misc]
+
+    def capture(self) -> None:
+        """Route logging into the recorder (once; only the host that captures)."""
+        if self.capture_log and self._log_capture is None:
+            assert self.recorder is not None
+            crawler = self.crawler
+            settings = self.log_settings or (crawler.settings if crawler else self.settings)
+            self._log_capture = LogCapture(self.recorder, settings)
+            self._log_capture.install()
+
+    def begin(self, crawler: Crawler) -> None:
+        """Set the crawl going on the runner (a script's crawl is already going)."""
+        assert self.runner is not None
         log_scrapy_info(self.settings)
         self.started_at = time.time()
         self.task = self.runner.crawl(crawler, **self.spider_kwargs)

@@ -84,6 +84,52 @@ class WorkbenchAddon:
                 settings.set_in_component_priority_dict(name, load_object(path), order)
 
 
+RECORDING_SETTINGS = {
+    "EXTENSIONS": {
+        "workbench.core.recording.extension.RecorderExtension": 0,
+        "workbench.core.recording.extension.LogRecording": 1,
+    },
+    "DOWNLOADER_MIDDLEWARES": {
+        "workbench.core.recording.extension.ErrorRecorderMiddleware": 950,
+    },
+}
+
+
+class RecordingAddon:
+    """Scrapy add-on that records a crawl running without the UI (a script, a
+    plain ``scrapy crawl``), for ``workbench attach`` to read later: the recorder
+    and its log handler, no breakpoints (nothing would answer them).
+    ``ADDONS = {"workbench.RecordingAddon": 0}``."""
+
+    def update_settings(self, settings: Any) -> None:
+        if any(load_object(path) is WorkbenchAddon for path in settings.getdict("ADDONS")):
+            return  # under the app already: WorkbenchAddon records, and more
+        for name, components in RECORDING_SETTINGS.items():
+            for path, order in components.items():
+                settings.set_in_component_priority_dict(name, load_object(path), order)
+
+
+class LogRecording:
+    """The crawl's log lines into its recorder as well, while Scrapy's own handlers
+    print them as ever (``RecordingAddon``; under the app, ``LogCapture`` does it)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        from workbench.core.recording.logcapture import RecorderLogHandler
+
+        settings = crawler.settings
+        level = settings.get("LOG_LEVEL") if settings.getbool("LOG_ENABLED") else logging.WARNING
+        self.handler = RecorderLogHandler(recorder_for(crawler), level)
+        logging.getLogger().addHandler(self.handler)
+        crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> LogRecording:
+        return cls(crawler)
+
+    def engine_stopped(self) -> None:
+        logging.getLogger().removeHandler(self.handler)
+
+
 def recorder_for(crawler: Crawler) -> Recorder:
     """The crawler's recorder, created on first use from its settings."""
     recorder = getattr(crawler, RECORDER_ATTR, None)
