@@ -78,6 +78,7 @@ class BrowserLeak:
     contexts: tuple[ContextRow, ...] = ()  # contexts left open without pages
     at_close: bool = False  # seen when the crawl closed (scrapy-playwright closed them)
     advice: str = ""  # what to do about it
+    stall: str = ""  # a context at its page limit: the crawl waits for a page to close
 
 
 @dataclass(frozen=True, slots=True)

@@ -305,7 +305,7 @@ class BrowserMonitor:
     def _console(self, rec: _Page, message: Any) -> None:
         rec.console_total += 1
         if len(rec.console) == rec.console.maxlen and rec.console_total > 2 * self.max_console:
-            return  # a chatty page: the first and the latest messages are kept
+            return  # a chatty page: past 2x the bound, counted, not kept (page errors are)
         where = ""
         with contextlib.suppress(Exception):
             loc = message.location or {}
@@ -463,6 +463,7 @@ class BrowserMonitor:
                 )
         if len(empty) >= LEAK_MIN:
             parts.append(f"{len(empty)} browser contexts left open without a page")
+        full = None if at_close else self._full_context()
         advice = []
         if len(held) >= LEAK_MIN:
             advice.append(
@@ -471,7 +472,28 @@ class BrowserMonitor:
             )
         if len(empty) >= LEAK_MIN:
             advice.append("close a context you no longer need: await page.context.close()")
-        return BrowserLeak("; ".join(parts), oldest, contexts, at_close, "; ".join(advice))
+        return BrowserLeak(
+            "; ".join(parts), oldest, contexts, at_close, "; ".join(advice), full or ""
+        )
+
+    def _full_context(self) -> str | None:
+        """A context at scrapy-playwright's page limit: its next page waits for one to
+        close, so held pages stall the crawl."""
+        limits = [getattr(getattr(h, "config", None), "max_pages_per_context", None)
+                  for h, _ in self.handlers]  # fmt: skip
+        limit = min((n for n in limits if isinstance(n, int) and n > 0), default=None)
+        if limit is None:
+            return None
+        counts: dict[str, int] = {}
+        for rec in self.open.values():
+            counts[rec.context] = counts.get(rec.context, 0) + 1
+        name, count = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
+        if count < limit:
+            return None
+        return (
+            f"context {name} holds {count} pages (PLAYWRIGHT_MAX_PAGES_PER_CONTEXT): its next "
+            "request waits for one of them to close"
+        )
 
     def _context_row(self, c: _Context) -> ContextRow:
         pages_open = sum(1 for p in self.open.values() if p.context == c.name)

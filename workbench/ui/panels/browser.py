@@ -237,6 +237,10 @@ class BrowserPanel(Panel):
         short = self._short()
         title = "⚠ Pages left open: " if leak.oldest else "⚠ Contexts left open: "
         lines = [Text.assemble((title, "bold red"), clean_line(leak.message, 600))]
+        if leak.stall:
+            lines.append(
+                Text.assemble(("  the crawl stalls: ", "bold red"), clean_line(leak.stall, 600))
+            )
         if leak.advice and not short:
             lines.append(Text("  fix: " + clean_line(leak.advice, 600), style="italic"))
         for row in leak.oldest[: 1 if short else 3]:
