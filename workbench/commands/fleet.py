@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -272,8 +273,13 @@ def attach_row(row: Any, theme: str | None) -> str | None:
             job = tunnel.job
         client = RemoteControlClient(job)
         client.status()
-        run_attached(client, job_file_local=not row.ssh_host, theme=theme)
-        return None
+        # what the attach prints when it ends ("detached from ...") becomes a note
+        # on the fleet, which takes the terminal back at once
+        said = io.StringIO()
+        with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+            run_attached(client, job_file_local=not row.ssh_host, theme=theme)
+        lines = [line.strip() for line in said.getvalue().splitlines() if line.strip()]
+        return " ".join(lines)[:500] or None
     except CliError as exc:
         return f"attach failed: {exc.line()}"
     except (RemoteError, SshError, ValueError) as exc:
