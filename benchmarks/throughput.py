@@ -49,6 +49,14 @@ second or so before the attach too; more pages make that share smaller.
 With `--probe` the attach installs only the light probe (`workbench attach
 --probe`) instead of workbench's recorder.
 
+    python benchmarks/throughput.py --fleet [--interval 2] [--pages 10000] [--runs 5]
+
+measures what `workbench fleet` costs a crawl it watches: the same plain crawl
+alone and with the fleet table (the real TUI, in a pty) polling it every
+``--interval`` seconds (2, the default) from another process, interleaved
+(target: >= 0.97, the attach budget).  Each poll is one `/execute` of a fixed
+probe that installs nothing.
+
     python benchmarks/throughput.py --bench 10 [--runs 5]
 
 compares `workbench bench` (the live TUI, in a pty) with plain Scrapy on the
@@ -250,6 +258,45 @@ def run_attached(
             crawl.terminate()
         crawl.wait(60)
     return stats_from_log(log), attached
+
+
+def run_fleet_watched(url: str, log: Path, jobs_dir: Path, interval: float) -> tuple[dict, int]:
+    """A plain crawl with `workbench fleet` (in a pty) polling it; (stats, polls seen)."""
+    extra = ["-s", f"REMOTE_CONTROL_JOBS_DIR={jobs_dir}"]
+    crawl = subprocess.Popen(
+        crawl_argv("scrapy", url, log, extra),
+        env=env(),
+        cwd=tempfile.gettempdir(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    argv = [sys.executable, "-m", "workbench.cli", "fleet", "--jobs-dir", str(jobs_dir),
+            "--interval", str(interval)]  # fmt: skip
+    term = PtyProcess(argv, cwd=tempfile.gettempdir(), env=env(), size=(45, 160))
+    try:
+        while crawl.poll() is None:
+            term.drain(0.1)
+            if term.proc.poll() is not None:
+                raise RuntimeError(f"workbench fleet exited early:\n{term.tail(2000)}")
+        term.send("q")
+        term.wait(30)
+    finally:
+        term.close()
+        if crawl.poll() is None:
+            crawl.terminate()
+        crawl.wait(60)
+    stats = stats_from_log(log)
+    return stats, int(stats["elapsed_time_seconds"] / interval)
+
+
+def fleet_cost(pages: int, runs: int, interval: float) -> None:
+    def watched(url: str, tmp: Path, i: int) -> tuple[float, str]:
+        jobs = tmp / f"fleet{i}"
+        jobs.mkdir(mode=0o700)
+        stats, polls = run_fleet_watched(url, tmp / f"fleet{i}.log", jobs, interval)
+        return pages_per_second(stats), f"   (~{polls} polls of the crawl)"
+
+    interleaved(pages, runs, "fleet", watched, 0.97)
 
 
 def attach_cost(pages: int, runs: int, probe: bool = False) -> None:
@@ -592,6 +639,8 @@ def main() -> None:
     parser.add_argument("--pace", action="store_true", help="measure the Slots panel's cost")
     parser.add_argument("--attach", action="store_true", help="measure what attaching costs")
     parser.add_argument("--probe", action="store_true", help="with --attach: attach --probe")
+    parser.add_argument("--fleet", action="store_true", help="measure what workbench fleet costs")
+    parser.add_argument("--interval", type=float, default=2.0, help="with --fleet: between polls")
     parser.add_argument("--against", metavar="REV",
                         help="workbench at git REV and now, both against plain Scrapy")  # fmt: skip
     parser.add_argument("--headless", action="store_true",
@@ -610,6 +659,8 @@ def main() -> None:
         refs_cost(args.pages, args.runs)
     elif args.pace:
         pace_cost(args.pages, args.runs)
+    elif args.fleet:
+        fleet_cost(args.pages, args.runs, args.interval)
     elif args.attach:
         attach_cost(args.pages, args.runs, args.probe)
     else:

@@ -362,6 +362,7 @@ def _host_label(source: Any) -> str:
 
 def _unreached(target: ProbeTarget, reason: str) -> FleetRow:
     job = target.job
+    start = job.start_time
     return FleetRow(
         key=target.key,
         host=target.host,
@@ -371,7 +372,8 @@ def _unreached(target: ProbeTarget, reason: str) -> FleetRow:
         project=job.project,
         spider=job.spider,
         job_id=job.job_id,
-        started=job.start_time,
+        started=start,
+        uptime=max(0.0, time.time() - start) if start else None,  # by this host's clock
         reason=reason[:REASON],
         ssh_host=target.ssh_host,
         job=job,
