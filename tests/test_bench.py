@@ -46,3 +46,20 @@ def test_the_plain_scrapy_runner_crawls_the_same_benchmark(tmp_path):
     text = log.read_text()
     assert "'finish_reason': 'closespider_timeout'" in text
     assert "Spider opened" in text and "'response_received_count':" in text
+
+
+def test_the_bench_site_runs_in_a_process_of_its_own_as_scrapy_benchs():
+    """scrapy bench serves its site from a subprocess, so the crawl has its
+    process (and its core) to itself: workbench bench does the same."""
+    import urllib.request
+
+    from workbench.demo.bench import BenchServer
+
+    server = BenchServer()
+    with server as url:
+        assert url.startswith("http://127.0.0.1:")
+        assert server.proc is not None and server.proc.pid
+        page = urllib.request.urlopen(f"{url}?total=50&show=20", timeout=10).read()
+        assert page.count(b"<a href='/follow?") == 20
+        proc = server.proc
+    assert server.proc is None and proc.poll() is not None  # stopped with the with

@@ -8,7 +8,7 @@ import argparse
 from typing import Any
 
 from workbench.commands.base import CliError
-from workbench.commands.crawling import CrawlCommand, Prepare
+from workbench.commands.crawling import CrawlCommand
 from workbench.commands.running import say
 
 
@@ -33,15 +33,28 @@ class Bench(CrawlCommand):
         spargs.setdefault("total", 100000)  # as scrapy bench
         return _BenchSpider
 
-    def prepare(self, host: Any, opts: argparse.Namespace) -> Prepare:
-        async def prepare() -> None:  # scrapy bench's site, on a free port of 127.0.0.1
-            from workbench.demo.bench import listen_bench
+    def source(
+        self, spider: Any, settings: Any, spargs: dict, opts: argparse.Namespace, cmd: Any,
+        args: list[str],
+    ) -> Any:  # fmt: skip
+        """Scrapy's bench site in a process of its own, as scrapy bench serves it (on
+        127.0.0.1 and a free port): serving it in the crawl's process would take its
+        share of the one core the crawl runs on, and the figure would not be scrapy
+        bench's."""
+        import atexit
 
-            host.spider_kwargs.setdefault("baseurl", listen_bench())
+        from workbench.demo.bench import BenchServer
 
-        return prepare
+        self.server = BenchServer()
+        try:
+            spargs.setdefault("baseurl", self.server.start())
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from None
+        atexit.register(self.server.stop)
+        return super().source(spider, settings, spargs, opts, cmd, args)
 
     def after(self, source: Any, opts: argparse.Namespace) -> int:
+        self.server.stop()
         say(bench_result(source.snapshot()), err=False)
         return 0
 
