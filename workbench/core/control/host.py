@@ -235,6 +235,7 @@ class CrawlHost:
         self._stopping = False
         self._stop_task: asyncio.Future[None] | None = None
         self._log_capture: LogCapture | None = None
+        self._tuned_gc = False  # this crawl set the collector's thresholds (collector.py)
         self.recorder: Recorder | None = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -286,6 +287,9 @@ class CrawlHost:
     def begin(self, crawler: Crawler) -> None:
         """Set the crawl going on the runner (a script's crawl is already going)."""
         assert self.runner is not None
+        from workbench.core.control import collector
+
+        self._tuned_gc = collector.tune_for_crawl(self.settings) or self._tuned_gc
         log_scrapy_info(self.settings)
         self.started_at = time.time()
         self.task = self.runner.crawl(crawler, **self.spider_kwargs)
@@ -318,6 +322,11 @@ class CrawlHost:
             await asyncio.wait({self.task})
 
     def close(self) -> None:
+        if self._tuned_gc:
+            from workbench.core.control import collector
+
+            collector.restore()
+            self._tuned_gc = False
         if self._log_capture is not None:
             self._log_capture.uninstall()
             self._log_capture = None
