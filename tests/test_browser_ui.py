@@ -8,6 +8,8 @@ import pytest
 from tests.fakes import FakeSource
 from tests.helpers.app import widget_text
 from workbench.core.browser.model import asks_for_browser
+from workbench.core.inspection.diagnosis import diagnose
+from workbench.core.inspection.diagnosis.evidence import evidence_of
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.widgets.record_table import RecordTable
@@ -108,3 +110,32 @@ def test_snapshot(snap_compare, name, state, keys):
 @pytest.mark.slow
 def test_snapshot_narrow(snap_compare):
     assert snap_compare(_app(), press=["wait:200", "9", "wait:200"], terminal_size=(80, 24))
+
+
+def _browser_verdict(source: FakeSource):
+    verdicts = diagnose(evidence_of(source, source.snapshot())).verdicts
+    return next((v for v in verdicts if v.code == "browser_pages"), None)
+
+
+def test_diagnose_carries_the_warning():
+    source = FakeSource()
+    source.browser_state = "leaky"
+    verdict = _browser_verdict(source)
+    assert verdict is not None and verdict.severity == "problem"
+    assert verdict.headline == "4 browser pages left open"
+    assert verdict.target is not None and verdict.target.panel == "browser"
+    assert "page.close()" in verdict.setting
+    assert any("by GET http://127.0.0.1:8000/product/1.html" in f for _, f in verdict.evidence)
+    source.browser_state = "tidy"
+    assert _browser_verdict(source) is None
+    source.browser_state = "none"
+    assert _browser_verdict(source) is None
+
+
+async def test_the_verdicts_target_is_the_browser_panels_table():
+    app = _app()
+    async with app.run_test(size=SIZE) as pilot:
+        verdict = _browser_verdict(app.source)
+        app.open_target(verdict.target)
+        await pilot.pause(0.2)
+        assert app.focused is not None and app.focused.id == "browser-table"

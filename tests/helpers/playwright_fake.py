@@ -120,7 +120,7 @@ def tidy_view() -> BrowserView:
 class FakeBrowser:
     """FakeSource's Browser view (``browser_state``: leaky, tidy or none)."""
 
-    browser_state = "leaky"
+    browser_state = "none"  # the tests of the Browser view choose leaky or tidy
     screenshots_taken: list[int]
 
     def browser(self) -> BrowserView:

@@ -13,6 +13,7 @@ figures, and each names the evidence and the setting to change:
 - ``outcome_rules``: retries and pushback, download, callback and HTTP
   errors, requests dropped (offsite, duplicates, depth, robots...);
 - ``run_rules``: what changed for the worse since the last run of the spider;
+- ``browser_rules``: a scrapy-playwright crawl's pages and contexts left open;
 - ``fate_summary``: the fates summary, by fate and by component.
 
 A new rule is a function decorated with :func:`rule` in a module imported
@@ -25,6 +26,7 @@ without it).
 from __future__ import annotations
 
 from workbench.core.inspection.diagnosis import (  # noqa: F401  (rules)
+    browser_rules,
     outcome_rules,
     pace_rules,
     pace_slot_rules,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from workbench.core.inspection.diagnosis.fate_summary import FateSummary, summarize_fates
 
 if TYPE_CHECKING:
+    from workbench.core.browser.model import BrowserView
     from workbench.core.control.pace import PacePoint, SlotRow
     from workbench.core.control.pace.engine import EnginePoint, EngineReading
     from workbench.core.recording.item_health import ItemHealth
@@ -40,6 +41,7 @@ class Evidence:
     fates: FateSummary | None = None  # None: the flows were not summarised
     items: ItemHealth | None = None  # None: no items health here
     runs: RunComparison | None = None  # None: no kept run of this spider to compare with
+    browser: BrowserView | None = None  # None: no headless browser read here
 
     # -- the crawl -----------------------------------------------------------
 
@@ -118,12 +120,13 @@ def gather(
     flows: Iterable[Any] | None = None,
     items: ItemHealth | None = None,
     runs: RunComparison | None = None,
+    browser: BrowserView | None = None,
 ) -> Evidence:
     """The evidence from what a source read (``flows``: those kept, for the fates)."""
     fates = None
     if flows is not None:
         fates = summarize_fates(flows, snapshot.fates, snapshot.pages, snapshot.dropped_unkept)
-    return Evidence(snapshot, engine, fates, items, runs)
+    return Evidence(snapshot, engine, fates, items, runs, browser)
 
 
 def evidence_of(source: Any, snapshot: Snapshot, flows: bool = True) -> Evidence:
@@ -133,7 +136,10 @@ def evidence_of(source: Any, snapshot: Snapshot, flows: bool = True) -> Evidence
     engine = source.engine_reading() if source.capabilities.pace else None
     kept = source.flows_since(0) if flows else None
     items = source.item_health()
-    return gather(snapshot, engine, kept, items if items.total else None, source.run_comparison())
+    browser = source.browser() if source.capabilities.browser else None
+    return gather(
+        snapshot, engine, kept, items if items.total else None, source.run_comparison(), browser
+    )
 
 
 def pace_figures(ev: Evidence) -> list[tuple[str, str]]:
