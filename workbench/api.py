@@ -40,6 +40,7 @@ from typing import Any
 
 from scrapy.crawler import AsyncCrawlerProcess as _ScrapyAsyncProcess
 from scrapy.crawler import AsyncCrawlerRunner, Crawler, CrawlerRunner
+from scrapy.settings import Settings
 
 from workbench.core.control.breakpoints import SETTING as BREAKPOINTS_SETTING
 from workbench.core.control.breakpoints import parse_breakpoint
@@ -184,8 +185,14 @@ class AsyncCrawlerProcess(_ScrapyAsyncProcess):
     ``from scrapy.crawler import AsyncCrawlerProcess`` is the whole change."""
 
     def __init__(self, settings: Any = None, install_root_handler: bool | None = None) -> None:
+        if install_root_handler is not None:  # Scrapy's deprecated argument: as given
+            super().__init__(settings, install_root_handler)
+            return
+        if not isinstance(settings, Settings):
+            settings = Settings(settings)
         # the log goes to the Log panel, not to the terminal the app is about to take
-        super().__init__(settings, install_root_handler=bool(install_root_handler))
+        settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+        super().__init__(settings)
 
     def start(self, stop_after_crawl: bool = True, install_signal_handlers: bool = True) -> None:
         """Open the workbench on the crawls (the arguments are Scrapy's, ignored: the

@@ -132,6 +132,7 @@ def flow(data: dict[str, Any]) -> Flow:
         callback_traceback=data.get("callback_traceback"),
         request_body=base64.b64decode(body) if body else None,
         spider=_text(data.get("spider")),  # its errors' groups are keyed by it
+        inline=_text(data.get("inline")),
         **_fate(data),
     )
 

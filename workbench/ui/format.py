@@ -116,6 +116,8 @@ def fate_cell(flow: Flow) -> Text:
     """The Fate column: empty for a plain download; what became of the request."""
     fate = flow.fate
     if fate is None:  # a plain download; marked when the headless browser fetched it
+        if flow.inline is not None:  # or awaited in a callback (~inline)
+            return Text("inline", style="cyan")
         return Text("browser", style="cyan") if asks_for_browser(flow.meta) else Text("")
     style = "bold magenta" if fate in NEVER_DOWNLOADED else FATE_STYLES.get(fate, "")
     return Text(fate_label(flow), style=style)

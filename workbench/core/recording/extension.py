@@ -44,6 +44,7 @@ from workbench.core.recording.fate_hooks import (
     maxsize_of,
 )
 from workbench.core.recording.fates import MAXSIZE
+from workbench.core.recording.inline import InlineHook
 from workbench.core.recording.recorder import Limits, Recorder
 from workbench.core.recording.tap import FlowTap, media_pipelines
 
@@ -159,6 +160,7 @@ class RecorderExtension:
         self.tap = tap_for(crawler)
         self.recorder = self.tap.recorder
         self.hooks = FateHooks(self.tap, crawler)
+        self.inline = InlineHook(self.tap, crawler)  # downloads a callback awaits
         self.clock = clock_for(crawler)  # what is on the wire, since when
         self.media: list[tuple[str, str]] | None = None  # (result field, store root)
         for handler, signal in self._receivers():
@@ -166,6 +168,7 @@ class RecorderExtension:
         if getattr(engine_of(crawler), "_slot", None) is not None:
             self.hooks.install()  # installed into a running crawl (attach)
             self.clock.install(engine_of(crawler))
+            self.inline.install(engine_of(crawler))
 
     def _receivers(self) -> list[tuple[Any, Any]]:
         return [
@@ -186,10 +189,12 @@ class RecorderExtension:
             self.crawler.signals.disconnect(handler, signal=signal)
         self.hooks.uninstall()
         self.clock.uninstall()
+        self.inline.uninstall()
 
     def spider_opened(self, spider: Any) -> None:
         self.hooks.install()
         self.clock.install(engine_of(self.crawler))
+        self.inline.install(engine_of(self.crawler))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RecorderExtension:

@@ -108,6 +108,9 @@ class Flow:
     fate_n: int | None = None  # the retry number (retried, gave up)
     fate_limit: int | None = None  # the limit: max retries, DEPTH_LIMIT, DOWNLOAD_MAXSIZE
     duplicate_of: int | None = None  # a duplicate: the flow with the same fingerprint
+    # downloaded inline: the callback that awaited it (engine.download_async in a
+    # callback, e.g. "parse"); its response went back there, to no callback of its own
+    inline: str | None = None
 
     def add_item_id(self, item_id: int) -> None:
         self.items = _appended(self.items, item_id)
@@ -150,6 +153,7 @@ class Flow:
             "fate_n": self.fate_n,
             "fate_limit": self.fate_limit,
             "duplicate_of": self.duplicate_of,
+            "inline": self.inline,
         }
 
 

@@ -70,6 +70,8 @@ class FlowTap:
         self.flow_of_request: WeakKeyDictionary[Request, Flow] = WeakKeyDictionary()
         self.flow_of_response: WeakKeyDictionary[Any, Flow] = WeakKeyDictionary()
         self.parent_of_request: WeakKeyDictionary[Request, int] = WeakKeyDictionary()
+        # downloaded inline (engine.download_async): the callback that awaited it
+        self.inline_of_request: WeakKeyDictionary[Request, str] = WeakKeyDictionary()
         # URL -> the latest flow whose response went to a callback (bounded)
         self.flow_of_url: dict[str, Flow] = {}
         # URL -> the latest redirect (3xx) flow: its target's parent (bounded)
@@ -88,6 +90,10 @@ class FlowTap:
     ) -> Flow:
         meta = request.meta
         recorder = self.recorder
+        parent_id = self.parent_of_request.get(request)
+        inline = self.inline_of_request.get(request) if self.inline_of_request else None
+        if inline is None and parent_id is None and "redirect_urls" in meta:
+            inline, parent_id = self._inline_redirect(request, meta)
         flow = Flow(
             id=recorder.next_flow_id(),
             time=time.time(),
@@ -97,7 +103,7 @@ class FlowTap:
             error=error,
             size=len(response.body) if response is not None else 0,
             latency=meta.get("download_latency"),
-            callback=callback_name(request),
+            callback=callback_name(request) if inline is None else None,
             depth=meta.get("depth", 0),
             priority=request.priority,
             slot=meta.get("download_slot"),
@@ -105,11 +111,12 @@ class FlowTap:
             response_headers=freeze_headers(response.headers) if response is not None else None,
             meta=_reprs(meta),
             cb_kwargs=_reprs(request.cb_kwargs),
-            parent_id=self.parent_of_request.get(request),
+            parent_id=parent_id,
             response_class=type(response).__name__ if response is not None else None,
             error_traceback=error_traceback,
             request_body=request.body or None,
             spider=self.spider,
+            inline=inline,
         )
         recorder.add_flow(flow, response.body if response is not None else None)
         self.flow_of_request[request] = flow
@@ -118,6 +125,28 @@ class FlowTap:
             if 300 <= status < 400:  # type: ignore[operator]
                 self._remember(self.redirect_of_url, flow)
         return flow
+
+    def note_inline(self, request: Request, callback: str, response: Response | None) -> None:
+        """``request`` is downloaded inline, awaited by ``callback`` (which runs on
+        ``response``: its flow is the parent, whose Produced tab lists it)."""
+        self.inline_of_request[request] = callback
+        parent = self.flow_for(response)
+        if parent is None:
+            return
+        self.parent_of_request[request] = parent.id
+        if len(parent.requests) < 1000:
+            parent.add_request(request.method, request.url)
+
+    def _inline_redirect(self, request: Request, meta: dict[str, Any]) -> tuple[str | None, Any]:
+        """An inline download redirected: Scrapy downloads the target in the same
+        ``download_async``, never scheduled; it is inline too, the redirect's child."""
+        redirect = self.redirect_of_url.get(meta["redirect_urls"][-1])
+        if redirect is None or redirect.inline is None:
+            return None, None
+        self.inline_of_request[request] = redirect.inline
+        if len(redirect.requests) < 1000:
+            redirect.add_request(request.method, request.url)
+        return redirect.inline, redirect.id
 
     def drop(
         self,

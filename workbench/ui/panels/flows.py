@@ -55,10 +55,20 @@ def flow_cells(flow: Flow, urls: fmt.UrlFit | None = None) -> list[Any]:
         urls.cell(flow.url) if urls is not None else clean_line(flow.url, fmt.URL_LIMIT),
         size,
         latency,
-        # a files/images pipeline's download (its Response tab says where it went)
-        Text("media", style="cyan") if flow.stored else clean_line(flow.callback or "-", 60),
+        callback_cell(flow),
         str(flow.depth),
     ]
+
+
+def callback_cell(flow: Flow) -> Any:
+    """The callback the response went to; ``↩ parse`` for a download that ``parse``
+    awaited inline; ``media`` for a files/images pipeline's download (its Response
+    tab says where it went)."""
+    if flow.inline is not None:
+        return Text("↩ " + clean_line(flow.inline, 60), style="cyan")
+    if flow.stored:
+        return Text("media", style="cyan")
+    return clean_line(flow.callback or "-", 60)
 
 
 # what an empty filter box says: nothing in force (an example there read as a

@@ -212,10 +212,17 @@ class FlowDetailScreen(Screen[None]):
         parent_flow = self.source.flow(flow.parent_id) if flow.parent_id is not None else None
         if parent_flow is not None:
             parent += f"  {clean_line(parent_flow.url, 300)}"
+        callback: Any = flow.callback or "parse"
+        if flow.inline is not None:  # awaited in a callback: its response went back there
+            callback = Text.assemble(
+                ("none: downloaded inline, awaited in ", "cyan"),
+                (clean_line(flow.inline, 200), "bold cyan"),
+                (" (engine.download_async), which got the response", "cyan"),
+            )
         rows: list[tuple[str, Any]] = [
             ("Method", flow.method),
             ("URL", flow.url),
-            ("Callback", flow.callback or "parse"),
+            ("Callback", callback),
             ("Priority", flow.priority),
             ("Depth", flow.depth),
             ("Slot", flow.slot or "-"),

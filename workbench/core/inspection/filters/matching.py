@@ -333,6 +333,18 @@ class Media(Node):
         return "~media"
 
 
+class Inline(Node):
+    """Downloaded inline: awaited in a callback (``engine.download_async``)."""
+
+    __slots__ = ()
+
+    def match(self, flow: Any, body_of: BodyProvider | None) -> bool:
+        return getattr(flow, "inline", None) is not None
+
+    def __repr__(self) -> str:
+        return "~inline"
+
+
 class Fate(Regex):
     """What became of the request: its fate code ("downloaded" when plain)."""
 

@@ -29,6 +29,7 @@ from workbench.core.inspection.filters.matching import (
     FateBy,
     FieldState,
     Header,
+    Inline,
     ItemClass,
     ItemField,
     ItemOutcome,
@@ -92,6 +93,12 @@ OPERATORS: tuple[Operator, ...] = (
     Operator("cb", "REGEX", "callback name matches", lambda p: Callback("~cb", p)),
     Operator("e", "", "download error or callback error", lambda: AnyError()),
     Operator("media", "", "a files/images pipeline's download (stored)", lambda: Media()),
+    Operator(
+        "inline",
+        "",
+        "downloaded inline: awaited in a callback (engine.download_async), not scheduled",
+        lambda: Inline(),
+    ),
     Operator(
         "fate",
         "REGEX",
