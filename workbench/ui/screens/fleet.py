@@ -329,6 +329,8 @@ class FleetTable(RecordTable):
 class FleetHelpScreen(HelpScreen):
     """The ? screen of the fleet: its keys, the tables', the log's, the filter."""
 
+    HELP_APP = "fleet"  # a screen of FleetApp, not of WorkbenchApp (tests/test_bindings.py)
+
     def compose(self) -> Any:
         scroll = VerticalScroll()
         scroll.border_title = "workbench fleet keys  (q / Esc closes)"
@@ -342,6 +344,7 @@ class FleetLogScreen(Screen[None]):
     """A finished Scrapyd job's log (its end), fetched in a thread."""
 
     HELP_TITLE = "A job's log"
+    HELP_APP = "fleet"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q,escape", "app.pop_screen", "Back", tooltip="Back to the fleet"),
         Binding("n", "next_error", "Next error", tooltip="The next ERROR or Traceback line"),
@@ -398,6 +401,7 @@ class FleetScreen(Screen[None]):
     """The fleet table over a poller (anything with ``snapshot()`` and ``poll_now()``)."""
 
     HELP_TITLE = "Fleet"
+    HELP_APP = "fleet"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit_fleet", "Quit", tooltip="Leave the fleet (the crawls go on)"),
