@@ -270,7 +270,10 @@ def test_the_annotator_marks_rows_on_the_queue(server, db):
     db.zadd("shop:requests", {b"a": 0, b"b": 1})
     watch = RedisWatch(server.url, "shop")
     other = FleetRow(key="x", host="h", source=LOCAL, state=RUNNING, spider="other")
-    out = watch([row(1), row(2, queue_key="shop:requests"), other])
+    # the same spider's name with Scrapy's own scheduler: another crawl (workbench demo)
+    own = row(3, scheduler="scrapy.core.scheduler.Scheduler")
+    out = watch([row(1), row(2, queue_key="shop:requests"), other, own])
+    assert out[3].queue_shared is None
     assert out[0].queue_shared == out[1].queue_shared == "redis shop:requests 2"
     assert out[2].queue_shared is None
 
@@ -296,3 +299,28 @@ def test_clients_are_matched_to_local_processes_through_proc(server, db):
     found = pids_by_address(addrs, {os.getpid()})
     assert found and set(found.values()) == {os.getpid()}
     time.sleep(0)  # the clients stay connected until here
+
+
+def test_a_scrapy_redis_scheduler_says_where_its_queue_is_never_the_password(server):
+    """What the Queue panel says of a scrapy-redis crawl, locally (core) and
+    attached as a probe (the agent's own copy): the key, host, port and db."""
+    import redis
+    from scrapy.spiders import Spider as ScrapySpider
+    from scrapy_redis.scheduler import Scheduler
+
+    from workbench.core.fleet.redis_workers import shared_queue_note
+    from workbench.remote.agent import _shared_queue
+
+    class Shop(ScrapySpider):
+        name = "shop"
+
+    scheduler = Scheduler(redis.Redis.from_url(server.url), persist=True)
+    scheduler.df = object()  # no dupefilter needed to open the queue
+    scheduler.open(Shop())
+    for note in (shared_queue_note(scheduler), _shared_queue(scheduler)):
+        assert note is not None
+        assert f"shop:requests at 127.0.0.1:{server.port}/0" in note
+        assert "--spider shop" in note
+        assert server.password not in note
+    assert "SCHEDULER_PERSIST True" in shared_queue_note(scheduler)
+    assert shared_queue_note(object()) is None and _shared_queue(None) is None

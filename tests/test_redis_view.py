@@ -66,3 +66,24 @@ def test_redis_view_snapshot(snap_compare, name):
     total, warnings, keys = VIEWS[name]
     app = RedisHostApp(FakeWatch(total=total, warnings=warnings))
     assert snap_compare(app, press=["wait:300", *keys, "wait:300"], terminal_size=SIZE)
+
+
+async def test_the_queue_panel_says_a_scrapy_redis_crawl_queues_in_redis():
+    import dataclasses
+
+    from tests.fakes import FakeSource
+    from workbench.ui.app import WorkbenchApp
+
+    note = "scrapy_redis.scheduler.Scheduler: the pending requests wait in Redis, demo:requests"
+
+    class RedisFake(FakeSource):
+        def queue(self, offset=0, limit=100):
+            return dataclasses.replace(super().queue(offset, limit), shared=note)
+
+    app = WorkbenchApp(RedisFake(), autostart=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("2")
+        await pilot.pause(0.5)
+        label = str(app.screen.query_one("#pending-label").render())
+        assert "wait in Redis, demo:requests" in label

@@ -7,11 +7,13 @@
 Each worker runs :class:`RedisDemoSpider` (the demo spider's callbacks, name
 ``demo``) with scrapy-redis's scheduler and dupefilter, so the requests of all
 of them go through ``demo:requests`` and ``demo:dupefilter`` in Redis, and its
-items into ``demo:items`` (``RedisPipeline``).  ``SCHEDULER_PERSIST`` is True
-here: pass ``-s SCHEDULER_PERSIST=False`` to see what the first worker to
-finish does to the others.  Every worker yields the home page; the shared
-dupefilter lets only the first through.  A worker waits
-``MAX_IDLE_TIME_BEFORE_CLOSE`` seconds (10) on an empty queue before it closes.
+items into ``demo:items`` (``RedisPipeline``); the listing pages go first
+(priority 10), so the products pile up in the queue and the workers drain
+it.  ``SCHEDULER_PERSIST`` is True here: pass ``-s SCHEDULER_PERSIST=False``
+to see what the first worker to finish does to the others.  Every worker
+yields the home page; the shared dupefilter lets only the first through.  A
+worker waits ``MAX_IDLE_TIME_BEFORE_CLOSE`` seconds (10) on an empty queue
+before it closes.
 
 Scrapy 2.13+ never calls ``start_requests()``, which is where scrapy-redis's
 ``RedisSpider`` reads its first batch of start URLs: without a ``start()``
@@ -85,6 +87,14 @@ class RedisDemoSpider(RedisMixin, _demo_spider()):  # type: ignore[misc]
 
     def _busy(self, *args, **kwargs) -> None:
         self.spider_idle_start_time = int(time.time())
+
+    def parse_listing(self, response):
+        """The demo's listing pages, the next one first: the whole catalogue is
+        queued quickly and the workers drain it, a backlog to watch."""
+        for request in super().parse_listing(response):
+            if getattr(request, "callback", None) == self.parse_listing:
+                request = request.replace(priority=10)
+            yield request
 
     async def start(self):
         async for request in super().start():  # the home page (once for the fleet)

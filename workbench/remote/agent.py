@@ -663,6 +663,7 @@ class Agent:
             else [],
             "in_flight": len(engine.downloader.active) if engine is not None else 0,
             "took": 0.0,
+            "shared": _shared_queue(getattr(slot, "scheduler", None)),
         }
 
     def _probe_pace(self) -> Any:
@@ -835,6 +836,24 @@ class Agent:
 # what a client may call: the Agent's do_* methods, and nothing else
 CALLS = frozenset(name[3:] for name in vars(Agent) if name.startswith("do_"))
 STASH_KEY = "workbench_agent"  # where the agent lives in RemoteControl's stash
+
+
+def _shared_queue(scheduler: Any) -> str | None:
+    """A scrapy-redis scheduler's Redis key and where (host, port, db: never the
+    password), in words; the probe's half of core/fleet/redis_workers.shared_queue_note."""
+    cls = type(scheduler)
+    if scheduler is None or not cls.__module__.startswith("scrapy_redis"):
+        return None
+    key = getattr(getattr(scheduler, "queue", None), "key", None)
+    pool = getattr(getattr(scheduler, "server", None), "connection_pool", None)
+    kw = getattr(pool, "connection_kwargs", None) or {}
+    where = f"{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"
+    spider = getattr(getattr(scheduler, "spider", None), "name", None) or "NAME"
+    return (
+        f"{cls.__module__}.{cls.__qualname__}: the pending requests wait in Redis, "
+        f"{key or '?'} at {where}, shared by every worker of this crawl; see them "
+        f"with workbench fleet --redis redis://…@{where} --spider {spider}, then Q"
+    )
 
 
 def _release_heap() -> None:

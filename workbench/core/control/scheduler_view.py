@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.core.control.in_flight import InFlightRequest, installed_clock
+from workbench.core.fleet.redis_workers import shared_queue_note
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,9 @@ class QueueView:
     # what the downloader holds, on the wire first (oldest first); none from an
     # older agent
     requests: tuple[InFlightRequest, ...] = ()
+    # where the pending requests are when not in this process (scrapy-redis: a
+    # Redis key every worker shares), in words; None for Scrapy's own scheduler
+    shared: str | None = None
 
 
 def _callback_name(request: Any) -> str | None:
@@ -206,4 +210,5 @@ def queue_view(engine: Any, offset: int = 0, limit: int = 100) -> QueueView:
         in_flight=len(slot.inprogress) if slot is not None else 0,
         took=time.perf_counter() - start,
         requests=requests,
+        shared=shared_queue_note(scheduler),
     )

@@ -85,9 +85,14 @@ class RedisView:
 
 
 def on_queue(row: FleetRow, keys: RedisKeys, spider: str) -> bool:
-    """Whether a fleet row's crawl is (or should be) on this queue."""
+    """Whether a fleet row's crawl is on this queue: its scheduler's queue key, or
+    its spider's name when its scheduler is scrapy-redis's or not known (a crawl
+    of the same name with Scrapy's own scheduler is another crawl: ``workbench
+    demo`` is ``demo`` too)."""
     if row.queue_key:
         return row.queue_key == keys.queue
+    if row.scheduler and not row.scheduler.startswith("scrapy_redis."):
+        return False
     return row.spider == spider
 
 

@@ -279,3 +279,25 @@ def pids_by_address(
         for inode in _inodes(proc, pid) & wanted.keys():
             found[wanted[inode]] = pid
     return found
+
+
+def shared_queue_note(scheduler: Any) -> str | None:
+    """Where a scrapy-redis scheduler keeps its pending requests, in words (for
+    the Queue panel of the crawl, local or attached); None for another scheduler.
+    Never the password: the host, port and db of its connection only."""
+    cls = type(scheduler)
+    if not cls.__module__.startswith("scrapy_redis"):
+        return None
+    queue = getattr(scheduler, "queue", None)
+    key = getattr(queue, "key", None)
+    kwargs = getattr(getattr(getattr(scheduler, "server", None), "connection_pool", None),
+                     "connection_kwargs", None) or {}  # fmt: skip
+    where = f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+    persist = getattr(scheduler, "persist", None)
+    spider = getattr(getattr(scheduler, "spider", None), "name", None) or "NAME"
+    return (
+        f"{cls.__module__}.{cls.__qualname__}: the pending requests wait in Redis, "
+        f"{key or '?'} at {where}, shared by every worker of this crawl"
+        f"{'' if persist is None else f' (SCHEDULER_PERSIST {bool(persist)})'}; "
+        f"see them with workbench fleet --redis redis://…@{where} --spider {spider}, then Q"
+    )

@@ -207,6 +207,7 @@ class QueuePanel(Panel):
     QueuePanel #groups-table { width: 2fr; }
     QueuePanel #pending-table { height: 1fr; min-height: 3; }
     QueuePanel .queue-label { height: 1; text-style: bold; color: $text-muted; }
+    QueuePanel #pending-label { height: auto; max-height: 3; }
     """
 
     def __init__(self, source: Source, **kwargs: Any) -> None:
@@ -217,6 +218,7 @@ class QueuePanel(Panel):
         self.flight_urls = fmt.UrlFit()  # what the in-flight URLs share
         self.now = 0.0  # the snapshot's time (the detail's wall clock)
         self.flight_label = Text()
+        self.shared: str | None = None  # where a scrapy-redis crawl's pending requests are
 
     def compose(self) -> Any:
         yield Static(
@@ -273,7 +275,7 @@ class QueuePanel(Panel):
                 row_key=lambda g: (g.slot, g.priority, g.kind, g.size),
                 id="groups-table",
             )
-        yield Static("Pending in the scheduler", classes="queue-label")
+        yield Static("Pending in the scheduler", classes="queue-label", id="pending-label")
         yield RecordTable(
             [
                 Column("Slot", 16),
@@ -313,6 +315,12 @@ class QueuePanel(Panel):
         self.urls.reset()
         self.urls.see(r.url for r in view.page)
         self.query_one("#pending-table", RecordTable).set_rows(list(view.page))
+        if view.shared != self.shared:  # scrapy-redis: the pending requests are in Redis
+            self.shared = view.shared
+            label = Text("Pending in the scheduler")
+            if view.shared:
+                label.append(f": {clean_line(view.shared, 400)}", style="not bold")
+            self.query_one("#pending-label", Static).update(label)
         first = view.offset + 1 if view.page else 0
         last = view.offset + len(view.page)
         paused = (
