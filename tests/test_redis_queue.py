@@ -324,3 +324,30 @@ def test_a_scrapy_redis_scheduler_says_where_its_queue_is_never_the_password(ser
         assert server.password not in note
     assert "SCHEDULER_PERSIST True" in shared_queue_note(scheduler)
     assert shared_queue_note(object()) is None and _shared_queue(None) is None
+
+
+def test_reports_in_full_once_then_counters_and_a_stuck_worker_is_bounded(server, db):
+    from workbench.core.fleet.redis_workers import COUNTERS_CODE, REPORT_CODE
+
+    asked = []
+
+    def execute(r, code, timeout):
+        asked.append((r.pid, code))
+        if r.pid == 9:
+            time.sleep(3)  # a crawl whose loop does not answer (past the deadline)
+        return report(r.pid, deq=len(asked))
+
+    watch = RedisWatch(server.url, "shop", execute=execute, timeout=0.3)
+    rows = [row(1), row(2), row(9)]
+    started = time.monotonic()
+    view = watch.poll(rows)
+    assert time.monotonic() - started < 2.5  # bounded: 2 x timeout + 1 s
+    by_pid = {w.pid: w for w in view.workers}
+    assert by_pid[1].report and by_pid[2].report
+    assert by_pid[9].report is None and "in time" in by_pid[9].report_error
+    asked.clear()
+    view = watch.poll(rows[:2])
+    assert {code for _, code in asked} == {COUNTERS_CODE}
+    assert all(w.report and w.report.persist for w in view.workers)  # kept from the full one
+    assert REPORT_CODE != COUNTERS_CODE
+    watch.close()

@@ -12,6 +12,7 @@ queue column.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import threading
 import time
@@ -31,13 +32,17 @@ from workbench.core.fleet.redis_queue import (
 )
 from workbench.core.fleet.redis_warnings import WINDOW, QueueWarning, warnings_for
 from workbench.core.fleet.redis_workers import (
+    COUNTERS_CODE,
     REPORT_CODE,
     WorkerReport,
     pids_by_address,
+    read_counters,
     read_report,
 )
 
 Execute = Callable[[FleetRow, str, float], dict]
+FULL_EVERY = 30  # polls between a worker's full reports (its settings); counters between
+REPORTS_AT_ONCE = 8  # workers asked at the same time
 STATS_HASH = "the shared stats hash"
 WORKERS = "the workers' counters"
 ESTIMATED = "estimated from the dupefilter"
@@ -117,6 +122,8 @@ class RedisWatch:
         self.history = QueueHistory()
         self._reports: dict[int, deque[tuple[float, WorkerReport]]] = {}
         self._counts: dict[int, tuple[int, int]] = {}  # pid -> last (enqueued, dequeued)
+        self._full: dict[str, tuple[int, WorkerReport]] = {}  # row key -> (poll, report)
+        self._pool: cf.ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._view = RedisView(self.reader.shown_url, self.keys)
         self._polls = 0
@@ -134,6 +141,8 @@ class RedisWatch:
 
     def close(self) -> None:
         self.reader.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def __call__(self, rows: list[FleetRow]) -> list[FleetRow]:
         """The fleet annotator: poll, then mark the rows on this queue."""
@@ -151,12 +160,36 @@ class RedisWatch:
         return out
 
     def _report(self, row: FleetRow) -> tuple[WorkerReport | None, str | None]:
+        """The worker's report: in full once a minute, its counters between."""
         if self.execute is None or not row.live:  # execute refuses a row without a job
             return None, None
         try:
-            return read_report(self.execute(row, REPORT_CODE, self.timeout)), None
+            known = self._full.get(row.key)
+            if known is not None and self._polls - known[0] < FULL_EVERY:
+                return read_counters(self.execute(row, COUNTERS_CODE, self.timeout), known[1]), None
+            report = read_report(self.execute(row, REPORT_CODE, self.timeout))
+            self._full[row.key] = (self._polls, report)
+            return report, None
         except Exception as exc:
+            self._full.pop(row.key, None)
             return None, (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+    def _ask_all(self, rows: list[FleetRow]) -> list[tuple[WorkerReport | None, str | None]]:
+        """Every worker's report, at most REPORTS_AT_ONCE at a time, each bounded in time."""
+        if self.execute is None or len(rows) < 2:
+            return [self._report(row) for row in rows]
+        if self._pool is None:
+            self._pool = cf.ThreadPoolExecutor(REPORTS_AT_ONCE, thread_name_prefix="redis-report")
+        futures = [self._pool.submit(self._report, row) for row in rows]
+        out: list[tuple[WorkerReport | None, str | None]] = []
+        deadline = time.monotonic() + 2 * self.timeout + 1
+        for future in futures:
+            try:
+                out.append(future.result(timeout=max(0.0, deadline - time.monotonic())))
+            except (cf.TimeoutError, cf.CancelledError):
+                future.cancel()
+                out.append((None, "its report did not come in time"))
+        return out
 
     def _growth(self, pid: int, report: WorkerReport, now: float) -> tuple[float, int, int]:
         past = self._reports.setdefault(pid, deque(maxlen=120))
@@ -177,10 +210,9 @@ class RedisWatch:
         reading = self.reader.read()
         now = time.monotonic()
         workers: list[WorkerRow] = []
-        for row in rows or ():
-            if not on_queue(row, self.keys, self.spider):
-                continue
-            report, error = self._report(row)
+        mine = [row for row in rows or () if on_queue(row, self.keys, self.spider)]
+        self._full = {k: v for k, v in self._full.items() if k in {r.key for r in mine}}
+        for row, (report, error) in zip(mine, self._ask_all(mine), strict=True):
             span = dequeued = filtered = None
             if report is not None and row.pid is not None:
                 span, dequeued, filtered = self._growth(row.pid, report, now)

@@ -301,3 +301,41 @@ def shared_queue_note(scheduler: Any) -> str | None:
         f"{'' if persist is None else f' (SCHEDULER_PERSIST {bool(persist)})'}; "
         f"see them with workbench fleet --redis redis://…@{where} --spider {spider}, then Q"
     )
+
+
+# Fixed text: the counters alone, each poll (the full report is asked for once a
+# minute: its settings walk costs more than the counters).
+COUNTERS_CODE = r"""
+import json as _j, os as _o
+_v = crawler.stats.get_stats() if getattr(crawler, "stats", None) is not None else {}
+_r = {"pid": _o.getpid()}
+for _n, _k in (("enqueued", "scheduler/enqueued/redis"), ("dequeued", "scheduler/dequeued/redis"),
+               ("filtered", "dupefilter/filtered"), ("items", "item_scraped_count")):
+    _x = _v.get(_k, 0)
+    _r[_n] = int(_x) if isinstance(_x, (int, float)) else 0
+print(_j.dumps(_r))
+"""
+
+
+def read_counters(result: dict[str, Any], report: WorkerReport) -> WorkerReport:
+    """``report`` with the counters of a COUNTERS_CODE answer (checked)."""
+    from dataclasses import replace
+
+    if result.get("status") != "ok":
+        raise ReportError(f"the crawl could not run the report ({str(result.get('status'))[:40]})")
+    output = result.get("output")
+    if not isinstance(output, str) or len(output) > 4096:
+        raise ReportError("the crawl's counters are not one short line")
+    try:
+        data = json.loads(output)
+    except (ValueError, RecursionError):
+        raise ReportError("the crawl's counters are not JSON") from None
+    if not isinstance(data, dict) or _count(data, "pid") != report.pid:
+        raise ReportError("the crawl's counters are not this crawl's")
+    return replace(
+        report,
+        enqueued=_count(data, "enqueued"),
+        dequeued=_count(data, "dequeued"),
+        filtered=_count(data, "filtered"),
+        items=_count(data, "items"),
+    )
