@@ -125,7 +125,7 @@ def test_diagnose_carries_the_warning():
     assert verdict.headline == "4 browser pages left open"
     assert verdict.target is not None and verdict.target.panel == "browser"
     assert "page.close()" in verdict.setting
-    assert any("by GET http://127.0.0.1:8000/product/1.html" in f for _, f in verdict.evidence)
+    assert any("by #7 GET http://127.0.0.1:8000/product/1.html" in f for _, f in verdict.evidence)
     source.browser_state = "tidy"
     assert _browser_verdict(source) is None
     source.browser_state = "none"

@@ -14,6 +14,10 @@ from workbench.core.inspection.diagnosis.verdicts import PROBLEM, Target, Verdic
 DOC = "scrapy-playwright: Receiving Page objects in callbacks (close the page)"
 
 
+def _flow(flow_id: int | None) -> str:
+    return f"#{flow_id} " if flow_id is not None else ""
+
+
 @rule("browser_pages", "browser pages or contexts left open")
 def browser_pages(ev: Evidence) -> Verdict | None:
     """The Browser view's warning: pages held past their response, contexts left
@@ -31,7 +35,7 @@ def browser_pages(ev: Evidence) -> Verdict | None:
         ("browser memory", f"{view.memory / 1_048_576:,.0f} MB (PSS)"),
     ]
     figures += [
-        (f"page #{p.key}", f"opened by {p.method} {p.request_url} → {p.callback}")
+        (f"page #{p.key}", f"opened by {_flow(p.flow_id)}{p.method} {p.request_url} → {p.callback}")
         for p in leak.oldest[:3]
     ]
     figures += [(f"context {c.name}", f"made by {c.opened_by}") for c in leak.contexts[:2]]
