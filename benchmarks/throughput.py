@@ -57,6 +57,13 @@ alone and with the fleet table (the real TUI, in a pty) polling it every
 (target: >= 0.97, the attach budget).  Each poll is one `/execute` of a fixed
 probe that installs nothing.
 
+    python benchmarks/throughput.py --all [--runs 5] [--quick]
+
+runs every shape of the performance budget (catalogue, AutoThrottle, bench,
+each panel in view, key latency during bench, memory on 20,000 pages)
+interleaved, prints one table and exits 1 when a target is missed: see
+all_shapes.py.
+
     python benchmarks/throughput.py --bench 10 [--runs 5]
 
 compares `workbench bench` (the live TUI, in a pty) with plain Scrapy on the
@@ -287,6 +294,45 @@ def run_fleet_watched(url: str, log: Path, jobs_dir: Path, interval: float) -> t
         crawl.wait(60)
     stats = stats_from_log(log)
     return stats, int(stats["elapsed_time_seconds"] / interval)
+
+
+def probe_cpu(calls: int = 300) -> None:
+    """The fleet probe's CPU in the crawl: a near-idle crawl (one request a second)
+    probed ``calls`` times back to back, against the same time without probes."""
+    from workbench.core.fleet.probe import PROBE_CODE, read_probe
+    from workbench.remote.client import RemoteControlClient, find_job
+
+    site, url = start_site(50)
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = Path(tmp) / "jobs"
+        extra = ["-s", f"REMOTE_CONTROL_JOBS_DIR={jobs}", "-s", "DOWNLOAD_DELAY=1"]
+        crawl = subprocess.Popen(crawl_argv("scrapy", url, Path(tmp) / "idle.log", extra),
+                                 env=env(), cwd=tmp, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            while not list(jobs.glob("*.json")):
+                time.sleep(0.05)
+            client = RemoteControlClient(find_job(jobs, None))
+            read_probe(client.execute(PROBE_CODE))
+            time.sleep(2)
+            cpu0, t0 = cpu_seconds(crawl.pid), time.monotonic()
+            for _ in range(calls):
+                read_probe(client.execute(PROBE_CODE))
+            cpu1, t1 = cpu_seconds(crawl.pid), time.monotonic()
+            time.sleep(t1 - t0)
+            cpu2 = cpu_seconds(crawl.pid)
+        finally:
+            crawl.terminate()
+            crawl.wait(30)
+            site.terminate()
+            site.wait(10)
+    idle = cpu2 - cpu1
+    per_call = max(0.0, (cpu1 - cpu0) - idle) / calls
+    print(
+        f"the probe: {per_call * 1000:.2f} ms of the crawl's CPU a call ({calls} calls in "
+        f"{t1 - t0:.1f} s; the same time idle {idle * 1000:.0f} ms): at one poll every 2 s, "
+        f"{per_call / 2 * 100:.3f}% of one core"
+    )
 
 
 def fleet_cost(pages: int, runs: int, interval: float) -> None:
@@ -647,7 +693,22 @@ def main() -> None:
                         help="with --against: the crawls without the UI")  # fmt: skip
     parser.add_argument("--bench", type=int, metavar="SECONDS",
                         help="workbench bench vs plain Scrapy on scrapy bench's crawl")  # fmt: skip
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every shape of the budget, interleaved, one table (all_shapes.py)",
+    )
+    parser.add_argument("--rss-pages", type=int, default=20000, help="with --all: memory crawl")
+    parser.add_argument(
+        "--panel-runs", type=int, default=3, help="with --all: runs with each panel in view"
+    )
+    parser.add_argument("--quick", action="store_true", help="with --all: the test's short run")
     args = parser.parse_args()
+    if args.all:
+        from all_shapes import run_all
+
+        raise SystemExit(run_all(args.pages, args.runs, args.bench or 10, args.rss_pages,
+                                 args.panel_runs, args.quick))  # fmt: skip
     if args.bench:
         bench_cost(args.bench, args.runs)
         return
@@ -660,6 +721,7 @@ def main() -> None:
     elif args.pace:
         pace_cost(args.pages, args.runs)
     elif args.fleet:
+        probe_cpu()
         fleet_cost(args.pages, args.runs, args.interval)
     elif args.attach:
         attach_cost(args.pages, args.runs, args.probe)
