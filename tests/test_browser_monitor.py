@@ -116,3 +116,17 @@ def test_the_kinds_of_chromium_processes():
     assert kind_of(["/usr/lib/chromium/chromium", "--type=gpu-process"]) == "gpu"
     assert kind_of(["/x/playwright/driver/node", "/x/playwright/driver/package/cli.js"]) == "driver"
     assert kind_of(["/usr/bin/python3", "-m", "pytest"]) is None
+
+
+def test_a_page_passed_back_in_meta_counts_each_download():
+    """A spider may hand its page to the next request (meta playwright_page): the
+    same page fetches again, and its row says how many times."""
+    monitor = BrowserMonitor(stale_after=30, sample_every=0)
+    handler = _handler()
+    page, first = _open(monitor, handler, 1)
+    again = scrapy.Request(page.url + "?next", meta={"playwright": True, "playwright_page": page})
+    monitor.response_received(HtmlResponse(again.url, body=b"", request=again), again)
+    plain = scrapy.Request("http://127.0.0.1:1/plain")  # not the browser's: ignored
+    monitor.response_received(HtmlResponse(plain.url, body=b"", request=plain), plain)
+    (row,) = monitor.view().pages
+    assert row.fetches == 2 and row.url.endswith("?next") and row.request_url == first.url
