@@ -87,3 +87,42 @@ async def test_the_queue_panel_says_a_scrapy_redis_crawl_queues_in_redis():
         await pilot.pause(0.5)
         label = str(app.screen.query_one("#pending-label").render())
         assert "wait in Redis, demo:requests" in label
+
+
+async def test_hostile_text_from_redis_and_the_workers_is_drawn_escaped():
+    """Every terminal-injection payload in what Redis and the crawls hand the view:
+    entries' URLs, callbacks and meta keys, the stats hash, the workers' host,
+    Scrapy version and errors, the warnings' evidence."""
+    import dataclasses
+
+    from tests.hostile_payloads import PAYLOADS
+    from workbench.core.fleet.redis_queue import QueueEntry, QueuePage
+    from workbench.core.fleet.redis_warnings import QueueWarning
+
+    watch = FakeWatch()
+    view = watch.view()
+    workers = tuple(
+        dataclasses.replace(
+            w,
+            host=PAYLOADS[n],
+            report=dataclasses.replace(w.report, scrapy_version=PAYLOADS[n + 10]),
+            clients=(),
+            report_error=PAYLOADS[n + 20],
+        )
+        for n, w in enumerate(view.workers)
+    )
+    reading = dataclasses.replace(view.reading, stats=tuple((p, p) for p in PAYLOADS[:8]))
+    warning = QueueWarning("x", PAYLOADS[30], tuple(PAYLOADS[31:60]))
+    watch._view = dataclasses.replace(view, workers=workers, reading=reading, warnings=(warning,))
+    entries = tuple(
+        QueueEntry(n, 10, url=f"http://h/{p}", method="GET", callback=p, meta_keys=(p,))
+        for n, p in enumerate(PAYLOADS[:50])
+    )
+    watch.peek = lambda offset=0, limit=50: QueuePage(offset, len(entries), entries, "o")
+    app = RedisHostApp(watch)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.5)
+        svg = app.export_screenshot()
+    for raw in ("\x1b", "\x9b", "\x9d", "\x07", "\u202e"):
+        assert raw not in svg
+    assert "WB00&gt;" in svg or "WB00>" in svg  # the payloads are there, escaped
