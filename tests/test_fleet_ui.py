@@ -181,6 +181,26 @@ SNAPSHOTS = [
 ]
 
 
+async def test_a_refused_job_file_is_told_once_with_its_reason():
+    poller = FakePoller(problems=("refusing job file /x/\x1b[2J1.json: its mode 0644 lets",))
+    app = FleetApp(poller, clock=lambda: NOW, theme="dark")
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        poller.polls += 1
+        app.fleet.refresh_table()
+        await pilot.pause()
+        told = [str(n.message) for n in app._notifications if "refusing" in str(n.message)]
+    assert len(told) == 1 and "mode 0644" in told[0] and "\x1b" in told[0]
+
+
+async def test_an_empty_fleet_says_so():
+    app = make_app(rows=[])
+    async with app.run_test(size=(100, 20)) as pilot:
+        await pilot.pause()
+        assert "none running" in widget_text(app.fleet.query_one("#fleet-detail"))
+        assert "0 running" in widget_text(app.fleet.query_one("#fleet-status"))
+
+
 @pytest.mark.parametrize(("name", "size", "keys"), SNAPSHOTS, ids=[s[0] for s in SNAPSHOTS])
 def test_snapshot(snap_compare, name, size, keys):
     assert snap_compare(make_app(), press=["wait:200", *keys, "wait:200"], terminal_size=size)

@@ -78,11 +78,12 @@ class FakePoller:
     rows: list[FleetRow] = field(default_factory=fleet_rows)
     polls: int = 1
     asked: int = 0
+    problems: tuple[str, ...] = ()
 
     def snapshot(self) -> FleetSnapshot:
         return FleetSnapshot(
             rows=tuple(self.rows),
-            sources=(SourceStatus("localhost", LOCAL, True),),
+            sources=(SourceStatus("localhost", LOCAL, True, problems=self.problems),),
             taken_at=NOW - 1,
             seconds=0.05,
             polls=self.polls,

@@ -201,7 +201,7 @@ def fleet_row_style(row: FleetRow) -> str | None:
 def detail_text(row: FleetRow | None, width: int) -> Text:
     """One line on the selected row: what the table has no room for."""
     if row is None:
-        return Text(" no crawl selected", style="dim")
+        return Text(" no crawl here: none running, or all filtered out", style="dim")
     text = Text(" ")
     text.append(clean_line(row.spider or "?", 60), style="bold")
     text.append(f"  {clean_line(row.host, 60)}")
@@ -299,6 +299,7 @@ class FleetViewState:
     expr: str = ""
     cursor_key: str | None = None
     notes: list[str] = field(default_factory=list)  # to notify once shown (an attach's end)
+    told: set[str] = field(default_factory=set)  # the sources' problems already shown
 
 
 KEY_NAMES = {"greater_than_sign": ">", "less_than_sign": "<"}
@@ -528,9 +529,20 @@ class FleetScreen(Screen[None]):
             if table.cursor < 0 and rows:
                 table.cursor = 0
             self._show_detail()
+            self._tell_problems(snapshot)
         self._show_status()
         self.refresh_costs.append(time.perf_counter() - began)
         del self.refresh_costs[:-200]
+
+    def _tell_problems(self, snapshot: FleetSnapshot) -> None:
+        """What a source refused (a job file others can read, a Scrapyd answer that
+        made no sense), once each: a warning the user sees, the reason with it."""
+        for status in snapshot.sources:
+            for problem in status.problems:
+                if problem not in self.state.told:
+                    self.state.told.add(problem)
+                    self.notify(clean_line(problem, 300), severity="warning", timeout=10,
+                                markup=False)  # fmt: skip
 
     def _show_status(self) -> None:
         sort = SORTS[self.state.sort].title
