@@ -235,14 +235,16 @@ def test_run_async_without_a_reactor_under_asyncio_run(tmp_path, site_url):
     assert "the script goes on with status 0" in result.stdout
 
 
-def test_scrapys_deferred_crawler_process_is_refused_with_the_way_out(tmp_path, site_url):
+def test_scrapys_deferred_crawler_process_and_the_one_line_alternative(tmp_path, site_url):
+    """Scrapy's CrawlerProcess builds each crawl's components inside crawl(): the
+    workbench's are added to them then (install_late)."""
     text = docs_script(one_line=False).replace("AsyncCrawlerProcess", "CrawlerProcess")
     text = text.replace("process.start()", "import workbench\nworkbench.run(process)")
-    result = run_script(write(tmp_path, text), site_url)
-    assert result.returncode == 1
-    assert "ScriptError: Scrapy's CrawlerProcess starts each crawl inside crawl()" in result.stderr
-    assert "import CrawlerProcess from workbench" in result.stderr
-    # which is one line changed again
+    result = run_script(write(tmp_path, text), site_url, WORKBENCH_NO_UI="1")
+    assert result.returncode == 0, result.stderr
+    assert "first + second finished (finished): 7 pages, 5 items" in result.stdout
+    assert "the script goes on" in result.stdout
+    # or one line changed: workbench's CrawlerProcess, whose start() opens the app
     text = docs_script(one_line=False).replace(
         "from scrapy.crawler import AsyncCrawlerProcess", "from workbench import CrawlerProcess"
     )
@@ -251,6 +253,41 @@ def test_scrapys_deferred_crawler_process_is_refused_with_the_way_out(tmp_path, 
     assert result.returncode == 0, result.stderr
     assert "first + second finished (finished): 7 pages, 5 items" in result.stdout
     assert "the script goes on" in result.stdout
+
+
+def test_scrapys_deferred_crawler_process_with_a_breakpoint_in_the_app(tmp_path, site_url):
+    text = docs_script(one_line=False).replace("AsyncCrawlerProcess", "CrawlerProcess")
+    text = text.replace(
+        "process.start()", "import workbench\nworkbench.run(process, breakpoints=['~u catalogue'])"
+    )
+    term = in_terminal(write(tmp_path, text), site_url)
+    try:
+        term.expect(r"❚❚ Breakpoint", timeout=90)
+        for _ in range(6):
+            term.send("c")
+            try:
+                term.expect(r"■ finished\s+\[all\]", timeout=10)
+                break
+            except AssertionError:
+                continue
+        term.expect(r"■ finished\s+\[all\]\s+first ■ 6p 4i second ■ 1p 1i", timeout=30)
+        term.send("q")
+        assert term.wait(60) == 0, term.text[-2000:]
+    finally:
+        term.close()
+    assert "the script goes on" in term.text
+
+
+def test_a_crawl_already_going_is_refused(tmp_path, site_url):
+    text = RUNNER_ASYNCIO.replace(
+        "    status = await workbench.run_async(runner)",
+        "    await asyncio.sleep(0.3)\n    status = await workbench.run_async(runner)",
+    )
+    text = text.replace('[os.environ["SITE"]]', '[os.environ["SITE"] + "slow.html"]')
+    assert "asyncio.sleep(0.3)" in text and "slow.html" in text  # on the wire meanwhile
+    result = run_script(write(tmp_path, text), site_url, WORKBENCH_NO_UI="1")
+    assert result.returncode == 1
+    assert "ScriptError: the crawl of first has started already" in result.stderr
 
 
 RECORDED = """\
@@ -279,11 +316,16 @@ process.start()
 """
 
 
-def recorded_crawl(tmp_path: Path, url: str, settings: dict, record: bool):
+def recorded_crawl(tmp_path: Path, url: str, settings: dict, record: bool, deferred: bool):
     jobs = tmp_path / "jobs"
     settings = {**settings, "REMOTE_CONTROL_JOBS_DIR": str(jobs), "LOG_LEVEL": "INFO"}
     text = RECORDED.format(settings=repr(settings),
                            record="workbench.record(process)\n" if record else "")  # fmt: skip
+    if deferred:
+        text = text.replace("AsyncCrawlerProcess", "CrawlerProcess")
+        text = text.replace("workbench.record(process)\nprocess.crawl(Slow)\n",
+                            "process.crawl(Slow)\nworkbench.record(process)\n")  # fmt: skip
+        assert "process.crawl(Slow)\nworkbench.record(process)" in text
     proc = subprocess.Popen([sys.executable, str(write(tmp_path, text))], cwd=tmp_path,
                             env={**env(), "SITE": url}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -301,10 +343,12 @@ def wait(predicate, timeout: float = 30.0) -> None:
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("how", ["record", "addon"])
+@pytest.mark.parametrize("how", ["record", "addon", "record-deferred"])
 def test_recorded_without_the_ui_then_attached_sees_it_from_the_start(tmp_path, site_url, how):
     settings = {"ADDONS": {"workbench.RecordingAddon": 0}} if how == "addon" else {}
-    proc, job = recorded_crawl(tmp_path, site_url, settings, record=how == "record")
+    deferred = how == "record-deferred"  # Scrapy's CrawlerProcess: record() after crawl()
+    proc, job = recorded_crawl(tmp_path, site_url, settings, record=how != "addon",
+                               deferred=deferred)  # fmt: skip
     try:
         time.sleep(2.0)  # the crawl goes on a while before anyone attaches
         source = RemoteSource(RemoteControlClient(job))
@@ -329,14 +373,6 @@ def test_recorded_without_the_ui_then_attached_sees_it_from_the_start(tmp_path, 
             proc.stderr.close()
     # Scrapy's own log still went to the terminal: the recorder only added a copy
     assert "parsed " in stderr
-
-
-def test_record_refuses_a_crawl_already_going(tmp_path, site_url):
-    text = docs_script(one_line=False).replace("AsyncCrawlerProcess", "CrawlerProcess")
-    text = text.replace("process.start()", "import workbench\nworkbench.record(process)")
-    result = run_script(write(tmp_path, text), site_url)
-    assert result.returncode == 1
-    assert "has started already: call workbench.record(process) before" in result.stderr
 
 
 def python_blocks(markdown: str) -> list[str]:

@@ -23,19 +23,20 @@ does).  Each crawler gets the workbench's add-on in its settings (read when
 the crawl starts), a :class:`ScriptHost` in place of the ``CrawlHost`` that
 ``workbench crawl`` would make, and the app runs on that loop.
 
-Only crawls that have not started can be adopted: Scrapy's ``CrawlerProcess``
-(the Deferred one) starts each crawl inside ``crawl()``, before the workbench
-could add its recorder, so :func:`run` refuses it and says to change the
-import instead (``from workbench import CrawlerProcess``).
+Only crawls whose spider has not opened can be adopted.  Scrapy's Deferred
+``CrawlerProcess`` builds each crawl's components inside ``crawl()`` (its
+settings frozen then): there the workbench's are added to them
+(:func:`install_late`), as an attach agent adds the recorder.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from scrapy.crawler import AsyncCrawlerProcess as _ScrapyAsyncProcess
@@ -74,21 +75,24 @@ class ScriptHost(CrawlHost):
 
     def __init__(
         self,
-        runner: AsyncCrawlerRunner,
+        runner: Any,
         crawler: Crawler,
-        task: asyncio.Task[None],
+        task: asyncio.Future[None],
         recorder: Recorder | None = None,
         capture_log: bool = True,
     ) -> None:
         super().__init__(runner.settings, crawler.spidercls, {}, recorder, capture_log)
-        crawler.settings.set_in_component_priority_dict("ADDONS", WorkbenchAddon, 0)
         if recorder is not None:
             setattr(crawler, RECORDER_ATTR, recorder)
-        self.runner = runner  # type: ignore[assignment]
+        if crawler.settings.frozen:  # Scrapy's Deferred process: its components are built
+            install_late(crawler)
+        else:
+            crawler.settings.set_in_component_priority_dict("ADDONS", WorkbenchAddon, 0)
+        self.runner = runner
         self.crawler = crawler
         self.recorder = recorder_for(crawler)
-        self.task = task
-        task.add_done_callback(self._on_done)
+        self.task = task  # type: ignore[assignment]  # a Task, or a Future (Deferred crawls)
+        task.add_done_callback(self._on_done)  # type: ignore[arg-type]
         self.started_at = time.time()  # the crawl begins when the loop runs, next
 
     def create(self) -> Crawler:
@@ -167,16 +171,21 @@ def record(process: Any) -> None:
     ``ADDONS``."""
     if not isinstance(process, AsyncCrawlerRunner | CrawlerRunner):
         raise ScriptError(f"workbench.record takes a Scrapy crawler process, not {process!r}")
+    from workbench.core.recording.extension import RECORDING_SETTINGS
+
     if not process.settings.frozen:
         process.settings.set_in_component_priority_dict("ADDONS", RecordingAddon, 0)
     for crawler in process.crawlers:
-        if crawler.settings.frozen:
+        if getattr(getattr(crawler, "_engine", None), "_slot", None) is not None:
             raise ScriptError(
                 f"the crawl of {_spider_name(crawler)} has started already: call "
-                "workbench.record(process) before process.crawl(), or put "
+                "workbench.record(process) before process.start(), or put "
                 '"workbench.RecordingAddon" in the ADDONS setting'
             )
-        crawler.settings.set_in_component_priority_dict("ADDONS", RecordingAddon, 0)
+        if crawler.settings.frozen:  # Scrapy's Deferred process built its components
+            install_late(crawler, RECORDING_SETTINGS)
+        else:
+            crawler.settings.set_in_component_priority_dict("ADDONS", RecordingAddon, 0)
 
 
 class AsyncCrawlerProcess(_ScrapyAsyncProcess):
@@ -214,20 +223,19 @@ def _adopt(runner: Any, breakpoints: Iterable[str]) -> tuple[Any, asyncio.Abstra
     from workbench.core.sources.local import LocalSource
     from workbench.core.sources.multi import MultiSource
 
-    if isinstance(runner, CrawlerRunner):  # CrawlerProcess too
+    if isinstance(runner, CrawlerRunner):  # CrawlerProcess too: the Deferred API
+        crawls = _deferred_crawls(runner)
+    elif isinstance(runner, AsyncCrawlerRunner):
+        crawls = _crawls(runner)
+    else:
         raise ScriptError(
-            f"Scrapy's {type(runner).__name__} starts each crawl inside crawl(), before the "
-            "workbench can add its recorder: use scrapy.crawler.AsyncCrawlerProcess "
-            "(or AsyncCrawlerRunner), or import CrawlerProcess from workbench instead"
+            f"workbench.run takes a Scrapy crawler process or runner, not {type(runner).__name__}"
         )
-    if not isinstance(runner, AsyncCrawlerRunner):
-        raise ScriptError(
-            f"workbench.run takes a Scrapy AsyncCrawlerProcess or AsyncCrawlerRunner, "
-            f"not {type(runner).__name__}"
-        )
-    crawls = _crawls(runner)
     if not crawls:
-        raise ScriptError("no crawl to run: call process.crawl(SpiderClass) first")
+        raise ScriptError(
+            "no crawl to run: call process.crawl(SpiderClass) first, and workbench.run "
+            "right after it (a crawl that has finished is gone from the process)"
+        )
     names = [_spider_name(c) for c, _ in crawls]
     if len(set(names)) != len(names):
         raise ScriptError(f"a spider is crawled twice ({', '.join(names)}): each runs once")
@@ -235,14 +243,16 @@ def _adopt(runner: Any, breakpoints: Iterable[str]) -> tuple[Any, asyncio.Abstra
     for text in texts:
         parse_breakpoint(text)  # a bad one is a ValueError saying where
     for crawler, _ in crawls:
-        if crawler.crawling or crawler.settings.frozen:
+        engine = getattr(crawler, "_engine", None)
+        if getattr(engine, "_slot", None) is not None:  # its spider has opened
             raise ScriptError(
                 f"the crawl of {_spider_name(crawler)} has started already: call "
                 "workbench.run right after process.crawl(), before anything is awaited"
             )
-        if texts:
-            crawler.settings.set(BREAKPOINTS_SETTING, texts, priority="cmdline")
-        crawler.settings.set(KEEP_SETTING, True, priority="command")  # as workbench crawl
+        with _unfrozen(crawler.settings):  # a Deferred crawl's: frozen in crawl()
+            if texts:
+                crawler.settings.set(BREAKPOINTS_SETTING, texts, priority="cmdline")
+            crawler.settings.set(KEEP_SETTING, True, priority="command")  # as workbench crawl
     shared = Recorder(Limits.from_settings(runner.settings)) if len(crawls) > 1 else None
     hosts = [
         ScriptHost(runner, crawler, task, shared, capture_log=not n)
@@ -254,9 +264,85 @@ def _adopt(runner: Any, breakpoints: Iterable[str]) -> tuple[Any, asyncio.Abstra
     return source, crawls[0][1].get_loop()
 
 
-def _crawls(runner: AsyncCrawlerRunner) -> list[tuple[Crawler, asyncio.Task[None]]]:
+def _deferred_crawls(runner: CrawlerRunner) -> list[tuple[Crawler, asyncio.Future[None]]]:
+    """(crawler, a future done when its crawl is) for each ``crawl()`` of Scrapy's
+    Deferred ``CrawlerProcess``, by spider name (the runner keeps no order).  Its
+    ``crawl()`` made the spider, the components and the engine already, and left
+    the spider's opening waiting on the reactor's loop, which has not run."""
+    from twisted.internet import reactor
+
+    loop = getattr(reactor, "_asyncioEventloop", None)
+    if loop is None:
+        raise ScriptError("the Deferred CrawlerProcess needs the asyncio reactor (TWISTED_REACTOR)")
+    crawlers = sorted(runner.crawlers, key=_spider_name)
+    done = {crawler: loop.create_future() for crawler in crawlers}
+
+    def left(result: Any) -> Any:  # a crawl's Deferred fired: which crawlers have gone
+        for crawler, future in done.items():
+            if crawler not in runner.crawlers and not future.done():
+                failure = getattr(result, "value", None)
+                if isinstance(failure, BaseException):
+                    future.set_exception(failure)
+                else:
+                    future.set_result(None)
+        return result
+
+    for deferred in list(runner._active):
+        deferred.addBoth(left)
+    return [(crawler, done[crawler]) for crawler in crawlers]
+
+
+@contextlib.contextmanager
+def _unfrozen(settings: Settings) -> Iterator[None]:
+    frozen = settings.frozen
+    settings.frozen = False
+    try:
+        yield
+    finally:
+        settings.frozen = frozen
+
+
+def install_late(crawler: Crawler, components: dict[str, dict[str, int]] | None = None) -> None:
+    """The workbench's components in a crawl whose own are built (Scrapy's Deferred
+    ``CrawlerProcess`` builds them in ``crawl()``), before its spider opens: the
+    extensions connect their signals, each downloader middleware's methods go to
+    the end of the chain its order is nearer to (the error hook next to the
+    downloader, the breakpoints next to the engine)."""
+    from scrapy.exceptions import NotConfigured
+    from scrapy.utils.misc import load_object
+
+    from workbench.core.recording.extension import COMPONENT_SETTINGS
+
+    components = COMPONENT_SETTINGS if components is None else components
+    built = []
+    for path in components.get("EXTENSIONS", {}):
+        try:
+            built.append(load_object(path).from_crawler(crawler))
+        except NotConfigured:
+            continue
+    extensions = crawler.extensions
+    extensions.middlewares = (*extensions.middlewares, *built)
+    methods = crawler.engine.downloader.middleware.methods
+    for path, order in components.get("DOWNLOADER_MIDDLEWARES", {}).items():
+        mw = load_object(path).from_crawler(crawler)
+        engine_side = order < 500
+        if hasattr(mw, "process_request"):
+            if engine_side:
+                methods["process_request"].insert(0, mw.process_request)
+            else:
+                methods["process_request"].append(mw.process_request)
+        for name in ("process_response", "process_exception"):
+            if not hasattr(mw, name):
+                continue
+            if engine_side:  # called last on the way back
+                methods[name].append(getattr(mw, name))
+            else:
+                methods[name].appendleft(getattr(mw, name))
+
+
+def _crawls(runner: AsyncCrawlerRunner) -> list[tuple[Crawler, asyncio.Future[None]]]:
     """(crawler, task) for each ``crawl()``, in the order they were made."""
-    found = []
+    found: list[tuple[Crawler, asyncio.Future[None]]] = []
     for task in runner._active:
         coro = task.get_coro()
         frame = getattr(coro, "cr_frame", None)
@@ -268,8 +354,8 @@ def _crawls(runner: AsyncCrawlerRunner) -> list[tuple[Crawler, asyncio.Task[None
     return sorted(found, key=lambda pair: _task_number(pair[1]))
 
 
-def _task_number(task: asyncio.Task[None]) -> int:
-    name = task.get_name()
+def _task_number(task: asyncio.Future[None]) -> int:
+    name = task.get_name() if isinstance(task, asyncio.Task) else ""
     tail = name.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else 0
 
