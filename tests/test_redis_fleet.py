@@ -151,3 +151,34 @@ def test_scheduler_persist_false_is_warned_with_the_workers_pids(tmp_path):
             assert "demo:requests" in warning["evidence"][1]
         finally:
             stop(procs)
+
+
+def test_redis_stats_collector_needs_the_typed_workaround_on_scrapy_219(tmp_path):
+    """scrapy-redis's RedisStatsCollector hands back text: on Scrapy 2.19 the
+    RemoteControl /status answers 500 (start_time.timestamp() of a str) and the
+    fleet cannot read the crawl's counts. With docs/redis.md's
+    TypedRedisStatsCollector the worker is a fleet row like any other, the view
+    reads the shared stats hash, and the worker closes without an error."""
+    from workbench.remote.client import RemoteControlClient
+
+    typed = "tests.helpers.redis_stats.TypedRedisStatsCollector"
+    with redis_server() as server, site_process("--pages", "80") as (_, url):
+        proc = start_worker(tmp_path, 0, url, server.url, "-s", f"STATS_CLASS={typed}")
+        try:
+            jobs = wait_for(lambda: list_jobs(tmp_path / "jobs").jobs, 60, "the job file")
+            assert RemoteControlClient(jobs[0]).status()["spider"] == "demo"
+
+            def counted():
+                snapshot = fleet_json(tmp_path, server.url)
+                crawls = [c for c in snapshot["crawls"] if c["state"] == "running"]
+                return crawls and crawls[0]["pages"] and snapshot
+
+            snapshot = wait_for(counted, 60, "a running row with its pages")
+            redis = snapshot["redis"]
+            assert redis["stats"]["scheduler/enqueued/redis"].isdigit()
+            assert redis["rates_per_min"]["from"] == "the shared stats hash"
+            assert proc.wait(120) == 0
+        finally:
+            stop([proc])
+        log = (tmp_path / "worker0.log").read_text()
+        assert "ERROR" not in log, log[-2000:]

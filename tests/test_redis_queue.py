@@ -351,3 +351,15 @@ def test_reports_in_full_once_then_counters_and_a_stuck_worker_is_bounded(server
     assert all(w.report and w.report.persist for w in view.workers)  # kept from the full one
     assert REPORT_CODE != COUNTERS_CODE
     watch.close()
+
+
+def test_the_docs_show_the_stats_workaround_the_tests_run():
+    from tests.helpers.processes import REPO
+
+    helper = (REPO / "tests" / "helpers" / "redis_stats.py").read_text()
+    import textwrap
+
+    code = helper.split("# --- the code docs/redis.md shows, from here to the end ---\n")[1]
+    docs = (REPO / "docs" / "redis.md").read_text()
+    blocks = [textwrap.dedent(b.split("```")[0]) for b in docs.split("```python\n")[1:]]
+    assert code.strip() in [b.strip() for b in blocks]
