@@ -363,3 +363,35 @@ def test_the_docs_show_the_stats_workaround_the_tests_run():
     docs = (REPO / "docs" / "redis.md").read_text()
     blocks = [textwrap.dedent(b.split("```")[0]) for b in docs.split("```python\n")[1:]]
     assert code.strip() in [b.strip() for b in blocks]
+
+
+def test_fleet_redis_options_refuse_bad_input_without_the_password(server, db, monkeypatch):
+    import argparse
+
+    from workbench.commands.base import CliError
+    from workbench.commands.fleet_redis import add_redis_arguments, build_watch
+
+    parser = argparse.ArgumentParser()
+    add_redis_arguments(parser)
+    parser.add_argument("--timeout", type=float, default=1.0)
+
+    def watch_for(*argv):
+        return build_watch(parser.parse_args(list(argv)))
+
+    assert watch_for() is None
+    for argv, needle in [
+        (("--spider", "shop"), "--redis URL"),
+        (("--redis", server.url), "--spider"),
+        (("--redis", "http://:hunter2@127.0.0.1/", "--spider", "shop"), "redis://"),
+        (("--redis", server.url, "--spider", "shop", "--redis-key", "nope=x"), "KIND=KEY"),
+        (("--redis", "env:WB_NOT_SET", "--spider", "shop"), "not set"),
+    ]:
+        with pytest.raises(CliError) as caught:
+            watch_for(*argv)
+        assert needle in str(caught.value)
+        assert "hunter2" not in str(caught.value) and server.password not in str(caught.value)
+    monkeypatch.setenv("WB_REDIS", server.url)
+    watch = watch_for("--redis", "env:WB_REDIS", "--spider", "shop", "--redis-key",
+                      "queue=q:%(spider)s")  # fmt: skip
+    assert watch.keys.queue == "q:shop" and watch.poll().reading.ok
+    watch.close()

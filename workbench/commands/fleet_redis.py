@@ -9,6 +9,7 @@ an error (``CliError`` lines name the URL as :func:`redact_url` writes it).
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 from typing import Any
 
@@ -22,7 +23,8 @@ def add_redis_arguments(parser: argparse.ArgumentParser) -> None:
         "--redis",
         metavar="URL",
         help="the scrapy-redis queue the workers share, as REDIS_URL writes it "
-        "(redis://:PASSWORD@HOST:PORT/DB; the password is never shown): "
+        "(redis://:PASSWORD@HOST:PORT/DB; the password is never shown), or env:NAME "
+        "to read it from that environment variable (out of ps's sight): "
         "its view opens with Q",
     )
     parser.add_argument(
@@ -49,8 +51,13 @@ def build_watch(opts: argparse.Namespace) -> Any:
     from workbench.core.fleet.redis_queue import RedisKeys, redact_url
     from workbench.core.fleet.redis_watch import RedisWatch
 
-    if not opts.redis.startswith(("redis://", "rediss://", "unix://")):
-        raise CliError(f"--redis takes a redis:// URL, not {redact_url(opts.redis)!r}")
+    url = opts.redis
+    if url.startswith("env:"):
+        url = os.environ.get(url[4:], "")
+        if not url:
+            raise CliError(f"--redis {opts.redis}: that environment variable is not set")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise CliError(f"--redis takes a redis:// URL, not {redact_url(url)!r}")
     overrides: dict[str, str] = {}
     for item in opts.redis_key:
         kind, _, key = item.partition("=")
@@ -62,7 +69,7 @@ def build_watch(opts: argparse.Namespace) -> Any:
     except ImportError:
         raise CliError("--redis needs redis-py: pip install 'scrapy-workbench[redis]'") from None
     keys = RedisKeys.for_spider(opts.spider, **overrides)
-    return RedisWatch(opts.redis, opts.spider, keys, execute=Reporter(opts.timeout))
+    return RedisWatch(url, opts.spider, keys, execute=Reporter(opts.timeout))
 
 
 class Reporter:
