@@ -190,7 +190,8 @@ async def test_a_refused_job_file_is_told_once_with_its_reason():
         app.fleet.refresh_table()
         await pilot.pause()
         told = [str(n.message) for n in app._notifications if "refusing" in str(n.message)]
-    assert len(told) == 1 and "mode 0644" in told[0] and "\x1b" in told[0]
+    assert len(told) == 1 and "mode 0644" in told[0]
+    assert "\\x1b[2J" in told[0] and "\x1b" not in told[0]  # escaped, not obeyed
 
 
 async def test_an_empty_fleet_says_so():
