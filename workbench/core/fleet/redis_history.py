@@ -9,7 +9,6 @@ estimated from the shared dupefilter (every request queued passed it).
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -94,15 +93,18 @@ class QueueHistory:
             exact=exact,
         )
 
-    def series(self, points: int = 60) -> tuple[list[float], list[float], list[float]]:
-        """(queue sizes, enqueued per minute, dequeued per minute) for the chart."""
-        items = list(self.readings)[-(points + 1) :]
-        sizes = [float(r.queue_size) for r, _, _ in items[1:]] or [
-            float(r.queue_size) for r, _, _ in items
-        ]
+    def series(
+        self, points: int = 60, smooth: int = 3
+    ) -> tuple[list[float], list[float], list[float]]:
+        """(queue sizes, enqueued per minute, dequeued per minute) for the chart; each
+        rate over the last ``smooth`` polls (a counter read every two seconds moves
+        by whole requests: one poll's rate jumps)."""
+        items = list(self.readings)[-(points + smooth) :]
+        start = min(smooth, max(len(items) - 1, 0))
+        sizes = [float(r.queue_size) for r, _, _ in items[-points:]]
         enq, deq = [], []
-        for a, b in itertools.pairwise(items):
-            dt, e, d, _ = self._pair(a, b)
+        for n in range(start, len(items)):
+            dt, e, d, _ = self._pair(items[max(0, n - smooth)], items[n])
             enq.append(e * 60.0 / dt)
             deq.append(d * 60.0 / dt)
         return sizes, enq, deq

@@ -264,8 +264,8 @@ class RedisQueueScreen(Screen[None]):
         title.append(clean_line(view.keys.queue, 80), style="bold")
         self.query_one("#redis-title", Static).update(title)
         self.query_one("#redis-sizes", Static).update(sizes_text(view))
-        self.query_one("#redis-size-chart", Sparkline).data = list(view.sizes) or [0.0]
-        self.query_one("#redis-out-chart", Sparkline).data = list(view.dequeued) or [0.0]
+        self.query_one("#redis-size-chart", Sparkline).data = list(view.sizes)
+        self.query_one("#redis-out-chart", Sparkline).data = list(view.dequeued)
         last_size = f"{view.sizes[-1]:,.0f}" if view.sizes else "–"
         peak = f"{max(view.dequeued):,.0f}" if view.dequeued else "–"
         self.query_one("#redis-size-label", Static).update(
