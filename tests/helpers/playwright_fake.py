@@ -76,6 +76,7 @@ def leaky_view() -> BrowserView:
         pages[:3],
         advice="a callback that gets response.meta['playwright_page'] (playwright_include_page) "
         "must await page.close(), in an errback too",
+        held=3,
     )
     return BrowserView(
         time=T0 + 65,

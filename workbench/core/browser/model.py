@@ -79,6 +79,7 @@ class BrowserLeak:
     at_close: bool = False  # seen when the crawl closed (scrapy-playwright closed them)
     advice: str = ""  # what to do about it
     stall: str = ""  # a context at its page limit: the crawl waits for a page to close
+    held: int = 0  # pages held (open past the stale time after their response)
 
 
 @dataclass(frozen=True, slots=True)

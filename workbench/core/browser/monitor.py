@@ -473,7 +473,7 @@ class BrowserMonitor:
         if len(empty) >= LEAK_MIN:
             advice.append("close a context you no longer need: await page.context.close()")
         return BrowserLeak(
-            "; ".join(parts), oldest, contexts, at_close, "; ".join(advice), full or ""
+            "; ".join(parts), oldest, contexts, at_close, "; ".join(advice), full or "", len(held)
         )
 
     def _full_context(self) -> str | None:

@@ -61,6 +61,10 @@ def page_cells(row: PageRow, now: float) -> list[Any]:
 SHORT = 26  # rows: a panel shorter than this shows no charts and a shorter warning
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def megabytes(value: float) -> str:
     return f"{value:,.0f} MB"
 
@@ -174,7 +178,7 @@ class BrowserPanel(Panel):
         self._show_about(view)
         self._show_hint(view)
         self.set_subtitle(
-            f"{view.open_pages} open pages · {view.open_contexts} contexts · "
+            f"{plural(view.open_pages, 'open page')} · {plural(view.open_contexts, 'context')} · "
             f"{view.pages_opened} opened, {view.pages_closed} closed · "
             f"{megabytes(view.memory / 1_048_576)} · Enter: the flow · w: screenshot"
         )

@@ -26,7 +26,7 @@ def browser_pages(ev: Evidence) -> Verdict | None:
     if view is None or view.status or view.leak is None:
         return None
     leak = view.leak
-    held = len(leak.oldest)
+    held = leak.held
     figures = [
         (
             "pages open",
@@ -46,9 +46,7 @@ def browser_pages(ev: Evidence) -> Verdict | None:
         headline = "browser pages left open until the end"
         finding = f"{leak.message}."
     else:
-        headline = (
-            f"{view.open_pages} browser pages left open" if held else "browser contexts left open"
-        )
+        headline = f"{held} browser pages left open" if held else "browser contexts left open"
         finding = f"{leak.message}: the browser's memory grows with them."
     return Verdict(
         "browser_pages",
