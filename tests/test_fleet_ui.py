@@ -205,3 +205,27 @@ async def test_an_empty_fleet_says_so():
 @pytest.mark.parametrize(("name", "size", "keys"), SNAPSHOTS, ids=[s[0] for s in SNAPSHOTS])
 def test_snapshot(snap_compare, name, size, keys):
     assert snap_compare(make_app(), press=["wait:200", *keys, "wait:200"], terminal_size=size)
+
+
+async def test_every_hostile_payload_is_drawn_escaped():
+    from tests.hostile_payloads import PAYLOADS
+
+    base = fleet_rows()[0]
+    rows = [
+        dataclasses.replace(base, key=f"k{n}", spider=p, host=p, job_id=p, reason=p, project=p)
+        for n, p in enumerate(PAYLOADS)
+    ]
+    app = make_app(rows=rows)
+    async with app.run_test(size=(200, len(rows) + 12)) as pilot:
+        await pilot.pause()
+        table = app.fleet.table
+        shown = [widget_text(table)]
+        for n in range(0, len(rows), 7):
+            table.cursor = n
+            await pilot.pause()
+            shown.append(widget_text(app.fleet.query_one("#fleet-detail")))
+        svg = app.export_screenshot()
+    text = "\n".join(shown)
+    for payload in PAYLOADS:
+        control = payload.split(":", 1)[1].rsplit("WB", 1)[0]
+        assert control not in text and control not in svg, repr(payload)
