@@ -137,6 +137,22 @@ def fleet_columns() -> list[Column]:
     ]
 
 
+def keep_head(text: str, width: int) -> str:
+    """The start of a text that does not fit (job ids differ at their start)."""
+    if len(text) <= width:
+        return text
+    return text[: width - 1] + "…" if width > 1 else "…"
+
+
+def _job_label(row: FleetRow) -> str | None:
+    """The job id as the JOB column shows it: a job file's ``PID-UUID`` without the
+    pid the PID column has (``workbench attach`` takes either)."""
+    job_id = row.job_id
+    if job_id and row.pid and job_id.startswith(f"{row.pid}-"):
+        return job_id[len(str(row.pid)) + 1 :]
+    return job_id
+
+
 def keep_tail(text: str, width: int) -> str:
     """The end of a text that does not fit (a shared queue's words end with its size)."""
     if len(text) <= width:
@@ -164,7 +180,7 @@ def fleet_cells(row: FleetRow) -> list[Any]:
         str(row.pid) if row.pid else "-",
         short(row.project),
         short(row.spider),
-        FitCell(short(row.job_id), fmt.elide_middle),
+        FitCell(short(_job_label(row)), keep_head),
         state,
         _uptime(row.uptime) if not finished else _uptime(_span(row)),
         _num(row.pages_per_min),
