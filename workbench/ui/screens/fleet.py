@@ -146,7 +146,7 @@ def keep_head(text: str, width: int) -> str:
 
 def _job_label(row: FleetRow) -> str | None:
     """The job id as the JOB column shows it: a job file's ``PID-UUID`` without the
-    pid the PID column has (``workbench attach`` takes either)."""
+    pid the PID column has (the detail line shows it whole)."""
     job_id = row.job_id
     if job_id and row.pid and job_id.startswith(f"{row.pid}-"):
         return job_id[len(str(row.pid)) + 1 :]
