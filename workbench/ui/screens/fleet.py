@@ -233,7 +233,8 @@ def detail_text(row: FleetRow | None, width: int) -> Text:
         if row.items is not None:
             text.append(f", {row.items:,} items")
         if row.log_url:
-            text.append("  (Enter: its log)", style="dim")
+            text.append(f"  log {clean_line(row.log_url, 300)}", style="dim")
+            text.append("  (Enter: read it)", style="dim")
     elif row.state == PENDING:
         text.append("  pending on Scrapyd (not started)", style="cyan")
     else:
