@@ -253,16 +253,19 @@ def test_warnings_persist_and_mixed_settings(server, db):
 def test_a_wiped_queue_and_idle_workers_are_warned(server, db):
     watch = RedisWatch(server.url, "shop")
     db.zadd("shop:requests", {b"x": 0})
-    db.sadd("shop:dupefilter", "a", "b")
-    watch.poll([row(1, in_flight=0)])
+    db.sadd("shop:dupefilter", *[f"f{n}" for n in range(20)])
+    watch.poll([row(1, in_flight=0), row(2, in_flight=0)])
+    # worker 1 closes with SCHEDULER_PERSIST False; worker 2 adds one before the next poll
     db.delete("shop:requests", "shop:dupefilter")
-    view = watch.poll([row(1, in_flight=0)])
+    db.sadd("shop:dupefilter", "new")
+    view = watch.poll([row(2, in_flight=0)])
     wiped = [w for w in view.warnings if w.code == "wiped"]
-    assert wiped and "2 fingerprints to none" in wiped[0].evidence[0]
+    assert wiped and "20 fingerprints to 1" in wiped[0].evidence[0]
+    assert "pid 1 left the fleet then" in wiped[0].evidence[1]
     # empty for longer than EMPTY_FOR: shift the history back in time
     for reading, _, _ in watch.history.readings:
         object.__setattr__(reading, "taken_at", reading.taken_at - 60)
-    view = watch.poll([row(1, in_flight=0)])
+    view = watch.poll([row(2, in_flight=0)])
     assert "idle" in {w.code for w in view.warnings}
 
 

@@ -45,6 +45,9 @@ class QueueHistory:
 
     limit: int = 600
     readings: deque[tuple[QueueReading, int | None, int | None]] = field(default_factory=deque)
+    # (wall clock, pid) of workers on the queue that left the fleet (the evidence
+    # of who deleted a shared queue), bounded
+    departures: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=100))
 
     def add(
         self, reading: QueueReading, enqueued: int | None = None, dequeued: int | None = None

@@ -63,21 +63,38 @@ def persist_false(keys: RedisKeys, history: QueueHistory, workers: list[WorkerRo
 
 
 def queue_wiped(keys: RedisKeys, history: QueueHistory, workers: list[WorkerRow]) -> Any:
+    """The dupefilter only grows (SADD): any drop is a deletion, and whatever the
+    workers added before the next reading is all that is left."""
     readings = history.since(600)
     for before, after in reversed(list(itertools.pairwise(readings))):
-        if before.dupefilter_size > 0 and after.dupefilter_size == 0:
-            return QueueWarning(
-                "wiped",
-                "The shared queue and dupefilter were deleted while the crawl ran",
-                (
-                    f"{keys.dupefilter} went from {before.dupefilter_size:,} fingerprints to "
-                    f"none between {_clock(before.taken_at)} and {_clock(after.taken_at)}, "
-                    f"{keys.queue} from {before.queue_size:,} requests to "
-                    f"{after.queue_size:,}",
-                    "a worker that closes with SCHEDULER_PERSIST False (or starts with "
-                    "SCHEDULER_FLUSH_ON_START) deletes both for everyone",
-                ),
+        if after.dupefilter_size >= before.dupefilter_size or before.dupefilter_size < 10:
+            continue
+        evidence = [
+            f"{keys.dupefilter} went from {before.dupefilter_size:,} fingerprints to "
+            f"{after.dupefilter_size:,} between {_clock(before.taken_at)} and "
+            f"{_clock(after.taken_at)}, {keys.queue} from {before.queue_size:,} requests to "
+            f"{after.queue_size:,}",
+        ]
+        left = [
+            pid
+            for when, pid in history.departures
+            if before.taken_at - 5 <= when <= after.taken_at + 5
+        ]
+        if left:
+            evidence.append(
+                f"pid {', '.join(str(p) for p in left[:8])} left the fleet then: a worker "
+                "that closes with SCHEDULER_PERSIST False deletes both for everyone"
             )
+        else:
+            evidence.append(
+                "a worker that closes with SCHEDULER_PERSIST False (or starts with "
+                "SCHEDULER_FLUSH_ON_START) deletes both for everyone"
+            )
+        return QueueWarning(
+            "wiped",
+            "The shared queue and dupefilter were deleted while the crawl ran",
+            tuple(evidence),
+        )
     return None
 
 

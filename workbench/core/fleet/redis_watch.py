@@ -124,6 +124,7 @@ class RedisWatch:
         self._counts: dict[int, tuple[int, int]] = {}  # pid -> last (enqueued, dequeued)
         self._full: dict[str, tuple[int, WorkerReport]] = {}  # row key -> (poll, report)
         self._pool: cf.ThreadPoolExecutor | None = None
+        self._live: set[int] = set()  # the pids of the workers live at the last poll
         self._lock = threading.Lock()
         self._view = RedisView(self.reader.shown_url, self.keys)
         self._polls = 0
@@ -211,6 +212,10 @@ class RedisWatch:
         now = time.monotonic()
         workers: list[WorkerRow] = []
         mine = [row for row in rows or () if on_queue(row, self.keys, self.spider)]
+        live = {row.pid for row in mine if row.live and row.pid is not None}
+        for pid in self._live - live:
+            self.history.departures.append((reading.taken_at, pid))
+        self._live = live
         self._full = {k: v for k, v in self._full.items() if k in {r.key for r in mine}}
         for row, (report, error) in zip(mine, self._ask_all(mine), strict=True):
             span = dequeued = filtered = None

@@ -48,6 +48,12 @@ def _rate(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f}/min"
 
 
+def _growth(value: float | None) -> str:
+    if not value:
+        return ""
+    return f"{'+' if value > 0 else '−'}{abs(value):,.0f}/min"
+
+
 def sizes_text(view: RedisView) -> Text:
     """The keys and their sizes, with the rates."""
     text = Text()
@@ -76,10 +82,10 @@ def sizes_text(view: RedisView) -> Text:
         "Dupefilter",
         f"{reading.dupefilter_size:,} fingerprints",
         keys.dupefilter,
-        f"+{_rate(rates.dupefilter)}" if rates.dupefilter else "",
+        _growth(rates.dupefilter),
     )
     line("Start URLs", f"{reading.start_urls_size:,} waiting", keys.start_urls)
-    line("Items", f"{reading.items_size:,} pushed", keys.items, f"+{_rate(rates.items)}")
+    line("Items", f"{reading.items_size:,} pushed", keys.items, _growth(rates.items))
     if reading.stats:
         shown = [(k, v) for k, v in reading.stats if "/" in k or k.endswith("_count")][:6]
         text.append(f"{'Stats hash':<11}", style="bold")
