@@ -63,6 +63,9 @@ def test_a_reading_is_read_field_by_field():
         json.dumps(reading(finish_reason=["a"])),
         "[" * 100_000,
     ],
+    # ids of their own: the readings hold this process's pid and the time, and
+    # pytest-xdist's workers must collect the same names
+    ids=["text", "list", "state", "negative", "bool", "str", "inf", "huge", "reason", "deep"],
 )
 def test_a_hostile_reading_is_refused_with_a_line_that_shows_none_of_it(output):
     with pytest.raises(ProbeError) as caught:
@@ -85,7 +88,9 @@ def test_fifty_crawls_polled_concurrently_in_a_bounded_pool(tmp_path):
     with FakeRemoteControl() as fake:
         for n in range(50):
             fake.job_file(jobs, n, ("sleep", 0.1))
-        poller, _ = build_poller(options(jobs_dir=jobs, workers=8))
+        # a generous timeout: on a loaded machine a call can take a second (each one
+        # reads /proc/net/tcp before it sends the token); what is tested is the pool
+        poller, _ = build_poller(options(jobs_dir=jobs, workers=8, timeout=10.0))
         try:
             began = time.monotonic()
             snapshot = poller.poll_once()
@@ -96,7 +101,7 @@ def test_fifty_crawls_polled_concurrently_in_a_bounded_pool(tmp_path):
     assert all(r.state == RUNNING and r.pages == 100 for r in snapshot.rows)
     assert fake.max_in_flight <= 8  # bounded
     assert fake.max_in_flight >= 3  # and concurrent: 50 x 100 ms one by one is 5 s
-    assert took < 4.0, took
+    assert took < 5.0, took
 
 
 def test_a_crawl_that_does_not_answer_is_unreachable_in_time_and_not_asked_again(tmp_path):
