@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.commands.base import CliError
+from workbench.core.control import lanes
 
 logger = logging.getLogger("workbench")
 
@@ -105,7 +106,8 @@ class AppRun:
         from workbench.core.control.watchdog import APP_EXIT_GRACE, WATCHDOG
 
         # a script's crawls were set going on its loop: the app runs on that one
-        self.loop = loop = loop or asyncio.new_event_loop()
+        # ...else one of its own, the interface's callbacks first (core/control/lanes.py)
+        self.loop = loop = loop or lanes.new_event_loop()
         with contextlib.suppress(RuntimeError):  # the loop runs already (run_async)
             asyncio.set_event_loop(loop)
         self.app = app
@@ -144,7 +146,8 @@ class AppRun:
     def run(self) -> None:
         """Run the app; when it has exited, signals go to what follows it."""
         try:
-            self.app.run(loop=self.loop)
+            # the app's tasks, timers and callbacks in the interface's lane
+            lanes.ui_context().run(self.app.run, loop=self.loop)
         finally:
             self._app_gone()
 

@@ -158,6 +158,9 @@ class GuardedLinuxDriver(LinuxDriver):
     # -- input: Textual's loop, with EOF and EIO ending it ----------------------------
 
     def run_input_thread(self) -> None:
+        from workbench.core.control.lanes import UI_LANE
+
+        UI_LANE.set(True)  # keys go first on the loop (core/control/lanes.py)
         selector = selectors.SelectSelector()
         selector.register(self.fileno, selectors.EVENT_READ)
         fileno = self.fileno

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from workbench.core.browser.extension import browser_for
 from workbench.core.browser.model import BrowserFetch, BrowserView
+from workbench.core.control import lanes
 from workbench.core.control.breakpoints import (
     Breakpoint,
     Breakpoints,
@@ -53,6 +54,24 @@ NO_BROWSER = (
 )
 
 
+# What the interface asks of a crawl in this process runs in the crawl's lane of
+# the loop, so the work it sets going stays there (core/control/lanes.py)
+CRAWL_LANE_METHODS = (
+    "start",
+    "toggle_pause",
+    "stop",
+    "stop_all",
+    "continue_",
+    "step",
+    "replay",
+    "inject_curl",
+    "reload_spider",
+    "set_slot_delay",
+    "set_slot_concurrency",
+    "set_slot_autothrottle",
+)
+
+
 class LocalSource(RecorderReads):
     """Reads a crawl running in this process."""
 
@@ -70,6 +89,10 @@ class LocalSource(RecorderReads):
     )
     unavailable: ClassVar[str] = "not available for this crawl"
     sample_probe = True  # one of several crawlers: the process's probe is sampled once
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        lanes.wrap_methods(cls, CRAWL_LANE_METHODS)
 
     def __init__(
         self, host: CrawlHost, prepare: Callable[[], Awaitable[None]] | None = None
@@ -417,6 +440,9 @@ class LocalSource(RecorderReads):
 
     def set_slot_autothrottle(self, key: str | None, on: bool) -> str:
         return self._pace().set_autothrottle(key, on)
+
+
+lanes.wrap_methods(LocalSource, CRAWL_LANE_METHODS)
 
 
 class CheckSource(LocalSource):

@@ -1,0 +1,133 @@
+"""The interface's callbacks go first on the shared loop (core/control/lanes.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from workbench.core.control import lanes
+from workbench.core.control.lanes import UI_LANE, ReadyLanes
+
+
+class FakeHandle:
+    def __init__(self, name: str, ui: bool) -> None:
+        self.name = name
+        context = lanes.ui_context() if ui else lanes._crawl_context()
+        self._context = context
+
+
+def test_the_interfaces_callbacks_pop_first_each_lane_in_order():
+    ready = ReadyLanes()
+    for name, ui in [("c1", False), ("u1", True), ("c2", False), ("u2", True)]:
+        ready.append(FakeHandle(name, ui))
+    assert len(ready) == 4 and ready
+    assert [ready.popleft().name for _ in range(4)] == ["u1", "u2", "c1", "c2"]
+    assert not ready
+    with pytest.raises(IndexError):
+        ready.popleft()
+
+
+def test_the_crawl_is_not_starved_by_a_stream_of_interface_callbacks():
+    ready = ReadyLanes()
+    ready.append(FakeHandle("crawl", False))
+    for n in range(lanes.FAIR_EVERY + 5):
+        ready.append(FakeHandle(f"ui{n}", True))
+    popped = [ready.popleft().name for _ in range(lanes.FAIR_EVERY + 1)]
+    assert popped[-1] == "crawl"  # after FAIR_EVERY of the interface's in a row
+
+
+def test_a_handle_without_a_context_is_the_crawls():
+    ready = ReadyLanes()
+    handle = FakeHandle("x", True)
+    handle._context = None
+    ready.append(handle)
+    assert list(ready.crawl) == [handle]
+
+
+def run_on_lanes(main):
+    loop = lanes.new_event_loop()
+    assert lanes.has_lanes(loop)
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def test_on_a_busy_loop_an_interface_callback_runs_before_the_crawls_queued_work():
+    """The crawl has ten callbacks ready; the interface schedules one from the
+    first of them: it runs second, not eleventh (a key press's next hop)."""
+    order: list[str] = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+
+        def crawl_step(n: int) -> None:
+            order.append(f"crawl{n}")
+            if n == 0:
+                lanes.ui_context().run(loop.call_soon, order.append, "ui")
+
+        context = lanes._crawl_context()
+        for n in range(10):
+            loop.call_soon(crawl_step, n, context=context)
+        await asyncio.sleep(0.05)
+
+    run_on_lanes(main)
+    assert order[:2] == ["crawl0", "ui"]
+    assert order[2:] == [f"crawl{n}" for n in range(1, 10)]
+
+
+def test_what_the_interface_asks_of_the_crawl_runs_in_the_crawls_lane():
+    seen: dict[str, bool] = {}
+
+    class Source:
+        @lanes.crawl_lane
+        def stop(self) -> bool:
+            seen["stop"] = UI_LANE.get()
+            return True
+
+        @lanes.crawl_lane
+        async def start(self) -> str:
+            seen["start"] = UI_LANE.get()
+
+            async def download() -> None:  # a task the crawl sets going inherits it
+                seen["task"] = UI_LANE.get()
+
+            await asyncio.get_running_loop().create_task(download())
+            return "started"
+
+    async def interface() -> tuple[bool, str]:
+        source = Source()
+        assert UI_LANE.get() is True
+        stopped = source.stop()
+        started = await source.start()
+        assert UI_LANE.get() is True  # the interface is still in its own
+        return stopped, started
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        return await lanes.ui_context().run(loop.create_task, interface())
+
+    assert run_on_lanes(main) == (True, "started")
+    assert seen == {"stop": False, "start": False, "task": False}
+
+
+def test_the_local_sources_controls_are_in_the_crawls_lane():
+    from workbench.core.sources.local import CRAWL_LANE_METHODS, LocalSource
+    from workbench.core.sources.multi import MultiSource
+
+    for cls in (LocalSource, MultiSource):
+        for name in CRAWL_LANE_METHODS:
+            method = cls.__dict__.get(name)
+            if method is not None:
+                assert getattr(method, "__crawl_lane__", False), (cls.__name__, name)
+    assert LocalSource.start.__name__ == "start"  # wrapped, not renamed
+
+
+def test_workbench_lanes_0_makes_an_ordinary_loop(monkeypatch):
+    monkeypatch.setattr(lanes, "ENABLED", False)
+    loop = lanes.new_event_loop()
+    try:
+        assert not lanes.has_lanes(loop)
+    finally:
+        loop.close()
