@@ -57,6 +57,13 @@ alone and with the fleet table (the real TUI, in a pty) polling it every
 (target: >= 0.97, the attach budget).  Each poll is one `/execute` of a fixed
 probe that installs nothing.
 
+    python benchmarks/throughput.py --all [--runs 5] [--quick]
+
+runs every shape of the performance budget (catalogue, AutoThrottle, bench,
+each panel in view, key latency during bench, memory on 20,000 pages)
+interleaved, prints one table and exits 1 when a target is missed: see
+all_shapes.py.
+
     python benchmarks/throughput.py --bench 10 [--runs 5]
 
 compares `workbench bench` (the live TUI, in a pty) with plain Scrapy on the
@@ -686,7 +693,22 @@ def main() -> None:
                         help="with --against: the crawls without the UI")  # fmt: skip
     parser.add_argument("--bench", type=int, metavar="SECONDS",
                         help="workbench bench vs plain Scrapy on scrapy bench's crawl")  # fmt: skip
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every shape of the budget, interleaved, one table (all_shapes.py)",
+    )
+    parser.add_argument("--rss-pages", type=int, default=20000, help="with --all: memory crawl")
+    parser.add_argument(
+        "--panel-runs", type=int, default=3, help="with --all: runs with each panel in view"
+    )
+    parser.add_argument("--quick", action="store_true", help="with --all: the test's short run")
     args = parser.parse_args()
+    if args.all:
+        from all_shapes import run_all
+
+        raise SystemExit(run_all(args.pages, args.runs, args.bench or 10, args.rss_pages,
+                                 args.panel_runs, args.quick))  # fmt: skip
     if args.bench:
         bench_cost(args.bench, args.runs)
         return

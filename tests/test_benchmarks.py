@@ -125,3 +125,23 @@ def test_against_benchmark_compares_a_revision_with_now_headless():
     worktrees = subprocess.run(["git", "-C", str(REPO), "worktree", "list"],
                                capture_output=True, text=True).stdout  # fmt: skip
     assert not any(line.split()[0].endswith("/old") for line in worktrees.splitlines())
+
+
+def test_all_shapes_run_in_one_invocation_and_print_one_table():
+    """--all --quick: every shape of the budget (catalogue, AutoThrottle, bench),
+    the key latency during bench and the memory check, in one run and one table;
+    the exit status says whether every target was met (a short run on a loaded
+    machine may miss them: the table is what this checks)."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--all", "--quick",
+         "--runs", "1", "--pages", "60", "--bench", "3", "--rss-pages", "200"],
+        capture_output=True, text=True, timeout=600, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    out = result.stdout
+    for shape in ("catalogue", "pace", "bench"):
+        assert re.search(rf"^{shape} +[\d.]+ +[\d.]+ +[\d.]+ +>= 0\.9\d?$", out, re.M), out
+    assert re.search(r"key -> screen during bench: p50 \d+ ms, p95 \d+ ms", out), out
+    assert re.search(r"memory on [\d,]+ pages: memusage/max scrapy \d+ MiB", out), out
+    assert ("every target met" in out) == (result.returncode == 0), out
+    assert "MISSED" in out or result.returncode == 0
