@@ -126,3 +126,26 @@ async def test_hostile_text_from_redis_and_the_workers_is_drawn_escaped():
     for raw in ("\x1b", "\x9b", "\x9d", "\x07", "\u202e"):
         assert raw not in svg
     assert "WB00&gt;" in svg or "WB00>" in svg  # the payloads are there, escaped
+
+
+async def test_q_on_the_fleet_opens_the_redis_view_and_q_comes_back():
+    from tests.helpers.fleet import NOW, FakePoller
+    from workbench.ui.screens.fleet import FleetApp
+
+    app = FleetApp(FakePoller(), clock=lambda: NOW, redis_watch=FakeWatch())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("Q")
+        await pilot.pause(0.3)
+        assert type(app.screen).__name__ == "RedisQueueScreen"
+        await pilot.press("q")
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "FleetScreen"
+    # without --redis, Q says how to get the view
+    app = FleetApp(FakePoller(), clock=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("Q")
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "FleetScreen"
+        assert any("--redis URL" in str(n.message) for n in app._notifications)
