@@ -475,3 +475,19 @@ def test_json_prints_one_snapshot(tmp_path):
     data = json.loads(result.stdout)
     assert data["crawls"] == [] and data["sources"][0]["ok"] is True
     assert Path(jobs).exists()
+
+
+def test_a_node_url_from_the_environment(fake_scrapyd, monkeypatch, tmp_path):
+    from workbench.commands.base import CliError
+
+    server = fake_scrapyd({})
+    monkeypatch.setenv("FLEET_NODE", server.url.replace("//", "//u:envpw42@"))
+    poller, sources = build_poller(options(jobs_dir=tmp_path / "none", scrapyd=["env:FLEET_NODE"]))
+    try:
+        snapshot = poller.poll_once()
+    finally:
+        poller.close()
+    assert sources[1].node.authorization and snapshot.sources[1].ok
+    assert "envpw42" not in json.dumps(snapshot_to_json(snapshot))
+    with pytest.raises(CliError, match="no environment variable 'NOPE_NODE'"):
+        build_poller(options(scrapyd=["env:NOPE_NODE"]))

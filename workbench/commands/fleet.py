@@ -44,7 +44,8 @@ class Fleet(Command):
             default=[],
             metavar="URL",
             help="a Scrapyd node, e.g. http://user:pass@host:6800 (credentials from the URL "
-            "or ~/.netrc, never shown; repeat for more)",
+            "or ~/.netrc, never shown), or env:NAME to read the URL from that environment "
+            "variable (out of ps's sight); repeat for more",
         )
         parser.add_argument(
             "--jobs-dir",
@@ -141,7 +142,7 @@ def build_poller(opts: argparse.Namespace, annotators: Any = ()) -> tuple[Any, l
     machines = {_machine_of(host): host for host in opts.ssh}
     for url in opts.scrapyd:
         try:
-            node = parse_node(url)
+            node = parse_node(_from_env(url))
         except ValueError as exc:
             raise CliError(f"--scrapyd: {exc}") from None
         machine = machines.get(node.host)
@@ -160,6 +161,19 @@ def build_poller(opts: argparse.Namespace, annotators: Any = ()) -> tuple[Any, l
         annotators=annotators,
     )
     return poller, sources
+
+
+def _from_env(url: str) -> str:
+    """``env:NAME``: the URL from that environment variable, out of ``ps``'s sight."""
+    import os
+
+    if not url.startswith("env:"):
+        return url
+    name = url[4:]
+    value = os.environ.get(name)
+    if not name or value is None:
+        raise CliError(f"--scrapyd {url}: no environment variable {name!r}", limit=200)
+    return value
 
 
 def _local_lister(directory: Path | None) -> Any:
