@@ -418,6 +418,10 @@ class ScrapydSource:
                         reason=summary.finish_reason, items=summary.items, errors=summary.errors
                     )
             rows.append(row)
+        listed = {job.job_id for job in found.jobs if job.state == FINISHED}
+        with self._lock:  # the summaries of jobs the node no longer lists go
+            for job_id in [k for k in self._summaries if k not in listed]:
+                del self._summaries[job_id]
         return Listing(rows=rows, claims=claims, problems=found.problems)
 
     def _summary(self, job: ScrapydJob, timeout: float) -> LogSummary | None:
