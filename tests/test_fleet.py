@@ -491,3 +491,33 @@ def test_a_node_url_from_the_environment(fake_scrapyd, monkeypatch, tmp_path):
     assert "envpw42" not in json.dumps(snapshot_to_json(snapshot))
     with pytest.raises(CliError, match="no environment variable 'NOPE_NODE'"):
         build_poller(options(scrapyd=["env:NOPE_NODE"]))
+
+
+def test_a_forward_that_opens_after_the_fleet_closed_is_closed_at_once():
+    from workbench.core.fleet.local import Prober, ProbeTarget
+
+    opening, release, closed = threading.Event(), threading.Event(), []
+
+    def connect(target, timeout):
+        opening.set()
+        release.wait(5)
+        return object(), lambda: closed.append(target.key)
+
+    prober = Prober(connect, 1.0)
+    target = ProbeTarget("ssh:box:1", "box", "box", "ssh", job=None, ssh_host="box")
+    errors = []
+    thread = threading.Thread(target=lambda: errors.append(_raises(prober.probe, target)))
+    thread.start()
+    opening.wait(5)
+    prober.close()  # the fleet leaves while ssh is still opening the forward
+    release.set()
+    thread.join(5)
+    assert closed == ["ssh:box:1"] and errors == [True]
+
+
+def _raises(call, *args) -> bool:
+    try:
+        call(*args)
+    except RuntimeError:
+        return True
+    return False

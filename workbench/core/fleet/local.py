@@ -84,6 +84,7 @@ class Prober:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}  # target key -> client
         self._closers: dict[str, Callable[[], None]] = {}
+        self._closed = False
 
     def probe(self, target: ProbeTarget) -> Reading:
         """The crawl's reading (raises RemoteError, SshError, ProbeError... when it
@@ -93,9 +94,15 @@ class Prober:
         if client is None:
             client, close = self.connect(target, self.timeout)
             with self._lock:
-                self._clients[target.key] = client
+                closed = self._closed
+                if not closed:
+                    self._clients[target.key] = client
+                    if close is not None:
+                        self._closers[target.key] = close
+            if closed:  # the fleet closed while this forward opened: nobody would close it
                 if close is not None:
-                    self._closers[target.key] = close
+                    close()
+                raise RuntimeError("the fleet has closed")
         return read_probe(client.execute(PROBE_CODE, timeout=self.timeout))
 
     def forget(self, keep: set[str]) -> None:
@@ -110,4 +117,6 @@ class Prober:
                 close()
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         self.forget(set())
