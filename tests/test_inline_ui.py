@@ -8,6 +8,8 @@ from __future__ import annotations
 from tests.fakes import BASE, FakeSource
 from tests.helpers.app import widget_text
 from tests.helpers.factories import make_flow
+from workbench.core.formats.har import save_har
+from workbench.core.sources.har_file import HarSource
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.screens.flow_detail import FlowDetailScreen
 from workbench.ui.widgets.record_table import RecordTable
@@ -100,3 +102,13 @@ def test_snapshot_inline_produced(snap_compare):
 def test_snapshot_inline_rows(snap_compare):
     assert snap_compare(WorkbenchApp(inline_source(), autostart=False),
                         press=["wait:200"], terminal_size=SIZE)  # fmt: skip
+
+
+def test_a_saved_session_keeps_the_inline_downloads(tmp_path):
+    source = inline_source()
+    opened = HarSource(save_har(source, source.flows_since(0), tmp_path / "s.har"))
+    back = opened.flows_since(0)
+    inline = [f for f in back if f.inline is not None]
+    assert [f.url.rsplit("/", 1)[-1] for f in inline] == ["price.json", "stock.json"]
+    parent = next(f for f in back if f.url.endswith("/product/1.html"))
+    assert {f.parent_id for f in inline} == {parent.id} and inline[0].inline == "parse_product"

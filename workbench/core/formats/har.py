@@ -156,6 +156,8 @@ def har_entry(flow: Flow, body: StoredBody | None, secrets: bool = False) -> dic
             "requests": len(flow.requests),
         },
     }
+    if flow.inline is not None:  # awaited in this callback, not scheduled
+        entry["_workbench"]["inline"] = flow.inline
     if flow.fate is not None:
         entry["_workbench"].update(
             fate=flow.fate,

@@ -176,6 +176,7 @@ def _flow(number: int, entry: Any, where: str) -> tuple[Flow, bytes | None]:
         error_traceback=_text(ours.get("error_traceback"), TRACEBACK_LIMIT) or None,
         request_body=_text(post.get("text")).encode("utf-8") or None,
         fate=fate,
+        inline=_text(ours.get("inline"), 200) or None,
     )
     if fate is not None:
         flow.fate_by = _text(ours.get("fate_by"), 300) or None
