@@ -7,13 +7,17 @@ in-process."""
 from __future__ import annotations
 
 import asyncio
+import time
 
+import pytest
 import scrapy
 from scrapy import Request, Spider
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from tests.conftest import demo_settings
 from tests.helpers.factories import make_flow
+from tests.helpers.processes import WORKBENCH, env, site_process
+from tests.ptyrun import PtyProcess
 from workbench.core.control.host import CrawlHost
 from workbench.core.inspection.filters import parse_filter
 from workbench.core.recording import fates
@@ -199,3 +203,49 @@ def test_inline_travels_to_an_attached_workbench():
     back = wire.flow(flow_to_wire(flow))
     assert back.inline == "parse" and back.callback is None and back.parent_id == 3
     assert wire.flow(flow_to_wire(make_flow())).inline is None
+
+
+COROUTINE_SPIDER = """\
+import os
+
+from scrapy import Request, Spider
+
+
+class SingleRequestSpider(Spider):
+    name = "single"
+    start_urls = [os.environ["SITE"] + "catalogue/page-1.html"]
+
+    async def parse(self, response, **kwargs):
+        additional_request = Request(os.environ["SITE"] + "product/1.html")
+        additional_response = await self.crawler.engine.download_async(additional_request)
+        yield {
+            "h1": response.css("h1").get(),
+            "price": additional_response.css(".price::text").get(),
+        }
+"""
+
+
+@pytest.mark.slow
+def test_workbench_runspider_shows_the_inline_download_under_its_callback(tmp_path):
+    spider = tmp_path / "single.py"
+    spider.write_text(COROUTINE_SPIDER)
+    with site_process() as (_, url):
+        term = PtyProcess([*WORKBENCH, "runspider", str(spider)], cwd=str(tmp_path),
+                          env={**env(), "SITE": url})  # fmt: skip
+        try:
+            term.expect(r"■ finished", timeout=90)
+            term.expect(r"inline\s+http://127\.0\.0\.1:\d+/product/1\.html.*↩ parse", timeout=10)
+            term.send("g")  # the first row: the catalogue page, whose parse awaited it
+            time.sleep(0.3)
+            term.send("\r")
+            term.expect(r"Flow #1 ", timeout=10)
+            term.send("4")
+            term.expect(r"Requests \(1\)", timeout=10)
+            term.expect(r"200 inline GET http://127\.0\.0\.1:\d+/product/1\.html\s+#2", timeout=10)
+            term.send("q")
+            time.sleep(0.3)
+            term.send("q")
+            assert term.wait(60) == 0, term.text[-2000:]
+        finally:
+            term.close()
+    assert "workbench: spider single finished (finished): 2 pages, 1 items" in term.text
