@@ -398,3 +398,22 @@ def test_fleet_redis_options_refuse_bad_input_without_the_password(server, db, m
                       "queue=q:%(spider)s")  # fmt: skip
     assert watch.keys.queue == "q:shop" and watch.poll().reading.ok
     watch.close()
+
+
+def test_a_dupefilter_kept_from_the_last_run_is_warned(server, db):
+    db.sadd("shop:dupefilter", *[f"f{n}" for n in range(30)])
+    answer = json.loads(report(1)["output"])
+    answer.update(enqueued=0, dequeued=0, filtered=0)  # scrapy-redis counts no filtered
+    watch = RedisWatch(
+        server.url, "shop", execute=lambda r, c, t: {"status": "ok", "output": json.dumps(answer)}
+    )
+    watch.poll([row(1)])
+    assert "stale" not in {w.code for w in watch.poll([row(1)]).warnings}  # not at once
+    for reading, _, _ in watch.history.readings:
+        object.__setattr__(reading, "taken_at", reading.taken_at - 10)
+    view = watch.poll([row(1)])
+    stale = [w for w in view.warnings if w.code == "stale"]
+    assert stale and "pid 1 queued and took nothing" in stale[0].evidence[0]
+    assert "redis-cli del shop:dupefilter" in stale[0].evidence[2]
+    db.zadd("shop:requests", {b"x": 0})  # something queued: no warning
+    assert "stale" not in {w.code for w in watch.poll([row(1)]).warnings}

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 EMPTY_FOR = 15.0  # seconds of an empty queue before idle workers are worth a word
 WINDOW = 20.0  # seconds over which growth (or its absence) counts
+STALE_AFTER = 5.0  # seconds of workers queueing nothing on a full dupefilter
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,37 @@ def duplicates_only(keys: RedisKeys, history: QueueHistory, workers: list[Worker
     )
 
 
+def stale_dupefilter(keys: RedisKeys, history: QueueHistory, workers: list[WorkerRow]) -> Any:
+    """A crawl run again on a dupefilter kept from the last run (SCHEDULER_PERSIST
+    True): each worker's first requests are dropped as seen, nothing is queued.
+    (scrapy-redis's dupefilter counts no ``dupefilter/filtered``: the evidence is
+    that no worker queued or took anything while the fingerprints are there.)"""
+    readings = history.since(600)
+    reports = [w.report for w in _live(workers) if w.report is not None]
+    reports = [r for r in reports if r.uses_redis]
+    if len(readings) < 2 or readings[-1].taken_at - readings[0].taken_at < STALE_AFTER:
+        return None
+    last = readings[-1]
+    if last.queue_size or not last.dupefilter_size or not reports:
+        return None
+    if any(r.enqueued > 0 or r.dequeued > 0 for r in reports):
+        return None
+    filtered = sum(r.filtered for r in reports)
+    dropped = f" (and dropped {filtered:,} as duplicates)" if filtered else ""
+    return QueueWarning(
+        "stale",
+        "Nothing was queued: the workers' requests were already in the dupefilter",
+        (
+            f"pid {', '.join(str(r.pid) for r in reports[:8])} queued and took nothing from "
+            f"{keys.queue} in {last.taken_at - readings[0].taken_at:.0f} s{dropped}",
+            f"{keys.dupefilter} holds {last.dupefilter_size:,} fingerprints and the queue is "
+            "empty: a dupefilter kept from an earlier run (SCHEDULER_PERSIST True)",
+            f"to crawl again: redis-cli del {keys.dupefilter} (or SCHEDULER_FLUSH_ON_START "
+            "for one worker, before the others start)",
+        ),
+    )
+
+
 def mixed_workers(keys: RedisKeys, history: QueueHistory, workers: list[WorkerRow]) -> Any:
     reports = [w for w in workers if w.report is not None and w.live]
     if len(reports) < 2 and not any(w.report and not w.report.uses_redis for w in reports):
@@ -253,7 +285,15 @@ def stuck_worker(keys: RedisKeys, history: QueueHistory, workers: list[WorkerRow
     )
 
 
-RULES = (persist_false, queue_wiped, duplicates_only, idle_empty, mixed_workers, stuck_worker)
+RULES = (
+    persist_false,
+    queue_wiped,
+    stale_dupefilter,
+    duplicates_only,
+    idle_empty,
+    mixed_workers,
+    stuck_worker,
+)
 
 
 def warnings_for(
