@@ -179,6 +179,29 @@ async def test_the_inline_filter_and_a_breakpoint_on_it(demo_url):
     ]
 
 
+class FlakySpider(Spider):
+    name = "flaky"
+
+    async def parse(self, response):
+        retried = await self.crawler.engine.download_async(Request(self.site + "flaky/7.html"))
+        yield {"status": retried.status}
+
+
+async def test_an_inline_download_retried_is_two_attempts_under_the_callback(demo_url):
+    source = await crawl(FlakySpider, demo_url, "catalogue/page-1.html")
+    flows = await finished(source)
+    parent = by_path(flows, "catalogue/page-1.html")
+    first, second = [f for f in flows if f.url.endswith("flaky/7.html")]
+    assert (first.status, first.fate, first.fate_n) == (500, fates.RETRIED, 1)
+    assert second.status == 200 and second.fate is None
+    assert first.inline == second.inline == "parse"
+    assert first.parent_id == second.parent_id == parent.id
+    # the Produced tab: the request once, with its last attempt
+    assert fates.produced(flows, parent) == [("GET", second.url, second)]
+    [item] = source.items_of(parent)
+    assert dict(item.fields)["status"] in (200, "200")
+
+
 class StartSpider(Spider):
     name = "start"
 

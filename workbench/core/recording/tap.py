@@ -92,8 +92,11 @@ class FlowTap:
         recorder = self.recorder
         parent_id = self.parent_of_request.get(request)
         inline = self.inline_of_request.get(request) if self.inline_of_request else None
-        if inline is None and parent_id is None and "redirect_urls" in meta:
-            inline, parent_id = self._inline_redirect(request, meta)
+        if inline is None and parent_id is None and self.inline_of_request:
+            if "redirect_urls" in meta:
+                inline, parent_id = self._inline_redirect(request, meta)
+            elif "retry_times" in meta:
+                inline, parent_id = self._inline_retry(request, meta["retry_times"])
         flow = Flow(
             id=recorder.next_flow_id(),
             time=time.time(),
@@ -147,6 +150,20 @@ class FlowTap:
         if len(redirect.requests) < 1000:
             redirect.add_request(request.method, request.url)
         return redirect.inline, redirect.id
+
+    def _inline_retry(self, request: Request, retries: Any) -> tuple[str | None, Any]:
+        """An inline download retried: Scrapy downloads the retry in the same
+        ``download_async``, never scheduled; the attempt it repeats is marked
+        retried, and the retry is inline too, with that attempt's parent."""
+        url, method = request.url, request.method
+        previous = self.recorder.flows.newest(
+            lambda f: f.url == url and f.method == method and f.fate is None, 500
+        )
+        if previous is None or previous.inline is None:
+            return None, None
+        self.mark(previous, RETRIED, n=int(retries), limit=self.retry_limit(request))
+        self.inline_of_request[request] = previous.inline
+        return previous.inline, previous.parent_id
 
     def drop(
         self,
