@@ -417,3 +417,38 @@ def test_a_dupefilter_kept_from_the_last_run_is_warned(server, db):
     assert "redis-cli del shop:dupefilter" in stale[0].evidence[2]
     db.zadd("shop:requests", {b"x": 0})  # something queued: no warning
     assert "stale" not in {w.code for w in watch.poll([row(1)]).warnings}
+
+
+def test_the_report_cuts_passwords_in_the_crawl():
+    """REPORT_CODE as the crawl runs it: URL credentials and *PASS*/*TOKEN*
+    settings are cut before the answer leaves the crawl."""
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
+    from scrapy.settings import Settings
+
+    from workbench.core.fleet.redis_workers import REPORT_CODE
+
+    settings = Settings()
+    settings.setdict(
+        {
+            "REDIS_URL": "redis://:hunter2@127.0.0.1:6379/0",
+            "FTP_PASSWORD": "hunter3",
+            "API_TOKEN": "hunter4",
+            "FEEDS": {"s3://key:hunter5@bucket/items.jsonl": {"format": "jsonl"}},
+            "CONCURRENT_REQUESTS": 4,
+        },
+        priority="cmdline",
+    )
+    crawler = SimpleNamespace(settings=settings, stats=None, spider=None)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(REPORT_CODE, {"crawler": crawler, "print": print})
+    text = out.getvalue()
+    for secret in ("hunter2", "hunter3", "hunter4", "hunter5"):
+        assert secret not in text
+    got = read_report({"status": "ok", "output": text})
+    settings_seen = dict(got.settings)
+    assert settings_seen["CONCURRENT_REQUESTS"] == "4"
+    assert settings_seen["REDIS_URL"] == "redis://***@127.0.0.1:6379/0"
