@@ -452,3 +452,11 @@ def test_the_report_cuts_passwords_in_the_crawl():
     settings_seen = dict(got.settings)
     assert settings_seen["CONCURRENT_REQUESTS"] == "4"
     assert settings_seen["REDIS_URL"] == "redis://***@127.0.0.1:6379/0"
+
+
+def test_one_poll_has_rates_since_the_workers_started(server, db):
+    watch = RedisWatch(server.url, "shop", execute=lambda r, c, t: report(r.pid, enq=60, deq=30))
+    view = watch.poll([row(1, uptime=60.0), row(2, uptime=30.0)])
+    assert view.counters == "the workers' counters"
+    assert view.rates.enqueued == pytest.approx(60 + 120)
+    assert view.rates.dequeued == pytest.approx(30 + 60)

@@ -58,6 +58,7 @@ class WorkerRow:
     state: str = "?"
     in_flight: int | None = None
     pages_per_min: float | None = None
+    uptime: float | None = None  # seconds
     items: int | None = None
     report: WorkerReport | None = None
     report_error: str | None = None
@@ -87,6 +88,24 @@ class RedisView:
     other_clients: int = 0  # connections no worker was matched to
     warnings: tuple[QueueWarning, ...] = ()
     polls: int = 0
+
+
+def since_start(workers: list[WorkerRow]) -> Rates:
+    """Before two readings: each worker's counters over its uptime, summed (as
+    the fleet's rates from a single poll are the averages since each crawl
+    started)."""
+    timed = [
+        (w.report, w.uptime)
+        for w in workers
+        if w.report is not None and w.uptime is not None and w.uptime > 0
+    ]
+    if not timed:
+        return Rates()
+    return Rates(
+        enqueued=sum(r.enqueued * 60.0 / up for r, up in timed),
+        dequeued=sum(r.dequeued * 60.0 / up for r, up in timed),
+        exact=True,
+    )
 
 
 def on_queue(row: FleetRow, keys: RedisKeys, spider: str) -> bool:
@@ -234,6 +253,7 @@ class RedisWatch:
                     state=row.state,
                     in_flight=row.in_flight,
                     pages_per_min=row.pages_per_min,
+                    uptime=row.uptime,
                     items=row.items,
                     report=report,
                     report_error=error,
@@ -254,12 +274,15 @@ class RedisWatch:
             dequeued_total = sum(d for _, d in self._counts.values())
         self.history.add(reading, enqueued, dequeued_total)
         sizes, enq, deq = self.history.series()
+        rates = self.history.rates()
+        if rates.enqueued is None and counters == WORKERS:  # one reading: since they started
+            rates = since_start(workers)
         self._polls += 1
         view = RedisView(
             shown_url=self.reader.shown_url,
             keys=self.keys,
             reading=reading,
-            rates=self.history.rates(),
+            rates=rates,
             sizes=tuple(sizes),
             enqueued=tuple(enq),
             dequeued=tuple(deq),
