@@ -215,16 +215,14 @@ def fleet_row_style(row: FleetRow) -> str | None:
 
 
 def detail_text(row: FleetRow | None, width: int) -> Text:
-    """One line on the selected row: what the table has no room for."""
+    """One line on the selected row: what the table has no room for, the answer
+    first (why it is unreachable, how it finished, a stall, its shared queue),
+    then where it is (host, pid, the whole job id), so a narrow line keeps the
+    answer."""
     if row is None:
         return Text(" no crawl here: none running, or all filtered out", style="dim")
     text = Text(" ")
     text.append(clean_line(row.spider or "?", 60), style="bold")
-    text.append(f"  {clean_line(row.host, 60)}")
-    if row.pid:
-        text.append(f" pid {row.pid}")
-    if row.job_id:
-        text.append(f"  job {clean_line(row.job_id, 80)}")
     if row.state == UNREACHABLE:
         text.append(f"  unreachable: {clean_line(row.reason or '?', 300)}", style="bold red")
     elif row.state == FINISHED:
@@ -232,26 +230,30 @@ def detail_text(row: FleetRow | None, width: int) -> Text:
         text.append(f"  finished: {reason}")
         if row.items is not None:
             text.append(f", {row.items:,} items")
-        if row.log_url:
-            text.append(f"  log {clean_line(row.log_url, 300)}", style="dim")
-            text.append("  (Enter: read it)", style="dim")
     elif row.state == PENDING:
         text.append("  pending on Scrapyd (not started)", style="cyan")
     else:
-        if row.pages is not None:
-            text.append(f"  pages {row.pages:,}  items {row.items or 0:,}")
         if stale(row):
             text.append(f"  no response for {_age(row.last_response_age)}", style="yellow")
         if row.reason:  # a running crawl with a reason: a Scrapyd job with no job file
             text.append(f"  {clean_line(row.reason, 200)}", style="yellow")
+        if row.pages is not None:
+            text.append(f"  pages {row.pages:,}  items {row.items or 0:,}")
         if row.queue_shared:
             text.append(f"  shared queue: {clean_line(row.queue_shared, 120)}", style="cyan")
-        elif row.queue_key:
-            text.append(f"  queue key {clean_line(row.queue_key, 80)}", style="dim")
-        if row.attachable:
-            text.append("  (Enter: attach)", style="dim")
     for note in row.notes:
         text.append(f"  {clean_line(note, 200)}", style="yellow")
+    text.append(f"  {clean_line(row.host, 60)}", style="dim")
+    if row.pid:
+        text.append(f" pid {row.pid}", style="dim")
+    if row.job_id:
+        text.append(f"  job {clean_line(row.job_id, 80)}", style="dim")
+    if row.state == FINISHED and row.log_url:
+        text.append(f"  log {clean_line(row.log_url, 300)}  (Enter: read it)", style="dim")
+    elif row.queue_key and not row.queue_shared and row.live:
+        text.append(f"  queue key {clean_line(row.queue_key, 80)}", style="dim")
+    if row.attachable and row.live:
+        text.append("  (Enter: attach)", style="dim")
     text.truncate(max(width, 10), overflow="ellipsis")
     return text
 
