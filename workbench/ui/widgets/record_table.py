@@ -23,7 +23,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -135,6 +135,7 @@ class RecordTable(ScrollView, can_focus=True):
         self._cache: LRUCache[tuple[Any, Any, int, bool, bool], Strip] = LRUCache(2000)
         self._widths: list[int] = []
         self._widths_for = -1
+        self._paint_style: Style | None = None  # the table's style during one paint
 
     # -- data ------------------------------------------------------------------
 
@@ -316,9 +317,19 @@ class RecordTable(ScrollView, can_focus=True):
         segments = list(text.render(self.app.console))
         return Strip(segments, width)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Every line of one paint: the table's style is worked out once for all of
+        them (``rich_style`` walks the widget's ancestors; per line it was a
+        quarter of a paint's time with the Flows panel following a fast crawl)."""
+        self._paint_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._paint_style or self.rich_style
         if y == 0:
             header_style = self.get_component_rich_style("record-table--header")
             return self._line([c.title for c in self.columns], width, base + header_style)
