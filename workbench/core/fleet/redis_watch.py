@@ -58,7 +58,6 @@ class WorkerRow:
     state: str = "?"
     in_flight: int | None = None
     pages_per_min: float | None = None
-    uptime: float | None = None  # seconds
     items: int | None = None
     report: WorkerReport | None = None
     report_error: str | None = None
@@ -66,6 +65,7 @@ class WorkerRow:
     span: float | None = None  # seconds of reports behind the growths below
     dequeued_growth: int | None = None
     filtered_growth: int | None = None
+    uptime: float | None = None  # seconds, from its fleet row
 
     @property
     def live(self) -> bool:
