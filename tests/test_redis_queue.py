@@ -460,3 +460,25 @@ def test_one_poll_has_rates_since_the_workers_started(server, db):
     assert view.counters == "the workers' counters"
     assert view.rates.enqueued == pytest.approx(60 + 120)
     assert view.rates.dequeued == pytest.approx(30 + 60)
+
+
+def test_a_worker_that_takes_nothing_while_requests_wait_is_named(server, db):
+    from workbench.core.fleet.redis_history import QueueHistory
+    from workbench.core.fleet.redis_warnings import stuck_worker
+    from workbench.core.fleet.redis_watch import WorkerRow
+
+    keys = RedisKeys.for_spider("shop")
+    db.zadd("shop:requests", {f"r{n}".encode(): n for n in range(40)})
+    history = QueueHistory()
+    history.add(RedisQueueReader(server.url, keys).read())
+    busy = WorkerRow(1, "localhost", "a", RUNNING, report=read_report(report(1, deq=90)),
+                     span=30.0, dequeued_growth=45)  # fmt: skip
+    stuck = WorkerRow(2, "localhost", "b", RUNNING, report=read_report(report(2, deq=3, enq=50)),
+                      span=30.0, dequeued_growth=0)  # fmt: skip
+    warning = stuck_worker(keys, history, [busy, stuck])
+    assert warning is not None and len(warning.evidence) == 2
+    assert warning.evidence[0].startswith("pid 2 (running): took nothing from shop:requests")
+    assert "40 requests wait" in warning.evidence[1]
+    young = WorkerRow(3, "localhost", "c", RUNNING, report=read_report(report(3)), span=5.0,
+                      dequeued_growth=0)  # fmt: skip
+    assert stuck_worker(keys, history, [busy, young]) is None  # not watched long enough
