@@ -182,3 +182,19 @@ def test_redis_stats_collector_needs_the_typed_workaround_on_scrapy_219(tmp_path
             stop([proc])
         log = (tmp_path / "worker0.log").read_text()
         assert "ERROR" not in log, log[-2000:]
+
+
+def test_fleet_redis_errors_are_one_line_without_the_password():
+    from tests.helpers.processes import assert_one_line_error, run
+
+    result = run("fleet", "--json", "--redis", "http://:hunter2@127.0.0.1:1/", "--spider", "d")
+    assert_one_line_error(result, "--redis takes a redis:// URL")
+    assert "hunter2" not in result.stderr + result.stdout
+    assert_one_line_error(run("fleet", "--json", "--spider", "demo"), "--redis URL")
+    # an unreachable Redis is a reading that says so, not a failure of the fleet
+    result = run("fleet", "--json", "--no-local", "--scrapyd", "http://127.0.0.1:1",
+                 "--redis", "redis://:hunter2@127.0.0.1:1/0", "--spider", "demo")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    redis = json.loads(result.stdout)["redis"]
+    assert redis["ok"] is False and "Connection refused" in redis["error"]
+    assert "hunter2" not in result.stdout + result.stderr
