@@ -397,3 +397,48 @@ def test_the_scripts_in_the_docs_run_as_written(tmp_path):
         assert "Traceback" not in result.stderr, f"block {n}:\n{result.stderr[-3000:]}"
     os.close(terminal)
     os.close(keys)
+
+
+INSPECTING = """\
+import os
+
+import scrapy
+from scrapy.shell import inspect_response
+from workbench import AsyncCrawlerProcess
+
+
+class Look(scrapy.Spider):
+    name = "look"
+    start_urls = [os.environ["SITE"] + "catalogue/page-1.html"]
+
+    def parse(self, response):
+        inspect_response(response, self)
+        yield {"url": response.url}
+
+
+process = AsyncCrawlerProcess()
+process.crawl(Look)
+process.start()
+print("the script goes on", process.exit_status, flush=True)
+"""
+
+
+def test_inspect_response_in_a_scripts_spider_opens_the_workbench_shell(tmp_path, site_url):
+    """The script imported Scrapy's inspect_response by name before the workbench
+    ran: it still opens the workbench's shell, on the crawl's response."""
+    term = in_terminal(write(tmp_path, INSPECTING), site_url)
+    try:
+        term.expect(r"inspect_response\(\) called from parse\(\)", timeout=90)
+        term.expect(r"In \[1\]:", timeout=30)
+        term.send("response.status * 2\r")
+        term.expect(r"Out\[1\]: 400", timeout=30)
+        term.expect(r"In \[2\]: ", timeout=30)  # type at a prompt, as a person does
+        time.sleep(0.5)
+        term.send("\x04")  # Ctrl-D: back to the app, the callback goes on
+        term.expect(r"■ finished", timeout=60)
+        term.send("q")
+        assert term.wait(60) == 0, term.text[-2000:]
+    finally:
+        term.close()
+    assert "spider look finished (finished): 1 pages, 1 items" in term.text
+    assert "the script goes on 0" in term.text

@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -253,6 +254,7 @@ def _adopt(runner: Any, breakpoints: Iterable[str]) -> tuple[Any, asyncio.Abstra
             if texts:
                 crawler.settings.set(BREAKPOINTS_SETTING, texts, priority="cmdline")
             crawler.settings.set(KEEP_SETTING, True, priority="command")  # as workbench crawl
+    _shell_for_inspect_response(crawl[0] for crawl in crawls)
     shared = Recorder(Limits.from_settings(runner.settings)) if len(crawls) > 1 else None
     hosts = [
         ScriptHost(runner, crawler, task, shared, capture_log=not n)
@@ -262,6 +264,20 @@ def _adopt(runner: Any, breakpoints: Iterable[str]) -> tuple[Any, asyncio.Abstra
         hosts[0].log_settings = runner.settings  # the process's LOG_LEVEL, not a spider's
     source = LocalSource(hosts[0]) if len(hosts) == 1 else MultiSource(list(hosts))
     return source, crawls[0][1].get_loop()
+
+
+def _shell_for_inspect_response(crawlers: Iterable[Crawler]) -> None:
+    """``scrapy.shell.inspect_response`` opens the workbench shell, as under
+    ``workbench crawl``: Scrapy's module, and each spider's module that imported
+    Scrapy's function by name before the workbench was called (the script itself)."""
+    from workbench.shell import session
+
+    session.install()
+    original = session._scrapy_inspect_response
+    for crawler in crawlers:
+        module = sys.modules.get(crawler.spidercls.__module__)
+        if module is not None and getattr(module, "inspect_response", None) is original:
+            module.inspect_response = session.inspect_response  # type: ignore[attr-defined]
 
 
 def _deferred_crawls(runner: CrawlerRunner) -> list[tuple[Crawler, asyncio.Future[None]]]:
