@@ -78,7 +78,8 @@ def _headers(headers: Any) -> tuple[tuple[str, str], ...]:
     if not headers:
         return ()
     out = []
-    for key, values in headers if isinstance(headers, tuple) else headers.items():
+    pairs = headers.items() if hasattr(headers, "items") else headers  # Headers or frozen pairs
+    for key, values in pairs:
         name = key.decode("latin-1") if isinstance(key, bytes) else str(key)
         for value in values or ():
             text = value.decode("latin-1") if isinstance(value, bytes) else str(value)

@@ -4,6 +4,7 @@ text in them (URLs, console messages, page errors) is sanitised already."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from workbench.core.browser.procs import BrowserProcess
@@ -138,7 +139,7 @@ class BrowserView:
 _NOT_SET = frozenset({"False", "None", "0", "''", '""'})
 
 
-def asks_for_browser(meta: tuple[tuple[str, str], ...]) -> bool:
+def asks_for_browser(meta: Sequence[tuple[str, str]]) -> bool:
     """Whether a flow's request asked scrapy-playwright for the browser (its meta's
     ``playwright``, as the flow keeps it: short reprs)."""
     return any(key == "playwright" and value not in _NOT_SET for key, value in meta)

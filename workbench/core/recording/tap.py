@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import reprlib
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -18,7 +19,7 @@ from scrapy import Request
 
 from workbench.core.recording.fate_hooks import class_path
 from workbench.core.recording.fates import DUPLICATE, GAVE_UP, RETRIED, SCHEDULER
-from workbench.core.recording.records import Flow, freeze_headers
+from workbench.core.recording.records import Flow, freeze_headers, pack
 
 if TYPE_CHECKING:
     from scrapy.http import Response
@@ -55,10 +56,10 @@ def _repr(value: Any) -> str:
     return _short.repr(value)
 
 
-def _reprs(mapping: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+def _reprs(mapping: dict[str, Any] | None) -> Sequence[tuple[str, str]]:
     if not mapping:
         return ()
-    return tuple([(k if type(k) is str else str(k), _repr(v)) for k, v in mapping.items()])
+    return pack(tuple([(k if type(k) is str else str(k), _repr(v)) for k, v in mapping.items()]))
 
 
 class FlowTap:

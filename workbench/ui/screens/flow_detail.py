@@ -11,7 +11,7 @@ each request the flow produced with its fate (``Enter`` opens its flow)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from rich.console import Group
@@ -104,7 +104,7 @@ def field_table(rows: list[tuple[str, Any]]) -> Table:
     return table
 
 
-def pairs_table(pairs: tuple[tuple[str, str], ...]) -> Table | Text:
+def pairs_table(pairs: Sequence[tuple[str, str]]) -> Table | Text:
     """Meta or cb_kwargs: untrusted keys and reprs, as text (never markup)."""
     if not pairs:
         return Text("(empty)", style="dim")
