@@ -104,8 +104,21 @@ def test_item_fields_are_the_same_by_every_path():
     fields = [recorder.add_item(item, None).fields for item in kinds]
     expected = (("title", "Lamp"), ("price", 12.5), ("tags", tags))
     assert fields[0] == fields[1] == fields[2] == expected
-    assert fields[1][2][1] is tags  # a shallow copy: the values themselves
+    # plain data is kept packed, a copy: the spider's own list is not held
+    assert fields[1][2][1] == tags and fields[1][2][1] is not tags
     assert recorder.add_item({1: "x"}, None).fields == (("1", "x"),)
+
+
+def test_item_fields_of_other_types_are_kept_as_references():
+    """A value marshal cannot copy (a Selector, a Decimal, an object) leaves the
+    fields a shallow copy holding the values themselves."""
+    import decimal
+
+    recorder = Recorder(Limits())
+    price = decimal.Decimal("12.50")
+    fields = recorder.add_item({"title": "Lamp", "price": price}, None).fields
+    assert fields == (("title", "Lamp"), ("price", price))
+    assert fields[1][1] is price
 
 
 def test_meta_reprs_are_short_whatever_the_value():

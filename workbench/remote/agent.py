@@ -37,6 +37,7 @@ import sys
 import time
 import zlib
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from scrapy import signals
@@ -174,10 +175,10 @@ def dataclass_to_wire(obj: Any) -> Any:
 
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: dataclass_to_wire(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, (list, tuple)):
-        return [dataclass_to_wire(v) for v in obj]
     if isinstance(obj, dict):
         return {str(k): dataclass_to_wire(v) for k, v in obj.items()}
+    if isinstance(obj, Sequence) and not isinstance(obj, (str, bytes)):  # packed pairs too
+        return [dataclass_to_wire(v) for v in obj]
     return _jsonable(obj)
 
 

@@ -68,7 +68,7 @@ class ReplayError:
 @dataclass(frozen=True, slots=True)
 class OutputItem:
     item_class: str
-    fields: tuple[tuple[str, Any], ...]  # like ItemRecord.fields
+    fields: Sequence[tuple[str, Any]]  # like ItemRecord.fields
     note: str = ""  # for an original item: "dropped: ..." / "pipeline error: ..."
 
 

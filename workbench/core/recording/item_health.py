@@ -20,6 +20,7 @@ shared with the filter language's ``~f``, ``~none``, ``~empty``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -246,7 +247,7 @@ class ItemHealthCounter:
         flow_id: int | None,
         url: str | None,
         name: str,
-        fields: tuple[tuple[str, Any], ...],
+        fields: Sequence[tuple[str, Any]],
         cls: type | None = None,
         spider: str | None = None,
         outcome: int = 0,  # 0 scraped, 1 dropped, 2 failed

@@ -18,7 +18,7 @@ from scrapy import Item
 from workbench.core.recording.errors import ErrorGroups
 from workbench.core.recording.fates import NEVER_DOWNLOADED
 from workbench.core.recording.item_health import ItemHealthCounter
-from workbench.core.recording.records import Flow, ItemRecord, LogRecord
+from workbench.core.recording.records import Flow, ItemRecord, LogRecord, pack
 
 DEFAULT_LIMITS = {
     "WORKBENCH_MAX_FLOWS": 50_000,
@@ -227,7 +227,7 @@ class Recorder:
             time=time.time(),
             flow_id=flow_id,
             item_class=type(item).__name__,
-            fields=fields,
+            fields=pack(fields),  # a copy in one blob when the values are plain data
             dropped=dropped,
             error=error,
             spider=spider,

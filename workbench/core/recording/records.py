@@ -69,10 +69,11 @@ _EMPTY = marshal.dumps(())
 
 def pack(pairs: tuple[Any, ...]) -> Any:
     """``pairs`` as a ``Packed``, or as they are when marshal cannot keep them (a
-    subclass of ``str``; one of ``bytes`` comes back as ``bytes``, equal to it)."""
+    value of another type, a subclass of ``str``; a subclass of ``bytes`` comes
+    back as ``bytes``, equal to it)."""
     try:
         return Packed(marshal.dumps(pairs))
-    except ValueError:
+    except (ValueError, RecursionError):  # another type; a structure too deep
         return pairs
 
 
@@ -227,7 +228,9 @@ class ItemRecord:
     time: float
     flow_id: int | None
     item_class: str
-    fields: tuple[tuple[str, Any], ...]  # shallow copy of the item's fields
+    # the item's fields: packed (records.pack) when their values are plain data
+    # (text, numbers, lists, dicts...), else a shallow copy holding references
+    fields: Sequence[tuple[str, Any]]
     dropped: str | None = None  # the DropItem message when a pipeline dropped it
     error: str | None = None  # the exception when a pipeline failed on it
     spider: str | None = None  # the spider of the crawler that scraped it
