@@ -29,6 +29,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+STRIP_CACHE = 400  # rendered lines kept per table
+
 
 @dataclass(frozen=True, slots=True)
 class FitCell:
@@ -132,7 +134,10 @@ class RecordTable(ScrollView, can_focus=True):
         self.row_style = row_style
         self.row_version = row_version  # part of the strip cache key (records that change)
         self.rows: list[Any] = []
-        self._cache: LRUCache[tuple[Any, Any, int, bool, bool], Strip] = LRUCache(2000)
+        # Rendered lines: a few screens' worth, for scrolling back and forth. A
+        # line of a wide table is 1.5-3 KB; 2,000 of them per table (as before)
+        # held 3-6 MiB each once a following table had seen that many rows.
+        self._cache: LRUCache[tuple[Any, Any, int, bool, bool], Strip] = LRUCache(STRIP_CACHE)
         self._widths: list[int] = []
         self._widths_for = -1
         self._paint_style: Style | None = None  # the table's style during one paint
