@@ -131,3 +131,31 @@ def test_workbench_lanes_0_makes_an_ordinary_loop(monkeypatch):
         assert not lanes.has_lanes(loop)
     finally:
         loop.close()
+
+
+async def test_a_busy_process_halves_the_interfaces_share():
+    """The refresh period follows what a refresh costs: 4% of the time, 2% when the
+    process used most of a core since the last refresh (a crawl bound by its CPU)."""
+    import time
+
+    from tests.fakes import FakeSource
+    from workbench.ui import app as app_module
+    from workbench.ui.app import WorkbenchApp
+
+    app = WorkbenchApp(FakeSource(), autostart=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        began = time.perf_counter() - 0.02  # a refresh of 20 ms
+        app._load_since = (time.perf_counter() - 1.0, time.process_time())  # idle
+        app._painted(began, False)
+        idle = app.interval
+        spin = time.perf_counter() + 0.3
+        app._load_since = (time.perf_counter(), time.process_time())
+        while time.perf_counter() < spin:  # a core's worth of work
+            pass
+        began = time.perf_counter() - 0.02
+        app._painted(began, False)
+        busy = app.interval
+    assert idle == pytest.approx(0.02 * app_module.COST_FACTOR, rel=0.5)
+    assert busy == pytest.approx(0.02 * app_module.BUSY_COST_FACTOR, rel=0.5)
+    assert busy > idle

@@ -40,10 +40,15 @@ logger = logging.getLogger(__name__)
 MIN_INTERVAL = float(os.environ.get("WORKBENCH_MIN_REFRESH", "0.25"))  # at most 4/s...
 MAX_INTERVAL = 2.0  # ...and at least one every 2 s
 # A refresh (pulling the snapshot, updating widgets, and the paint that follows)
-# may take at most 1/COST_FACTOR of the time (4%).  The cost is measured up to the
-# end of the next paint, so it includes the crawl work the loop did meanwhile:
-# a busy crawl slows the UI down rather than the other way round.
+# may take at most 1/COST_FACTOR of the time (4%), measured up to the end of the
+# next paint.  When the process is busy (a crawl bound by its CPU: it used more
+# than BUSY of a core since the last refresh), 1/BUSY_COST_FACTOR (2%): every
+# millisecond the interface takes then comes out of the crawl.  Since the
+# interface's callbacks go first on the loop (core/control/lanes.py), the
+# measured cost is the interface's own work, no longer stretched by the crawl's.
 COST_FACTOR = 25
+BUSY_COST_FACTOR = 50
+BUSY = 0.7
 
 
 class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl, DiagnoseControl):
@@ -80,6 +85,7 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl, D
         self.autostart = autostart
         self.interval = MIN_INTERVAL
         self.refresh_cost = 0.0
+        self._load_since = (time.perf_counter(), time.process_time())  # the busy test
         self.last_snapshot = None
         self.start_error: str | None = None
         self.forced = False
@@ -319,10 +325,16 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl, D
         self.call_after_refresh(self._painted, began, finished)
 
     def _painted(self, began: float, finished: bool) -> None:
-        self.refresh_cost = time.perf_counter() - began
+        now = time.perf_counter()
+        self.refresh_cost = now - began
         # a panel whose data changes once a second is not refreshed more often
         floor = max(MIN_INTERVAL, self.visible_panel.MIN_REFRESH)
-        self.interval = min(MAX_INTERVAL, max(floor, self.refresh_cost * COST_FACTOR))
+        wall, cpu = self._load_since
+        used = time.process_time()
+        self._load_since = (now, used)
+        busy = now > wall and (used - cpu) / (now - wall) > BUSY
+        factor = BUSY_COST_FACTOR if busy else COST_FACTOR
+        self.interval = min(MAX_INTERVAL, max(floor, self.refresh_cost * factor))
         if finished:
             self.interval = MAX_INTERVAL
         self._schedule()
