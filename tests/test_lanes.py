@@ -20,7 +20,7 @@ class FakeHandle:
 def test_the_interfaces_callbacks_pop_first_each_lane_in_order():
     ready = ReadyLanes()
     for name, ui in [("c1", False), ("u1", True), ("c2", False), ("u2", True)]:
-        ready.append(FakeHandle(name, ui))
+        ready.route(FakeHandle(name, ui))
     assert len(ready) == 4 and ready
     assert [ready.popleft().name for _ in range(4)] == ["u1", "u2", "c1", "c2"]
     assert not ready
@@ -30,9 +30,9 @@ def test_the_interfaces_callbacks_pop_first_each_lane_in_order():
 
 def test_the_crawl_is_not_starved_by_a_stream_of_interface_callbacks():
     ready = ReadyLanes()
-    ready.append(FakeHandle("crawl", False))
+    ready.route(FakeHandle("crawl", False))
     for n in range(lanes.FAIR_EVERY + 5):
-        ready.append(FakeHandle(f"ui{n}", True))
+        ready.route(FakeHandle(f"ui{n}", True))
     popped = [ready.popleft().name for _ in range(lanes.FAIR_EVERY + 1)]
     assert popped[-1] == "crawl"  # after FAIR_EVERY of the interface's in a row
 
@@ -41,8 +41,22 @@ def test_a_handle_without_a_context_is_the_crawls():
     ready = ReadyLanes()
     handle = FakeHandle("x", True)
     handle._context = None
-    ready.append(handle)
+    ready.route(handle)
     assert list(ready.crawl) == [handle]
+
+
+def test_what_the_loop_appends_itself_is_the_crawls_and_the_interfaces_alone_count():
+    """Timers come due and I/O callbacks are appended by the loop (deque.append,
+    a C call): the crawl's lane. With only the interface's callbacks waiting the
+    queue is not empty, so the loop does not sleep in select()."""
+    ready = ReadyLanes()
+    ready.append(FakeHandle("timer", True))
+    assert list(ready.crawl) and not ready.ui
+    ready.clear()
+    ready.route(FakeHandle("key", True))
+    assert ready and len(ready) == 1
+    ready.clear()
+    assert not ready and len(ready) == 0
 
 
 def run_on_lanes(main):
@@ -149,10 +163,8 @@ async def test_a_busy_process_halves_the_interfaces_share():
         app._load_since = (time.perf_counter() - 1.0, time.process_time())  # idle
         app._painted(began, False)
         idle = app.interval
-        spin = time.perf_counter() + 0.3
-        app._load_since = (time.perf_counter(), time.process_time())
-        while time.perf_counter() < spin:  # a core's worth of work
-            pass
+        # 0.9 s of CPU in the last second: a crawl bound by its CPU
+        app._load_since = (time.perf_counter() - 1.0, time.process_time() - 0.9)
         began = time.perf_counter() - 0.02
         app._painted(began, False)
         busy = app.interval

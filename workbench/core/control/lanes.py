@@ -8,14 +8,16 @@ of Textual's message queues, and each hop waits for the next turn: typing
 ``4`` during ``workbench bench`` took 0.7 s to change the screen (1.3 s at
 p95), whatever the interface itself cost.
 
-``new_event_loop()`` makes a loop whose ready queue (``loop._ready``, the
-deque ``BaseEventLoop._run_once`` pops from) is a ``ReadyLanes``: a callback
-whose context carries ``UI_LANE`` goes into the first lane, every other into
-the second; the loop pops the first lane first. The interface's hops then run
-one after the other, within the turn, and a key is answered in the time its
-own work takes. The crawl keeps its order (each lane is first in, first out),
-and it cannot starve: after ``FAIR_EVERY`` interface callbacks in a row one of
-the crawl's runs.
+``new_event_loop()`` makes a ``LanesLoop``, whose ready queue (``loop._ready``,
+the deque ``BaseEventLoop._run_once`` pops from) is a ``ReadyLanes``: a
+callback scheduled with a context that carries ``UI_LANE`` goes into the
+interface's lane, every other into the crawl's, and the loop pops the
+interface's first. Timers that come due and I/O callbacks go to the crawl's
+lane (the loop appends them itself); a timer's task resumes in its own. The
+interface's hops then run one after the other, within the turn, and a key is
+answered in the time its own work takes. The crawl keeps its order (each lane
+is first in, first out), and it cannot starve: after ``FAIR_EVERY`` interface
+callbacks in a row one of the crawl's runs.
 
 What is in which lane follows ``contextvars``, as asyncio does: the app runs
 in a context with ``UI_LANE`` set (``ui_context()``), so its tasks, timers and
@@ -47,54 +49,86 @@ ENABLED = os.environ.get("WORKBENCH_LANES", "1") not in ("0", "off", "no", "fals
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ReadyLanes:
-    """A loop's ready queue in two lanes; the deque operations the loop uses."""
+class ReadyLanes(collections.deque):
+    """A loop's ready queue in two lanes. The deque itself is the crawl's lane, so
+    the loop's own appends (timers come due, I/O callbacks) stay C calls; the
+    interface's callbacks, routed by ``LanesLoop._call_soon``, wait in ``ui``,
+    which ``popleft`` serves first."""
 
-    __slots__ = ("_streak", "crawl", "ui")
+    __slots__ = ("_streak", "ui")
 
     def __init__(self) -> None:
+        super().__init__()
         self.ui: collections.deque[Any] = collections.deque()
-        self.crawl: collections.deque[Any] = collections.deque()
         self._streak = 0
 
-    def append(self, handle: Any) -> None:
-        context = getattr(handle, "_context", None)
+    @property
+    def crawl(self) -> collections.deque[Any]:
+        return self
+
+    def popleft(self, _popleft: Any = collections.deque.popleft) -> Any:
+        ui = self.ui
+        if not ui:  # nearly always: the crawl's, at a C call's cost and one test
+            return _popleft(self)
+        # the interface's first; the crawl's one in FAIR_EVERY + 1 while both wait
+        if self._streak < FAIR_EVERY or not collections.deque.__len__(self):
+            self._streak += 1
+            handle = ui.popleft()
+            if not ui:
+                self._streak = 0
+            return handle
+        self._streak = 0
+        return _popleft(self)
+
+    def route(self, handle: Any) -> None:
+        """Append ``handle`` to the lane its context names (``UI_LANE``)."""
+        context = handle._context
         if context is not None and context.get(UI_LANE, False):
             self.ui.append(handle)
         else:
-            self.crawl.append(handle)
-
-    def popleft(self) -> Any:
-        if self.ui and (self._streak < FAIR_EVERY or not self.crawl):
-            self._streak += 1
-            return self.ui.popleft()
-        self._streak = 0
-        if self.crawl:
-            return self.crawl.popleft()
-        return self.ui.popleft()  # IndexError when both are empty, as a deque's
+            self.append(handle)
 
     def clear(self) -> None:
         self.ui.clear()
-        self.crawl.clear()
+        super().clear()
 
     def __len__(self) -> int:
-        return len(self.ui) + len(self.crawl)
+        return collections.deque.__len__(self) + len(self.ui)
 
     def __bool__(self) -> bool:
-        return bool(self.ui) or bool(self.crawl)
+        return bool(self.ui) or collections.deque.__len__(self) > 0
 
     def __iter__(self) -> Iterator[Any]:
         yield from self.ui
-        yield from self.crawl
+        yield from collections.deque.__iter__(self)
+
+
+class LanesLoop(asyncio.SelectorEventLoop):
+    """The selector loop with its ready queue in two lanes (see the module)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ready = ReadyLanes()
+
+    def _call_soon(self, callback: Any, args: Any, context: Any) -> Any:
+        # BaseEventLoop._call_soon (the same in Python 3.10 to 3.13), the handle
+        # put in its lane: call_soon, call_soon_threadsafe and every future's
+        # and task's callbacks come through here
+        handle = asyncio.Handle(callback, args, self, context)
+        if handle._source_traceback:  # type: ignore[attr-defined]
+            del handle._source_traceback[-1]  # type: ignore[attr-defined]
+        if context.get(UI_LANE, False) if context is not None else UI_LANE.get():
+            self._ready.ui.append(handle)
+        else:
+            self._ready.append(handle)
+        return handle
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """A new loop whose ready callbacks run interface first (see the module)."""
-    loop = asyncio.new_event_loop()
-    ready = getattr(loop, "_ready", None)
-    if ENABLED and isinstance(ready, collections.deque) and not ready:
-        loop._ready = ReadyLanes()  # type: ignore[attr-defined]
-    return loop
+    if ENABLED:
+        return LanesLoop()
+    return asyncio.new_event_loop()
 
 
 def has_lanes(loop: asyncio.AbstractEventLoop) -> bool:
