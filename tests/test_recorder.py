@@ -157,3 +157,25 @@ def test_dropped_rows_have_a_bound_of_their_own():
     # the ring rolled: one dropped row went, so there is room for one more
     assert [f.fate for f in recorder.flows] == [DUPLICATE, None, None, None]
     assert recorder.dropped_kept == 1 and recorder.room_for_dropped()
+
+
+def test_packed_pairs_read_as_the_tuples_they_were():
+    import copy
+    import pickle
+
+    from scrapy.http.headers import Headers
+
+    from workbench.core.recording.records import Packed, freeze_headers, pack
+
+    headers = freeze_headers(Headers({"Content-Type": "text/html", "Set-Cookie": ["a=1", "b=2"]}))
+    assert isinstance(headers, Packed)
+    assert list(headers) == [
+        (b"Content-Type", (b"text/html",)),
+        (b"Set-Cookie", (b"a=1", b"b=2")),
+    ]
+    assert len(headers) == 2 and headers[1][0] == b"Set-Cookie"
+    assert headers[:1] == headers.unpack()[:1]
+    assert headers == tuple(headers) and bool(headers)
+    assert copy.deepcopy(headers) == headers == pickle.loads(pickle.dumps(headers))
+    assert not pack(())  # nothing to show
+    assert Headers(headers).getlist("Set-Cookie") == [b"a=1", b"b=2"]  # as replay rebuilds them

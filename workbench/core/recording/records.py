@@ -63,6 +63,9 @@ class Packed(Sequence[Any]):
     def __repr__(self) -> str:
         return f"Packed({self.unpack()!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle (slots, on 3.10 too)
+        return (Packed, (self._blob,))
+
 
 _EMPTY = marshal.dumps(())
 
