@@ -13,6 +13,7 @@ from workbench.core.control import collector
 
 @pytest.fixture
 def thresholds():
+    collector.restore()  # a crawl earlier in this process may have tuned them
     before = gc.get_threshold()
     yield before
     collector.restore()

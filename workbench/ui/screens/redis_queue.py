@@ -178,6 +178,8 @@ class is refused and shown as such, never run."""
 class RedisHelpScreen(HelpScreen):
     """The ? screen of the Redis view: its keys and what it reads."""
 
+    HELP_APP = "fleet"  # a screen of FleetApp, not of WorkbenchApp (tests/test_bindings.py)
+
     def compose(self) -> Any:
         scroll = VerticalScroll()
         scroll.border_title = "Redis view keys  (q / Esc closes)"
@@ -190,6 +192,7 @@ class RedisQueueScreen(Screen[None]):
     """The shared queue of a scrapy-redis crawl (from the fleet: Q)."""
 
     HELP_TITLE = "The Redis queue"
+    HELP_APP = "fleet"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q,escape", "app.pop_screen", "Back", tooltip="Back to the fleet"),
         Binding("n", "page(1)", "Next page", tooltip="The next page of the queue's head"),
