@@ -17,7 +17,21 @@ ANSI = re.compile(
 )
 
 
+SHELL_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT)
+
+
+def default_signals() -> None:
+    """In a child before exec: the signals a shell leaves a command, handled by
+    default and not blocked, whatever the test process inherited or set (an
+    ignored SIGINT or SIGHUP survives exec, and workbench keeps a signal ignored
+    as nohup leaves it)."""
+    for sig in SHELL_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SHELL_SIGNALS)
+
+
 def _controlling_tty() -> None:
+    default_signals()
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 

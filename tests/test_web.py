@@ -22,6 +22,7 @@ import pytest
 
 from tests.helpers.browser import CHROMIUM, chromium_page, served
 from tests.helpers.processes import WORKBENCH, env
+from tests.ptyrun import default_signals
 
 pytestmark = [
     pytest.mark.slow,  # a browser: the full suite
@@ -40,6 +41,7 @@ def web_demo(tmp_path, request):
         [*WORKBENCH, "demo", "--web", "--pages", "40", "-O", str(out),
          "-s", f"DOWNLOAD_DELAY={delay}", "-s", "CONCURRENT_REQUESTS=1"],
         cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_signals,
     )  # fmt: skip
     try:
         yield proc, served(proc), out
