@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 
@@ -64,3 +65,46 @@ def test_a_bad_value_is_logged_and_changes_nothing(thresholds, caplog):
         assert collector.tune_for_crawl(Settings({collector.SETTING: "lots"})) is False
     assert gc.get_threshold() == thresholds
     assert "WORKBENCH_GC_THRESHOLD='lots' ignored" in caplog.text
+
+
+async def test_a_response_the_scraper_is_done_with_drops_its_selector_and_is_freed_at_once(
+    demo_url, quiet_pytest_logging
+):
+    """Scrapy's response and its cached selector refer to each other: without
+    free_documents each finished response waits for the garbage collector."""
+    import gc
+    import weakref
+
+    from scrapy import Spider
+    from scrapy.http import HtmlResponse
+
+    from tests.conftest import demo_settings
+    from workbench.core.control.host import CrawlHost
+
+    seen: list[weakref.ref] = []
+
+    class Parsing(Spider):
+        name = "parsing"
+
+        def __init__(self, url: str = "", **kwargs):
+            super().__init__(**kwargs)
+            self.start_urls = [url]
+
+        def parse(self, response):
+            if not isinstance(response, HtmlResponse):
+                return
+            response.css("title::text").get()  # the selector is made and cached
+            seen.append(weakref.ref(response))
+            yield {"title": response.css("title::text").get()}
+            yield from response.follow_all(css="a", callback=self.parse)
+
+    host = CrawlHost(demo_settings(), Parsing, {"url": demo_url})
+    gc.disable()  # only reference counting may free the response
+    try:
+        await host.start()
+        await asyncio.wait_for(host.wait(), 60)
+        alive = [ref().url for ref in seen if ref() is not None]
+        assert len(seen) > 10 and not alive, alive
+    finally:
+        gc.enable()
+        host.close()

@@ -290,6 +290,8 @@ class CrawlHost:
         from workbench.core.control import collector
 
         self._tuned_gc = collector.tune_for_crawl(self.settings) or self._tuned_gc
+        if collector.wanted(self.settings, warn=False) is not None:
+            collector.free_documents(crawler)
         log_scrapy_info(self.settings)
         self.started_at = time.time()
         self.task = self.runner.crawl(crawler, **self.spider_kwargs)
