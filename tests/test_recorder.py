@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from scrapy.settings import Settings
 
@@ -46,6 +48,62 @@ def test_body_store_is_bounded_by_count_and_bytes():
     kept = store.get(4)
     assert kept.truncated and kept.size == 1000 and len(kept.body) == 25
     assert store.bytes <= 100
+
+
+def page(n: int) -> bytes:
+    return (
+        b"<html><head><title>Product %d</title></head><body><ul>" % n
+        + b"".join(b'<li><a href="/product/%d">Product %d</a></li>' % (n + i, i) for i in range(40))
+        + b"</ul></body></html>"
+    )
+
+
+def test_body_store_compresses_full_chunks_and_gives_every_body_back():
+    store = BodyStore(max_count=1000, max_bytes=64 << 20)
+    bodies = {n: page(n) for n in range(1, 201)}
+    for n, body in bodies.items():
+        store.put(n, body)
+    store.flush()
+    raw = sum(len(b) for b in bodies.values())
+    assert store.bytes < raw / 4  # chunks of similar pages compress well
+    assert all(store.get(n).body == body for n, body in bodies.items())
+    assert store.get(7).size == len(bodies[7]) and not store.get(7).truncated
+    assert len(store) == 200 and store.evicted == 0
+
+
+def test_body_store_keeps_exactly_the_newest_bodies_and_frees_whole_chunks():
+    store = BodyStore(max_count=50, max_bytes=64 << 20)
+    for n in range(1, 301):
+        store.put(n, page(n))
+    store.flush()
+    assert len(store) == 50 and store.evicted == 250
+    assert store.get(250) is None and store.get(251).body == page(251)
+    # the memory counted is what the kept chunks take: a few, not ten
+    one_chunk = store.bytes
+    for n in range(301, 1001):
+        store.put(n, page(n))
+    store.flush()
+    assert store.bytes < 2 * one_chunk + 2 * len(page(1000)) * BodyStore.CHUNK_BODIES
+
+
+def test_body_store_stores_what_does_not_compress_as_it_is_and_counts_it():
+    store = BodyStore(max_count=1000, max_bytes=64 << 20)
+    noise = [os.urandom(4000) for _ in range(BodyStore.CHUNK_BODIES)]
+    for n, body in enumerate(noise, 1):
+        store.put(n, body)
+    store.flush()
+    assert store.bytes == sum(len(b) for b in noise)
+    assert [store.get(n).body for n in range(1, len(noise) + 1)] == noise
+
+
+def test_body_store_on_a_tiny_budget_keeps_the_newest_body():
+    store = BodyStore(max_count=5000, max_bytes=2000)  # WORKBENCH_MAX_BODY_BYTES=2000
+    for n in range(1, 101):
+        store.put(n, page(n))
+    store.flush()
+    newest = store.get(100)
+    assert newest is not None and newest.truncated and newest.body == page(100)[:500]
+    assert store.bytes <= 2000
 
 
 def test_recorder_flows_are_bounded_and_indexed():
@@ -179,3 +237,17 @@ def test_packed_pairs_read_as_the_tuples_they_were():
     assert copy.deepcopy(headers) == headers == pickle.loads(pickle.dumps(headers))
     assert not pack(())  # nothing to show
     assert Headers(headers).getlist("Set-Cookie") == [b"a=1", b"b=2"]  # as replay rebuilds them
+
+
+def test_equal_headers_are_kept_once_other_packed_values_each_on_their_own():
+    from scrapy.http.headers import Headers
+
+    from workbench.core.recording.records import Packed, freeze_headers, pack
+
+    one = freeze_headers(Headers({"Content-Type": "text/html", "Date": "Sun, 06 Dec 2026"}))
+    two = freeze_headers(Headers({"Content-Type": "text/html", "Date": "Sun, 06 Dec 2026"}))
+    other = freeze_headers(Headers({"Content-Type": "text/html", "Date": "Mon, 07 Dec 2026"}))
+    assert isinstance(one, Packed) and one is two
+    assert one != other and one is not other
+    fields = (("price", "1.00"),)
+    assert pack(fields) == pack(fields) and pack(fields) is not pack(fields)

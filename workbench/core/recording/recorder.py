@@ -8,8 +8,11 @@ locking is needed.  Every buffer is bounded; what falls off is counted.
 from __future__ import annotations
 
 import itertools
+import os
 import time
+import zlib
 from collections import OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,17 +69,76 @@ class StoredBody:
     truncated: bool  # True when only a prefix of the body was kept
 
 
-class BodyStore:
-    """Response bodies by flow id, bounded by count and total bytes.
+class _Chunk:
+    """Up to ``CHUNK_BODIES`` bodies, compressed together once the chunk is full.
 
-    Bodies are kept by reference (Scrapy's bytes objects are immutable); a
-    body larger than the whole budget keeps only a prefix.
+    Until then (and until the compressing thread is done) ``raw`` holds the
+    bodies themselves; afterwards ``data`` holds them compressed, ``ends`` where
+    each ends, and ``raw`` is None. ``live`` counts the bodies still kept.
     """
+
+    __slots__ = ("data", "ends", "live", "nbytes", "raw", "raw_bytes", "stored")
+
+    def __init__(self) -> None:
+        self.raw: list[bytes] | None = []
+        self.raw_bytes = 0
+        self.data: bytes | None = None  # set by the compressing thread, then final
+        self.stored = False  # data is the bodies as they are (compressing did not pay)
+        self.ends: tuple[int, ...] = ()
+        self.live = 0
+        self.nbytes = 0  # what the chunk takes, as counted in BodyStore.bytes
+
+    def body(self, index: int, cache: list[Any]) -> bytes:
+        raw = self.raw
+        if raw is not None:
+            return raw[index]
+        if cache[0] is self:
+            whole = cache[1]
+        else:
+            assert self.data is not None
+            whole = self.data if self.stored else zlib.decompress(self.data)
+            cache[0], cache[1] = self, whole
+        start = self.ends[index - 1] if index else 0
+        return bytes(whole[start : self.ends[index]])
+
+
+def _compress(chunk: _Chunk, pieces: list[bytes]) -> None:
+    """On the compressing thread: zlib lets go of the GIL while it works, so the
+    crawl's thread runs on meanwhile (on another core when there is one)."""
+    whole = b"".join(pieces)
+    data = zlib.compress(whole, 1)
+    if len(data) >= len(whole):  # images, archives: already compressed
+        chunk.stored = True
+        data = whole
+    chunk.data = data  # last: the crawl's thread takes the chunk when it sees data
+
+
+class BodyStore:
+    """Response bodies by flow id, bounded by count and by the bytes they take.
+
+    A body is kept by reference (Scrapy's bytes are immutable) until
+    ``CHUNK_BODIES`` of them, or ``CHUNK_BYTES``, are waiting; then a thread
+    compresses them together (zlib, the fastest level: the pages of one site
+    share most of their markup, so a chunk of HTML takes a tenth or less of its
+    size) and reading one decompresses its chunk (a fraction of a millisecond;
+    the last chunk read is cached). ``bytes`` is what the kept bodies take in
+    memory, compressed or not, and ``max_bytes`` bounds it; a body larger than
+    a quarter of ``max_bytes`` keeps only a prefix.
+    """
+
+    CHUNK_BODIES = 32
+    CHUNK_BYTES = 256 * 1024
 
     def __init__(self, max_count: int, max_bytes: int) -> None:
         self.max_count = max_count
         self.max_bytes = max_bytes
-        self._bodies: OrderedDict[int, StoredBody] = OrderedDict()
+        # a chunk never takes more than an eighth of the budget
+        self._chunk_bytes = max(1, min(self.CHUNK_BYTES, max_bytes // 8))
+        # flow id -> (chunk, index in it, original size, truncated)
+        self._bodies: OrderedDict[int, tuple[_Chunk, int, int, bool]] = OrderedDict()
+        self._open = _Chunk()
+        self._compressing: deque[_Chunk] = deque()
+        self._cache: list[Any] = [None, b""]  # the chunk last decompressed, its bytes
         self.bytes = 0
         self.evicted = 0
 
@@ -87,18 +149,100 @@ class BodyStore:
         if size > limit:
             body = bytes(body[:limit])
             truncated = True
-        self._bodies[flow_id] = StoredBody(body, size, truncated)
+        if flow_id in self._bodies:  # the same flow's body again: the newer one is kept
+            self._forget(flow_id)
+        chunk = self._open
+        raw = chunk.raw
+        assert raw is not None
+        self._bodies[flow_id] = (chunk, len(raw), size, truncated)
+        raw.append(body)
+        chunk.live += 1
+        chunk.raw_bytes += len(body)
+        chunk.nbytes += len(body)
         self.bytes += len(body)
+        if self._compressing and self._compressing[0].data is not None:
+            self._compressed()
+        if len(raw) >= self.CHUNK_BODIES or chunk.raw_bytes >= self._chunk_bytes:
+            self._seal(chunk)
         while self._bodies and (len(self._bodies) > self.max_count or self.bytes > self.max_bytes):
-            _, old = self._bodies.popitem(last=False)
-            self.bytes -= len(old.body)
+            self._forget(next(iter(self._bodies)))
             self.evicted += 1
 
+    def _forget(self, flow_id: int) -> None:
+        chunk, index, _, _ = self._bodies.pop(flow_id)
+        chunk.live -= 1
+        raw = chunk.raw
+        if raw is not None:  # not compressed yet: the body goes now
+            size = len(raw[index])
+            raw[index] = b""
+            chunk.nbytes -= size
+            self.bytes -= size
+        elif chunk.live == 0:  # compressed: the chunk goes with its last body
+            self.bytes -= chunk.nbytes
+            chunk.nbytes = 0
+            chunk.data = None
+            if self._cache[0] is chunk:
+                self._cache[0], self._cache[1] = None, b""
+
+    def _seal(self, chunk: _Chunk) -> None:
+        raw = chunk.raw
+        assert raw is not None
+        ends = []
+        total = 0
+        for piece in raw:
+            total += len(piece)
+            ends.append(total)
+        chunk.ends = tuple(ends)
+        self._open = _Chunk()
+        self._compressing.append(chunk)
+        _compressor().submit(_compress, chunk, list(raw))
+
+    def _compressed(self) -> None:
+        """Take the chunks the thread has compressed: their bodies now take what
+        their compressed bytes do."""
+        compressing = self._compressing
+        while compressing and compressing[0].data is not None:
+            chunk = compressing.popleft()
+            if chunk.live == 0:  # every body of it forgotten meanwhile
+                self.bytes -= chunk.nbytes
+                chunk.nbytes = 0
+                chunk.raw = chunk.data = None
+                continue
+            data = chunk.data
+            assert data is not None
+            self.bytes += len(data) - chunk.nbytes
+            chunk.nbytes = len(data)
+            chunk.raw = None
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait for the chunks being compressed (tests; nothing needs it)."""
+        deadline = time.monotonic() + timeout
+        while self._compressing and time.monotonic() < deadline:
+            if self._compressing[0].data is None:
+                time.sleep(0.001)
+            self._compressed()
+
     def get(self, flow_id: int) -> StoredBody | None:
-        return self._bodies.get(flow_id)
+        entry = self._bodies.get(flow_id)
+        if entry is None:
+            return None
+        chunk, index, size, truncated = entry
+        return StoredBody(chunk.body(index, self._cache), size, truncated)
 
     def __len__(self) -> int:
         return len(self._bodies)
+
+
+_executor: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _compressor() -> ThreadPoolExecutor:
+    """The one thread that compresses bodies, for every recorder in the process
+    (a new one in a forked child, which has no threads)."""
+    global _executor
+    if _executor is None or _executor[0] != os.getpid():
+        _executor = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="workbench-bodies"))
+    return _executor[1]
 
 
 class Ring:

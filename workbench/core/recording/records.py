@@ -69,15 +69,32 @@ class Packed(Sequence[Any]):
 
 _EMPTY = marshal.dumps(())
 
+# Packed values by their blob, shared between the records that have the same: a
+# site's response headers differ by their Date, and the requests of one page by
+# their Referer, so consecutive flows mostly repeat them (on the catalogue crawl
+# each pair of headers is kept once for several flows). Bounded: emptied when full.
+_SHARED: dict[bytes, Packed] = {}
+SHARED_MAX = 1024
 
-def pack(pairs: tuple[Any, ...]) -> Any:
+
+def pack(pairs: tuple[Any, ...], share: bool = False) -> Any:
     """``pairs`` as a ``Packed``, or as they are when marshal cannot keep them (a
     value of another type, a subclass of ``str``; a subclass of ``bytes`` comes
-    back as ``bytes``, equal to it)."""
+    back as ``bytes``, equal to it). ``share``: the same object as the last
+    equal pairs packed with ``share`` (Packed is immutable), for values that
+    repeat from one record to the next."""
     try:
-        return Packed(marshal.dumps(pairs))
+        blob = marshal.dumps(pairs)
     except (ValueError, RecursionError):  # another type; a structure too deep
         return pairs
+    if not share:
+        return Packed(blob)
+    packed = _SHARED.get(blob)
+    if packed is None:
+        if len(_SHARED) >= SHARED_MAX:
+            _SHARED.clear()
+        packed = _SHARED[blob] = Packed(blob)
+    return packed
 
 
 HeaderPairs = Sequence[tuple[bytes, tuple[bytes, ...]]]
@@ -94,7 +111,7 @@ def freeze_headers(headers: Any) -> HeaderPairs | None:
     """
     if not headers:
         return None
-    return pack(tuple([(k, tuple(v)) for k, v in dict.items(headers)]))
+    return pack(tuple([(k, tuple(v)) for k, v in dict.items(headers)]), share=True)
 
 
 def header_items(headers: Any) -> Iterator[tuple[Any, Any]]:

@@ -15,7 +15,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from rich.console import Group
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -356,6 +355,8 @@ class FlowDetailScreen(Screen[None]):
             return
         body: Any = Text(rendered.text)
         if rendered.lexer:
+            from rich.syntax import Syntax  # pygments: 2.5 MiB, loaded when first needed
+
             body = Syntax(
                 rendered.text,
                 rendered.lexer,
