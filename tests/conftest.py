@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from scrapy.settings import Settings
@@ -134,3 +136,21 @@ async def small_pace_site(reactor):
     reviews, one at a time at AutoThrottle's pace, take seconds, not half a minute."""
     async with _pace_site(10) as site:
         yield site
+
+
+@pytest.fixture
+def fake_ssh(tmp_path, monkeypatch):
+    """``ssh`` on PATH is tests/fake_ssh.py (it runs the remote command here and
+    forwards ports on 127.0.0.1); returns the log of its invocations."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    ssh = bin_dir / "ssh"
+    fake = Path(__file__).with_name("fake_ssh.py")
+    ssh.write_text(
+        f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(fake)!r}, run_name='__main__')\n"
+    )
+    ssh.chmod(0o755)
+    log = tmp_path / "ssh.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SSH_LOG", str(log))
+    return log

@@ -5,9 +5,6 @@ probed through a port forward of its own, closed when the fleet closes."""
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -16,23 +13,6 @@ from workbench.commands.fleet import build_poller
 from workbench.core.fleet.model import RUNNING, UNREACHABLE
 
 pytestmark = pytest.mark.slow  # ssh processes and port forwards
-
-FAKE = Path(__file__).with_name("fake_ssh.py")
-
-
-@pytest.fixture
-def fake_ssh(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    ssh = bin_dir / "ssh"
-    ssh.write_text(
-        f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(FAKE)!r}, run_name='__main__')\n"
-    )
-    ssh.chmod(0o755)
-    log = tmp_path / "ssh.log"
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_SSH_LOG", str(log))
-    return log
 
 
 def test_crawls_on_ssh_hosts_are_probed_through_forwards(tmp_path, fake_ssh):

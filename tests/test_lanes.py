@@ -7,53 +7,70 @@ import asyncio
 import pytest
 
 from workbench.core.control import lanes
-from workbench.core.control.lanes import UI_LANE, ReadyLanes
+from workbench.core.control.lanes import UI_LANE
 
 
-class FakeHandle:
-    def __init__(self, name: str, ui: bool) -> None:
-        self.name = name
-        context = lanes.ui_context() if ui else lanes._crawl_context()
-        self._context = context
+def _noop(name: str) -> None:
+    pass
 
 
-def test_the_interfaces_callbacks_pop_first_each_lane_in_order():
-    ready = ReadyLanes()
+@pytest.fixture
+def loop():
+    loop = lanes.LanesLoop()
+    yield loop
+    loop._ready.clear()
+    loop.close()
+
+
+def put(loop, name: str, ui: bool | None):
+    """Schedule a callback as the loop's users do (call_soon), in the interface's
+    context, the crawl's, or (None) none given: the current one's."""
+    if ui is None:
+        return loop.call_soon(_noop, name)
+    context = lanes.ui_context() if ui else lanes._crawl_context()
+    return loop.call_soon(_noop, name, context=context)
+
+
+def names(handles) -> list[str]:
+    return [h._args[0] for h in handles]
+
+
+def test_the_interfaces_callbacks_pop_first_each_lane_in_order(loop):
+    ready = loop._ready
     for name, ui in [("c1", False), ("u1", True), ("c2", False), ("u2", True)]:
-        ready.route(FakeHandle(name, ui))
+        put(loop, name, ui)
     assert len(ready) == 4 and ready
-    assert [ready.popleft().name for _ in range(4)] == ["u1", "u2", "c1", "c2"]
+    assert names(ready.popleft() for _ in range(4)) == ["u1", "u2", "c1", "c2"]
     assert not ready
     with pytest.raises(IndexError):
         ready.popleft()
 
 
-def test_the_crawl_is_not_starved_by_a_stream_of_interface_callbacks():
-    ready = ReadyLanes()
-    ready.route(FakeHandle("crawl", False))
+def test_the_crawl_is_not_starved_by_a_stream_of_interface_callbacks(loop):
+    put(loop, "crawl", False)
     for n in range(lanes.FAIR_EVERY + 5):
-        ready.route(FakeHandle(f"ui{n}", True))
-    popped = [ready.popleft().name for _ in range(lanes.FAIR_EVERY + 1)]
+        put(loop, f"ui{n}", True)
+    popped = names(loop._ready.popleft() for _ in range(lanes.FAIR_EVERY + 1))
     assert popped[-1] == "crawl"  # after FAIR_EVERY of the interface's in a row
 
 
-def test_a_handle_without_a_context_is_the_crawls():
-    ready = ReadyLanes()
-    handle = FakeHandle("x", True)
-    handle._context = None
-    ready.route(handle)
-    assert list(ready.crawl) == [handle]
+def test_a_callback_given_no_context_takes_the_lane_of_the_one_it_is_scheduled_in(loop):
+    put(loop, "plain", None)
+    lanes.ui_context().run(put, loop, "from-ui", None)
+    assert names(loop._ready.ui) == ["from-ui"]
+    assert names(loop._ready.popleft() for _ in range(2)) == ["from-ui", "plain"]
 
 
-def test_what_the_loop_appends_itself_is_the_crawls_and_the_interfaces_alone_count():
+def test_what_the_loop_appends_itself_is_the_crawls_and_the_interfaces_alone_count(loop):
     """Timers come due and I/O callbacks are appended by the loop (deque.append,
     a C call): the crawl's lane. With only the interface's callbacks waiting the
     queue is not empty, so the loop does not sleep in select()."""
-    ready = ReadyLanes()
-    ready.append(FakeHandle("timer", True))
-    assert list(ready.crawl) and not ready.ui
+    ready = loop._ready
+    timer = asyncio.Handle(_noop, ("timer",), loop, lanes.ui_context())
+    ready.append(timer)
+    assert list(ready.crawl) == [timer] and not ready.ui
     ready.clear()
-    ready.route(FakeHandle("key", True))
+    put(loop, "key", True)
     assert ready and len(ready) == 1
     ready.clear()
     assert not ready and len(ready) == 0

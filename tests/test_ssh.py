@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -20,22 +17,6 @@ from workbench.remote.source import RemoteSource
 from workbench.remote.ssh import Tunnel, list_remote_jobs, parse_listing
 
 PAGES = 400  # as the remote-source tests' site
-FAKE = Path(__file__).with_name("fake_ssh.py")
-
-
-@pytest.fixture
-def fake_ssh(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    ssh = bin_dir / "ssh"
-    ssh.write_text(
-        f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(FAKE)!r}, run_name='__main__')\n"
-    )
-    ssh.chmod(0o755)
-    log = tmp_path / "ssh.log"
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_SSH_LOG", str(log))
-    return log
 
 
 @pytest.fixture

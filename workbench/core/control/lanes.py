@@ -80,14 +80,6 @@ class ReadyLanes(collections.deque):
         self._streak = 0
         return _popleft(self)
 
-    def route(self, handle: Any) -> None:
-        """Append ``handle`` to the lane its context names (``UI_LANE``)."""
-        context = handle._context
-        if context is not None and context.get(UI_LANE, False):
-            self.ui.append(handle)
-        else:
-            self.append(handle)
-
     def clear(self) -> None:
         self.ui.clear()
         super().clear()
