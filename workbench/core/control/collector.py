@@ -88,7 +88,8 @@ def free_documents(crawler: Any) -> None:
     Scrapy's internals) nothing changes."""
 
     def hook(**_: Any) -> None:
-        slot = getattr(getattr(getattr(crawler, "engine", None), "scraper", None), "slot", None)
+        scraper = getattr(getattr(crawler, "engine", None), "scraper", None)
+        slot: Any = getattr(scraper, "slot", None)
         finish = getattr(slot, "finish_response", None)
         if finish is None or getattr(finish, "__frees_documents__", False):
             return
