@@ -140,7 +140,9 @@ def test_all_shapes_run_in_one_invocation_and_print_one_table():
     assert result.returncode in (0, 1), result.stderr[-2000:]
     out = result.stdout
     for shape in ("catalogue", "pace", "bench"):
-        assert re.search(rf"^{shape} +[\d.]+ +[\d.]+ +[\d.]+ +>= 0\.9\d?$", out, re.M), out
+        assert re.search(rf"^{shape} +[\d.]+ +[\d.]+ +[\d.]+ +>= 0\.9\d?$", out, re.M), (
+            out + result.stderr[-3000:]
+        )
     assert re.search(r"key -> screen during bench: p50 \d+ ms, p95 \d+ ms", out), out
     assert re.search(r"memory on [\d,]+ pages: memusage/max scrapy \d+ MiB", out), out
     assert ("every target met" in out) == (result.returncode == 0), out

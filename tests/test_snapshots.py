@@ -50,7 +50,15 @@ def make_app(state: str = "running") -> WorkbenchApp:
     ],
 )
 def test_snapshot(snap_compare, name, keys):
-    assert snap_compare(make_app(), press=["wait:200", *keys, "wait:200"], terminal_size=SIZE)
+    async def run_before(pilot) -> None:
+        await pilot.pause(0.2)
+        await pilot.press(*keys)
+        await pilot.pause(0.2)
+        for widget in pilot.app.screen.query("TextArea, Input"):
+            widget.cursor_blink = False  # a blinking cursor makes snapshots flaky
+        await pilot.pause()
+
+    assert snap_compare(make_app(), run_before=run_before, terminal_size=SIZE)
 
 
 @pytest.mark.parametrize(
