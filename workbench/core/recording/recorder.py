@@ -195,7 +195,10 @@ class BodyStore:
         chunk.ends = tuple(ends)
         self._open = _Chunk()
         self._compressing.append(chunk)
-        _compressor().submit(_compress, chunk, list(raw))
+        try:
+            _compressor().submit(_compress, chunk, list(raw))
+        except RuntimeError:  # the interpreter is shutting down: no new threads
+            _compress(chunk, list(raw))
 
     def _compressed(self) -> None:
         """Take the chunks the thread has compressed: their bodies now take what
