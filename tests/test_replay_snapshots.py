@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import FakeSource
+from tests.helpers.app import press_then_still
 from workbench.ui.app import WorkbenchApp
 
 pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
@@ -31,12 +32,4 @@ FAILED_CALLBACK = ["k"] * 3 + ["enter"]  # flow 9: its callback raised
 def test_replay_snapshot(snap_compare, name, keys):
     app = WorkbenchApp(FakeSource(), autostart=False)
 
-    async def run_before(pilot) -> None:
-        await pilot.pause(0.2)
-        await pilot.press(*keys)
-        await pilot.pause(0.3)
-        for widget in pilot.app.screen.query("TextArea, Input"):
-            widget.cursor_blink = False  # a blinking cursor makes snapshots flaky
-        await pilot.pause()
-
-    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+    assert snap_compare(app, run_before=press_then_still(keys, 0.3), terminal_size=SIZE)

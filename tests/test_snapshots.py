@@ -11,6 +11,7 @@ import dataclasses
 import pytest
 
 from tests.fakes import FakeSource
+from tests.helpers.app import press_then_still
 from workbench.ui.app import WorkbenchApp
 
 pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: the full suite
@@ -50,15 +51,7 @@ def make_app(state: str = "running") -> WorkbenchApp:
     ],
 )
 def test_snapshot(snap_compare, name, keys):
-    async def run_before(pilot) -> None:
-        await pilot.pause(0.2)
-        await pilot.press(*keys)
-        await pilot.pause(0.2)
-        for widget in pilot.app.screen.query("TextArea, Input"):
-            widget.cursor_blink = False  # a blinking cursor makes snapshots flaky
-        await pilot.pause()
-
-    assert snap_compare(make_app(), run_before=run_before, terminal_size=SIZE)
+    assert snap_compare(make_app(), run_before=press_then_still(keys), terminal_size=SIZE)
 
 
 @pytest.mark.parametrize(

@@ -18,3 +18,18 @@ def widget_text(widget) -> str:
 
     size = widget.size
     return "\n".join(s.text for s in widget.render_lines(Region(0, 0, size.width, size.height)))
+
+
+def press_then_still(keys, settle: float = 0.2):
+    """A snapshot's ``run_before``: wait for the app, press ``keys``, let it
+    settle, and stop every cursor blinking (a blink makes snapshots flaky)."""
+
+    async def run_before(pilot) -> None:
+        await pilot.pause(0.2)
+        await pilot.press(*keys)
+        await pilot.pause(settle)
+        for widget in pilot.app.screen.query("TextArea, Input"):
+            widget.cursor_blink = False
+        await pilot.pause()
+
+    return run_before
