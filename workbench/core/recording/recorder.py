@@ -77,11 +77,10 @@ class _Chunk:
     each ends, and ``raw`` is None. ``live`` counts the bodies still kept.
     """
 
-    __slots__ = ("data", "ends", "live", "nbytes", "raw", "raw_bytes", "stored")
+    __slots__ = ("data", "ends", "live", "nbytes", "raw", "stored")
 
     def __init__(self) -> None:
         self.raw: list[bytes] | None = []
-        self.raw_bytes = 0
         self.data: bytes | None = None  # set by the compressing thread, then final
         self.stored = False  # data is the bodies as they are (compressing did not pay)
         self.ends: tuple[int, ...] = ()
@@ -157,12 +156,11 @@ class BodyStore:
         self._bodies[flow_id] = (chunk, len(raw), size, truncated)
         raw.append(body)
         chunk.live += 1
-        chunk.raw_bytes += len(body)
         chunk.nbytes += len(body)
         self.bytes += len(body)
         if self._compressing and self._compressing[0].data is not None:
             self._compressed()
-        if len(raw) >= self.CHUNK_BODIES or chunk.raw_bytes >= self._chunk_bytes:
+        if len(raw) >= self.CHUNK_BODIES or chunk.nbytes >= self._chunk_bytes:
             self._seal(chunk)
         while self._bodies and (len(self._bodies) > self.max_count or self.bytes > self.max_bytes):
             self._forget(next(iter(self._bodies)))
