@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -61,19 +62,47 @@ def test_a_callback_given_no_context_takes_the_lane_of_the_one_it_is_scheduled_i
     assert names(loop._ready.popleft() for _ in range(2)) == ["from-ui", "plain"]
 
 
-def test_what_the_loop_appends_itself_is_the_crawls_and_the_interfaces_alone_count(loop):
-    """Timers come due and I/O callbacks are appended by the loop (deque.append,
-    a C call): the crawl's lane. With only the interface's callbacks waiting the
-    queue is not empty, so the loop does not sleep in select()."""
+def test_what_the_loop_appends_itself_goes_by_its_context_too(loop):
+    """Timers come due and I/O callbacks are appended by the loop: a timer of the
+    interface's (Textual's screen update) goes to its lane, one of the crawl's to
+    the crawl's. With only the interface's callbacks waiting the queue is not
+    empty, so the loop does not sleep in select()."""
     ready = loop._ready
-    timer = asyncio.Handle(_noop, ("timer",), loop, lanes.ui_context())
-    ready.append(timer)
-    assert list(ready.crawl) == [timer] and not ready.ui
-    ready.clear()
+    ui_timer = asyncio.TimerHandle(0.0, _noop, ("ui-timer",), loop, lanes.ui_context())
+    crawl_timer = asyncio.TimerHandle(0.0, _noop, ("timer",), loop, lanes._crawl_context())
+    ready.append(crawl_timer)
+    ready.append(ui_timer)
+    assert list(ready.ui) == [ui_timer]
+    assert [ready.popleft(), ready.popleft()] == [ui_timer, crawl_timer]
     put(loop, "key", True)
     assert ready and len(ready) == 1
     ready.clear()
     assert not ready and len(ready) == 0
+
+
+def test_an_interface_timer_come_due_runs_before_the_crawls_queued_work():
+    """The interface's timer (a screen update) comes due while the crawl has a
+    turn's worth of callbacks queued: it runs before them, not after."""
+    order: list[str] = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        context = lanes._crawl_context()
+
+        def crawl_step(n: int) -> None:
+            order.append(f"crawl{n}")
+            if n == 0:  # the crawl is busy: the timer comes due meanwhile
+                time.sleep(0.02)
+                for m in range(1, 10):
+                    loop.call_soon(crawl_step, m, context=context)
+
+        lanes.ui_context().run(loop.call_later, 0.01, order.append, "paint")
+        loop.call_soon(crawl_step, 0, context=context)
+        await asyncio.sleep(0.1)
+
+    run_on_lanes(main)
+    assert order[:2] == ["crawl0", "paint"], order
+    assert order[2:] == [f"crawl{n}" for n in range(1, 10)]
 
 
 def run_on_lanes(main):

@@ -12,10 +12,12 @@ p95), whatever the interface itself cost.
 the deque ``BaseEventLoop._run_once`` pops from) is a ``ReadyLanes``: a
 callback scheduled with a context that carries ``UI_LANE`` goes into the
 interface's lane, every other into the crawl's, and the loop pops the
-interface's first. Timers that come due and I/O callbacks go to the crawl's
-lane (the loop appends them itself); a timer's task resumes in its own. The
-interface's hops then run one after the other, within the turn, and a key is
-answered in the time its own work takes. The crawl keeps its order (each lane
+interface's first. Every handle goes through ``ReadyLanes.append``, the
+loop's own appends too (a timer come due, an I/O callback): Textual's
+screen updates and its timers are timers of the interface's, and a timer come
+due behind a turn's crawl callbacks waited for all of them before the screen
+was painted. The interface's hops then run one after the other, within the
+turn, and a key is answered in the time its own work takes. The crawl keeps its order (each lane
 is first in, first out), and it cannot starve: after ``FAIR_EVERY`` interface
 callbacks in a row one of the crawl's runs.
 
@@ -50,10 +52,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ReadyLanes(collections.deque):
-    """A loop's ready queue in two lanes. The deque itself is the crawl's lane, so
-    the loop's own appends (timers come due, I/O callbacks) stay C calls; the
-    interface's callbacks, routed by ``LanesLoop._call_soon``, wait in ``ui``,
-    which ``popleft`` serves first."""
+    """A loop's ready queue in two lanes. The deque itself is the crawl's lane;
+    the interface's callbacks wait in ``ui``, which ``popleft`` serves first.
+    ``append`` routes a handle by its context: call_soon, call_soon_threadsafe,
+    every future's and task's callbacks, and what the loop appends itself."""
 
     __slots__ = ("_streak", "ui")
 
@@ -65,6 +67,12 @@ class ReadyLanes(collections.deque):
     @property
     def crawl(self) -> collections.deque[Any]:
         return self
+
+    def append(self, handle: Any, _append: Any = collections.deque.append) -> None:
+        if handle._context.get(UI_LANE, False):  # asyncio.Handle's (3.10 to 3.13)
+            self.ui.append(handle)
+        else:
+            _append(self, handle)
 
     def popleft(self, _popleft: Any = collections.deque.popleft) -> Any:
         ui = self.ui
@@ -96,24 +104,12 @@ class ReadyLanes(collections.deque):
 
 
 class LanesLoop(asyncio.SelectorEventLoop):
-    """The selector loop with its ready queue in two lanes (see the module)."""
+    """The selector loop with its ready queue in two lanes (see the module): the
+    loop's own ``_call_soon`` and ``_run_once`` append to it, and it routes."""
 
     def __init__(self) -> None:
         super().__init__()
         self._ready = ReadyLanes()
-
-    def _call_soon(self, callback: Any, args: Any, context: Any) -> Any:
-        # BaseEventLoop._call_soon (the same in Python 3.10 to 3.13), the handle
-        # put in its lane: call_soon, call_soon_threadsafe and every future's
-        # and task's callbacks come through here
-        handle = asyncio.Handle(callback, args, self, context)
-        if handle._source_traceback:  # type: ignore[attr-defined]
-            del handle._source_traceback[-1]  # type: ignore[attr-defined]
-        if context.get(UI_LANE, False) if context is not None else UI_LANE.get():
-            self._ready.ui.append(handle)
-        else:
-            self._ready.append(handle)
-        return handle
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
