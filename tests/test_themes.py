@@ -192,6 +192,40 @@ async def test_an_unknown_remembered_theme_falls_back_and_says_so(config):
     assert json.loads((config / "settings.json").read_text()) == {"theme": "light", "other": 1}
 
 
+async def test_the_panel_with_the_focus_has_the_bright_border_in_every_theme(config):
+    """The border says where the keys go: the theme's primary colour round the panel
+    that has the focus, half of it round one that does not, after a theme switch too."""
+    from textual.color import Color
+
+    from workbench.ui.panels.base import Panel
+
+    def edge(panel: Panel) -> Color:
+        return panel.styles.border_top[1]
+
+    app = WorkbenchApp(FakeSource(), autostart=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        flows, stats = app.panels["flows"], app.panels["stats"]
+        primary = Color.parse(app.theme_variables["primary"])
+        assert edge(flows) == primary
+        await pilot.press("4")
+        await pilot.pause()
+        assert edge(stats) == primary and edge(flows) == primary.with_alpha(0.5)
+        app.screen.set_focus(None)  # the keys go nowhere in the panel: dimmed
+        await pilot.pause()
+        assert edge(stats) == primary.with_alpha(0.5)
+        await pilot.press("4")
+        await pilot.pause()
+        app.theme = "high-contrast"
+        await pilot.pause(0.2)
+        now = Color.parse(app.theme_variables["primary"])
+        assert now != primary
+        assert edge(stats) == now and edge(flows) == now.with_alpha(0.5)
+        # no :focus-within rule under the screen: with one, every focus change (each
+        # panel key) restyled all the widgets of two panels, 15-30 ms of a key's time
+        assert not [n for n in app.screen.walk_children() if n._has_focus_within]
+
+
 def test_the_cli_rejects_an_unknown_theme_and_lists_them(tmp_path):
     from tests.helpers.processes import assert_one_line_error, run
 

@@ -33,10 +33,19 @@ class AppBase(App[None]):
     def refresh_panels(self) -> None:
         raise NotImplementedError
 
+    def _focus_pane(self, pane: Any, now: bool = False) -> None:
+        raise NotImplementedError
+
     def panel(self, pane_id: str) -> Panel:
         return self.panels[pane_id]
 
     def action_show_panel(self, pane_id: str) -> None:
+        """Show the panel; shown already, give it back the keys (the focus had left it)."""
+        if self.tabs.active == pane_id:
+            pane = self.tabs.get_pane(pane_id)
+            if not pane.has_focus_within:
+                self._focus_pane(pane, now=True)
+            return
         self.tabs.active = pane_id
 
     @property
