@@ -227,6 +227,26 @@ def test_idle_slots_are_forgotten_past_the_cap(monkeypatch):
     assert "gone0" not in monitor.tracks
 
 
+def test_the_readings_before_the_crawl_starts_are_empty_not_an_error():
+    """Scrapy 2.19's Crawler raises RuntimeError when its engine (or stats) is read
+    before the crawl starts; the status line's diagnosis reads the engine from the
+    first refresh on, and failed with it while a crawl started."""
+    from scrapy.crawler import Crawler
+
+    from workbench.core.control.late import late
+    from workbench.core.control.pace import monitor as pace_monitor
+
+    crawler = Crawler(DemoSpider, demo_settings())
+    with pytest.raises(RuntimeError):
+        crawler.engine  # noqa: B018 (what the workbench must not do)
+    assert late(crawler, "engine") is None and late(crawler, "stats") is None
+    assert late(None, "engine") is None
+    monitor = pace_monitor.PaceMonitor(crawler)
+    assert monitor.downloader is None
+    reading = monitor.engine_view()
+    assert reading is not None and reading.slots == () and reading.last_response is None
+
+
 class TripleThrottle(AutoThrottle):
     """A project's own AutoThrottle policy: three times the latency, always."""
 

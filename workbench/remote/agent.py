@@ -136,13 +136,22 @@ def _fate_fields(flow: Any) -> dict[str, Any]:
     return {name: getattr(flow, name, None) for name in FATE_FIELDS}
 
 
+def _late(crawler: Any, name: str) -> Any:
+    """``crawler.<name>``, or None before the crawl sets it (Scrapy 2.19 raises
+    RuntimeError then). The agent imports nothing of workbench's."""
+    try:
+        return getattr(crawler, name, None)
+    except RuntimeError:
+        return None
+
+
 def _engine(crawler: Any) -> Any:
-    return getattr(crawler, "_engine", None) or getattr(crawler, "engine", None)
+    return _late(crawler, "engine")
 
 
 def crawl_status(crawler: Any) -> dict[str, Any]:
     engine = _engine(crawler)
-    stats = getattr(crawler, "stats", None)
+    stats = _late(crawler, "stats")
     finish_reason = stats.get_value("finish_reason") if stats is not None else None
     in_flight = queued = 0
     slot = getattr(engine, "_slot", None) if engine is not None else None
@@ -494,7 +503,7 @@ class Agent:
         return True
 
     def _stats(self) -> dict[str, Any]:
-        stats = getattr(self.crawler, "stats", None)
+        stats = _late(self.crawler, "stats")
         if stats is None:
             return {}
         return {str(k): _jsonable(v) for k, v in list(stats.get_stats().items())[:2000]}
@@ -882,7 +891,7 @@ def _log_level(crawler: Any) -> Any:
 
 
 def _start_time(crawler: Any) -> float | None:
-    stats = getattr(crawler, "stats", None)
+    stats = _late(crawler, "stats")
     start = stats.get_value("start_time") if stats is not None else None
     return start.timestamp() if start is not None else None
 

@@ -26,6 +26,7 @@ from scrapy.utils.trackref import print_live_refs
 from w3lib.url import any_to_uri
 
 from workbench.core.control.breakpoints import SHELL_META
+from workbench.core.control.late import late
 from workbench.core.control.scheduler_view import walk_queue
 from workbench.core.formats.sanitize import clean
 from workbench.core.recording.extension import recorder_for
@@ -162,7 +163,7 @@ class ShellNamespace:
             else:
                 request.meta["handle_httpstatus_all"] = True
         request.meta[SHELL_META] = True
-        engine = getattr(self.crawler, "engine", None)
+        engine = late(self.crawler, "engine")
         if engine is None or getattr(engine, "spider", None) is None:
             _say("[s] fetch() needs a running crawl; this one has finished.")
             return
@@ -210,7 +211,7 @@ class ShellNamespace:
         return path
 
     def queued(self, n: int = 20) -> list[Request]:
-        engine = getattr(self.crawler, "engine", None)
+        engine = late(self.crawler, "engine")
         slot = getattr(engine, "_slot", None)
         scheduler = getattr(slot, "scheduler", None)
         if scheduler is None:

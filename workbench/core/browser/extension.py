@@ -16,6 +16,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from workbench.core.browser.monitor import BrowserMonitor
+from workbench.core.control.late import late
 
 BROWSER_ATTR = "workbench_browser"
 HANDLER_MODULE = "scrapy_playwright"
@@ -34,7 +35,7 @@ def uses_playwright(settings: Any) -> bool:
 def playwright_handlers(crawler: Any) -> dict[str, Any]:
     """The crawl's scrapy-playwright handler instances, by URL scheme (Scrapy makes
     one per scheme: ``http`` and ``https`` each launch a browser of their own)."""
-    engine = getattr(crawler, "engine", None)
+    engine = late(crawler, "engine")
     handlers = (
         getattr(getattr(getattr(engine, "downloader", None), "handlers", None), "_handlers", None)
         or {}

@@ -42,6 +42,8 @@ import gc
 import logging
 from typing import Any
 
+from workbench.core.control.late import late
+
 logger = logging.getLogger(__name__)
 
 SETTING = "WORKBENCH_GC_THRESHOLD"
@@ -88,7 +90,7 @@ def free_documents(crawler: Any) -> None:
     Scrapy's internals) nothing changes."""
 
     def hook(**_: Any) -> None:
-        scraper = getattr(getattr(crawler, "engine", None), "scraper", None)
+        scraper = getattr(late(crawler, "engine"), "scraper", None)
         slot: Any = getattr(scraper, "slot", None)
         finish = getattr(slot, "finish_response", None)
         if finish is None or getattr(finish, "__frees_documents__", False):

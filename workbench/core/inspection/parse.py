@@ -38,6 +38,7 @@ from scrapy.commands.parse import Command as ScrapyParseCommand
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
+from workbench.core.control.late import late
 from workbench.core.recording.extension import tap_for
 from workbench.core.recording.tap import callback_label, callback_name
 
@@ -353,7 +354,7 @@ class ParseCommand(ScrapyParseCommand):
         self.tree.mark(link, dropped=why)
 
     def _offsite_filtered(self) -> int:
-        stats = getattr(self.pcrawler, "stats", None)
+        stats = late(self.pcrawler, "stats")
         return int(stats.get_value("offsite/filtered", 0) or 0) if stats is not None else 0
 
     def _engine_started(self) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.core.control.late import late
 from workbench.core.formats.sanitize import clean_line
 from workbench.core.leaks.chains import ReferrerReport, common_path, describe
 from workbench.core.leaks.heap import HeapSummary, MemoryView, MemoryWatch
@@ -147,7 +148,7 @@ class MemoryProbe:
     def _crawl_started_ns(self) -> int:
         """When the crawl started, on trackref's clock (monotonic_ns); 0 if unknown."""
         crawler = self.crawler_of()
-        stats = getattr(crawler, "stats", None) if crawler is not None else None
+        stats = late(crawler, "stats") if crawler is not None else None
         started = stats.get_value("start_time") if stats is not None else None
         if started is None:
             return 0

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from workbench.core.control.late import late
 from workbench.core.formats.sanitize import clean_line
 from workbench.core.leaks.chains import (
     CONTAINERS,
@@ -322,7 +323,7 @@ def crawl_roots(crawler: Any) -> dict[int, str]:
     roots: dict[int, str] = {}
     if crawler is None:
         return roots
-    engine = getattr(crawler, "engine", None)
+    engine = late(crawler, "engine")
     named = {
         "crawler": crawler,
         "engine": engine,
@@ -330,7 +331,7 @@ def crawl_roots(crawler: Any) -> dict[int, str]:
         "downloader": getattr(engine, "downloader", None) if engine else None,
         "scraper": getattr(engine, "scraper", None) if engine else None,
         "spider": getattr(crawler, "spider", None),
-        "stats": getattr(crawler, "stats", None),
+        "stats": late(crawler, "stats"),
     }
     for name, obj in named.items():
         if obj is not None:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import IgnoreRequest
 from twisted.python.failure import Failure
 
+from workbench.core.control.late import late
 from workbench.core.recording.fates import DEPTH, IGNORED, MAXSIZE, OFFSITE, PENDING, ROBOTS
 
 if TYPE_CHECKING:
@@ -102,11 +103,7 @@ def ignored_by(exc: BaseException) -> tuple[str, str | None]:
 def engine_of(crawler: Any) -> Any:
     """The crawler's engine, or None before the crawl starts (``crawler.engine``
     raises then)."""
-    engine = getattr(crawler, "_engine", None)
-    if engine is None:
-        with contextlib.suppress(Exception):
-            engine = crawler.engine
-    return engine
+    return late(crawler, "engine")
 
 
 def maxsize_of(crawler: Any, request: Any) -> int:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.core.control.late import late
+
 VERSION = 1
 MAX_STATS = 400  # numeric stats kept per run
 MAX_FIELDS = 200  # item fields (all types) kept per run
@@ -285,7 +287,7 @@ def summary_of_crawl(
     what Scrapy counts of them)."""
     spider = getattr(crawler, "spider", None)
     name = getattr(spider, "name", None) or getattr(crawler.spidercls, "name", None) or "?"
-    stats_collector = getattr(crawler, "stats", None)
+    stats_collector = late(crawler, "stats")
     stats = dict(stats_collector.get_stats()) if stats_collector is not None else {}
     reason = stats.get("finish_reason") if finished is not None else None
     return summarise(

@@ -17,6 +17,7 @@ from weakref import WeakKeyDictionary
 
 from scrapy import Request
 
+from workbench.core.control.late import late
 from workbench.core.recording.fate_hooks import class_path
 from workbench.core.recording.fates import DUPLICATE, GAVE_UP, RETRIED, SCHEDULER
 from workbench.core.recording.records import Flow, freeze_headers, pack
@@ -389,7 +390,7 @@ def _seen(scheduler: Any, request: Request, crawler: Any) -> bool:
     # RFPDupeFilter's set of fingerprints (its public "fingerprints" is deprecated
     # and copies the whole set)
     fingerprints = getattr(getattr(scheduler, "df", None), "_fingerprints", None)
-    fingerprinter = getattr(crawler, "request_fingerprinter", None)
+    fingerprinter = late(crawler, "request_fingerprinter")
     if not isinstance(fingerprints, set) or fingerprinter is None:
         return False
     try:
@@ -402,7 +403,7 @@ def media_pipelines(crawler: Any) -> list[tuple[str, str]]:
     """(result field, store root) of each files/images pipeline of the crawl."""
     from scrapy.pipelines.files import FilesPipeline
 
-    engine = getattr(crawler, "engine", None)
+    engine = late(crawler, "engine")
     itemproc = getattr(getattr(engine, "scraper", None), "itemproc", None)
     found = []
     for pipeline in getattr(itemproc, "middlewares", ()):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
+from workbench.core.control.late import late
 from workbench.core.control.pace.controls import SlotControls
 from workbench.core.control.pace.engine import EngineReading, EngineSampler, engine_reading
 from workbench.core.control.pace.model import (
@@ -121,14 +122,14 @@ class PaceMonitor(SlotControls):
 
     @property
     def downloader(self) -> Any:
-        engine = getattr(self.crawler, "engine", None)
+        engine = late(self.crawler, "engine")
         return getattr(engine, "downloader", None)
 
     def attach_throttle(self) -> None:
         """Take over AutoThrottle's response receiver (see the package's docstring)."""
         from scrapy.extensions.throttle import AutoThrottle
 
-        extensions = getattr(self.crawler, "extensions", None)
+        extensions = late(self.crawler, "extensions")
         for ext in getattr(extensions, "middlewares", ()):
             if isinstance(ext, AutoThrottle):
                 self.crawler.signals.disconnect(
@@ -310,9 +311,9 @@ class PaceMonitor(SlotControls):
                 latency=latency,
             )
         )
-        stats = getattr(self.crawler, "stats", None)
+        stats = late(self.crawler, "stats")
         received = stats.get_value("response_received_count", 0) if stats is not None else 0
-        engine = getattr(self.crawler, "engine", None)
+        engine = late(self.crawler, "engine")
         self.engine.sample(engine, int(received or 0), transferring)
 
     # -- reading ---------------------------------------------------------------
