@@ -150,7 +150,7 @@ class BrowserPanel(Panel):
         view = self.source.browser()
         self._now = view.time
         shown = (
-            int(view.time),
+            None if view.status else int(view.time),  # the pages' ages (no pages: no ages)
             view.status,
             len(view.pages),
             view.pages_closed,
