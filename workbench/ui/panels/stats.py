@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from workbench.core.formats.sanitize import clean_line
 from workbench.core.recording.run_changes import BETTER, WORSE, RunComparison, clock
@@ -17,10 +17,15 @@ from workbench.core.sources.base import Snapshot, Source
 from workbench.ui import format as fmt
 from workbench.ui.panels.base import Panel
 from workbench.ui.widgets.record_table import Column, RecordTable
+from workbench.ui.widgets.time_chart import TimeChart
 
 CHART_POINTS = 120  # seconds of history drawn
 CHANGES_SHOWN = 10  # lines of "Since the last run"; workbench runs lists them all
 TONE_MARKS = {WORSE: ("✗ ", "red"), BETTER: ("✓ ", "green")}
+
+
+def per_minute(value: float) -> str:
+    return f"{value:,.0f}"
 
 
 def stat_value(value: Any) -> str:
@@ -40,8 +45,7 @@ class StatsPanel(Panel):
     StatsPanel #stats-body { height: 1fr; }
     StatsPanel #stats-table { width: 1fr; }
     StatsPanel #stats-charts { width: 1fr; padding: 0 1; }
-    StatsPanel .chart-title { margin-top: 1; text-style: bold; }
-    StatsPanel Sparkline { height: 5; }
+    StatsPanel TimeChart { height: 8; margin-top: 1; }
     StatsPanel #stats-summary { height: auto; }
     StatsPanel #stats-since { height: auto; margin-top: 1; }
     """
@@ -61,10 +65,8 @@ class StatsPanel(Panel):
             with VerticalScroll(id="stats-charts"):  # the section can be long: 80 columns
                 yield Static("", id="stats-summary")
                 yield Static("", id="stats-since")
-                yield Static("Pages/min", classes="chart-title", id="pages-title")
-                yield Sparkline([], id="pages-chart")
-                yield Static("Items/min", classes="chart-title", id="items-title")
-                yield Sparkline([], id="items-chart")
+                yield TimeChart("Pages/min", per_minute, "green", id="pages-chart")
+                yield TimeChart("Items/min", per_minute, "magenta", id="items-chart")
 
     def on_mount(self) -> None:
         self.query_one("#stats-table", RecordTable).follow = False
@@ -75,18 +77,13 @@ class StatsPanel(Panel):
             self._last_stats = stats
             self.query_one("#stats-table", RecordTable).set_rows(sorted(stats.items()))
         history = snapshot.history[-CHART_POINTS:]
-        pages = [s.pages_per_min for s in history]
-        items = [s.items_per_min for s in history]
-        self.query_one("#pages-chart", Sparkline).data = pages or [0.0]
-        self.query_one("#items-chart", Sparkline).data = items or [0.0]
-        span = f"last {fmt.duration(history[-1].time - history[0].time)}" if history else ""
-        self.query_one("#pages-title", Static).update(
-            f"Pages/min  now {snapshot.pages_per_min:,.0f}  max {max(pages, default=0):,.0f}  "
-            f"[dim]{span}[/]"
+        now = history[-1].time if history else snapshot.time
+        # step 0: the history fits the width (its oldest point at the left edge)
+        self.query_one("#pages-chart", TimeChart).set_data(
+            [(s.time, s.pages_per_min) for s in history], now, 0
         )
-        self.query_one("#items-title", Static).update(
-            f"Items/min  now {snapshot.items_per_min:,.0f}  max {max(items, default=0):,.0f}  "
-            f"[dim]{span}[/]"
+        self.query_one("#items-chart", TimeChart).set_data(
+            [(s.time, s.items_per_min) for s in history], now, 0
         )
         reason = snapshot.status.finish_reason or "—"
         summary = Text.assemble(

@@ -99,7 +99,10 @@ class TimeChart(Widget):
         """``step`` seconds a column; 0: as many as make every point fit the width
         (at least one second), a column without a point showing the one before
         (a level sampled now and then, such as RSS, not a rate)."""
-        self.points = list(points)
+        points = list(points)
+        if (points, now, step, note) == (self.points, self.now, self.step, self.note):
+            return  # the same picture: no paint
+        self.points = points
         self.now = now
         self.step = step
         self.note = note
