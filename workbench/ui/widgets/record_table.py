@@ -231,8 +231,10 @@ class RecordTable(ScrollView, can_focus=True):
             self.virtual_size = size
 
     def on_resize(self) -> None:
-        self._widths_for = -1
-        self._cache.clear()
+        # a panel shown again gets a Resize at its old size: the strips still fit
+        if self.scrollable_content_region.width != self._widths_for:
+            self._widths_for = -1
+            self._cache.clear()  # strips of the old width (the key has the width too)
         self._update_size()
 
     def _shown_columns(self, width: int) -> list[bool]:
@@ -345,7 +347,9 @@ class RecordTable(ScrollView, can_focus=True):
         record = self.rows[index]
         selected = index == self.cursor
         version = self.row_version(record) if self.row_version else None
-        key = (self.row_key(record), version, width, selected, self.has_focus)
+        # only the cursor row looks different with the focus (focusing the table
+        # as its panel is shown left every other row's strip in the cache)
+        key = (self.row_key(record), version, width, selected, selected and self.has_focus)
         strip = self._cache.get(key)
         if strip is None:
             style = base
