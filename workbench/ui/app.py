@@ -19,6 +19,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from workbench.core.formats.sanitize import clean_line
 from workbench.core.sources.base import Source
 from workbench.shell.session import Console
+from workbench.ui.collector_hold import CollectorHold
 from workbench.ui.controls.breakpoints import BreakpointControl
 from workbench.ui.controls.crawl import CrawlControl
 from workbench.ui.controls.diagnose import DiagnoseControl
@@ -96,6 +97,7 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl, D
         self.exiting = False  # exit() was called: input is ignored from then on
         self.stopped_on_signal = False  # a signal (or the terminal closing) stopped the crawl
         self._timer: Any = None
+        self.collector_hold = CollectorHold(self)
 
     # -- layout ----------------------------------------------------------------
 
@@ -190,6 +192,7 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl, D
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the app held may now be collected again
+        self.collector_hold.release()
 
     # -- themes ------------------------------------------------------------------
 
@@ -265,6 +268,7 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl, D
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
         self.exiting = True
+        self.collector_hold.release()  # the collector on again whatever happens next
         if self.exit_requested is not None:
             self.exit_requested()
         super().exit(*args, **kwargs)
@@ -273,6 +277,19 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl, D
         # Keys and clicks after q (the app is closing): a screen pushed now would be
         # mounted half-way through the shutdown, and crash it (NoMatches).
         if self.exiting and isinstance(event, events.InputEvent):
+            return
+        if isinstance(event, events.Key):
+            # the key's way to the screen without the collector (ui/collector_hold.py):
+            # it arrives, goes to the focused widget, and comes back to the app, whose
+            # bindings (the panel keys...) run then
+            if not event.is_forwarded:
+                self.collector_hold.hold()
+                await super().on_event(event)
+                return
+            try:
+                await super().on_event(event)
+            finally:
+                self.collector_hold.until_painted()
             return
         await super().on_event(event)
 
