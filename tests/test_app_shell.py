@@ -6,6 +6,8 @@ stand-in console records what the shell would have been given.
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from tests.conftest import demo_settings
@@ -23,7 +25,14 @@ pytestmark = pytest.mark.slow  # real app runs, processes, ptys or a browser: th
 
 def recording_console(calls: list[dict]):
     def console(ns, banner, history, manager):
-        calls.append({"vars": dict(ns.vars), "banner": banner, "history": history})
+        calls.append(
+            {
+                "vars": dict(ns.vars),
+                "banner": banner,
+                "history": history,
+                "collector": gc.isenabled(),  # the s key held it (ui/collector_hold.py)
+            }
+        )
 
     return console
 
@@ -51,6 +60,7 @@ async def test_s_opens_the_shell_on_the_selected_flow(demo_url):
         assert shell_vars["spider"] is source.host.crawler.spider
         assert shell_vars["sel"] == ["a title"]
         assert calls[0]["history"] == ["response.css('h1::text').getall()"]
+        assert calls[0]["collector"]  # the shell's code runs with the collector on
         assert f"flow #{selected.id}" in calls[0]["banner"]
         # from a flow's detail screen, the shell opens on that flow
         flow = next(f for f in table.rows if "/product/" in f.url)

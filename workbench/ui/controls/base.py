@@ -10,6 +10,7 @@ from textual.widgets import TabbedContent
 
 from workbench.core.sources.base import Snapshot, Source
 from workbench.shell.session import Console, ShellManager
+from workbench.ui.collector_hold import CollectorHold
 from workbench.ui.panels.base import Panel
 from workbench.ui.status_bar import StatusBar
 
@@ -29,6 +30,7 @@ class AppBase(App[None]):
     in_shell: bool  # a shell has the terminal (the app is suspended)
     stopped_on_signal: bool  # a signal (or the terminal closing) stopped the crawl
     _hit_seen: tuple[int, int | None] | None
+    collector_hold: CollectorHold  # the collector off while a key is answered
 
     def refresh_panels(self) -> None:
         raise NotImplementedError

@@ -38,6 +38,7 @@ class ShellControl(AppBase):
     def _suspended(self) -> Iterator[None]:
         # batch_update: no repaint is queued to the suspended driver (it would block)
         self.in_shell = True  # the terminal is the shell's: Ctrl-C is its SIGINT
+        self.collector_hold.release()  # the shell's code runs with the collector on
         try:
             with self.batch_update(), self.suspend():
                 yield
@@ -114,6 +115,7 @@ class ShellControl(AppBase):
 
     async def _open_shell_on(self, target: Callable[[], ShellTarget]) -> None:
         assert self.shell is not None
+        self.collector_hold.release()  # the shell's code runs with the collector on
         try:
             got = target()
             await self.shell.open(
