@@ -267,7 +267,12 @@ class BrowserPanel(Panel):
         text = Text("\n").join(lines)
         text.no_wrap = True  # one line each, cut at the panel's edge
         text.overflow = "ellipsis"
-        hint.update(text, layout=len(lines) != self._hint_lines)
+        # its height set, not worked out (auto): a change made from on_resize, in the
+        # middle of a layout pass, was not laid out (the short panel's two lines
+        # stayed five high)
+        hint.update(text, layout=False)
+        if len(lines) != self._hint_lines:
+            hint.styles.height = len(lines)
         self._hint_lines = len(lines)
 
     def on_resize(self) -> None:
