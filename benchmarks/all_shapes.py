@@ -136,10 +136,14 @@ def memory(pages: int, tmp: Path, limit: int = RECORDER_LIMIT) -> dict[str, Any]
     extra: list[str] = []
     for name in ("FLOWS", "DROPPED", "ITEMS", "LOG", "BODIES"):
         extra += ["-s", f"WORKBENCH_MAX_{name}={limit}"]
+    # memusage/max is sampled every 60 s by default: a crawl of a minute or two had
+    # one or two samples, and a fast run's maximum missed the end (24 MiB "added"
+    # with the workbench's RSS at 153 MiB). Once a second, for both crawls.
+    every = ["-s", "MEMUSAGE_CHECK_INTERVAL_SECONDS=1"]
     site, url = T.start_site(pages)
     try:
-        plain = T.run_plain(url, tmp / "rss-plain.log")
-        stats, samples = T.run_workbench(url, tmp / "rss-wb.log", extra, sample_rss=True)
+        plain = T.run_plain(url, tmp / "rss-plain.log", every)
+        stats, samples = T.run_workbench(url, tmp / "rss-wb.log", [*extra, *every], sample_rss=True)
     finally:
         site.terminate()
         site.wait(10)
