@@ -5,8 +5,8 @@ of milliseconds (the second, with ``WORKBENCH_GC_THRESHOLD``'s 10,000 young
 objects) to hundreds (a full collection of a crawl with a long queue): when
 one came due while a key was on its way to the screen, the key waited for
 it. ``CollectorHold`` turns the collector off from a key's arrival until the
-screen has been painted after it (at most ``LIMIT`` seconds); what came due then runs
-right after the paint, in the crawl's time rather than the key's.
+screen has been painted after it (at most ``LIMIT`` seconds); what came due
+then runs right after the paint, in the crawl's time rather than the key's.
 """
 
 from __future__ import annotations

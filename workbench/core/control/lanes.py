@@ -13,13 +13,13 @@ the deque ``BaseEventLoop._run_once`` pops from) is a ``ReadyLanes``: a
 callback scheduled with a context that carries ``UI_LANE`` goes into the
 interface's lane, every other into the crawl's, and the loop pops the
 interface's first. Every handle goes through ``ReadyLanes.append``, the
-loop's own appends too (a timer come due, an I/O callback): Textual's
-screen updates and its timers are timers of the interface's, and a timer come
-due behind a turn's crawl callbacks waited for all of them before the screen
-was painted. The interface's hops then run one after the other, within the
-turn, and a key is answered in the time its own work takes. The crawl keeps its order (each lane
-is first in, first out), and it cannot starve: after ``FAIR_EVERY`` interface
-callbacks in a row one of the crawl's runs.
+loop's own appends too (a timer come due, an I/O callback): Textual paints
+the screen from a timer of the interface's, which, appended behind a turn's
+crawl callbacks, waited for all of them. The interface's hops then run one
+after the other, within the turn, and a key is answered in the time its own
+work takes. The crawl keeps its order (each lane is first in, first out),
+and it cannot starve: after ``FAIR_EVERY`` interface callbacks in a row one
+of the crawl's runs.
 
 What is in which lane follows ``contextvars``, as asyncio does: the app runs
 in a context with ``UI_LANE`` set (``ui_context()``), so its tasks, timers and
