@@ -148,7 +148,7 @@ class MemoryProbe:
     def _crawl_started_ns(self) -> int:
         """When the crawl started, on trackref's clock (monotonic_ns); 0 if unknown."""
         crawler = self.crawler_of()
-        stats = late(crawler, "stats") if crawler is not None else None
+        stats = late(crawler, "stats")
         started = stats.get_value("start_time") if stats is not None else None
         if started is None:
             return 0

@@ -108,9 +108,7 @@ class BrowserPanel(Panel):
         yield Static("", id="browser-status")
         with Horizontal(id="browser-top"):
             with Vertical(id="browser-charts"):
-                yield TimeChart(
-                    "Open pages", lambda v: f"{v:,.0f}", "magenta", id="browser-pages-chart"
-                )
+                yield TimeChart("Open pages", fmt.number, "magenta", id="browser-pages-chart")
                 yield TimeChart(
                     "Browser memory (PSS)", megabytes, "cyan", id="browser-memory-chart"
                 )

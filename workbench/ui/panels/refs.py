@@ -139,7 +139,7 @@ class RefsPanel(Panel):
             row_key=lambda r: r.key,
             id="refs-table",
         )
-        yield TimeChart("Live objects", lambda v: f"{v:,.0f}", "cyan", id="refs-chart")
+        yield TimeChart("Live objects", fmt.number, "cyan", id="refs-chart")
 
     def on_mount(self) -> None:
         self.query_one("#refs-table", RecordTable).follow = False

@@ -24,10 +24,6 @@ CHANGES_SHOWN = 10  # lines of "Since the last run"; workbench runs lists them a
 TONE_MARKS = {WORSE: ("✗ ", "red"), BETTER: ("✓ ", "green")}
 
 
-def per_minute(value: float) -> str:
-    return f"{value:,.0f}"
-
-
 def stat_value(value: Any) -> str:
     if isinstance(value, datetime.datetime):
         return value.isoformat(sep=" ", timespec="seconds")
@@ -65,8 +61,8 @@ class StatsPanel(Panel):
             with VerticalScroll(id="stats-charts"):  # the section can be long: 80 columns
                 yield Static("", id="stats-summary")
                 yield Static("", id="stats-since")
-                yield TimeChart("Pages/min", per_minute, "green", id="pages-chart")
-                yield TimeChart("Items/min", per_minute, "magenta", id="items-chart")
+                yield TimeChart("Pages/min", fmt.number, "green", id="pages-chart")
+                yield TimeChart("Items/min", fmt.number, "magenta", id="items-chart")
 
     def on_mount(self) -> None:
         self.query_one("#stats-table", RecordTable).follow = False
