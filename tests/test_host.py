@@ -181,3 +181,51 @@ async def test_snapshot_reports_counts_and_history(demo_url):
     assert source.flows_since(snapshot.flows_total) == []
     assert snapshot.pages == snapshot.stats["response_received_count"]
     assert snapshot.elapsed > 0
+
+
+async def test_a_stop_while_the_crawl_starts_stops_it(demo_url):
+    """Asked to stop before its engine runs (``q`` as the interface comes up),
+    the crawl closes as it starts ("shutdown"), not after crawling everything:
+    Crawler.stop_async alone does nothing then."""
+    host = CrawlHost(demo_settings(), DemoSpider, {"url": demo_url})
+    await host.start()
+    assert host.engine is None or not host.engine.running
+    assert host.stop() is True
+    assert host.stop() is False  # once
+    assert host.status().state == "closing"
+    await asyncio.wait_for(host.wait(), 30)
+    host.close()
+    assert host.error is None
+    assert host.status().finish_reason == "shutdown"
+    assert _responses(host) == 0
+
+
+class SlowStartSpider(DemoSpider):
+    """An engine_started handler that takes a while (an extension opening a
+    connection): the stop comes while it runs."""
+
+    name = "slow_start"
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.started = asyncio.Event()
+        crawler.signals.connect(spider.engine_started, signal=scrapy.signals.engine_started)
+        return spider
+
+    async def engine_started(self) -> None:
+        self.started.set()
+        await asyncio.sleep(0.3)
+
+
+async def test_a_stop_during_the_engine_started_handlers_stops_it(demo_url):
+    host = CrawlHost(demo_settings(), SlowStartSpider, {"url": demo_url})
+    await host.start()
+    await _until(lambda: host.crawler.spider is not None and host.crawler.spider.started.is_set())
+    assert not host.engine.running
+    assert host.stop() is True
+    await asyncio.wait_for(host.wait(), 30)
+    host.close()
+    assert host.error is None
+    assert host.status().finish_reason == "shutdown"
+    assert _responses(host) == 0

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from scrapy import signals
 from scrapy.crawler import AsyncCrawlerRunner, Crawler, CrawlerProcessBase
 from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_from_coro
@@ -375,11 +376,30 @@ class CrawlHost:
             return False
         self._stopping = True
         engine = self.engine
-        if engine is not None and engine.paused:
-            self.resume()
         logger.info("Stop requested from workbench, shutting down gracefully.")
+        if engine is None or not engine.running:
+            # Still starting (the spider opening, the engine not yet running):
+            # Crawler.stop_async would only clear crawler.crawling, and the
+            # engine, once started, would crawl everything.  Stop it as it
+            # starts instead: Scrapy lets an engine_started handler stop it
+            # before the first start request is read (and so may a stop while
+            # the engine_started handlers run).
+            if engine is not None and getattr(engine, "_starting", False):
+                self._stop_task = asyncio.ensure_future(self._stop_on_start())
+            else:
+                self.crawler.signals.connect(self._stop_on_start, signal=signals.engine_started)
+            return True
+        if engine.paused:
+            self.resume()
         self._stop_task = asyncio.ensure_future(self.crawler.stop_async())
         return True
+
+    async def _stop_on_start(self) -> None:
+        crawler = self.crawler
+        assert crawler is not None
+        crawler.signals.disconnect(self._stop_on_start, signal=signals.engine_started)
+        crawler.crawling = False  # as Crawler.stop_async leaves it
+        await crawler.engine.stop_async()
 
     # -- state ---------------------------------------------------------------
 
