@@ -190,3 +190,32 @@ async def test_bounded_recorder_is_mirrored_and_says_what_it_dropped(demo_url):
         assert [r.id for r in log.rows] == [r.id for r in host.recorder.log]
         await pilot.press("q")
     host.close()
+
+
+async def test_q_while_the_crawl_closes_quits_once_it_has_closed():
+    """q while closing asks whether to force the stop; the crawl closing before
+    the answer quits (the question left open kept the app, and a script
+    waiting for it, forever); "no" keeps the app once the crawl has closed."""
+    from tests.fakes import FakeSource
+    from workbench.ui.screens.dialogs import ConfirmScreen
+
+    source = FakeSource(state="closing")
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        source.state = "finished"
+        await wait_for(lambda: app._exit, pilot, 5)
+    assert app.return_code == 0 and not app.forced
+
+    source = FakeSource(state="closing")
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("n")  # not forced, not quitting
+        await pilot.pause()
+        source.state = "finished"
+        await pilot.pause(0.3)
+        assert not app._exit and not isinstance(app.screen, ConfirmScreen)

@@ -66,15 +66,24 @@ class CrawlControl(AppBase):
         self.refresh_panels()
 
     def _ask_force(self) -> None:
-        self.push_screen(
-            ConfirmScreen(
-                "The crawl is already closing (waiting for in-flight requests and feeds).\n"
-                "Force it to stop now? Feeds and JOBDIR may be left incomplete, "
-                "and workbench will exit.",
-                yes="Force stop",
-            ),
-            self._force_answer,
+        question = ConfirmScreen(
+            "The crawl is already closing (waiting for in-flight requests and feeds).\n"
+            "Force it to stop now? Feeds and JOBDIR may be left incomplete, "
+            "and workbench will exit. If it closes first, workbench quits.",
+            yes="Force stop",
         )
+        self.push_screen(question, self._force_answer)
+        self.run_worker(self._quit_if_closed(question), exclusive=True, group="quit")
+
+    async def _quit_if_closed(self, question: ConfirmScreen) -> None:
+        """``q`` while the crawl closes: if it has closed before the answer, the
+        question is moot and workbench quits, as ``q`` asked (the question was
+        left open, and the app with it, when the crawl closed meanwhile)."""
+        while question in self.screen_stack:
+            if self._state() in ("finished", "failed"):
+                self.exit()
+                return
+            await asyncio.sleep(0.1)
 
     def _remote_stop_answer(self, answer: bool | None) -> None:
         if answer and self.source.stop():
