@@ -137,7 +137,10 @@ def pages_per_second(stats: dict) -> float:
 
 
 def crawl_argv(module: str, url: str, log: Path, extra: list[str] | None = None) -> list[str]:
-    """The same crawl for both: `python -m scrapy|workbench.cli runspider …`."""
+    """The same crawl for both: `python -m scrapy|workbench.cli runspider …`.
+    A log left at ``log`` is removed: Scrapy appends to it, and a run that
+    found the last one's "Spider closed" there would quit as it starts."""
+    log.unlink(missing_ok=True)
     return [
         sys.executable,
         "-m",
