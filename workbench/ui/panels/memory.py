@@ -100,7 +100,9 @@ class MemoryPanel(Panel):
             with Vertical(id="rss-box"):
                 yield TimeChart("RSS", megabytes, "cyan", id="rss-chart")
             yield Static("", id="memusage")
-        yield ProgressBar(id="heap-progress", show_eta=False)
+        # a total from the start: an indeterminate bar animates 15 times a second,
+        # hidden or not
+        yield ProgressBar(total=100, id="heap-progress", show_eta=False)
         yield Static("Heap: h takes a summary (Pympler's muppy) in the background", id="heap-title")
         yield RecordTable(
             [
