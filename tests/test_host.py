@@ -229,3 +229,30 @@ async def test_a_stop_during_the_engine_started_handlers_stops_it(demo_url):
     assert host.error is None
     assert host.status().finish_reason == "shutdown"
     assert _responses(host) == 0
+
+
+async def test_a_response_is_due_while_autothrottle_has_a_request_on_the_wire(demo_url):
+    """``response_due`` (the interface then paints in a gap between responses):
+    only with AutoThrottle on, only while a request is on the wire."""
+    seen = {}
+    for throttled in (True, False):
+        host = CrawlHost(
+            demo_settings(AUTOTHROTTLE_ENABLED=throttled, AUTOTHROTTLE_START_DELAY=0),
+            DemoSpider,
+            {"url": demo_url},
+        )
+        assert not host.response_due()  # no crawl yet
+        await host.start()
+        answers = set()
+        while not host.finished:
+            due = host.response_due()
+            answers.add(due)
+            if due:
+                clock = host.engine.downloader.slots
+                assert any(slot.transferring for slot in clock.values())
+            await asyncio.sleep(0.002)
+        host.close()
+        assert not host.response_due()  # finished
+        seen[throttled] = answers
+    assert seen[True] == {True, False}  # the slow page alone is on the wire 0.2 s
+    assert seen[False] == {False}

@@ -74,7 +74,7 @@ def _sources() -> list[Source]:
 SOURCE_CLASSES = [LocalSource, CheckSource, ParseSource, MultiSource, HarSource, RemoteSource,
                   FakeSource]  # fmt: skip
 ALWAYS = {"curl", "breakpoints", "continue_", "step", "leak_path_due", "refuse", "start", "close",
-          "run_comparison"}  # fmt: skip
+          "run_comparison", "response_due"}  # fmt: skip
 DELEGATES = {"stop_all", "process_state"}  # with one crawler: stop(), the snapshot's state
 READS = {"snapshot", "flows_since", "items_since", "log_since", "flow", "body", "items_of",
          "item_health"}  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -50,6 +51,14 @@ MAX_INTERVAL = 2.0  # ...and at least one every 2 s
 COST_FACTOR = 25
 BUSY_COST_FACTOR = 50
 BUSY = 0.7
+# AutoThrottle reads the time from a request's send to its response's arrival
+# as the site's latency, and sets the next delays from it (at least the last
+# latency, halving back): a paint holding the loop while a response comes in
+# is counted several times over.  While the crawl says a response may come in
+# (Source.response_due), the periodic refresh looks for a gap between
+# responses every GAP_POLL seconds, for at most GAP_WAIT.
+GAP_WAIT = 0.1
+GAP_POLL = 0.002
 
 
 class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl, DiagnoseControl):
@@ -97,6 +106,8 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl, D
         self.exiting = False  # exit() was called: input is ignored from then on
         self.stopped_on_signal = False  # a signal (or the terminal closing) stopped the crawl
         self._timer: Any = None
+        self._gap: asyncio.TimerHandle | None = None  # the refresh waits for a gap
+        self._gap_since = 0.0
         self.collector_hold = CollectorHold(self)
 
     # -- layout ----------------------------------------------------------------
@@ -313,11 +324,31 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl, D
     def _schedule(self) -> None:
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_timer(self.interval, self.refresh_panels)
+        self._timer = self.set_timer(self.interval, self._refresh_due)
 
     # -- the refresh loop (the UI pulls) ----------------------------------------
 
+    def _refresh_due(self) -> None:
+        """The periodic refresh: now, or in the next gap between responses."""
+        self._gap_since = time.perf_counter()
+        self._refresh_in_gap()
+
+    def _refresh_in_gap(self) -> None:
+        self._gap = None
+        if self.screen_stack and time.perf_counter() - self._gap_since < GAP_WAIT:
+            try:
+                due = self.source.response_due()
+            except Exception:  # the refresh goes on whatever the crawl says
+                due = False
+            if due:  # a raw loop timer: Textual's cost a task each
+                self._gap = asyncio.get_running_loop().call_later(GAP_POLL, self._refresh_in_gap)
+                return
+        self.refresh_panels()
+
     def refresh_panels(self) -> None:
+        if self._gap is not None:  # a key refreshed before the gap came
+            self._gap.cancel()
+            self._gap = None
         if not self.screen_stack:  # the app is closing: a last timer fired after the screens
             return
         began = time.perf_counter()

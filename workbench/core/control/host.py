@@ -235,6 +235,7 @@ class CrawlHost:
         self.finished_at: float | None = None
         self._stopping = False
         self._stop_task: asyncio.Future[None] | None = None
+        self._autothrottle: bool | None = None  # AUTOTHROTTLE_ENABLED, read once
         self._log_capture: LogCapture | None = None
         self._tuned_gc = False  # this crawl set the collector's thresholds (collector.py)
         self.recorder: Recorder | None = None
@@ -402,6 +403,20 @@ class CrawlHost:
         await crawler.engine.stop_async()
 
     # -- state ---------------------------------------------------------------
+
+    def response_due(self) -> bool:
+        """AutoThrottle sets this crawl's pace and a request is on the wire: a
+        response may come in any moment, and the time the loop takes to read it
+        counts in its latency, which AutoThrottle turns into the next delays."""
+        crawler = self.crawler
+        if crawler is None or self.finished:
+            return False
+        if self._autothrottle is None:
+            self._autothrottle = crawler.settings.getbool("AUTOTHROTTLE_ENABLED")
+        if not self._autothrottle:
+            return False
+        clock = installed_clock(self.engine)
+        return clock is not None and bool(clock.since)
 
     @property
     def stats(self) -> Any:

@@ -253,6 +253,13 @@ class Source:
     def snapshot(self) -> Snapshot:
         raise NotImplementedError
 
+    def response_due(self) -> bool:
+        """A response may come in now and the crawl's pace follows its measured
+        latency (AutoThrottle, a request on the wire, in this process): the
+        interface waits a moment for a gap before it repaints, since a paint
+        holding the loop then is read as the site's latency."""
+        return False
+
     def flows_since(self, cursor: int) -> list[Flow]:
         raise NotImplementedError
 

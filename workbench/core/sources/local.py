@@ -133,6 +133,9 @@ class LocalSource(RecorderReads):
         """Every crawl of the process (several with ``workbench crawl S1 S2``)."""
         return [self.host]
 
+    def response_due(self) -> bool:
+        return any(host.response_due() for host in self.crawl_hosts())
+
     @property
     def recorder(self) -> Any:
         recorder = self.host.recorder
