@@ -219,3 +219,25 @@ async def test_q_while_the_crawl_closes_quits_once_it_has_closed():
         source.state = "finished"
         await pilot.pause(0.3)
         assert not app._exit and not isinstance(app.screen, ConfirmScreen)
+
+
+async def test_stop_and_quit_still_quits_after_a_force_question_answered_no():
+    """ "Stop and quit" while running, then q again while closing and "no" to
+    forcing: workbench still quits once the crawl has closed, as asked first."""
+    from tests.fakes import FakeSource
+
+    source = FakeSource()
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")  # stop gracefully and quit
+        await pilot.pause()
+        assert source.state == "closing"
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("n")  # do not force
+        await pilot.pause()
+        assert not app._exit
+        source.state = "finished"
+        await wait_for(lambda: app._exit, pilot, 5)

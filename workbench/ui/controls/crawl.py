@@ -73,7 +73,8 @@ class CrawlControl(AppBase):
             yes="Force stop",
         )
         self.push_screen(question, self._force_answer)
-        self.run_worker(self._quit_if_closed(question), exclusive=True, group="quit")
+        # its own group: a "Stop and quit" answered before still quits when closed
+        self.run_worker(self._quit_if_closed(question), exclusive=True, group="quit-closing")
 
     async def _quit_if_closed(self, question: ConfirmScreen) -> None:
         """``q`` while the crawl closes: if it has closed before the answer, the
