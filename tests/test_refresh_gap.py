@@ -22,7 +22,7 @@ class DueSource(FakeSource):
         return self.asked <= self.due
 
 
-async def _refreshes(app: WorkbenchApp) -> list[float]:
+def _refreshes(app: WorkbenchApp) -> list[float]:
     calls: list[float] = []
     original = app.refresh_panels
 
@@ -39,7 +39,7 @@ async def test_the_refresh_waits_for_a_gap_between_responses():
     app = WorkbenchApp(source, autostart=False)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause()
-        calls = await _refreshes(app)
+        calls = _refreshes(app)
         source.asked = 0
         began = asyncio.get_running_loop().time()
         app._refresh_due()
@@ -55,7 +55,7 @@ async def test_the_refresh_waits_no_longer_than_gap_wait():
     app = WorkbenchApp(source, autostart=False)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause()
-        calls = await _refreshes(app)
+        calls = _refreshes(app)
         began = asyncio.get_running_loop().time()
         app._refresh_due()
         await asyncio.wait_for(_until(lambda: calls), 2)
@@ -67,7 +67,7 @@ async def test_a_key_refresh_does_not_wait_and_cancels_the_wait():
     app = WorkbenchApp(source, autostart=False)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause()
-        calls = await _refreshes(app)
+        calls = _refreshes(app)
         app._refresh_due()  # waiting for a gap
         assert app._gap is not None
         app.refresh_panels()  # what a key does

@@ -73,18 +73,11 @@ class CrawlControl(AppBase):
             yes="Force stop",
         )
         self.push_screen(question, self._force_answer)
-        # its own group: a "Stop and quit" answered before still quits when closed
-        self.run_worker(self._quit_if_closed(question), exclusive=True, group="quit-closing")
-
-    async def _quit_if_closed(self, question: ConfirmScreen) -> None:
-        """``q`` while the crawl closes: if it has closed before the answer, the
-        question is moot and workbench quits, as ``q`` asked (the question was
-        left open, and the app with it, when the crawl closed meanwhile)."""
-        while question in self.screen_stack:
-            if self._state() in ("finished", "failed"):
-                self.exit()
-                return
-            await asyncio.sleep(0.1)
+        # q while the crawl closes: if it has closed before the answer, the
+        # question is moot and workbench quits, as q asked (the question was left
+        # open, and the app with it).  Its own group: a "Stop and quit" answered
+        # before still quits when closed.
+        self.run_worker(self._exit_when_finished(question), exclusive=True, group="quit-closing")
 
     def _remote_stop_answer(self, answer: bool | None) -> None:
         if answer and self.source.stop():
@@ -125,8 +118,11 @@ class CrawlControl(AppBase):
         )
         self.run_worker(self._exit_when_finished(), exclusive=True, group="quit")
 
-    async def _exit_when_finished(self) -> None:
+    async def _exit_when_finished(self, question: ConfirmScreen | None = None) -> None:
+        """Quit once the crawl has closed; not if ``question`` is answered first."""
         while self._state() not in ("finished", "failed"):
+            if question is not None and question not in self.screen_stack:
+                return
             await asyncio.sleep(0.1)
         self.exit()
 
