@@ -23,6 +23,9 @@ class DueSource(FakeSource):
 
 
 def _refreshes(app: WorkbenchApp) -> list[float]:
+    """Count the refreshes from now on; the app's own periodic one is stopped
+    (it would ask the source and refresh between the test's steps)."""
+    app._timer.stop()
     calls: list[float] = []
     original = app.refresh_panels
 
