@@ -323,3 +323,40 @@ def test_install_replaces_scrapys_inspect_response():
     assert scrapy.shell.inspect_response is workbench.shell.inspect_response
     session.install()  # twice is harmless: the original is kept
     assert session._scrapy_inspect_response is not workbench.shell.inspect_response
+
+
+def test_a_closed_ipython_shell_keeps_nothing_alive_and_leaves_no_exit_work(tmp_path, monkeypatch):
+    """IPython registers each shell's ``atexit_operations``: the shell, its namespace
+    (the response it was opened on) and everything typed in it stayed alive until
+    the process ended, and the exit then ran a full collection per shell: a shell
+    that is garbage once closed has no such hook left."""
+    import gc
+    import types
+    import weakref
+
+    from IPython.terminal.embed import InteractiveShellEmbed
+
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    seen: dict[str, weakref.ref] = {}
+
+    def interact(shell, **_):  # the user at the prompt, who leaves at once
+        seen["shell"] = weakref.ref(shell)
+        scratch = tmp_path / "edited.py"
+        scratch.write_text("x = 1\n")
+        shell.tempfiles.append(scratch)  # as %edit leaves one
+
+    monkeypatch.setattr(InteractiveShellEmbed, "__call__", interact)
+
+    class Response:  # weakly referenceable, unlike a plain dict
+        pass
+
+    response = Response()
+    seen["response"] = weakref.ref(response)
+    ns = types.SimpleNamespace(vars={"response": response}, live=None)
+    manager = types.SimpleNamespace(loop_runner=lambda coro: None)
+    session.ipython_console(ns, "banner", [], manager)
+    assert not (tmp_path / "edited.py").exists()
+    del response, ns
+    gc.collect()
+    assert seen["shell"]() is None
+    assert seen["response"]() is None
