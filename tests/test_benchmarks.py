@@ -147,3 +147,24 @@ def test_all_shapes_run_in_one_invocation_and_print_one_table():
     assert re.search(r"memory on [\d,]+ pages: memusage/max scrapy \d+ MiB", out), out
     assert ("every target met" in out) == (result.returncode == 0), out
     assert "MISSED" in out or result.returncode == 0
+
+
+def test_all_shapes_compares_each_panel_with_its_own_plain_runs(monkeypatch, capsys):
+    """A panel's ratio is over the plain runs made next to it, not over the plain
+    runs of the catalogue shape made minutes before (the machine drifts)."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import all_shapes
+
+    series = {
+        "catalogue/scrapy": [300.0], "catalogue/workbench": [290.0],
+        "pace/scrapy": [100.0], "pace/workbench": [97.0],
+        "bench/scrapy": [60.0], "bench/workbench": [58.0],
+        "panel 3 Items/scrapy": [200.0, 220.0], "panel 3 Items": [196.0, 214.0],
+        "panel 8 Slots/scrapy": [300.0], "panel 8 Slots": [240.0],
+    }  # fmt: skip
+    memory = {"plain": 100.0, "workbench": 120.0, "pages": 1000, "limit": 4000, "quarters": []}
+    status = all_shapes.report(series, [50.0] * 20, memory)
+    out = capsys.readouterr().out
+    assert re.search(r"^catalogue, 3 Items in view +210\.0 +205\.0 +0\.976 ", out, re.M), out
+    assert re.search(r"^catalogue, 8 Slots in view +300\.0 +240\.0 +0\.800 ", out, re.M), out
+    assert status == 1 and "MISSED: panel 8 Slots 0.800 < 0.95" in out, out
