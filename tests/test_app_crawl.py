@@ -221,6 +221,38 @@ async def test_q_while_the_crawl_closes_quits_once_it_has_closed():
         assert not app._exit and not isinstance(app.screen, ConfirmScreen)
 
 
+async def test_q_while_running_quits_if_the_crawl_ends_before_the_answer():
+    """q while running asks whether to stop the crawl; if it ends on its own first
+    (CLOSESPIDER_TIMEOUT, the last page), the question is moot: workbench quits.
+    "no" keeps the app, and a crawl that only starts closing keeps the question."""
+    from tests.fakes import FakeSource
+    from workbench.ui.screens.dialogs import ConfirmScreen
+
+    source = FakeSource()
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        source.state = "closing"
+        await pilot.pause(0.3)
+        assert not app._exit and isinstance(app.screen, ConfirmScreen)
+        source.state = "finished"
+        await wait_for(lambda: app._exit, pilot, 5)
+    assert app.return_code == 0 and source.state == "finished"
+
+    source = FakeSource()
+    app = WorkbenchApp(source, autostart=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        source.state = "finished"
+        await pilot.pause(0.3)
+        assert not app._exit and not isinstance(app.screen, ConfirmScreen)
+
+
 async def test_stop_and_quit_still_quits_after_a_force_question_answered_no():
     """ "Stop and quit" while running, then q again while closing and "no" to
     forcing: workbench still quits once the crawl has closed, as asked first."""

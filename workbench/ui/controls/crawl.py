@@ -73,11 +73,14 @@ class CrawlControl(AppBase):
             yes="Force stop",
         )
         self.push_screen(question, self._force_answer)
-        # q while the crawl closes: if it has closed before the answer, the
-        # question is moot and workbench quits, as q asked (the question was left
-        # open, and the app with it).  Its own group: a "Stop and quit" answered
-        # before still quits when closed.
-        self.run_worker(self._exit_when_finished(question), exclusive=True, group="quit-closing")
+        self._quit_if_finished_before(question)
+
+    def _quit_if_finished_before(self, question: ConfirmScreen) -> None:
+        """q asked a question (stop the crawl? force it?): if the crawl ends before
+        the answer, the question is moot and workbench quits, as q asked (the
+        question was left open, and the app with it).  Its own group: a "Stop and
+        quit" answered before still quits when closed."""
+        self.run_worker(self._exit_when_finished(question), exclusive=True, group="quit-question")
 
     def _remote_stop_answer(self, answer: bool | None) -> None:
         if answer and self.source.stop():
@@ -101,13 +104,12 @@ class CrawlControl(AppBase):
         if state == "closing":
             self._ask_force()
             return
-        self.push_screen(
-            ConfirmScreen(
-                "The crawl is still running.\nStop it gracefully (feeds are closed) and quit?",
-                yes="Stop and quit",
-            ),
-            self._quit_answer,
+        question = ConfirmScreen(
+            "The crawl is still running.\nStop it gracefully (feeds are closed) and quit?",
+            yes="Stop and quit",
         )
+        self.push_screen(question, self._quit_answer)
+        self._quit_if_finished_before(question)
 
     def _quit_answer(self, answer: bool | None) -> None:
         if not answer:
