@@ -76,7 +76,8 @@ def ipython_console(
     # IPython's own exit hook would hold the shell to the end of the process: ours
     # (see _close), dropped as the shell closes; it runs only if the process ends
     # with the shell open (SIGTERM, the terminal gone)
-    atexit.unregister(shell.atexit_operations)
+    for hook in _exit_hooks(shell):
+        atexit.unregister(hook)
     at_exit = functools.partial(_close, shell)
     atexit.register(at_exit)
     # set after creation: traitlets deep-copies config values
@@ -96,6 +97,17 @@ def ipython_console(
         InteractiveShellEmbed.clear_instance()
 
 
+def _exit_hooks(shell: Any) -> list[Callable[[], Any]]:
+    """The shell's own ``atexit`` hooks: ``atexit_operations`` and (IPython 8)
+    the ``%%script`` magics' ``kill_bg_processes``, each holding the shell."""
+    hooks = [shell.atexit_operations]
+    registry = getattr(getattr(shell, "magics_manager", None), "registry", None) or {}
+    kill = getattr(registry.get("ScriptMagics"), "kill_bg_processes", None)
+    if callable(kill):
+        hooks.append(kill)
+    return hooks
+
+
 def _close(shell: Any) -> None:
     """What IPython's ``atexit_operations`` does, less its ``reset``.
 
@@ -105,6 +117,7 @@ def _close(shell: Any) -> None:
     collection of the crawl's heap per shell ever opened (``DisplayHook.flush``:
     0.27 s of CPU measured after a SIGTERM ending a 3,000-page crawl).  Here, as
     the shell closes: the history session ended and its saving thread stopped,
+    ``%%script --bg`` processes ended (IPython ends them when its magics go),
     IPython's temporary files removed; the shell is then garbage like any other."""
     history = shell.history_manager
     if history is not None:
@@ -117,6 +130,9 @@ def _close(shell: Any) -> None:
             elif history.save_thread is not None:
                 history.save_thread.stop()
         shell.history_manager = None
+    for hook in _exit_hooks(shell)[1:]:
+        with contextlib.suppress(Exception):
+            hook()
     for path in getattr(shell, "tempfiles", ()):
         with contextlib.suppress(OSError):
             Path(path).unlink(missing_ok=True)
