@@ -187,3 +187,18 @@ async def test_no_errors_says_so():
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, ErrorsScreen)
+
+
+def test_the_title_says_why_its_count_is_not_the_status_lines():
+    """The status line's "errors N" is Scrapy's log_count/ERROR (one line when a
+    request gives up); E counts every failed attempt: the title says so when
+    the two differ, and nothing when they agree."""
+    view = ErrorsFakeSource().error_groups()
+    differ = ErrorsScreen._title(view, logged=4).plain
+    assert "45 in 5 groups" in differ
+    assert (
+        "Every failed attempt counts here, retries included; the status line's errors 4 "
+        "are the lines Scrapy logged at ERROR." in differ
+    )
+    assert "status line" not in ErrorsScreen._title(view, logged=view.total).plain
+    assert "status line" not in ErrorsScreen._title(view).plain

@@ -81,7 +81,7 @@ class ErrorsScreen(Screen[None]):
     ]
 
     DEFAULT_CSS = """
-    ErrorsScreen #errors-title { height: 1; padding: 0 1; }
+    ErrorsScreen #errors-title { height: auto; max-height: 2; padding: 0 1; }
     ErrorsScreen #errors-box { border: round $primary; height: 1fr; padding: 0 1; }
     ErrorsScreen #errors-table { height: 1fr; }
     ErrorsScreen #errors-preview {
@@ -132,11 +132,13 @@ class ErrorsScreen(Screen[None]):
         if shown != self._shown:
             self._shown = shown
             self.table.set_rows(list(view.groups))
-        self.query_one("#errors-title", Static).update(self._title(view))
+        snapshot = getattr(self.app, "last_snapshot", None)
+        logged = int(snapshot.stats.get("log_count/ERROR", 0)) if snapshot is not None else None
+        self.query_one("#errors-title", Static).update(self._title(view, logged))
         self._preview()
 
     @staticmethod
-    def _title(view: ErrorsView) -> Text:
+    def _title(view: ErrorsView, logged: int | None = None) -> Text:
         groups = len(view.groups) + view.hidden
         title = Text(" Errors: ", style="bold")
         if not view.total:
@@ -153,6 +155,14 @@ class ErrorsScreen(Screen[None]):
         if view.overflow:
             title.append(f"  {view.overflow:,} past the groups kept", style="yellow")
         title.append("   Enter: traceback and examples · o: latest flow · Esc: back", style="dim")
+        if logged is not None and logged != view.total:
+            # the status line's "errors N" is Scrapy's log_count/ERROR: a request
+            # retried twice is three errors here, one ERROR line there
+            title.append(
+                f"\n Every failed attempt counts here, retries included; the status line's "
+                f"errors {logged:,} are the lines Scrapy logged at ERROR.",
+                style="dim",
+            )
         return title
 
     def on_record_table_highlighted(self, event: RecordTable.Highlighted) -> None:
