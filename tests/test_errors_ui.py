@@ -200,5 +200,7 @@ def test_the_title_says_why_its_count_is_not_the_status_lines():
         "Every failed attempt counts here, retries included; the status line's errors 4 "
         "are the lines Scrapy logged at ERROR." in differ
     )
+    none = ErrorsScreen._title(view, logged=0).plain
+    assert "Scrapy logged no line at ERROR, so the status line shows no errors." in none
     assert "status line" not in ErrorsScreen._title(view, logged=view.total).plain
     assert "status line" not in ErrorsScreen._title(view).plain

@@ -156,12 +156,16 @@ class ErrorsScreen(Screen[None]):
             title.append(f"  {view.overflow:,} past the groups kept", style="yellow")
         title.append("   Enter: traceback and examples · o: latest flow · Esc: back", style="dim")
         if logged is not None and logged != view.total:
-            # the status line's "errors N" is Scrapy's log_count/ERROR: a request
-            # retried twice is three errors here, one ERROR line there
+            # the status line's "errors N" is Scrapy's log_count/ERROR: a download
+            # tried three times is three errors here, and two ERROR lines there
+            # (RetryMiddleware's "Gave up retrying", the engine's "Error downloading")
+            said = (
+                f"the status line's errors {logged:,} are the lines Scrapy logged at ERROR"
+                if logged
+                else "Scrapy logged no line at ERROR, so the status line shows no errors"
+            )
             title.append(
-                f"\n Every failed attempt counts here, retries included; the status line's "
-                f"errors {logged:,} are the lines Scrapy logged at ERROR.",
-                style="dim",
+                f"\n Every failed attempt counts here, retries included; {said}.", style="dim"
             )
         return title
 
