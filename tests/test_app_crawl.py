@@ -209,16 +209,7 @@ async def test_q_while_the_crawl_closes_quits_once_it_has_closed():
         await wait_for(lambda: app._exit, pilot, 5)
     assert app.return_code == 0 and not app.forced
 
-    source = FakeSource(state="closing")
-    app = WorkbenchApp(source, autostart=False)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("q")
-        await pilot.pause()
-        await pilot.press("n")  # not forced, not quitting
-        await pilot.pause()
-        source.state = "finished"
-        await pilot.pause(0.3)
-        assert not app._exit and not isinstance(app.screen, ConfirmScreen)
+    await _no_keeps_the_app_once_finished("closing")  # not forced, not quitting
 
 
 async def test_q_while_running_quits_if_the_crawl_ends_before_the_answer():
@@ -241,7 +232,15 @@ async def test_q_while_running_quits_if_the_crawl_ends_before_the_answer():
         await wait_for(lambda: app._exit, pilot, 5)
     assert app.return_code == 0 and source.state == "finished"
 
-    source = FakeSource()
+    await _no_keeps_the_app_once_finished("running")
+
+
+async def _no_keeps_the_app_once_finished(state: str) -> None:
+    """q in ``state``, "n" to its question, then the crawl finishes: the app stays."""
+    from tests.fakes import FakeSource
+    from workbench.ui.screens.dialogs import ConfirmScreen
+
+    source = FakeSource(state=state)
     app = WorkbenchApp(source, autostart=False)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("q")

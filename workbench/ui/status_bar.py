@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import Static
 
 from workbench.core.control.in_flight import closing_text, stall_text
 from workbench.core.formats.sanitize import clean_line
+from workbench.core.recording.runs import ERRORS
 from workbench.core.sources.base import Snapshot
 from workbench.ui import format as fmt
 
@@ -71,7 +74,7 @@ def status_segments(snapshot: Snapshot) -> list[tuple[Text, int]]:
         reason = failed or status.finish_reason or status.error or "?"
         out.append((Text(f" ({clean_line(reason, 80)}) ", style="dim"), COUNTS))
     stats = snapshot.stats
-    errors = int(stats.get("log_count/ERROR", 0))
+    errors = logged_errors(stats)
     running = status.state == "running"
     out.append((Text(f" pages {fmt.number(snapshot.pages)}"), COUNTS))
     if running:
@@ -89,6 +92,11 @@ def status_segments(snapshot: Snapshot) -> list[tuple[Text, int]]:
         out.append((text, ANSWER))
     out.append((Text(f"  {fmt.duration(snapshot.elapsed)}", style="dim"), CLOCK))
     return out
+
+
+def logged_errors(stats: dict[str, Any]) -> int:
+    """The status line's "errors N": the lines Scrapy logged at ERROR."""
+    return int(stats.get(ERRORS, 0))
 
 
 def status_text(

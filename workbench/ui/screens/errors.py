@@ -27,6 +27,7 @@ from workbench.core.recording.records import Flow
 from workbench.core.sources.base import Source
 from workbench.ui import format as fmt
 from workbench.ui.screens.flow_detail import FlowDetailScreen
+from workbench.ui.status_bar import logged_errors
 from workbench.ui.widgets.record_table import Column, RecordTable
 from workbench.ui.widgets.traceback_view import TracebackView
 
@@ -133,7 +134,7 @@ class ErrorsScreen(Screen[None]):
             self._shown = shown
             self.table.set_rows(list(view.groups))
         snapshot = getattr(self.app, "last_snapshot", None)
-        logged = int(snapshot.stats.get("log_count/ERROR", 0)) if snapshot is not None else None
+        logged = logged_errors(snapshot.stats) if snapshot is not None else None
         self.query_one("#errors-title", Static).update(self._title(view, logged))
         self._preview()
 
