@@ -10,16 +10,25 @@ p95), whatever the interface itself cost.
 
 ``new_event_loop()`` makes a ``LanesLoop``, whose ready queue (``loop._ready``,
 the deque ``BaseEventLoop._run_once`` pops from) is a ``ReadyLanes``: a
-callback scheduled with a context that carries ``UI_LANE`` goes into the
-interface's lane, every other into the crawl's, and the loop pops the
-interface's first. Every handle goes through ``ReadyLanes.append``, the
-loop's own appends too (a timer come due, an I/O callback): Textual paints
-the screen from a timer of the interface's, which, appended behind a turn's
-crawl callbacks, waited for all of them. The interface's hops then run one
-after the other, within the turn, and a key is answered in the time its own
-work takes. The crawl keeps its order (each lane is first in, first out),
-and it cannot starve: after ``FAIR_EVERY`` interface callbacks in a row one
-of the crawl's runs.
+callback scheduled with a context that carries ``UI_LANE`` is put after the
+interface's callbacks already waiting at the front of the queue, every other
+at the back, so the loop's own ``popleft`` serves the interface's first, each
+lane in the order its callbacks came. Every handle is routed: ``call_soon``'s
+and every future's and task's callbacks in ``LanesLoop._call_soon``, what the
+loop appends itself (a timer come due, an I/O callback) in
+``ReadyLanes.append``: Textual paints the screen from a timer of the
+interface's, which, appended behind a turn's crawl callbacks, waited for all
+of them. The interface's hops then run one after the other, within the turn,
+and a key is answered in the time its own work takes.
+
+Only the interface's callbacks pay for the routing. The crawl's go to the back
+of the deque and leave it by the deque's own ``popleft``, as on an ordinary
+loop: a crawl schedules hundreds a page (Scrapy's ``_parallel_asyncio`` starts
+``CONCURRENT_ITEMS`` tasks for each response's output), and a queue of two
+deques, popped by a Python method, had cost each of them about 120 ns more.
+The interface's callbacks are few and run first: the crawl waits for them as
+it waits for a paint, and an interface that scheduled without end would hold
+it as any busy loop would.
 
 What is in which lane follows ``contextvars``, as asyncio does: the app runs
 in a context with ``UI_LANE`` set (``ui_context()``), so its tasks, timers and
@@ -41,75 +50,76 @@ import contextvars
 import functools
 import inspect
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 UI_LANE: contextvars.ContextVar[bool] = contextvars.ContextVar("workbench_ui_lane", default=False)
-FAIR_EVERY = 32  # interface callbacks in a row before one of the crawl's
 ENABLED = os.environ.get("WORKBENCH_LANES", "1") not in ("0", "off", "no", "false")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_append = collections.deque.append
+
 
 class ReadyLanes(collections.deque):
-    """A loop's ready queue in two lanes. The deque itself is the crawl's lane;
-    the interface's callbacks wait in ``ui``, which ``popleft`` serves first.
-    ``append`` routes a handle by its context: call_soon, call_soon_threadsafe,
-    every future's and task's callbacks, and what the loop appends itself."""
+    """A loop's ready queue in two lanes, in one deque: the interface's callbacks
+    at the front, in the order they came, then the crawl's. ``append`` routes
+    by the handle's context; ``popleft``, ``len`` and truth are the deque's own."""
 
-    __slots__ = ("_streak", "ui")
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.ui: collections.deque[Any] = collections.deque()
-        self._streak = 0
-
-    @property
-    def crawl(self) -> collections.deque[Any]:
-        return self
-
-    def append(self, handle: Any, _append: Any = collections.deque.append) -> None:
+    def append(self, handle: Any) -> None:
         if handle._context.get(UI_LANE, False):  # asyncio.Handle's (3.10 to 3.13)
-            self.ui.append(handle)
+            self.push_ui(handle)
         else:
             _append(self, handle)
 
-    def popleft(self, _popleft: Any = collections.deque.popleft) -> Any:
-        ui = self.ui
-        if not ui:  # nearly always: the crawl's, at a C call's cost and one test
-            return _popleft(self)
-        # the interface's first; the crawl's one in FAIR_EVERY + 1 while both wait
-        if self._streak < FAIR_EVERY or not collections.deque.__len__(self):
-            self._streak += 1
-            handle = ui.popleft()
-            if not ui:
-                self._streak = 0
-            return handle
-        self._streak = 0
-        return _popleft(self)
+    def push_ui(self, handle: Any) -> None:
+        """After the interface's callbacks waiting at the front, before the crawl's.
+        (From another thread, call_soon_threadsafe, a pop may come between the
+        count and the insert: the handle then goes one place later, behind one
+        crawl callback, and the order with a callback of the loop's own thread
+        scheduled at that moment is a race in any case.)"""
+        waiting = 0
+        try:
+            while self[waiting]._context.get(UI_LANE, False):
+                waiting += 1
+        except IndexError:  # every handle waiting is the interface's
+            pass
+        self.insert(waiting, handle)
 
-    def clear(self) -> None:
-        self.ui.clear()
-        super().clear()
-
-    def __len__(self) -> int:
-        return collections.deque.__len__(self) + len(self.ui)
-
-    def __bool__(self) -> bool:
-        return bool(self.ui) or collections.deque.__len__(self) > 0
-
-    def __iter__(self) -> Iterator[Any]:
-        yield from self.ui
-        yield from collections.deque.__iter__(self)
+    @property
+    def ui(self) -> list[Any]:
+        """The interface's callbacks waiting (the front of the queue)."""
+        out = []
+        for handle in self:
+            if not handle._context.get(UI_LANE, False):
+                break
+            out.append(handle)
+        return out
 
 
 class LanesLoop(asyncio.SelectorEventLoop):
-    """The selector loop with its ready queue in two lanes (see the module): the
-    loop's own ``_call_soon`` and ``_run_once`` append to it, and it routes."""
+    """The selector loop with its ready queue in two lanes (see the module)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._ready = ReadyLanes()
+
+    def _call_soon(
+        self, callback: Any, args: Any, context: Any, _handle: Any = asyncio.Handle
+    ) -> Any:
+        """``BaseEventLoop._call_soon`` (the same in 3.10 to 3.13), routing: the
+        path of call_soon, call_soon_threadsafe and every future's and task's
+        callbacks. A crawl's handle is appended by the deque's own method."""
+        handle = _handle(callback, args, self, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        if handle._context.get(UI_LANE, False):
+            self._ready.push_ui(handle)
+        else:
+            _append(self._ready, handle)
+        return handle
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
