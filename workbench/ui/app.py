@@ -160,9 +160,9 @@ class WorkbenchApp(KeysControl, CrawlControl, ShellControl, BreakpointControl, D
 
     async def on_ready(self) -> None:
         """The first frame is on the terminal (Textual's Ready): start the crawl now.
-        Laying out and painting the first frame takes a few hundred milliseconds of
-        the one core; a crawl started before it would wait on it, and the first
-        responses' latencies, which AutoThrottle sets its delays from, with it."""
+        Laying out and painting the first frame takes about 0.1 s of the one core
+        (measured on the demo); a crawl started before it would wait on it, and the
+        first responses' latencies, which AutoThrottle sets its delays from, with it."""
         job = self.source.resumed_job  # a JOBDIR to resume (core.control.jobdir)
         if self.autostart and job is not None and job.problem:
             # a job that was not stopped cleanly: say so before resuming it
